@@ -1,0 +1,43 @@
+# One target per habit. Every target sets up .venv first if it is missing or stale.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := data/sample
+OUT ?= out/demo
+
+.PHONY: setup test lint demo bench sample constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	@for f in extract.csv:treatment counts.csv:counts cohort_ootu.csv:cohort prevalence.csv:prevalence; do \
+	  file=$${f%%:*}; kind=$${f##*:}; \
+	  echo "== unmetneed validate $(SAMPLE)/$$file --kind $$kind"; \
+	  $(BIN)/unmetneed validate $(SAMPLE)/$$file --kind $$kind || exit $$?; \
+	done
+
+bench: $(STAMP)
+	@echo "benchmarks: see the benchmark issue; nothing to run yet"
+
+sample: $(STAMP)
+	$(BIN)/python $(SAMPLE)/make_sample.py
+
+constraints: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,63 @@
+"""The Typer app every command registers on, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from unmetneed.errors import UnmetneedError
+
+app = typer.Typer(
+    name="unmetneed",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data
+    add_completion=False,
+    help=(
+        "Treatment gap and cohort tables for people who use opiates and/or crack cocaine "
+        "and for dependent drinkers in England, with small-cell suppression. "
+        "Exit codes: 0 success, 2 bad command or unreadable input, 3 input failed "
+        "validation, 4 a disclosure check failed, 1 a bug."
+    ),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Run a command body, turning domain errors into their message on stderr and exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from unmetneed import report
+
+        try:
+            return fn(*args, **kwargs)
+        except UnmetneedError as exc:
+            report.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            print("Interrupted: nothing was written.", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from unmetneed import __version__
+
+        typer.echo(f"unmetneed {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Treatment gap and cohort tables with small-cell suppression."""

@@ -1,0 +1,64 @@
+"""``unmetneed validate``: check one input file against its data contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unmetneed.cli._app import app, guarded
+
+Kind = Annotated[str, typer.Option("--kind", help="treatment, counts, cohort or prevalence")]
+Columns = Annotated[
+    list[str] | None,
+    typer.Option("--column", help="rename a column on the way in: NEW=OLD (repeatable)"),
+]
+
+
+@app.command()
+@guarded
+def validate(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet, Excel or SPSS file")],
+    kind: Kind,
+    column: Columns = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: the first)")] = None,
+    substance: Annotated[
+        str | None, typer.Option(help="prevalence file of one substance without that column")
+    ] = None,
+    failures_out: Annotated[
+        Path | None, typer.Option("--failures-out", help="write every failure to this CSV")
+    ] = None,
+) -> None:
+    """Check a file against its contract; print a summary, or every failure (exit 3).
+
+    Example: unmetneed validate data/sample/extract.csv --kind treatment
+    """
+    from unmetneed import report
+    from unmetneed.errors import ValidationError
+    from unmetneed.load import load, parse_column_mapping
+    from unmetneed.summary import summarise
+
+    mapping = parse_column_mapping(column)
+    try:
+        loaded = load(file, kind, columns=mapping, sheet=sheet, substance=substance)
+    except ValidationError as exc:
+        if failures_out is not None:
+            _write_failures(exc, failures_out)
+        raise
+    report.show_summary(f"{file}: valid {kind}", summarise(loaded.frame))
+    report.show_remarks(loaded.notes)
+
+
+def _write_failures(exc: object, path: Path) -> None:
+    import pandas as pd
+
+    from unmetneed.errors import ValidationError
+    from unmetneed.write import write_table
+
+    assert isinstance(exc, ValidationError)
+    rows = [(f.line, f.column, f.value, f.rule) for f in exc.failures]
+    frame = pd.DataFrame(rows, columns=["line", "column", "value", "rule"]).astype(
+        {"line": "Int64"}
+    )
+    write_table(frame, path.with_suffix(".csv") if path.suffix.lower() != ".csv" else path)

@@ -1,0 +1,416 @@
+"""Read CSV, Parquet, Excel and SPSS inputs, rename columns, normalise codes, validate.
+
+``load(path, kind)`` is the one entry point: it returns a :class:`Loaded` whose frame has
+the contract's columns typed (codes as categoricals in the code list's fixed order, flags as
+nullable booleans, counts as nullable integers) or raises :class:`ValidationError` with every
+failure collected, each naming the line a person sees in the file (header = line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from unmetneed.codes import (
+    code_list,
+    identifier_columns,
+    key,
+    map_distinct,
+    normalise,
+    not_stated_keys,
+    parse_period,
+    suppression_markers,
+)
+from unmetneed.errors import Failure, InputError, UsageError, ValidationError
+from unmetneed.schemas import GSS_PATTERN, KINDS, ColumnSpec, Contract, contract, pandera_schema
+
+SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".sav", ".zsav")
+_LESS_THAN = re.compile(r"^<\s*(\d+)$")
+HEADER_LINES = 1  # data row i (0-based) is line i + 2 in the file
+
+
+@dataclass
+class Loaded:
+    """A validated input: its typed frame, where it came from, and notes for remarks.
+
+    ``rounded_to`` is 5 when every shown count is a multiple of 5 (probably rounded, as
+    NDTMS ViewIt does), else ``None``.
+    """
+
+    frame: pd.DataFrame
+    path: Path
+    kind: str
+    notes: list[str] = field(default_factory=list)
+    rounded_to: int | None = None
+
+
+def parse_column_mapping(pairs: list[str] | None) -> dict[str, str]:
+    """``["estimate=Alcohol_dependent", ...]`` as ``{"estimate": "Alcohol_dependent"}``."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        new, sep, old = pair.partition("=")
+        if not sep or not new.strip() or not old.strip():
+            raise UsageError(f"--column {pair!r}: write it as NEW=OLD, e.g. estimate=Alcohol_dependent")
+        mapping[new.strip()] = old.strip()
+    return mapping
+
+
+def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """The file's rows as a frame with a 0-based RangeIndex (CSV/Excel values as text)."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            frame = _read_csv(path)
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".xlsx", ".xlsm"):
+            frame = _read_excel(path, sheet)
+        elif suffix in (".sav", ".zsav"):
+            frame = _read_sav(path)
+        else:
+            raise InputError(
+                f"{path}: unknown file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}"
+            )
+    except (InputError, UsageError):
+        raise
+    except Exception as exc:  # any reader's failure on a damaged file is an input problem
+        raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
+    return frame.reset_index(drop=True)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    encoding = "utf-8-sig"
+    try:
+        head = raw[:65536].decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"  # CSV saved by Excel on a UK machine
+        head = raw[:65536].decode(encoding, errors="replace")
+    first = head.splitlines()[0] if head.strip() else ""
+    if not first:
+        raise InputError(f"{path}: the file is empty (no header line)")
+    sep = max((",", ";", "\t", "|"), key=first.count)
+    try:
+        return pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            encoding=encoding,
+            skipinitialspace=True,
+            on_bad_lines="error",
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
+
+
+def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
+    book = pd.ExcelFile(path, engine="openpyxl")
+    if sheet is not None and sheet not in book.sheet_names:
+        raise InputError(
+            f"{path}: no sheet called {sheet!r}; the sheets are {', '.join(map(str, book.sheet_names))}"
+        )
+    frame = book.parse(sheet if sheet is not None else 0, dtype=str, keep_default_na=False)
+    return frame
+
+
+def _read_sav(path: Path) -> pd.DataFrame:
+    import pyreadstat
+
+    frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
+    return frame
+
+
+def rename_columns(
+    frame: pd.DataFrame, mapping: Mapping[str, str], c: Contract, path: Path
+) -> pd.DataFrame:
+    """Apply ``NEW=OLD`` renames, then match other headers to the contract by their key.
+
+    A header ``Age Band`` becomes ``age_band``; an ``OLD`` name that is not in the file is a
+    usage error naming the headers that are.
+    """
+    by_key = {key(col): col for col in frame.columns}
+    renames: dict[str, str] = {}
+    for new, old in mapping.items():
+        source = old if old in frame.columns else by_key.get(key(old))
+        if source is None:
+            raise UsageError(
+                f"{path}: --column {new}={old}: no column {old!r}; the columns are "
+                + ", ".join(map(str, frame.columns))
+            )
+        renames[str(source)] = new
+    taken = set(renames.values())
+    for col in frame.columns:
+        if col in renames:
+            continue
+        k = key(col)
+        if k in c.names and k not in taken and k != col:
+            renames[str(col)] = k
+            taken.add(k)
+    out = frame.rename(columns=renames)
+    dupes = sorted({str(x) for x in out.columns[out.columns.duplicated()]})
+    if dupes:
+        raise UsageError(f"{path}: more than one column would be called {', '.join(dupes)}")
+    return out
+
+
+def identifier_failures(frame: pd.DataFrame, c: Contract) -> list[Failure]:
+    """A failure for each column that identifies a person directly, if the kind refuses them."""
+    if not c.refuse_identifiers:
+        return []
+    ids = identifier_columns()
+    return [
+        Failure(
+            None,
+            str(col),
+            "",
+            "a direct identifier: extracts and cohorts must not carry it; remove the column",
+        )
+        for col in frame.columns
+        if key(col) in ids
+    ]
+
+
+def _normalise_codes(column: pd.Series, spec: ColumnSpec) -> pd.Series:
+    out, _bad = normalise(column, code_list(spec.codes or "flag"))
+    return out
+
+
+def _normalise_period(column: pd.Series) -> tuple[pd.Series, int]:
+    labels, uniques = pd.factorize(column, use_na_sentinel=True)
+    parsed = [parse_period(u) for u in uniques]
+    values = np.array(
+        [p if p is not None else u for (p, _), u in zip(parsed, uniques, strict=True)] + [None],
+        dtype=object,
+    )
+    bare = np.array([note == "bare year" for _, note in parsed] + [False])
+    blank = np.array([key(u) == "" for u in uniques] + [True])
+    values[blank] = None
+    return pd.Series(values[labels], index=column.index, name=column.name), int(bare[labels].sum())
+
+
+def _normalise_text(column: pd.Series) -> pd.Series:
+    text = column.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+    return text.mask(text == "").astype(object).where(text.notna(), None)
+
+
+def _blank_bad_codes(text: pd.Series, name: str) -> tuple[pd.Series, str]:
+    """Area codes that are not GSS codes read as missing (matched by name), with a note.
+
+    Published files carry placeholders such as ``E0999`` for merged areas; refusing them
+    would stop a real file loading, so they are reported instead.
+    """
+    upper = text.astype("string").str.upper()
+    bad = upper.notna() & ~upper.str.match(GSS_PATTERN).fillna(False).astype(bool)
+    if not bad.any():
+        return upper.astype(object).where(upper.notna(), None), ""
+    lines = (bad[bad].index[:5] + HEADER_LINES + 1).tolist()
+    values = ", ".join(repr(v) for v in sorted(upper[bad].unique())[:5])
+    note = (
+        f"{int(bad.sum())} row(s) have a value in {name} that is not a GSS code ({values}; lines "
+        f"{', '.join(map(str, lines))}{', ...' if bad.sum() > 5 else ''}): read as missing, "
+        "so those rows are matched by area name"
+    )
+    return upper.astype(object).where(upper.notna() & ~bad, None), note
+
+
+def _normalise_number(column: pd.Series) -> pd.Series:
+    """Numbers with thousands separators parsed; not-stated spellings (``NA``...) missing."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(object).where(column.notna(), None)
+    text = column.astype("string").str.strip().str.replace(",", "", regex=False)
+    missing = text.isna() | map_distinct(text, key).isin(not_stated_keys())
+    num = pd.to_numeric(text, errors="coerce")
+    out = num.astype(object).where(num.notna(), column.astype(object))
+    return out.where(~missing, None)
+
+
+def _normalise_count(column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """A count column as (value or raw text, suppressed flag, upper bound from ``<N``)."""
+    if pd.api.types.is_numeric_dtype(column):
+        suppressed = column.isna()
+        return column.astype(object).where(~suppressed, None), suppressed, pd.Series(
+            pd.NA, index=column.index, dtype="Int64"
+        )
+    text = column.astype("string").fillna("").str.strip()
+    keys = map_distinct(text, key)
+    less = text.str.extract(_LESS_THAN, expand=False)
+    suppressed = keys.isin(suppression_markers()) | less.notna()
+    upper = (pd.to_numeric(less, errors="coerce") - 1).astype("Int64")
+    value = _normalise_number(text.where(~suppressed, ""))
+    return value.where(~suppressed, None), suppressed.astype(bool), upper
+
+
+def normalise_frame(frame: pd.DataFrame, c: Contract) -> tuple[pd.DataFrame, list[str]]:
+    """Every contract column normalised (unmatched values kept as in the file) and notes."""
+    out = frame.copy()
+    notes: list[str] = []
+    for spec in c.columns:
+        if spec.name not in out:
+            continue
+        col = out[spec.name]
+        if spec.type in ("code", "flag"):
+            out[spec.name] = _normalise_codes(col, spec)
+        elif spec.type == "period":
+            out[spec.name], bare = _normalise_period(col)
+            if bare:
+                notes.append(
+                    f"{bare} row(s) give a bare year (e.g. 2012) for the period: read as the "
+                    "financial year starting in it (2012 -> 2012/13)"
+                )
+        elif spec.type in ("text", "gss_code"):
+            text = _normalise_text(col)
+            if spec.type == "gss_code":
+                text, note = _blank_bad_codes(text, spec.name)
+                notes += [note] if note else []
+            out[spec.name] = text
+        elif spec.type == "number":
+            out[spec.name] = _normalise_number(col)
+        elif spec.type == "count":
+            value, suppressed, upper = _normalise_count(col)
+            out[spec.name] = value
+            out["count_suppressed"] = suppressed
+            out["count_upper"] = upper
+    return out, notes
+
+
+def validate_frame(frame: pd.DataFrame, c: Contract) -> list[Failure]:
+    """Every failure of a normalised frame against its contract, in line order."""
+    failures = identifier_failures(frame, c)
+    missing = [s.name for s in c.columns if s.required and s.name not in frame]
+    failures += [
+        Failure(None, name, "", "required column is missing (rename one with --column NEW=OLD)")
+        for name in missing
+    ]
+    present = frame.drop(columns=missing, errors="ignore")
+    try:
+        pandera_schema(c.kind).validate(present, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures += _translate(exc.failure_cases, frame, c)
+    except pa.errors.SchemaError as exc:  # pragma: no cover - lazy mode collects all
+        failures.append(Failure(None, str(exc.schema.name), "", str(exc)))
+    return sorted(
+        set(failures), key=lambda f: (f.line or 0, c.names.index(f.column) if f.column in c.names else 99)
+    )
+
+
+def _translate(cases: pd.DataFrame, frame: pd.DataFrame, c: Contract) -> list[Failure]:
+    failures: list[Failure] = []
+    for column, check, value, index in cases[["column", "check", "failure_case", "index"]].itertuples(
+        index=False
+    ):
+        if check == "column_in_dataframe":
+            continue  # reported above with a hint
+        line = int(index) + HEADER_LINES + 1 if pd.notna(index) else None
+        if column in c.rules or check in c.rules:
+            rule_name = check if check in c.rules else column
+            col = "lower" if "lower" in rule_name else "upper"
+            raw = frame.at[int(index), col] if line is not None and col in frame else value
+            failures.append(Failure(line, col, _show(raw), c.rules[rule_name]))
+            continue
+        if column not in c.names:
+            continue
+        spec = c.column(str(column))
+        if check == "not_nullable":
+            failures.append(Failure(line, spec.name, "", "a value is required (it is blank or missing)"))
+        else:
+            failures.append(Failure(line, spec.name, _show(value), spec.rule()))
+    return failures
+
+
+def _show(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def type_frame(frame: pd.DataFrame, c: Contract) -> pd.DataFrame:
+    """A validated frame with its contract columns typed (codes as ordered categoricals)."""
+    out = frame.copy()
+    for spec in c.columns:
+        if spec.name not in out:
+            continue
+        col = out[spec.name]
+        if spec.type == "code":
+            out[spec.name] = pd.Categorical(col, categories=list(code_list(str(spec.codes)).codes))
+        elif spec.type == "flag":
+            out[spec.name] = col.astype("boolean")
+        elif spec.type in ("period", "text", "gss_code"):
+            values = col.astype("string")
+            cats = sorted(values.dropna().unique())
+            out[spec.name] = pd.Categorical(values, categories=cats, ordered=spec.type == "period")
+        elif spec.type == "count":
+            out[spec.name] = pd.to_numeric(col).astype("Int64")
+        elif spec.type == "number":
+            out[spec.name] = pd.to_numeric(col).astype("float64")
+    return out
+
+
+def rounded_to(frame: pd.DataFrame) -> int | None:
+    """5 if every shown count is a multiple of 5 and at least one is non-zero, else None."""
+    if "count" not in frame:
+        return None
+    shown = frame["count"].dropna()
+    if shown.empty or not (shown > 0).any():
+        return None
+    return 5 if bool((shown % 5 == 0).all()) else None
+
+
+def load(
+    path: Path | str,
+    kind: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    substance: str | None = None,
+) -> Loaded:
+    """Read, rename, normalise and validate one input of a contract kind.
+
+    ``columns`` maps contract names to the file's names (``{"estimate": "Alcohol_dependent"}``);
+    ``substance`` fills a prevalence file's missing ``substance`` column.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
+    path = Path(path)
+    c = contract(kind)
+    frame = rename_columns(read_table(path, sheet), columns or {}, c, path)
+    if substance is not None:
+        frame = _fill_substance(frame, substance, path)
+    normalised, notes = normalise_frame(frame, c)
+    failures = validate_frame(normalised, c)
+    if failures:
+        raise ValidationError(path, kind, failures)
+    typed = type_frame(normalised, c)
+    loaded = Loaded(typed, path, kind, notes, rounded_to(typed))
+    if "count_suppressed" in typed and typed["count_suppressed"].any():
+        n = int(typed["count_suppressed"].sum())
+        loaded.notes.append(f"{n} count(s) are suppressed in the file: read as unknown, never 0")
+    if loaded.rounded_to:
+        loaded.notes.append("every count is a multiple of 5: probably rounded to the nearest 5")
+    return loaded
+
+
+def _fill_substance(frame: pd.DataFrame, substance: str, path: Path) -> pd.DataFrame:
+    code = code_list("substance").lookup(substance)
+    if not isinstance(code, str):
+        raise UsageError(
+            f"--substance {substance!r}: use one of {', '.join(code_list('substance').codes)}"
+        )
+    if "substance" in frame:
+        raise UsageError(f"{path}: has a substance column already; drop --substance")
+    return frame.assign(substance=code)

@@ -1,0 +1,114 @@
+"""Terminal rendering: the only module that imports rich.
+
+Tables go to stdout; errors, warnings and progress go to stderr. Colour and progress bars
+appear only when the stream is a terminal, so cron mail stays plain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from unmetneed.errors import UnmetneedError, ValidationError
+
+MAX_FAILURES_SHOWN = 20
+SUPPRESSED = "*"
+
+
+def stdout() -> Console:
+    """A console on stdout that never wraps a row (tests and pipes read whole lines)."""
+    return Console(soft_wrap=True, highlight=False)
+
+
+def stderr() -> Console:
+    """A console on stderr, plain when stderr is not a terminal."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def error(exc: UnmetneedError) -> None:
+    """Print an error a person can act on; for validation, every failure (capped at 20)."""
+    err = stderr()
+    err.print(f"Error: {exc.message}", markup=False)
+    if isinstance(exc, ValidationError):
+        for failure in exc.failures[:MAX_FAILURES_SHOWN]:
+            err.print(f"  {failure.describe()}", markup=False)
+        rest = len(exc.failures) - MAX_FAILURES_SHOWN
+        if rest > 0:
+            err.print(f"  ... and {rest} more", markup=False)
+        err.print("Nothing was written. Use --failures-out FILE.csv to save every failure.")
+    elif exc.hint:
+        err.print(exc.hint, markup=False)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (e.g. suppression turned off with --k 0)."""
+    stderr().print(f"Warning: {message}", markup=False)
+
+
+def info(message: str, *, quiet: bool = False) -> None:
+    """A plain progress or summary line on stderr, unless quiet."""
+    if not quiet:
+        stderr().print(message, markup=False)
+
+
+def cell(value: Any, *, digits: int = 1, suppressed: bool = False) -> str:
+    """One value as shown in a terminal table: ``*`` when suppressed, blank when missing."""
+    if suppressed:
+        return SUPPRESSED
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def show_table(
+    rows: Iterable[Sequence[str]],
+    headers: Sequence[str],
+    *,
+    title: str = "",
+    remarks: Sequence[str] = (),
+    right_align: Sequence[str] = (),
+) -> None:
+    """Print a table of already-formatted cells, then its remarks numbered under it."""
+    table = Table(title=title or None, show_lines=False)
+    for header in headers:
+        table.add_column(header, justify="right" if header in right_align else "left")
+    for row in rows:
+        table.add_row(*row)
+    out = stdout()
+    out.print(table)
+    show_remarks(remarks, console=out)
+
+
+def show_frame(frame: pd.DataFrame, *, title: str = "", remarks: Sequence[str] = ()) -> None:
+    """Print a DataFrame as a table (numbers right-aligned), with numbered remarks."""
+    numeric = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    rows = ([cell(v) for v in record] for record in frame.itertuples(index=False))
+    show_table(rows, [str(c) for c in frame.columns], title=title, remarks=remarks, right_align=numeric)
+
+
+def show_remarks(remarks: Sequence[str], *, console: Console | None = None) -> None:
+    """Numbered remarks, one a line: ``1. ...``."""
+    out = console or stdout()
+    for i, text in enumerate(remarks, start=1):
+        out.print(f"{i}. {text}", markup=False)
+
+
+def show_summary(title: str, facts: Sequence[tuple[str, str]]) -> None:
+    """A two-column summary (e.g. what ``validate`` found in a good file)."""
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for what, value in facts:
+        table.add_row(what, value)
+    stdout().print(table)

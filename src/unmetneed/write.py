@@ -1,0 +1,113 @@
+"""Write tables as Parquet, CSV or Excel by suffix, atomically (temp file + rename).
+
+A CSV cell that a spreadsheet would run as a formula (starting ``=``, ``+``, ``-``, ``@``,
+tab or carriage return, and not a plain number) is written with a leading ``'``.
+Metadata (the disclosure structure, options, remarks) goes into the Parquet schema
+metadata, or into a sidecar ``<file>.meta.json`` beside a CSV or Excel file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from unmetneed.errors import UsageError
+
+OUT_SUFFIXES = (".parquet", ".csv", ".xlsx")
+META_KEY = b"unmetneed"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_out_path(path: Path | str) -> Path:
+    """An output path with a known suffix whose folder exists (checked before any work)."""
+    out = Path(path)
+    if out.suffix.lower() not in OUT_SUFFIXES:
+        raise UsageError(f"--out {out}: use a file ending in {', '.join(OUT_SUFFIXES)}")
+    if not out.parent.exists():
+        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
+def sidecar(path: Path) -> Path:
+    """Where the metadata of a CSV or Excel table is kept: ``<file>.meta.json``."""
+    return path.with_name(path.name + ".meta.json")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (new frame)."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+                or isinstance(col.dtype, pd.CategoricalDtype)):
+            continue
+        text = col.astype("string")
+        risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+        risky &= pd.to_numeric(text, errors="coerce").isna()
+        if risky.any():
+            out[name] = text.where(~risky, "'" + text)
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: Path | str, meta: Mapping[str, Any] | None = None) -> Path:
+    """Write ``frame`` to ``path`` by suffix, with ``meta`` kept beside it; returns the path."""
+    out = check_out_path(path)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        _write_parquet(frame, out, meta)
+    else:
+        safe = neutralise_formulas(frame)
+        with atomic_path(out) as tmp:
+            if suffix == ".csv":
+                safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+            else:
+                safe.to_excel(tmp, index=False, engine="openpyxl")
+        if meta is not None:
+            with atomic_path(sidecar(out)) as tmp:
+                tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
+    return out
+
+
+def _write_parquet(frame: pd.DataFrame, out: Path, meta: Mapping[str, Any] | None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if meta is not None:
+        merged = dict(table.schema.metadata or {})
+        merged[META_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(merged)
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_meta(path: Path | str) -> dict[str, Any] | None:
+    """The metadata a table was written with (Parquet schema or CSV/Excel sidecar), if any."""
+    p = Path(path)
+    if p.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        raw = (pq.read_schema(p).metadata or {}).get(META_KEY)
+        return json.loads(raw) if raw else None
+    side = sidecar(p)
+    return json.loads(side.read_text()) if side.exists() else None
