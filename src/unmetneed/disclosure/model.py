@@ -142,6 +142,13 @@ class Protection:
     shown: np.ndarray
     remarks: list[str] = field(default_factory=list)
 
+    def meta(self, cells: Cells) -> dict[str, Any]:
+        """What ``audit`` needs to check a written table: policy, cells' places, relations.
+
+        Kept under the key ``"disclosure"`` of the table's metadata (see ``write.write_table``).
+        """
+        return {"policy": self.policy.to_meta(), **cells.to_meta()}
+
     @property
     def suppressed(self) -> np.ndarray:
         """Mask of every suppressed cell, primary or secondary."""
