@@ -100,6 +100,18 @@ def code_list(name: str) -> CodeList:
     return CodeList(name, codes, spellings)
 
 
+TOTAL = "total"
+
+
+@cache
+def with_totals(name: str) -> CodeList:
+    """A code list that also reads the margin spellings (``Total``, ``All``) as ``total``."""
+    base = code_list(name)
+    spellings = dict(base.spellings)
+    spellings.update({key(s): TOTAL for s in _raw()["totals"]})
+    return CodeList(name, (*base.codes, TOTAL), spellings)
+
+
 def list_names() -> tuple[str, ...]:
     """Names of every code list, in the file's order."""
     return tuple(_raw()["lists"])

@@ -118,13 +118,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
-    book = pd.ExcelFile(path, engine="openpyxl")
-    if sheet is not None and sheet not in book.sheet_names:
-        raise InputError(
-            f"{path}: no sheet called {sheet!r}; the sheets are {', '.join(map(str, book.sheet_names))}"
-        )
-    frame = book.parse(sheet if sheet is not None else 0, dtype=str, keep_default_na=False)
-    return frame
+    with pd.ExcelFile(path, engine="openpyxl") as book:
+        names = [str(n) for n in book.sheet_names]
+    if sheet is not None and sheet not in names:
+        raise InputError(f"{path}: no sheet called {sheet!r}; the sheets are {', '.join(names)}")
+    return pd.read_excel(
+        path, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False,
+        engine="openpyxl",
+    )
 
 
 def _read_sav(path: Path) -> pd.DataFrame:
@@ -185,7 +186,8 @@ def identifier_failures(frame: pd.DataFrame, c: Contract) -> list[Failure]:
 
 
 def _normalise_codes(column: pd.Series, spec: ColumnSpec) -> pd.Series:
-    out, _bad = normalise(column, code_list(spec.codes or "flag"))
+    codes = spec.code_list() if spec.type == "code" else code_list("flag")
+    out, _bad = normalise(column, codes)
     return out
 
 
@@ -347,7 +349,7 @@ def type_frame(frame: pd.DataFrame, c: Contract) -> pd.DataFrame:
             continue
         col = out[spec.name]
         if spec.type == "code":
-            out[spec.name] = pd.Categorical(col, categories=list(code_list(str(spec.codes)).codes))
+            out[spec.name] = pd.Categorical(col, categories=list(spec.code_list().codes))
         elif spec.type == "flag":
             out[spec.name] = col.astype("boolean")
         elif spec.type in ("period", "text", "gss_code"):
@@ -400,9 +402,23 @@ def load(
     if "count_suppressed" in typed and typed["count_suppressed"].any():
         n = int(typed["count_suppressed"].sum())
         loaded.notes.append(f"{n} count(s) are suppressed in the file: read as unknown, never 0")
+    margins = _margin_rows(typed, c)
+    if margins:
+        loaded.notes.append(
+            f"{margins} row(s) are totals over a dimension (e.g. drug_group = Total): kept as "
+            "`total`, never added to the breakdown rows"
+        )
     if loaded.rounded_to:
         loaded.notes.append("every count is a multiple of 5: probably rounded to the nearest 5")
     return loaded
+
+
+def _margin_rows(frame: pd.DataFrame, c: Contract) -> int:
+    """Rows of a counts file where any dimension column holds the margin code ``total``."""
+    cols = [s.name for s in c.columns if s.margins and s.name in frame]
+    if not cols:
+        return 0
+    return int((frame[cols] == "total").any(axis=1).sum())
 
 
 def _fill_substance(frame: pd.DataFrame, substance: str, path: Path) -> pd.DataFrame:

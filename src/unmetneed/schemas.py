@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from unmetneed.codes import code_list, schema_dir
+from unmetneed.codes import CodeList, code_list, schema_dir, with_totals
 
 KINDS = ("treatment", "counts", "cohort", "prevalence")
 COLUMN_TYPES = ("period", "text", "gss_code", "code", "flag", "count", "number")
@@ -34,12 +34,17 @@ class ColumnSpec:
     nullable: bool
     codes: str | None = None
     quarters: bool = True
+    margins: bool = False
     description: str = ""
+
+    def code_list(self) -> CodeList:
+        """The column's code list (with ``total`` where the contract allows margin rows)."""
+        return with_totals(str(self.codes)) if self.margins else code_list(str(self.codes))
 
     def rule(self) -> str:
         """The rule a bad value breaks, in words (used in failure messages)."""
         if self.type == "code":
-            return "not one of " + ", ".join(code_list(str(self.codes)).codes)
+            return "not one of " + ", ".join(self.code_list().codes)
         return {
             "period": "not a financial year like 2019/20"
             + (" or a quarter like 2019/20 Q3" if self.quarters else ""),
@@ -91,6 +96,7 @@ def contract(kind: str) -> Contract:
                 nullable=bool(spec.get("nullable", not required)),
                 codes=spec.get("codes"),
                 quarters=bool(spec.get("quarters", True)),
+                margins=bool(raw.get("margins", False)) and spec["type"] == "code",
                 description=spec.get("description", ""),
             )
         )
@@ -115,17 +121,26 @@ def _number_check(integer: bool) -> pa.Check:
 def column_checks(spec: ColumnSpec) -> list[pa.Check]:
     """The pandera checks of one column (applied to non-missing values)."""
     if spec.type == "code":
-        return [pa.Check.isin(list(code_list(str(spec.codes)).codes), name="in_code_list")]
+        return [pa.Check.isin(list(spec.code_list().codes), name="in_code_list")]
     if spec.type == "flag":
         return [pa.Check.isin([True, False], name="is_flag")]
     if spec.type == "period":
         pattern = PERIOD_PATTERN if spec.quarters else YEAR_PATTERN
-        return [pa.Check(lambda s: s.astype(str).str.match(pattern), name="is_period")]
+        return [pa.Check(lambda s: _is_period(s, pattern), name="is_period")]
     if spec.type == "gss_code":
         return [pa.Check(lambda s: s.astype(str).str.match(GSS_PATTERN), name="is_gss_code")]
     if spec.type == "text":
         return [pa.Check(lambda s: s.astype(str).str.strip() != "", name="not_blank")]
     return [_number_check(integer=spec.type == "count")]
+
+
+def _is_period(values: pd.Series, pattern: str) -> pd.Series:
+    """``YYYY/YY`` (optionally `` Qn``) whose second year follows the first."""
+    text = values.astype(str)
+    shaped = text.str.match(pattern)
+    first = pd.to_numeric(text.str[:4], errors="coerce")
+    second = pd.to_numeric(text.str[5:7], errors="coerce")
+    return shaped & ((first + 1) % 100 == second)
 
 
 def _frame_checks(c: Contract) -> list[pa.Check]:
