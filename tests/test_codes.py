@@ -34,8 +34,10 @@ def test_not_stated_spellings(spelling: str) -> None:
     assert code_list("flag").lookup(spelling) is None
 
 
-@pytest.mark.parametrize(("spelling", "value"), [("Yes", True), ("Y", True), ("1", True),
-                                                 ("true", True), ("No", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("spelling", "value"),
+    [("Yes", True), ("Y", True), ("1", True), ("true", True), ("No", False), ("0", False)],
+)
 def test_flag_spellings(spelling: str, value: bool) -> None:
     assert code_list("flag").lookup(spelling) is value
 

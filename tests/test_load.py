@@ -57,7 +57,10 @@ def test_every_failure_is_collected(tmp_path: Path) -> None:
         "2023/24,,opiate,maybe,35-39,male",  # line 3: area blank, crack
         "2023/25,Northton,opiate,true,35-39,dog",  # line 4: period, sex
     ]
-    got = {(f.line, f.column, f.value) for f in failures_of(write_csv(tmp_path, [HEADER, *rows]), "treatment")}
+    got = {
+        (f.line, f.column, f.value)
+        for f in failures_of(write_csv(tmp_path, [HEADER, *rows]), "treatment")
+    }
     assert got == {
         (2, "drug_group", "heroin"),
         (3, "area", ""),
@@ -68,7 +71,9 @@ def test_every_failure_is_collected(tmp_path: Path) -> None:
 
 
 def test_missing_required_column(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, ["period,area,drug_group,age_band,sex", "2023/24,N,opiate,35-39,male"])
+    path = write_csv(
+        tmp_path, ["period,area,drug_group,age_band,sex", "2023/24,N,opiate,35-39,male"]
+    )
     failures = failures_of(path, "treatment")
     assert [(f.line, f.column) for f in failures] == [(None, "crack")]
     assert "required column is missing" in failures[0].rule
@@ -89,20 +94,31 @@ def test_identifiers_allowed_in_prevalence_files_only_when_not_people(tmp_path: 
 
 def test_bom_and_semicolons(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
-    path.write_bytes("\ufeff".encode() + ("\n".join([HEADER.replace(",", ";"), *[g.replace(",", ";") for g in GOOD]]) + "\n").encode())
+    path.write_bytes(
+        "\ufeff".encode()
+        + (
+            "\n".join([HEADER.replace(",", ";"), *[g.replace(",", ";") for g in GOOD]]) + "\n"
+        ).encode()
+    )
     frame = load(path, "treatment").frame
     assert list(frame.columns[:2]) == ["period", "area"]
     assert len(frame) == 3
 
 
 def test_cp1252_csv(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, [HEADER, "2023/24,Bristol – City,opiate,true,35-39,male"], encoding="cp1252")
+    path = write_csv(
+        tmp_path, [HEADER, "2023/24,Bristol – City,opiate,true,35-39,male"], encoding="cp1252"
+    )
     assert load(path, "treatment").frame["area"].tolist() == ["Bristol – City"]
 
 
 def test_rename_with_column_mapping_and_header_keys(tmp_path: Path) -> None:
     lines = ["Year,Local Authority,Drug Group,Crack,Age Band,Gender", GOOD[0]]
-    frame = load(write_csv(tmp_path, lines), "treatment", columns={"period": "Year", "area": "Local Authority", "sex": "Gender"}).frame
+    frame = load(
+        write_csv(tmp_path, lines),
+        "treatment",
+        columns={"period": "Year", "area": "Local Authority", "sex": "Gender"},
+    ).frame
     assert frame.loc[0, "area"] == "Northton"
 
 
@@ -130,8 +146,16 @@ def test_unknown_suffix(tmp_path: Path) -> None:
 
 
 def test_counts_with_suppression_markers(tmp_path: Path) -> None:
-    lines = ["period,area,count", "2023/24,A,10", "2023/24,B,*", "2023/24,C,<5", "2023/24,D,",
-             "2023/24,E,[c]", "2023/24,F,~", "2023/24,G,1,234"]
+    lines = [
+        "period,area,count",
+        "2023/24,A,10",
+        "2023/24,B,*",
+        "2023/24,C,<5",
+        "2023/24,D,",
+        "2023/24,E,[c]",
+        "2023/24,F,~",
+        "2023/24,G,1,234",
+    ]
     path = write_csv(tmp_path, lines[:-1] + ['2023/24,G,"1,234"'])
     loaded = load(path, "counts")
     frame = loaded.frame
@@ -144,24 +168,34 @@ def test_counts_with_suppression_markers(tmp_path: Path) -> None:
 
 
 def test_counts_all_multiples_of_five_are_noted_as_rounded(tmp_path: Path) -> None:
-    loaded = load(write_csv(tmp_path, ["period,area,count", "2023/24,A,10", "2023/24,B,0", "2023/24,C,35"]), "counts")
+    loaded = load(
+        write_csv(tmp_path, ["period,area,count", "2023/24,A,10", "2023/24,B,0", "2023/24,C,35"]),
+        "counts",
+    )
     assert loaded.rounded_to == 5
     assert any("multiple of 5" in n for n in loaded.notes)
 
 
 @pytest.mark.parametrize("value", ["-1", "2.5", "lots"])
 def test_bad_counts(tmp_path: Path, value: str) -> None:
-    failures = failures_of(write_csv(tmp_path, ["period,area,count", f"2023/24,A,{value}"]), "counts")
+    failures = failures_of(
+        write_csv(tmp_path, ["period,area,count", f"2023/24,A,{value}"]), "counts"
+    )
     assert [(f.line, f.column, f.value) for f in failures] == [(2, "count", value)]
 
 
 def test_prevalence_bounds_rules(tmp_path: Path) -> None:
-    lines = ["area,period,substance,estimate,lower,upper",
-             "A,2017/18,opiate,100,120,150",  # lower above estimate
-             "B,2017/18,opiate,100,80,90",  # upper below estimate
-             "C,2017/18,opiate,-5,NA,NA",  # negative estimate
-             "D,2017/18 Q1,opiate,10,NA,NA"]  # a quarter is not a prevalence period
-    got = {(f.line, f.column, f.value, f.rule.split()[0]) for f in failures_of(write_csv(tmp_path, lines), "prevalence")}
+    lines = [
+        "area,period,substance,estimate,lower,upper",
+        "A,2017/18,opiate,100,120,150",  # lower above estimate
+        "B,2017/18,opiate,100,80,90",  # upper below estimate
+        "C,2017/18,opiate,-5,NA,NA",  # negative estimate
+        "D,2017/18 Q1,opiate,10,NA,NA",
+    ]  # a quarter is not a prevalence period
+    got = {
+        (f.line, f.column, f.value, f.rule.split()[0])
+        for f in failures_of(write_csv(tmp_path, lines), "prevalence")
+    }
     assert got == {
         (2, "lower", "120", "lower"),
         (3, "upper", "90", "upper"),

@@ -7,11 +7,11 @@ row, so a column of millions of rows with a handful of spellings costs a handful
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -84,9 +84,9 @@ def code_list(name: str) -> CodeList:
     if name == "flag":
         entries = {True: raw["flag"]["true"], False: raw["flag"]["false"]}
         spellings: dict[str, Any] = {k: None for k in not_stated_keys()}
-        for code, words in entries.items():
-            for word in [str(code).lower(), *words]:
-                spellings[key(word)] = code
+        for flag_value, words in entries.items():
+            for word in [str(flag_value).lower(), *words]:
+                spellings[key(word)] = flag_value
         return CodeList("flag", ("true", "false"), spellings)
     lists = raw["lists"]
     if name not in lists:
@@ -144,9 +144,7 @@ def normalise(values: pd.Series, codes: CodeList) -> tuple[pd.Series, pd.Series]
     if NOT_STATED in codes.codes:
         out_unique[-1] = NOT_STATED  # a true missing value is "not stated" where that exists
     out = pd.Series(out_unique[labels], index=values.index, dtype=object, name=values.name)
-    bad = pd.Series(
-        np.append(bad_unique, False)[labels], index=values.index, name=values.name
-    )
+    bad = pd.Series(np.append(bad_unique, False)[labels], index=values.index, name=values.name)
     return out, bad
 
 

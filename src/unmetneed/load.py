@@ -57,7 +57,9 @@ def parse_column_mapping(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         new, sep, old = pair.partition("=")
         if not sep or not new.strip() or not old.strip():
-            raise UsageError(f"--column {pair!r}: write it as NEW=OLD, e.g. estimate=Alcohol_dependent")
+            raise UsageError(
+                f"--column {pair!r}: write it as NEW=OLD, e.g. estimate=Alcohol_dependent"
+            )
         mapping[new.strip()] = old.strip()
     return mapping
 
@@ -123,7 +125,10 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
     if sheet is not None and sheet not in names:
         raise InputError(f"{path}: no sheet called {sheet!r}; the sheets are {', '.join(names)}")
     return pd.read_excel(
-        path, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False,
+        path,
+        sheet_name=sheet if sheet is not None else 0,
+        dtype=str,
+        keep_default_na=False,
         engine="openpyxl",
     )
 
@@ -244,8 +249,10 @@ def _normalise_count(column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series
     """A count column as (value or raw text, suppressed flag, upper bound from ``<N``)."""
     if pd.api.types.is_numeric_dtype(column):
         suppressed = column.isna()
-        return column.astype(object).where(~suppressed, None), suppressed, pd.Series(
-            pd.NA, index=column.index, dtype="Int64"
+        return (
+            column.astype(object).where(~suppressed, None),
+            suppressed,
+            pd.Series(pd.NA, index=column.index, dtype="Int64"),
         )
     text = column.astype("string").fillna("").str.strip()
     keys = map_distinct(text, key)
@@ -305,15 +312,16 @@ def validate_frame(frame: pd.DataFrame, c: Contract) -> list[Failure]:
     except pa.errors.SchemaError as exc:  # pragma: no cover - lazy mode collects all
         failures.append(Failure(None, str(exc.schema.name), "", str(exc)))
     return sorted(
-        set(failures), key=lambda f: (f.line or 0, c.names.index(f.column) if f.column in c.names else 99)
+        set(failures),
+        key=lambda f: (f.line or 0, c.names.index(f.column) if f.column in c.names else 99),
     )
 
 
 def _translate(cases: pd.DataFrame, frame: pd.DataFrame, c: Contract) -> list[Failure]:
     failures: list[Failure] = []
-    for column, check, value, index in cases[["column", "check", "failure_case", "index"]].itertuples(
-        index=False
-    ):
+    for column, check, value, index in cases[
+        ["column", "check", "failure_case", "index"]
+    ].itertuples(index=False):
         if check == "column_in_dataframe":
             continue  # reported above with a hint
         line = int(index) + HEADER_LINES + 1 if pd.notna(index) else None
@@ -327,7 +335,9 @@ def _translate(cases: pd.DataFrame, frame: pd.DataFrame, c: Contract) -> list[Fa
             continue
         spec = c.column(str(column))
         if check == "not_nullable":
-            failures.append(Failure(line, spec.name, "", "a value is required (it is blank or missing)"))
+            failures.append(
+                Failure(line, spec.name, "", "a value is required (it is blank or missing)")
+            )
         else:
             failures.append(Failure(line, spec.name, _show(value), spec.rule()))
     return failures

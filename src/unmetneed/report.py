@@ -94,7 +94,9 @@ def show_frame(frame: pd.DataFrame, *, title: str = "", remarks: Sequence[str] =
     """Print a DataFrame as a table (numbers right-aligned), with numbered remarks."""
     numeric = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     rows = ([cell(v) for v in record] for record in frame.itertuples(index=False))
-    show_table(rows, [str(c) for c in frame.columns], title=title, remarks=remarks, right_align=numeric)
+    show_table(
+        rows, [str(c) for c in frame.columns], title=title, remarks=remarks, right_align=numeric
+    )
 
 
 def show_remarks(remarks: Sequence[str], *, console: Console | None = None) -> None:

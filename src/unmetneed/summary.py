@@ -26,8 +26,15 @@ def summarise(frame: pd.DataFrame, *, max_codes: int = 12) -> list[tuple[str, st
             counts = col.value_counts(dropna=False, sort=False)
             total = max(len(col), 1)
             text = ", ".join(
-                f"{'not_stated' if pd.isna(k) else str(k).lower()} {n:,} ({100 * n / total:.0f}%)"
+                f"{_label(k)} {n:,} ({100 * n / total:.0f}%)"
                 for k, n in counts.items()
             )
             facts.append((str(name), text))
     return facts
+
+
+def _label(value: object) -> str:
+    """A category as shown in the summary: missing flags are ``not_stated``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "not_stated"
+    return str(value).lower()

@@ -58,8 +58,11 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in out.columns:
         col = out[name]
-        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
-                or isinstance(col.dtype, pd.CategoricalDtype)):
+        if not (
+            pd.api.types.is_object_dtype(col)
+            or pd.api.types.is_string_dtype(col)
+            or isinstance(col.dtype, pd.CategoricalDtype)
+        ):
             continue
         text = col.astype("string")
         risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
@@ -69,7 +72,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_table(frame: pd.DataFrame, path: Path | str, meta: Mapping[str, Any] | None = None) -> Path:
+def write_table(
+    frame: pd.DataFrame, path: Path | str, meta: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``frame`` to ``path`` by suffix, with ``meta`` kept beside it; returns the path."""
     out = check_out_path(path)
     suffix = out.suffix.lower()
