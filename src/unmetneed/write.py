@@ -116,3 +116,40 @@ def read_meta(path: Path | str) -> dict[str, Any] | None:
         return json.loads(raw) if raw else None
     side = sidecar(p)
     return json.loads(side.read_text()) if side.exists() else None
+
+
+@contextmanager
+def atomic_dir(dest: Path) -> Iterator[Path]:
+    """A fresh temporary folder beside ``dest`` that replaces ``dest`` only if the block succeeds.
+
+    On any failure the temporary folder is removed and ``dest`` is left exactly as it was.
+    An existing ``dest`` is swapped out by renames (never deleted before the new one is in).
+    """
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        old = None
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            os.rmdir(old)
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in 1 MiB blocks)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

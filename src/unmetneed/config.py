@@ -1,0 +1,364 @@
+"""The quarterly run's configuration: a TOML file, read with ``tomllib`` and never executed.
+
+Every key is checked before any work starts: an unknown key or a bad value is a
+:class:`ConfigError` (exit 2) naming the key as ``section.key``. Paths in the file are taken
+relative to the file's own folder, so cron can run it from anywhere.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unmetneed.codes import code_list, parse_period
+from unmetneed.errors import ConfigError, InputError
+
+INPUT_KINDS = ("treatment", "counts", "cohort", "prevalence", "records")
+FORMATS = ("parquet", "csv", "xlsx")
+POLICIES = ("k3", "lt5", "nhs")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input file: where it is, what kind, and how its columns are named."""
+
+    name: str
+    path: Path
+    kind: str
+    columns: dict[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    substance: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtractSpec:
+    """The k-anonymised extract made from record-level input ``input``."""
+
+    input: str
+    k: int
+    quasi: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class GapSpec:
+    """The gap table: treatment from an input (or ``extract``), prevalence from an input."""
+
+    treatment: str
+    prevalence: str
+    substances: tuple[str, ...] | None = None
+    prevalence_years: int = 1
+    total: str | None = None
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """One compare table: labelled cohorts (input names), by and within variables."""
+
+    name: str
+    cohorts: dict[str, str]
+    by: tuple[str, ...]
+    within: tuple[str, ...] = ()
+    age_bands: str | None = None
+    exclude_not_stated: bool = False
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole quarterly run, as resolved from its TOML file (paths made absolute)."""
+
+    source: Path
+    period: str | None
+    k: int
+    policy: str | None
+    zeros_disclosive: bool
+    out_dir: Path
+    formats: tuple[str, ...]
+    inputs: dict[str, InputSpec]
+    extract: ExtractSpec | None
+    gap: GapSpec | None
+    compare: tuple[CompareSpec, ...]
+
+    def resolved(self) -> dict[str, Any]:
+        """The configuration as JSON-able data for the manifest (paths as given, resolved)."""
+        from dataclasses import asdict
+
+        data = asdict(self)
+        return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class _Section:
+    """Reads one table of the TOML file, naming every key it complains about."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a table ([{where}]), got {data!r}")
+        self.data = data
+        self.where = where
+        self.used: set[str] = set()
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        *,
+        required: bool = False,
+    ) -> Any:
+        """The value of ``key`` checked against ``kind`` (``default`` when absent)."""
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise ConfigError(f"{self._name(key)}: required, but missing")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and kind is not bool and bool not in _tuple(kind):
+            raise ConfigError(f"{self._name(key)}: expected {_kind_name(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise ConfigError(f"{self._name(key)}: expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
+        """A list of strings (or ``default`` when absent)."""
+        value = self.get(key, list, None)
+        if value is None:
+            return default
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self._name(key)}: expected a list of strings, got {value!r}")
+        return tuple(value)
+
+    def table(self, key: str) -> dict[str, Any] | None:
+        """A sub-table (or ``None`` when absent)."""
+        return self.get(key, dict, None)  # type: ignore[no-any-return]
+
+    def done(self) -> None:
+        """Refuse every key that was not read: a typo must not be ignored."""
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(
+                f"unknown key {self._name(unknown[0])!r}"
+                + (f" (and {', '.join(map(self._name, unknown[1:]))})" if unknown[1:] else "")
+                + f"; the keys here are {', '.join(sorted(self.used))}"
+            )
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "text",
+        int: "a whole number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        float: "a number",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in _tuple(kind))
+
+
+def read_config(path: Path | str) -> RunConfig:
+    """Read and check a run configuration; raise ConfigError naming the first bad key."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{source}: no such config file")
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return _parse(raw, source)
+
+
+def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
+    base = source.resolve().parent
+    top = _Section(raw, "")
+    period = top.get("period", str)
+    if period is not None and parse_period(period)[0] != period:
+        raise ConfigError(f"period: {period!r} is not a period like 2024/25 or 2024/25 Q2")
+    disclosure = _Section(top.table("disclosure") or {}, "disclosure")
+    k = disclosure.get("k", int, 3)
+    if k < 0:
+        raise ConfigError(f"disclosure.k: must be 0 or more, got {k}")
+    policy = disclosure.get("policy", str)
+    if policy is not None and policy not in POLICIES:
+        raise ConfigError(f"disclosure.policy: {policy!r} is not one of {', '.join(POLICIES)}")
+    zeros = disclosure.get("zeros_disclosive", bool, False)
+    disclosure.done()
+    output = _Section(top.get("output", dict, required=True), "output")
+    out_dir = base / output.get("dir", str, required=True)
+    formats = output.strings("formats", ("parquet",)) or ()
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigError(
+            f"output.formats: use one or more of {', '.join(FORMATS)}, got {list(formats)}"
+        )
+    output.done()
+    inputs = _inputs(top.get("inputs", dict, required=True), base)
+    extract = _extract(top.table("extract"), inputs, k)
+    gap = _gap(top.table("gap"), inputs, extract)
+    compare = tuple(
+        _compare(t, i, inputs, extract) for i, t in enumerate(top.get("compare", list, []))
+    )
+    top.done()
+    if gap is None and not compare and extract is None:
+        raise ConfigError("the config asks for no table: add [extract], [gap] or [[compare]]")
+    return RunConfig(
+        source.resolve(),
+        period,
+        k,
+        policy,
+        zeros,
+        out_dir,
+        tuple(formats),
+        inputs,
+        extract,
+        gap,
+        compare,
+    )
+
+
+def _inputs(data: dict[str, Any], base: Path) -> dict[str, InputSpec]:
+    specs = {}
+    for name, table in data.items():
+        s = _Section(table, f"inputs.{name}")
+        kind = s.get("kind", str, required=True)
+        if kind not in INPUT_KINDS:
+            raise ConfigError(
+                f"inputs.{name}.kind: {kind!r} is not one of {', '.join(INPUT_KINDS)}"
+            )
+        columns = s.table("columns") or {}
+        if not all(isinstance(v, str) for v in columns.values()):
+            raise ConfigError(f'inputs.{name}.columns: write NEW = "OLD" pairs of text')
+        specs[name] = InputSpec(
+            name,
+            base / s.get("path", str, required=True),
+            kind,
+            dict(columns),
+            s.get("sheet", str),
+            s.get("substance", str),
+        )
+        s.done()
+    if not specs:
+        raise ConfigError("inputs: name at least one input file")
+    return specs
+
+
+def _ref(
+    value: str,
+    key: str,
+    inputs: dict[str, InputSpec],
+    kinds: tuple[str, ...],
+    extract: ExtractSpec | None,
+) -> str:
+    """Check that ``value`` names an input of one of ``kinds`` (or the made extract)."""
+    if value == "extract" and extract is not None and "treatment" in kinds:
+        return value
+    if value not in inputs:
+        made = " or 'extract'" if extract is not None and "treatment" in kinds else ""
+        raise ConfigError(f"{key}: {value!r} is not an input; use one of {', '.join(inputs)}{made}")
+    if inputs[value].kind not in kinds:
+        raise ConfigError(
+            f"{key}: input {value!r} is a {inputs[value].kind} file; "
+            f"this needs {' or '.join(kinds)}"
+        )
+    return value
+
+
+def _extract(
+    data: dict[str, Any] | None, inputs: dict[str, InputSpec], k: int
+) -> ExtractSpec | None:
+    if data is None:
+        return None
+    s = _Section(data, "extract")
+    spec = ExtractSpec(
+        _ref(
+            s.get("input", str, required=True),
+            "extract.input",
+            inputs,
+            ("records", "treatment"),
+            None,
+        ),
+        s.get("k", int, k),
+        s.strings("quasi"),
+    )
+    s.done()
+    return spec
+
+
+def _gap(
+    data: dict[str, Any] | None, inputs: dict[str, InputSpec], extract: ExtractSpec | None
+) -> GapSpec | None:
+    if data is None:
+        return None
+    s = _Section(data, "gap")
+    substances = s.strings("substances")
+    allowed = code_list("substance").codes
+    for sub in substances or ():
+        if sub not in allowed:
+            raise ConfigError(f"gap.substances: {sub!r} is not one of {', '.join(allowed)}")
+    years = s.get("prevalence_years", int, 1)
+    if years < 1:
+        raise ConfigError(f"gap.prevalence_years: must be 1 or more, got {years}")
+    spec = GapSpec(
+        _ref(
+            s.get("treatment", str, required=True),
+            "gap.treatment",
+            inputs,
+            ("treatment", "counts"),
+            extract,
+        ),
+        _ref(
+            s.get("prevalence", str, required=True),
+            "gap.prevalence",
+            inputs,
+            ("prevalence",),
+            extract,
+        ),
+        substances,
+        years,
+        s.get("total", str),
+    )
+    s.done()
+    return spec
+
+
+def _compare(
+    data: Any, index: int, inputs: dict[str, InputSpec], extract: ExtractSpec | None
+) -> CompareSpec:
+    s = _Section(data, f"compare[{index}]")
+    name = s.get("name", str, required=True)
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"compare[{index}].name: {name!r}: use letters, digits, - and _ only")
+    cohorts = s.get("cohorts", dict, required=True)
+    for label, ref in cohorts.items():
+        if not isinstance(ref, str):
+            raise ConfigError(f"compare[{index}].cohorts.{label}: expected an input name")
+        _ref(ref, f"compare[{index}].cohorts.{label}", inputs, ("treatment", "cohort"), extract)
+    by = s.strings("by")
+    if not by:
+        raise ConfigError(f"compare[{index}].by: name at least one variable")
+    spec = CompareSpec(
+        name,
+        dict(cohorts),
+        by,
+        s.strings("within", ()) or (),
+        s.get("age_bands", str),
+        s.get("exclude_not_stated", bool, False),
+    )
+    s.done()
+    return spec
