@@ -1,0 +1,192 @@
+"""``unmetneed gap``: the proportion of people needing treatment who are not in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from unmetneed.cli._app import app, guarded
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HEADERS = ("area", "period", "substance", "prevalence", "treated", "not treated", "unmet %", "see")
+RIGHT = ("prevalence", "treated", "not treated", "unmet %")
+TITLE = "Proportion not in treatment (95% interval in brackets; see: remarks below)"
+
+
+@app.command()
+@guarded
+def gap(
+    treatment: Annotated[
+        Path,
+        typer.Option(
+            "--treatment",
+            help="treatment extract (one row per person) or counts file (a count column)",
+        ),
+    ],
+    prevalence: Annotated[Path, typer.Option("--prevalence", help="prevalence estimates")],
+    period: Annotated[
+        list[str] | None,
+        typer.Option("--period", help="treatment period(s) to show, e.g. 2024/25 or 2024/25 Q2"),
+    ] = None,
+    prevalence_years: Annotated[
+        int,
+        typer.Option(
+            "--prevalence-years",
+            help="average the N most recent estimate years at or before each period",
+        ),
+    ] = 1,
+    substance: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--substance",
+            help="opiate_crack, opiate, crack, alcohol_dependent (repeatable; default: those "
+            "in the prevalence file; names the substance of a file without that column)",
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="suppress counts of 1..K (0: no suppression)")] = 3,
+    total: Annotated[
+        str | None, typer.Option("--total", help="add a row NAME summing the areas")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="an area in one file only is an error (exit 3)")
+    ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column", help="rename NEW=OLD in whichever file has column OLD (repeatable)"
+        ),
+    ] = None,
+    prevalence_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prevalence-column", help="rename NEW=OLD in the prevalence file only (repeatable)"
+        ),
+    ] = None,
+    suppressed_max: Annotated[
+        int | None,
+        typer.Option(
+            "--suppressed-max",
+            help="a count shown as * in a counts file is 1..N (default: K)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write .parquet, .csv or .xlsx instead of showing")
+    ] = None,
+) -> None:
+    """Proportion not in treatment per area, substance and period (OHID's method).
+
+    unmet need % = 100 x (prevalence - in treatment) / prevalence; the interval uses the
+    estimate's 95% bounds. Counts of 1..K are suppressed with what they could be worked out
+    from.
+
+    Example: unmetneed gap --treatment data/sample/extract.csv
+    --prevalence data/sample/prevalence.csv --total "All areas"
+    """
+    from unmetneed import report
+    from unmetneed.gap import (
+        GapOptions,
+        compute_files,
+        normalise_periods,
+        normalise_substances,
+        route_columns,
+    )
+    from unmetneed.load import parse_column_mapping
+    from unmetneed.write import check_out_path, write_table
+
+    if out is not None:
+        check_out_path(out)
+    options = GapOptions(
+        periods=normalise_periods(period),
+        prevalence_years=prevalence_years,
+        substances=normalise_substances(substance),
+        k=k,
+        total=total,
+        strict=strict,
+        suppressed_max=suppressed_max,
+    )
+    to_treatment, to_prevalence = route_columns(parse_column_mapping(column), treatment, prevalence)
+    to_prevalence.update(parse_column_mapping(prevalence_column))
+    if k == 0:
+        report.warn("suppression is off (--k 0): counts of 1 and more are shown as they are")
+    result = compute_files(
+        treatment,
+        prevalence,
+        options,
+        treatment_columns=to_treatment,
+        prevalence_columns=to_prevalence,
+    )
+    if out is None:
+        report.show_table(
+            _rows(result.table),
+            HEADERS,
+            title=TITLE,
+            remarks=result.remarks,
+            right_align=RIGHT,
+        )
+        return
+    write_table(result.table, out, meta=result.meta())
+    report.info(f"Wrote {len(result.table)} rows to {out}")
+    for number, text in enumerate(result.remarks, start=1):
+        report.info(f"{number}. {text}")
+
+
+def _rows(table: pd.DataFrame) -> list[list[str]]:
+    """The table's rows as terminal cells: intervals as ``78.2 (72.5-83.4)``, ``*`` where
+    suppressed, a count known only within bounds as ``35-39``.
+    """
+    from unmetneed.report import SUPPRESSED, cell
+
+    rows = []
+    for r in table.itertuples(index=False):  # display only: one rich row per table row
+        bounded = r.in_treatment is None or _missing(r.in_treatment)
+        hidden = bounded and _missing(r.in_treatment_min)
+        if hidden:
+            treated = SUPPRESSED
+        elif bounded:
+            treated = f"{cell(_int(r.in_treatment_min))}-{cell(_int(r.in_treatment_max))}"
+        else:
+            treated = cell(_int(r.in_treatment))
+        rows.append(
+            [
+                str(r.area),
+                str(r.period),
+                str(r.substance),
+                _interval(r.prevalence, r.prevalence_lower, r.prevalence_upper, digits=0),
+                treated,
+                SUPPRESSED if hidden else cell(_float(r.not_in_treatment), digits=0),
+                SUPPRESSED
+                if hidden
+                else _interval(r.unmet_need_pct, r.unmet_need_pct_lower, r.unmet_need_pct_upper),
+                "" if _missing(r.remarks) else str(r.remarks),
+            ]
+        )
+    return rows
+
+
+def _missing(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
+
+
+def _int(value: object) -> int | None:
+    return None if _missing(value) else int(value)  # type: ignore[call-overload]
+
+
+def _float(value: object) -> float | None:
+    return None if _missing(value) else float(value)  # type: ignore[arg-type]
+
+
+def _interval(point: object, lower: object, upper: object, digits: int = 1) -> str:
+    """``78.2 (72.5-83.4)``; the point alone without bounds; the bounds alone without it."""
+    from unmetneed.report import cell
+
+    shown = cell(_float(point), digits=digits)
+    if _missing(lower) or _missing(upper):
+        return shown
+    bounds = f"({cell(_float(lower), digits=digits)}-{cell(_float(upper), digits=digits)})"
+    return f"{shown} {bounds}" if shown else bounds

@@ -1,0 +1,1113 @@
+"""The treatment gap: the proportion of people who need treatment and are not in it.
+
+OHID's "proportion not in treatment" for each area x substance x treatment period:
+
+- ``in_treatment`` T: people in structured treatment in the period (CONTRACT 4.1 substance
+  mapping: ``opiate_crack`` = drug group opiate or crack cited; ``opiate``; ``crack``;
+  ``alcohol_dependent`` = alcohol only + non-opiate and alcohol), counted from a record
+  extract (one row per person) or summed from a counts file.
+- ``prevalence`` D: the mean of the N most recent published estimate years at or before the
+  treatment period's financial year (people); ``prevalence_lower/upper`` the means of the
+  bounds, missing when any year used lacks a bound.
+- ``unmet_need_pct`` = 100 (D - T) / D, a percentage of the estimated population;
+  ``unmet_need_pct_lower`` = 100 (1 - T / mean lower), ``unmet_need_pct_upper`` =
+  100 (1 - T / mean upper). A gap below zero (T > D) is kept and flagged, never clipped.
+
+When T is only known within bounds (suppressed or rounded counts), ``in_treatment_min`` and
+``in_treatment_max`` carry the bounds and the percentage interval is widened to cover them.
+The table then goes through disclosure control (:func:`unmetneed.disclosure.protect`)
+before :func:`compute` returns it.
+
+>>> round(unmet_need_pct(5029.33, 1011), 2)
+79.9
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.codes import code_list, parse_period, period_start
+from unmetneed.disclosure import Cells, Policy, Protection, protect
+from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
+
+SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
+COLUMNS = (
+    "area",
+    "area_code",
+    "period",
+    "substance",
+    "prevalence",
+    "prevalence_lower",
+    "prevalence_upper",
+    "in_treatment",
+    "not_in_treatment",
+    "unmet_need_pct",
+    "unmet_need_pct_lower",
+    "unmet_need_pct_upper",
+    "suppressed",
+)
+EXTRA_COLUMNS = ("in_treatment_min", "in_treatment_max", "prevalence_periods", "remarks")
+# Columns from which a suppressed in_treatment count could be worked out, given the
+# prevalence columns that stay shown.
+DERIVED = (
+    "not_in_treatment",
+    "unmet_need_pct",
+    "unmet_need_pct_lower",
+    "unmet_need_pct_upper",
+    "in_treatment_min",
+    "in_treatment_max",
+)
+DEFAULT_K = 3
+ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
+_NAME_RE = re.compile(r"[^a-z0-9]+")
+MAX_NAMED = 8
+
+
+@dataclass(frozen=True)
+class GapOptions:
+    """Options of a gap table.
+
+    ``periods``: treatment periods to keep (empty: all in the treatment input).
+    ``prevalence_years``: N, the number of most recent estimate years averaged.
+    ``substances``: prevalence substances (empty: those in the prevalence input).
+    ``k``: counts in 1..k are suppressed (0 turns suppression off).
+    ``total``: name of a row summing the areas, per substance x period (None: no total).
+    ``strict``: an area in one input only is an error instead of a remark.
+    ``suppressed_max``: a count shown as ``*`` (or ``c``, ``~``...) in a counts file is read
+    as 1..this (None: K, or 3 when K is 0). ``<N`` is always 1..N-1.
+    """
+
+    periods: tuple[str, ...] = ()
+    prevalence_years: int = 1
+    substances: tuple[str, ...] = ()
+    k: int = DEFAULT_K
+    total: str | None = None
+    strict: bool = False
+    suppressed_max: int | None = None
+
+    @property
+    def star_max(self) -> int:
+        """The largest value a suppressed count (``*``) of the treatment input may hide."""
+        if self.suppressed_max is not None:
+            return self.suppressed_max
+        return self.k if self.k > 0 else DEFAULT_K
+
+    def to_meta(self) -> dict[str, Any]:
+        """The options as JSON-able metadata."""
+        return {
+            "periods": list(self.periods),
+            "prevalence_years": self.prevalence_years,
+            "substances": list(self.substances),
+            "k": self.k,
+            "total": self.total,
+            "strict": self.strict,
+            "suppressed_max": self.star_max,
+        }
+
+
+@dataclass(frozen=True)
+class GapResult:
+    """A protected gap table, its numbered remarks and what ``audit`` needs to check it."""
+
+    table: pd.DataFrame
+    remarks: tuple[str, ...]
+    disclosure: dict[str, Any]
+    options: GapOptions
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata to write with the table (see ``unmetneed.write.write_table``)."""
+        return {
+            "table": "gap",
+            "disclosure": self.disclosure,
+            "remarks": list(self.remarks),
+            "options": self.options.to_meta(),
+        }
+
+
+@dataclass
+class _Input:
+    """One input frame with where it came from (for messages) and its loader's notes."""
+
+    frame: pd.DataFrame
+    path: str
+    kind: str
+    notes: list[str] = field(default_factory=list)
+    rounded_to: int | None = None
+
+
+def unmet_need_pct(prevalence: float, in_treatment: float) -> float:
+    """Percent of the estimated population (``prevalence``, people) not in treatment.
+
+    >>> round(unmet_need_pct(5029.33, 1011), 2)
+    79.9
+    >>> unmet_need_pct(100, 120)
+    -20.0
+    """
+    return 100.0 * (prevalence - in_treatment) / prevalence
+
+
+def name_key(name: object) -> str:
+    """An area name for matching: case, spaces and punctuation ignored, ``&`` = ``and``.
+
+    >>> name_key("Cornwall & Isles of Scilly") == name_key("cornwall and isles-of-scilly")
+    True
+    """
+    return _NAME_RE.sub("", str(name).lower().replace("&", " and "))
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+
+def compute(
+    treatment: Any,
+    prevalence: Any,
+    options: GapOptions | None = None,
+) -> GapResult:
+    """The protected gap table for a loaded treatment input and prevalence input.
+
+    ``treatment``: a :class:`unmetneed.load.Loaded` (or typed frame) of kind ``treatment``
+    (records) or ``counts`` (a ``count`` column). ``prevalence``: a ``Loaded`` (or typed
+    frame) of kind ``prevalence``. Neither is modified.
+    """
+    opts = options or GapOptions()
+    _check_options(opts)
+    treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
+    prev = _as_input(prevalence, "prevalence")
+    remarks = Remarks()
+    remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
+    remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
+    treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
+    substances = _substances(treat, prev, opts, remarks)
+    prev_frame = prev.frame[prev.frame["substance"].isin(substances)]
+    areas = _match_areas(treat_frame, prev_frame)
+    _check_duplicates(prev_frame, areas.prev_ids, prev.path)
+    counts = _in_treatment(treat, treat_frame, areas.treat_ids, substances, opts)
+    means, used = _prevalence_means(prev_frame, areas.prev_ids, counts, opts)
+    table = _assemble(counts, means, used, areas, opts)
+    flags = _flags(table, areas, means, used, opts)
+    _check_strict(opts, areas, treat, prev, treat_frame, prev_frame)
+    if opts.total is not None:
+        table, flags = _add_total(table, flags, opts.total)
+    table, flags = _sort(table, flags)
+    protected, prot, cells = _protect(table, opts)
+    hidden = protected["suppressed"].to_numpy(dtype=bool) & ~flags["t_unknown"]
+    flags = {**flags, "disclosure": hidden}
+    for name in ("negative", "maybe_negative"):  # would say something about a hidden count
+        flags[name] = flags[name] & ~hidden
+    final = _with_remarks(protected, flags, remarks, opts, prot, used, areas.aliases)
+    _prevalence_only(areas, prev, remarks)
+    return GapResult(final, tuple(remarks.items), prot.meta(cells), opts)
+
+
+def compute_files(
+    treatment: Path | str,
+    prevalence: Path | str,
+    options: GapOptions | None = None,
+    *,
+    treatment_columns: Mapping[str, str] | None = None,
+    prevalence_columns: Mapping[str, str] | None = None,
+) -> GapResult:
+    """Load both files (a ``count`` column makes the treatment file a counts file) and
+    compute the gap table. A prevalence file without a ``substance`` column takes the one
+    substance of ``options.substances``.
+    """
+    from unmetneed.load import load
+
+    opts = options or GapOptions()
+    _require_files(treatment, prevalence)
+    kind = "counts" if "count" in _header(Path(treatment), treatment_columns) else "treatment"
+    treat = load(treatment, kind, columns=treatment_columns)
+    one = _one_substance(Path(prevalence), prevalence_columns, opts)
+    prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
+    return compute(treat, prev, opts)
+
+
+def _frame_of(obj: Any) -> pd.DataFrame:
+    return obj if isinstance(obj, pd.DataFrame) else obj.frame
+
+
+def _as_input(obj: Any, kind: str) -> _Input:
+    """A ``Loaded`` or a typed frame as an :class:`_Input`."""
+    if isinstance(obj, pd.DataFrame):
+        from unmetneed.load import rounded_to
+
+        return _Input(obj, kind, kind, [], rounded_to(obj) if kind == "counts" else None)
+    return _Input(obj.frame, str(obj.path), kind, list(obj.notes), obj.rounded_to)
+
+
+def _check_options(opts: GapOptions) -> None:
+    if opts.prevalence_years < 1:
+        raise UsageError(f"--prevalence-years {opts.prevalence_years}: use 1 or more")
+    if opts.k < 0:
+        raise UsageError(f"--k {opts.k}: use 0 (no suppression) or more")
+    bad = [s for s in opts.substances if s not in SUBSTANCES]
+    if bad:
+        raise UsageError(f"--substance {bad[0]!r}: use one of {', '.join(SUBSTANCES)}")
+    if opts.suppressed_max is not None and opts.suppressed_max < 1:
+        raise UsageError(f"--suppressed-max {opts.suppressed_max}: use 1 or more")
+    if opts.total is not None and not opts.total.strip():
+        raise UsageError("--total: give the total row a name, e.g. --total England")
+
+
+def normalise_substances(values: list[str] | None) -> tuple[str, ...]:
+    """``--substance`` spellings (``Opiates``, ``OCU``...) as codes; a usage error if unknown."""
+    codes = code_list("substance")
+    out: list[str] = []
+    for value in values or []:
+        code = codes.lookup(value)
+        if not isinstance(code, str):
+            raise UsageError(f"--substance {value!r}: use one of {', '.join(SUBSTANCES)}")
+        out += [code] if code not in out else []
+    return tuple(out)
+
+
+def normalise_periods(values: list[str] | None) -> tuple[str, ...]:
+    """``--period`` spellings (``2019-20``, ``2024/25 Q2``) as periods; usage error if not."""
+    out: list[str] = []
+    for value in values or []:
+        period, _note = parse_period(value)
+        if period is None:
+            raise UsageError(
+                f"--period {value!r}: write a financial year like 2019/20 or 2024/25 Q2"
+            )
+        out += [period] if period not in out else []
+    return tuple(out)
+
+
+def route_columns(
+    mapping: Mapping[str, str], treatment: Path | str, prevalence: Path | str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split ``--column NEW=OLD`` renames between the two files: each goes to every file
+    that has a column ``OLD`` (names compared as the loader does); a usage error if neither.
+    """
+    from unmetneed.codes import key
+
+    _require_files(treatment, prevalence)
+    t_cols, p_cols = _raw_columns(Path(treatment)), _raw_columns(Path(prevalence))
+    t_keys, p_keys = {key(c) for c in t_cols}, {key(c) for c in p_cols}
+    to_t: dict[str, str] = {}
+    to_p: dict[str, str] = {}
+    for new, old in mapping.items():
+        in_t, in_p = key(old) in t_keys, key(old) in p_keys
+        if not (in_t or in_p):
+            raise UsageError(
+                f"--column {new}={old}: neither file has a column {old!r}; {treatment} has "
+                f"{', '.join(t_cols)}; {prevalence} has {', '.join(p_cols)}"
+            )
+        if in_t:
+            to_t[new] = old
+        if in_p:
+            to_p[new] = old
+    return to_t, to_p
+
+
+def _require_files(*paths: Path | str) -> None:
+    """An input error for the first path that is not a readable file."""
+    from unmetneed.load import read_table
+
+    for path in map(Path, paths):
+        if not path.is_file():
+            read_table(path)  # raises the input error naming the path
+
+
+def _header(path: Path, columns: Mapping[str, str] | None) -> set[str]:
+    """The contract names of a file's columns after ``NEW=OLD`` renames (header only)."""
+    from unmetneed.codes import key
+
+    names = _raw_columns(path)
+    renamed = {old: new for new, old in (columns or {}).items()}
+    by_key = {key(o): n for o, n in renamed.items()}
+    return {renamed.get(c, by_key.get(key(c), key(c))) for c in names}
+
+
+def _raw_columns(path: Path) -> list[str]:
+    """A file's column names, reading only its header where the format allows."""
+    from unmetneed.load import read_table
+
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        return []  # the loader says what is wrong with the path
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception:  # a damaged file: the reader below names the problem
+            pass
+    if suffix in (".csv", ".txt"):
+        import csv
+
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            first = fh.readline()
+        sep = max((",", ";", "\t", "|"), key=first.count)
+        return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
+    return [str(c) for c in read_table(path).columns]
+
+
+def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptions) -> str | None:
+    """The substance to fill into a prevalence file that has no ``substance`` column."""
+    if "substance" in _header(path, columns):
+        return None
+    if len(opts.substances) != 1:
+        raise UsageError(
+            f"{path}: has no substance column; name its one substance with --substance "
+            f"(one of {', '.join(SUBSTANCES)}), or map a column with --prevalence-column "
+            "substance=NAME"
+        )
+    return opts.substances[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Treatment input
+
+
+def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
+    """A counts frame without margin rows (a dimension = ``total`` beside its breakdown).
+
+    A dimension holding only ``total`` is dropped as a column instead (it carries nothing).
+    """
+    frame = treat.frame
+    if treat.kind != "counts":
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    constant: list[str] = []
+    for name in frame.columns:
+        col = frame[name]
+        if not isinstance(col.dtype, pd.CategoricalDtype) or "total" not in col.cat.categories:
+            continue
+        is_total = (col == "total").to_numpy(dtype=bool, na_value=False)
+        if is_total.all():
+            constant.append(str(name))
+        elif is_total.any():
+            keep &= ~is_total
+    if (~keep).any():
+        remarks.add(
+            f"{treat.path}: {int((~keep).sum())} total row(s) left out so no one is counted twice"
+        )
+    return frame.loc[keep].drop(columns=constant)
+
+
+def _select_periods(frame: pd.DataFrame, opts: GapOptions, path: str) -> pd.DataFrame:
+    """The rows of the chosen treatment periods (all when none are chosen)."""
+    if not opts.periods:
+        return frame
+    present = set(frame["period"].dropna().astype(str).unique())
+    missing = [p for p in opts.periods if p not in present]
+    if missing:
+        raise UsageError(
+            f"--period {missing[0]}: not in {path}; its periods are "
+            + ", ".join(sorted(present, key=_period_order))
+        )
+    return frame[frame["period"].astype(str).isin(opts.periods)]
+
+
+def _period_order(period: str) -> tuple[int, str]:
+    return period_start(period), period
+
+
+def _derivable(treat: _Input, frame: pd.DataFrame) -> tuple[str, ...]:
+    """Substances the treatment input can give T for (records: all four)."""
+    if treat.kind == "treatment" or "substance" in frame:
+        return SUBSTANCES
+    has_group, has_crack = "drug_group" in frame, "crack" in frame
+    out = []
+    if has_group and has_crack:
+        out += ["opiate_crack"]
+    if has_group:
+        out += ["opiate"]
+    if has_crack:
+        out += ["crack"]
+    if has_group:
+        out += ["alcohol_dependent"]
+    return tuple(s for s in SUBSTANCES if s in out)
+
+
+def _substances(treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks) -> tuple[str, ...]:
+    """The substances of the table: chosen ones, else those of the prevalence input."""
+    can = _derivable(treat, treat.frame)
+    if opts.substances:
+        cannot = [s for s in opts.substances if s not in can]
+        if cannot:
+            raise UsageError(
+                f"--substance {cannot[0]}: {treat.path} cannot give it (a counts file needs "
+                "drug_group and crack columns, or a substance column)"
+            )
+        return opts.substances
+    in_prev = set(prev.frame["substance"].dropna().astype(str))
+    chosen = tuple(s for s in SUBSTANCES if s in in_prev and s in can)
+    left = [s for s in SUBSTANCES if s in in_prev and s not in can]
+    if left:
+        remarks.add(
+            f"{treat.path} cannot give the number in treatment for {', '.join(left)} "
+            "(a counts file needs drug_group and crack, or a substance column): left out"
+        )
+    if not chosen:
+        raise UsageError(f"{prev.path}: no estimates for a substance {treat.path} can give")
+    return chosen
+
+
+def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """For each substance, which rows count towards it (CONTRACT 4.1 mapping)."""
+    if "substance" in frame:
+        sub = frame["substance"].astype(object)
+        return {s: (sub == s).to_numpy(dtype=bool) for s in substances}
+    n = len(frame)
+    group = frame["drug_group"].astype(object) if "drug_group" in frame else pd.Series([None] * n)
+    opiate = (group == "opiate").to_numpy(dtype=bool)
+    alcohol = group.isin(["alcohol_only", "non_opiate_and_alcohol"]).to_numpy(dtype=bool)
+    crack = np.zeros(n, bool)
+    if "crack" in frame:
+        crack = frame["crack"].astype("boolean").to_numpy(dtype=bool, na_value=False)
+    masks = {
+        "opiate_crack": opiate | crack,
+        "opiate": opiate,
+        "crack": crack,
+        "alcohol_dependent": alcohol,
+    }
+    return {s: masks[s] for s in substances}
+
+
+def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[str, np.ndarray]:
+    """Per input row: people counted (``t``), their bounds and whether the count is unknown.
+
+    A record is one person. A count is that many people; a suppressed count (``*``) is
+    1..``options.star_max``, ``<N`` is 1..N-1; a count rounded to 5 is +-2.
+    """
+    n = len(frame)
+    if treat.kind == "treatment":
+        one = np.ones(n, dtype=np.int64)
+        return {"t": one, "lo": one, "hi": one, "unknown": np.zeros(n, bool)}
+    count = frame["count"].astype("Int64").to_numpy(dtype=np.int64, na_value=0)
+    unknown = frame["count_suppressed"].to_numpy(dtype=bool)
+    upper = frame["count_upper"].astype("Int64").to_numpy(dtype=np.int64, na_value=opts.star_max)
+    half = ROUNDING_HALF_WIDTH.get(treat.rounded_to or 0, 0)
+    lo = np.where(unknown, 1, np.maximum(count - half, 0))
+    hi = np.where(unknown, upper, count + half)
+    return {"t": np.where(unknown, 0, count), "lo": lo, "hi": hi, "unknown": unknown}
+
+
+def _in_treatment(
+    treat: _Input,
+    frame: pd.DataFrame,
+    area_ids: np.ndarray,
+    substances: tuple[str, ...],
+    opts: GapOptions,
+) -> pd.DataFrame:
+    """T per (period, area id, substance), one vectorised group-by over the rows.
+
+    Columns: period, area_id, substance, in_treatment (people; 0 where only bounds are
+    known), in_treatment_min, in_treatment_max, t_unknown (a suppressed count contributed).
+    """
+    masks = _substance_masks(frame, substances)
+    bounds = _row_bounds(treat, frame, opts)
+    data: dict[str, np.ndarray] = {}
+    for s, mask in masks.items():
+        data[f"{s}|in_treatment"] = np.where(mask, bounds["t"], 0)
+        data[f"{s}|in_treatment_min"] = np.where(mask, bounds["lo"], 0)
+        data[f"{s}|in_treatment_max"] = np.where(mask, bounds["hi"], 0)
+        data[f"{s}|t_unknown"] = (mask & bounds["unknown"]).astype(np.int64)
+        data[f"{s}|rows"] = mask.astype(np.int64)
+    wide = (
+        pd.DataFrame(data)
+        .groupby([frame["period"].astype(str).to_numpy(), area_ids], sort=True)
+        .sum()
+    )
+    wide.index.names = ["period", "area_id"]
+    wide.columns = pd.MultiIndex.from_tuples(
+        [tuple(c.split("|")) for c in wide.columns], names=["substance", "measure"]
+    )
+    long = wide.stack(level="substance", future_stack=True).reset_index()
+    if "substance" in frame:  # a substance-split counts file: only combinations it gives
+        long = long[long["rows"] > 0]
+    long["t_unknown"] = long["t_unknown"] > 0
+    return long.drop(columns="rows").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Areas
+
+
+@dataclass(frozen=True)
+class _Areas:
+    """Area identities shared by both inputs, and each input row's identity.
+
+    ``names``/``codes``: display name and GSS code per area id. ``in_treatment``/
+    ``in_prevalence``: which ids each input has. ``alias_ids``/``aliases``: areas known by
+    several names, and those names (``Cornwall = Cornwall & Isles of Scilly``).
+    """
+
+    treat_ids: np.ndarray
+    prev_ids: np.ndarray
+    names: np.ndarray
+    codes: np.ndarray
+    in_treatment: np.ndarray
+    in_prevalence: np.ndarray
+    alias_ids: np.ndarray
+    aliases: tuple[str, ...]
+
+
+def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's (area, area_code) pair number, and the distinct pairs (name, code, key)."""
+    name = frame["area"].astype(object)
+    code = (
+        frame["area_code"].astype(object)
+        if "area_code" in frame
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
+    code = code.where(code.notna(), "")
+    labels, uniques = pd.factorize(pd.MultiIndex.from_arrays([name, code]))
+    pairs = (
+        pd.DataFrame(list(uniques), columns=["name", "code"])
+        if len(uniques)
+        else (pd.DataFrame({"name": pd.Series(dtype=object), "code": pd.Series(dtype=object)}))
+    )
+    pairs["key"] = [name_key(v) for v in pairs["name"]]  # distinct areas only, not rows
+    return np.asarray(labels), pairs
+
+
+def _components(nodes: pd.DataFrame) -> np.ndarray:
+    """Area id of each (name, code) node: linked by a shared GSS code, or by the same
+    normalised name where at least one of the two has no code (codes decide when both
+    have one, so two areas of one name with different codes stay apart).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    idx = pd.DataFrame({"i": np.arange(len(nodes)), "code": nodes["code"], "key": nodes["key"]})
+    coded = idx[idx["code"] != ""]
+    by_code = coded.merge(coded, on="code")
+    uncoded = idx[idx["code"] == ""]
+    by_name = uncoded.merge(idx, on="key")
+    left = np.concatenate([by_code["i_x"], by_name["i_x"]]).astype(np.int64)
+    right = np.concatenate([by_code["i_y"], by_name["i_y"]]).astype(np.int64)
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(len(nodes), len(nodes)))
+    _n, labels = connected_components(graph, directed=False)
+    return np.asarray(labels)
+
+
+def _match_areas(treat: pd.DataFrame, prev: pd.DataFrame) -> _Areas:
+    """Give rows of both inputs one area id: by GSS code when both have one, else by name."""
+    t_labels, t_pairs = _area_pairs(treat)
+    p_labels, p_pairs = _area_pairs(prev)
+    nodes = pd.concat([t_pairs.assign(src="t"), p_pairs.assign(src="p")], ignore_index=True)
+    raw = _components(nodes)
+    ids, _ = pd.factorize(raw, sort=True)
+    nodes["id"] = ids
+    n_ids = int(ids.max()) + 1 if len(ids) else 0
+    # display: the treatment file's name and code, else the prevalence file's
+    nodes["rank"] = (nodes["src"] == "p").astype(int)
+    first = nodes.sort_values(["id", "rank", "name"], kind="stable").drop_duplicates("id")
+    coded = nodes[nodes["code"] != ""].sort_values(["id", "rank", "code"], kind="stable")
+    coded = coded.drop_duplicates("id")
+    names = np.empty(n_ids, dtype=object)
+    names[first["id"].to_numpy()] = first["name"].to_numpy()
+    codes = np.full(n_ids, None, dtype=object)
+    codes[coded["id"].to_numpy()] = coded["code"].to_numpy()
+    keys = nodes.drop_duplicates(["id", "key"])
+    several = keys[keys.groupby("id")["key"].transform("size") > 1].sort_values(["id", "name"])
+    joined = several.groupby("id")["name"].agg(" = ".join)  # the few areas with several names
+    t_ids = ids[: len(t_pairs)][t_labels] if len(t_labels) else np.zeros(0, np.int64)
+    p_ids = ids[len(t_pairs) :][p_labels] if len(p_labels) else np.zeros(0, np.int64)
+    return _Areas(
+        treat_ids=np.asarray(t_ids, dtype=np.int64),
+        prev_ids=np.asarray(p_ids, dtype=np.int64),
+        names=names,
+        codes=codes,
+        in_treatment=np.isin(np.arange(n_ids), t_ids),
+        in_prevalence=np.isin(np.arange(n_ids), p_ids),
+        alias_ids=joined.index.to_numpy(dtype=np.int64),
+        aliases=tuple(str(v) for v in joined.to_numpy()),
+    )
+
+
+def _check_duplicates(prev: pd.DataFrame, ids: np.ndarray, path: str) -> None:
+    """Refuse two estimates for one area x period x substance, naming their lines."""
+    keys = pd.DataFrame(
+        {
+            "id": ids,
+            "period": prev["period"].astype(str).to_numpy(),
+            "substance": prev["substance"].astype(str).to_numpy(),
+            "line": prev.index.to_numpy() + 2,
+            "area": prev["area"].astype(str).to_numpy(),
+        }
+    )
+    dup = keys[keys.duplicated(["id", "period", "substance"], keep=False)]
+    if dup.empty:
+        return
+    firsts = dup.groupby(["id", "period", "substance"])["line"].transform("min")
+    failures = [
+        Failure(
+            int(line),
+            "area",
+            str(area),
+            f"a second estimate for this area, {period} and {sub} (first on line {first}); "
+            "keep one row per area, period and substance",
+        )
+        for line, area, period, sub, first in zip(
+            dup["line"], dup["area"], dup["period"], dup["substance"], firsts, strict=True
+        )
+        if line != first
+    ]
+    raise ValidationError(path, "prevalence", sorted(failures, key=lambda f: f.line or 0))
+
+
+def _check_strict(
+    opts: GapOptions,
+    areas: _Areas,
+    treat: _Input,
+    prev: _Input,
+    treat_frame: pd.DataFrame,
+    prev_frame: pd.DataFrame,
+) -> None:
+    """With ``--strict``, an area in one input only is a validation error (exit 3)."""
+    if not opts.strict:
+        return
+    failures = _one_sided(treat_frame, areas.treat_ids, ~areas.in_prevalence, treat.path, prev.path)
+    failures += _one_sided(prev_frame, areas.prev_ids, ~areas.in_treatment, prev.path, treat.path)
+    if failures:
+        raise ValidationError(f"{treat.path} and {prev.path}", "matching areas", failures)
+
+
+def _one_sided(
+    frame: pd.DataFrame, ids: np.ndarray, alone: np.ndarray, this: str, other: str
+) -> list[Failure]:
+    """One failure per lone area: the first line it is on, in the file that has it."""
+    if not len(ids):
+        return []
+    hit = np.flatnonzero(alone[ids])
+    first = pd.Series(hit).groupby(ids[hit]).min().sort_values().to_numpy()
+    lines = frame.index.to_numpy()[first] + 2
+    names = frame["area"].astype(str).to_numpy()[first]
+    return [
+        Failure(int(line), "area", str(name), f"in {this} but not in {other} (--strict)")
+        for line, name in zip(lines, names, strict=True)
+    ]
+
+
+def _prevalence_only(areas: _Areas, prev: _Input, remarks: Remarks) -> None:
+    """A remark naming the areas with estimates but nobody in the treatment input."""
+    alone = np.flatnonzero(areas.in_prevalence & ~areas.in_treatment)
+    if not len(alone):
+        return
+    names = sorted(str(n) for n in areas.names[alone])
+    shown = ", ".join(names[:MAX_NAMED]) + (
+        f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+    )
+    remarks.add(
+        f"{len(names)} area(s) in {prev.path} are not in the treatment input, so they have "
+        f"no row (not in treatment is not the same as none in treatment): {shown}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Prevalence
+
+
+def _years_used(prev: pd.DataFrame, counts: pd.DataFrame, n_years: int) -> pd.DataFrame:
+    """For each treatment financial year x substance, the N most recent published estimate
+    years at or before it (``fy``, ``substance``, ``period``, ``complete``).
+    """
+    published = prev[["substance", "period"]].astype(str).drop_duplicates().reset_index(drop=True)
+    wanted = pd.DataFrame(
+        {"fy": counts["period"].str.slice(0, 7), "substance": counts["substance"]}
+    ).drop_duplicates()
+    pairs = wanted.merge(published, on="substance")
+    start = pairs["period"].str.slice(0, 4).astype(int)
+    pairs = pairs[start <= pairs["fy"].str.slice(0, 4).astype(int)]
+    pairs = pairs.sort_values(["fy", "substance", "period"], ascending=[True, True, False])
+    pairs = pairs[pairs.groupby(["fy", "substance"]).cumcount() < n_years]
+    got = pairs.groupby(["fy", "substance"])["period"].transform("size")
+    pairs = pairs.assign(complete=got == n_years)
+    return wanted.merge(pairs, on=["fy", "substance"], how="left").reset_index(drop=True)
+
+
+def _prevalence_means(
+    prev: pd.DataFrame, ids: np.ndarray, counts: pd.DataFrame, opts: GapOptions
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean estimate and bounds (people) per (fy, substance, area id) over the years used.
+
+    A mean needs all N years for that area (else missing); a bound's mean needs that bound
+    in all N years. Returns the means and the years-used table.
+    """
+    n = opts.prevalence_years
+    used = _years_used(prev, counts, n)
+    rows = pd.DataFrame(
+        {
+            "area_id": ids,
+            "period": prev["period"].astype(str).to_numpy(),
+            "substance": prev["substance"].astype(str).to_numpy(),
+            "estimate": prev["estimate"].astype(float).to_numpy(),
+            "lower": _numbers(prev, "lower"),
+            "upper": _numbers(prev, "upper"),
+        }
+    )
+    chosen = used[used["complete"].fillna(False).astype(bool)][["fy", "substance", "period"]]
+    joined = chosen.merge(rows, on=["substance", "period"])
+    agg = joined.groupby(["fy", "substance", "area_id"], sort=True).agg(
+        years=("estimate", "size"),
+        estimate=("estimate", "sum"),
+        lower=("lower", "sum"),
+        lower_n=("lower", "count"),
+        upper=("upper", "sum"),
+        upper_n=("upper", "count"),
+    )
+    full = agg["years"] == n
+    means = pd.DataFrame(
+        {
+            "prevalence": (agg["estimate"] / n).where(full),
+            "prevalence_lower": (agg["lower"] / n).where(full & (agg["lower_n"] == n)),
+            "prevalence_upper": (agg["upper"] / n).where(full & (agg["upper_n"] == n)),
+            "years_found": agg["years"],
+        }
+    ).reset_index()
+    return means, used
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column]).astype(float).to_numpy()
+
+
+# ---------------------------------------------------------------------------------------
+# The table
+
+
+def _assemble(
+    counts: pd.DataFrame, means: pd.DataFrame, used: pd.DataFrame, areas: _Areas, opts: GapOptions
+) -> pd.DataFrame:
+    """T joined to D by (financial year, substance, area id), with the gap columns."""
+    table = counts.assign(fy=counts["period"].str.slice(0, 7))
+    table = table.merge(means, on=["fy", "substance", "area_id"], how="left")
+    periods = (
+        used.dropna(subset=["period"])
+        .sort_values("period")
+        .groupby(["fy", "substance"])["period"]
+        .agg(",".join)
+        .rename("prevalence_periods")
+        .reset_index()
+    )
+    table = table.merge(periods, on=["fy", "substance"], how="left")
+    ids = table["area_id"].to_numpy()
+    table["area"] = areas.names[ids]
+    table["area_code"] = areas.codes[ids]
+    return _gap_columns(table)
+
+
+def _gap_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """not_in_treatment (people) and the three percentages (of the estimate), new frame.
+
+    A T known only within bounds leaves the point values missing and widens the interval:
+    lower = 100 (1 - T max / mean lower), upper = 100 (1 - T min / mean upper).
+    """
+    d = table["prevalence"].astype(float)
+    lo = table["prevalence_lower"].astype(float)
+    hi = table["prevalence_upper"].astype(float)
+    known = ~table["t_unknown"].to_numpy(dtype=bool)
+    t = table["in_treatment"].astype(float).where(known)
+    t_min = table["in_treatment_min"].astype(float)
+    t_max = table["in_treatment_max"].astype(float)
+    return table.assign(
+        in_treatment=table["in_treatment"].astype("Int64").where(known),
+        not_in_treatment=d - t,
+        unmet_need_pct=(100.0 * (d - t) / d).where(d > 0),
+        unmet_need_pct_lower=(100.0 * (1.0 - t_max / lo)).where(lo > 0),
+        unmet_need_pct_upper=(100.0 * (1.0 - t_min / hi)).where(hi > 0),
+    )
+
+
+def _flags(
+    table: pd.DataFrame, areas: _Areas, means: pd.DataFrame, used: pd.DataFrame, opts: GapOptions
+) -> dict[str, np.ndarray]:
+    """Row masks for each remark a row can carry (aligned with ``table``)."""
+    ids = table["area_id"].to_numpy()
+    d = table["prevalence"].to_numpy(dtype=float, na_value=np.nan)
+    has_d = ~np.isnan(d)
+    t_max = table["in_treatment_max"].to_numpy(dtype=float)
+    t_min = table["in_treatment_min"].to_numpy(dtype=float)
+    complete = (
+        used.assign(complete=used["complete"].fillna(False).astype(bool))
+        .groupby(["fy", "substance"], as_index=False)["complete"]
+        .max()
+    )
+    fy_ok = (
+        table[["fy", "substance"]]
+        .merge(complete, on=["fy", "substance"], how="left")["complete"]
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    unmatched = ~areas.in_prevalence[ids]
+    return {
+        "unmatched": unmatched,
+        "too_few_years": ~unmatched & ~fy_ok,
+        "area_years_missing": ~unmatched & fy_ok & ~has_d,
+        "no_interval": has_d
+        & (table["prevalence_lower"].isna() | table["prevalence_upper"].isna()).to_numpy(),
+        "negative": has_d & (t_min > d),
+        "maybe_negative": has_d & (t_min <= d) & (t_max > d),
+        "t_unknown": table["t_unknown"].to_numpy(dtype=bool),
+        "t_rounded": ~table["t_unknown"].to_numpy(dtype=bool) & (t_min != t_max),
+        "alias": np.isin(ids, areas.alias_ids),
+        "total": np.zeros(len(table), bool),
+    }
+
+
+def _add_total(
+    table: pd.DataFrame, flags: dict[str, np.ndarray], name: str
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A row per period x substance summing the areas that have an estimate.
+
+    Estimates and bounds are summed (people; a bound is missing if any area's is); T and its
+    bounds are summed. ``total_group`` ties each total row (``is_total``) to its parts, for
+    the disclosure relation total = sum of parts.
+    """
+    if (table["area"].astype(str).map(name_key) == name_key(name)).any():
+        raise UsageError(f"--total {name}: an area of that name is in the table; choose another")
+    has_d = table["prevalence"].notna().to_numpy()
+    group = table.groupby(["period", "substance"], sort=True).ngroup().to_numpy()
+    base = table.assign(total_group=np.where(has_d, group, -1), is_total=False)
+    parts = base[has_d].assign(
+        lower_missing=lambda f: f["prevalence_lower"].isna(),
+        upper_missing=lambda f: f["prevalence_upper"].isna(),
+        in_treatment=lambda f: f["in_treatment"].fillna(0),
+    )
+    if parts.empty:
+        return base, flags
+    sums = (
+        parts.groupby(["period", "substance", "total_group"], sort=True)
+        .agg(
+            fy=("fy", "first"),
+            prevalence_periods=("prevalence_periods", "first"),
+            prevalence=("prevalence", "sum"),
+            prevalence_lower=("prevalence_lower", "sum"),
+            prevalence_upper=("prevalence_upper", "sum"),
+            lower_missing=("lower_missing", "any"),
+            upper_missing=("upper_missing", "any"),
+            in_treatment=("in_treatment", "sum"),
+            in_treatment_min=("in_treatment_min", "sum"),
+            in_treatment_max=("in_treatment_max", "sum"),
+            t_unknown=("t_unknown", "any"),
+        )
+        .reset_index()
+    )
+    sums = sums.assign(
+        prevalence_lower=sums["prevalence_lower"].where(~sums["lower_missing"]),
+        prevalence_upper=sums["prevalence_upper"].where(~sums["upper_missing"]),
+        area=name,
+        area_code=None,
+        area_id=-1,
+        is_total=True,
+    ).drop(columns=["lower_missing", "upper_missing"])
+    total = _gap_columns(sums)
+    out = pd.concat([base, total], ignore_index=True)
+    n, m = len(total), len(table)
+    new_flags = {k: np.concatenate([v, np.zeros(n, bool)]) for k, v in flags.items()}
+    d = total["prevalence"].to_numpy(dtype=float)
+    t_min = total["in_treatment_min"].to_numpy(dtype=float)
+    t_max = total["in_treatment_max"].to_numpy(dtype=float)
+    new_flags["total"][m:] = True
+    new_flags["t_unknown"][m:] = total["t_unknown"].to_numpy(dtype=bool)
+    new_flags["t_rounded"][m:] = ~total["t_unknown"].to_numpy(dtype=bool) & (t_min != t_max)
+    new_flags["no_interval"][m:] = (
+        total["prevalence_lower"].isna() | total["prevalence_upper"].isna()
+    ).to_numpy()
+    new_flags["negative"][m:] = t_min > d
+    new_flags["maybe_negative"][m:] = (t_min <= d) & (t_max > d)
+    return out, new_flags
+
+
+def _sort(
+    table: pd.DataFrame, flags: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Rows by area (case-insensitive; the total last), code, period, substance order."""
+    is_total = table["is_total"] if "is_total" in table else pd.Series(False, index=table.index)
+    order_frame = pd.DataFrame(
+        {
+            "total": is_total.to_numpy(dtype=bool),
+            "area": table["area"].astype(str).str.casefold(),
+            "code": table["area_code"].fillna("").astype(str),
+            "start": table["period"].str.slice(0, 4).astype(int),
+            "period": table["period"],
+            "substance": table["substance"].map({s: i for i, s in enumerate(SUBSTANCES)}),
+        }
+    )
+    order = order_frame.sort_values(list(order_frame.columns), kind="stable").index.to_numpy()
+    out = table.iloc[order].reset_index(drop=True)
+    return out, {k: v[order] for k, v in flags.items()}
+
+
+def _protect(table: pd.DataFrame, opts: GapOptions) -> tuple[pd.DataFrame, Protection, Cells]:
+    """Primary and secondary suppression of ``in_treatment`` (one cell per row whose T is
+    known), with each total the sum of its areas; derived columns blanked with it.
+    """
+    known = table["in_treatment"].notna().to_numpy()
+    rows = np.flatnonzero(known)
+    cell_of_row = np.full(len(table), -1, dtype=np.int64)
+    cell_of_row[rows] = np.arange(len(rows))
+    cells = Cells(table["in_treatment"].to_numpy(dtype=np.int64, na_value=0)[rows])
+    cells.place("in_treatment", np.arange(len(rows)), rows)
+    if "is_total" in table:
+        _relate(cells, table, cell_of_row)
+    prot = protect(cells, Policy.named(k=opts.k))
+    base = table.assign(suppressed=~known)  # a count the treatment input had suppressed
+    protected = prot.apply(base, cells, derived=DERIVED)
+    return protected, prot, cells
+
+
+def _relate(cells: Cells, table: pd.DataFrame, cell_of_row: np.ndarray) -> None:
+    """Add total = sum of parts for each total row whose T is known (then all parts are)."""
+    group = table["total_group"].fillna(-1).to_numpy(dtype=np.int64)
+    is_total = table["is_total"].to_numpy(dtype=bool)
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(group.max() + 2))
+    for g in range(group.max() + 1):  # one relation per period x substance (the API's unit)
+        rows = order[bounds[g] : bounds[g + 1]]
+        total, parts = rows[is_total[rows]], rows[~is_total[rows]]
+        if len(total) == 1 and cell_of_row[total[0]] >= 0 and (cell_of_row[parts] >= 0).all():
+            cells.add_relation(int(cell_of_row[total[0]]), cell_of_row[parts].tolist())
+
+
+# ---------------------------------------------------------------------------------------
+# Remarks
+
+
+def _names(table: pd.DataFrame, mask: np.ndarray) -> str:
+    """Up to MAX_NAMED distinct area names of the masked rows, then how many more."""
+    names = pd.unique(table.loc[mask, "area"].astype(str))
+    shown = ", ".join(names[:MAX_NAMED])
+    return shown + (f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
+
+
+def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) -> dict[str, str]:
+    """The text of each row-level remark (only used where some row is flagged)."""
+    k, star = opts.k, opts.star_max
+    n_sec = int(prot.secondary.sum())
+    return {
+        "unmatched": "no prevalence estimate for these areas (not in the prevalence file): {names}",
+        "too_few_years": (
+            f"fewer than {opts.prevalence_years} published estimate year(s) at or before the "
+            "treatment year: prevalence left missing ({names})"
+        ),
+        "area_years_missing": (
+            f"not all of the {opts.prevalence_years} estimate year(s) used are in the prevalence "
+            "file for these areas, so prevalence is left missing rather than averaged over "
+            "fewer years: {names}"
+        ),
+        "no_interval": (
+            "no interval: an estimate year used has no lower or upper bound, so the interval "
+            "is left missing ({names})"
+        ),
+        "negative": (
+            "more people in treatment than the estimate: a negative gap, kept as it is (the "
+            "estimate may be too low or people may travel in for treatment): {names}"
+        ),
+        "maybe_negative": (
+            "the number in treatment is known only within bounds that straddle the estimate: "
+            "the gap may be negative ({names})"
+        ),
+        "t_unknown": (
+            "a count is suppressed in the treatment file, so in_treatment is only known within "
+            f"in_treatment_min..in_treatment_max (a '*' read as 1..{star}, '<N' as 1..N-1); "
+            "the percentage interval is widened to cover those bounds ({names})"
+        ),
+        "t_rounded": (
+            "treatment counts look rounded to the nearest 5: each read as within +-2, given in "
+            "in_treatment_min..in_treatment_max, and the percentage interval widened to cover "
+            "them ({names})"
+        ),
+        "alias": (
+            "areas known by several names in the inputs, matched as one (by GSS code, or by "
+            "name where a row has no code): " + "; ".join(aliases)
+        ),
+        "total": (
+            f"{opts.total}: the sum of the areas with an estimate; its bounds are the sums of "
+            "the areas' bounds, which is conservative (wider than a proper interval of a total)"
+        ),
+        "disclosure": (
+            f"* suppressed: an in_treatment count of 1..{k}"
+            + (" or one that would let it be worked out from the total" if n_sec else "")
+            + ", with the figures it could be worked out from (the prevalence is still shown): "
+            "{names}"
+        ),
+    }
+
+
+def _with_remarks(
+    table: pd.DataFrame,
+    flags: dict[str, np.ndarray],
+    remarks: Remarks,
+    opts: GapOptions,
+    prot: Protection,
+    used: pd.DataFrame,
+    aliases: tuple[str, ...],
+) -> pd.DataFrame:
+    """The final table (pinned columns, then extras) with each row's remark numbers
+    (``remarks``: e.g. ``"3,5"``, the numbers of the remarks printed under the table).
+    """
+    remarks.extend(_years_remarks(used, opts))
+    ids = pd.Series("", index=table.index, dtype=object)
+    for name, text in _remark_texts(opts, prot, aliases).items():
+        mask = flags.get(name, np.zeros(len(table), bool))
+        if not mask.any():
+            continue
+        filled = text.replace("{names}", _names(table, mask))
+        remarks.add(filled)
+        number = str(remarks.items.index(filled) + 1)
+        ids = ids.where(~mask, (ids + ",").where(ids != "", "") + number)
+    remarks.extend(prot.remarks)
+    out = table.assign(remarks=ids.mask(ids == "").astype("string"))
+    return _typed(out)
+
+
+def _years_remarks(used: pd.DataFrame, opts: GapOptions) -> list[str]:
+    """Which estimate years each treatment year's prevalence is the mean of."""
+    done = used.dropna(subset=["period"])
+    done = done[done["complete"].astype(bool)]
+    if done.empty:
+        return []
+    lists = (
+        done.sort_values("period")
+        .groupby(["fy", "substance"])["period"]
+        .agg(lambda s: ", ".join(s))
+        .reset_index()
+    )
+    grouped = lists.groupby(["fy", "period"], sort=True)["substance"].agg(list).reset_index()
+    what = "the estimate for" if opts.prevalence_years == 1 else "the mean of the estimates for"
+    return [
+        f"prevalence for treatment year {fy} ({', '.join(subs)}): {what} {years}"
+        for fy, years, subs in grouped.itertuples(index=False)
+    ]
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Pinned columns then extras, with stable dtypes for Parquet and CSV."""
+    out = pd.DataFrame(
+        {
+            "area": table["area"].astype("string"),
+            "area_code": table["area_code"].astype("string"),
+            "period": table["period"].astype("string"),
+            "substance": table["substance"].astype("string"),
+            "prevalence": table["prevalence"].astype("Float64"),
+            "prevalence_lower": table["prevalence_lower"].astype("Float64"),
+            "prevalence_upper": table["prevalence_upper"].astype("Float64"),
+            "in_treatment": table["in_treatment"].astype("Int64"),
+            "not_in_treatment": table["not_in_treatment"].astype("Float64"),
+            "unmet_need_pct": table["unmet_need_pct"].astype("Float64"),
+            "unmet_need_pct_lower": table["unmet_need_pct_lower"].astype("Float64"),
+            "unmet_need_pct_upper": table["unmet_need_pct_upper"].astype("Float64"),
+            "suppressed": table["suppressed"].astype(bool),
+            "in_treatment_min": table["in_treatment_min"].astype("Int64"),
+            "in_treatment_max": table["in_treatment_max"].astype("Int64"),
+            "prevalence_periods": table["prevalence_periods"].astype("string"),
+            "remarks": table["remarks"].astype("string"),
+        }
+    )
+    return out.reset_index(drop=True)
