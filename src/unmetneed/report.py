@@ -20,9 +20,15 @@ MAX_FAILURES_SHOWN = 20
 SUPPRESSED = "*"
 
 
+PIPE_WIDTH = 240  # columns of a table written to a pipe or file (no terminal to fit)
+
+
 def stdout() -> Console:
-    """A console on stdout that never wraps a row (tests and pipes read whole lines)."""
-    return Console(soft_wrap=True, highlight=False)
+    """A console on stdout; piped or redirected, wide enough that no cell is cut."""
+    console = Console(soft_wrap=True, highlight=False)
+    if not console.is_terminal:
+        console = Console(soft_wrap=True, highlight=False, width=PIPE_WIDTH)
+    return console
 
 
 def stderr() -> Console:
