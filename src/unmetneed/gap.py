@@ -370,29 +370,31 @@ def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptio
 
 
 def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
-    """A counts frame without margin rows (a dimension = ``total`` beside its breakdown).
-
-    A dimension holding only ``total`` is dropped as a column instead (it carries nothing).
+    """A counts frame without margin rows: rows where a dimension reads ``Total`` beside
+    that dimension's breakdown (so nobody is counted twice). A dimension that only ever
+    reads ``Total`` is kept (it splits nothing). Other columns of the file count as
+    dimensions too (e.g. an age group the contract does not know).
     """
     frame = treat.frame
     if treat.kind != "counts":
         return frame
+    from unmetneed.codes import key, map_distinct
+
     keep = np.ones(len(frame), dtype=bool)
-    constant: list[str] = []
+    skip = {"count", "count_suppressed", "count_upper", "period", "area", "area_code"}
     for name in frame.columns:
         col = frame[name]
-        if not isinstance(col.dtype, pd.CategoricalDtype) or "total" not in col.cat.categories:
+        if name in skip or pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
-        is_total = (col == "total").to_numpy(dtype=bool, na_value=False)
-        if is_total.all():
-            constant.append(str(name))
-        elif is_total.any():
+        is_total = (map_distinct(col.astype(object), key) == "total").to_numpy(dtype=bool)
+        if is_total.any() and not is_total.all():
             keep &= ~is_total
-    if (~keep).any():
+    if not keep.all():
         remarks.add(
-            f"{treat.path}: {int((~keep).sum())} total row(s) left out so no one is counted twice"
+            f"{treat.path}: {int((~keep).sum())} total row(s) (a dimension reading Total beside "
+            "its breakdown) left out so nobody is counted twice"
         )
-    return frame.loc[keep].drop(columns=constant)
+    return frame.loc[keep]
 
 
 def _select_periods(frame: pd.DataFrame, opts: GapOptions, path: str) -> pd.DataFrame:
@@ -501,34 +503,64 @@ def _in_treatment(
     substances: tuple[str, ...],
     opts: GapOptions,
 ) -> pd.DataFrame:
-    """T per (period, area id, substance), one vectorised group-by over the rows.
+    """T per (period, area id, substance): one pass of ``numpy.bincount`` per measure.
 
     Columns: period, area_id, substance, in_treatment (people; 0 where only bounds are
     known), in_treatment_min, in_treatment_max, t_unknown (a suppressed count contributed).
     """
     masks = _substance_masks(frame, substances)
     bounds = _row_bounds(treat, frame, opts)
-    data: dict[str, np.ndarray] = {}
-    for s, mask in masks.items():
-        data[f"{s}|in_treatment"] = np.where(mask, bounds["t"], 0)
-        data[f"{s}|in_treatment_min"] = np.where(mask, bounds["lo"], 0)
-        data[f"{s}|in_treatment_max"] = np.where(mask, bounds["hi"], 0)
-        data[f"{s}|t_unknown"] = (mask & bounds["unknown"]).astype(np.int64)
-        data[f"{s}|rows"] = mask.astype(np.int64)
-    wide = (
-        pd.DataFrame(data)
-        .groupby([frame["period"].astype(str).to_numpy(), area_ids], sort=True)
-        .sum()
-    )
-    wide.index.names = ["period", "area_id"]
-    wide.columns = pd.MultiIndex.from_tuples(
-        [tuple(c.split("|")) for c in wide.columns], names=["substance", "measure"]
-    )
-    long = wide.stack(level="substance", future_stack=True).reset_index()
+    period_codes, periods = _codes(frame["period"])
+    n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
+    groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
+    blocks = []
+    for s, mask in masks.items():  # four substances at most
+
+        def total(values: np.ndarray, m: np.ndarray = mask) -> np.ndarray:
+            weights = np.where(m, values, 0).astype(np.float64)
+            return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "period": periods[groups // n_area],
+                    "area_id": groups % n_area,
+                    "substance": s,
+                    "in_treatment": total(bounds["t"]),
+                    "in_treatment_min": total(bounds["lo"]),
+                    "in_treatment_max": total(bounds["hi"]),
+                    "t_unknown": total(bounds["unknown"].astype(np.int64)) > 0,
+                    "rows": total(np.ones(len(frame), dtype=np.int64)),
+                }
+            )
+        )
+    long = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=_T_COLUMNS)
     if "substance" in frame:  # a substance-split counts file: only combinations it gives
         long = long[long["rows"] > 0]
-    long["t_unknown"] = long["t_unknown"] > 0
     return long.drop(columns="rows").reset_index(drop=True)
+
+
+_T_COLUMNS = [
+    "period",
+    "area_id",
+    "substance",
+    "in_treatment",
+    "in_treatment_min",
+    "in_treatment_max",
+    "t_unknown",
+    "rows",
+]
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column (-1 where missing) and the values they stand for (as str)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy(dtype=np.int64)
+        values = np.asarray(column.cat.categories.astype(str), dtype=object)
+    else:
+        raw, uniques = pd.factorize(column, use_na_sentinel=True)
+        codes, values = raw.astype(np.int64), np.asarray([str(u) for u in uniques], dtype=object)
+    return codes, values
 
 
 # ---------------------------------------------------------------------------------------
@@ -555,22 +587,26 @@ class _Areas:
 
 
 def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Each row's (area, area_code) pair number, and the distinct pairs (name, code, key)."""
-    name = frame["area"].astype(object)
-    code = (
-        frame["area_code"].astype(object)
-        if "area_code" in frame
-        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    )
-    code = code.where(code.notna(), "")
-    labels, uniques = pd.factorize(pd.MultiIndex.from_arrays([name, code]))
-    pairs = (
-        pd.DataFrame(list(uniques), columns=["name", "code"])
-        if len(uniques)
-        else (pd.DataFrame({"name": pd.Series(dtype=object), "code": pd.Series(dtype=object)}))
+    """Each row's (area, area_code) pair number, and the distinct pairs (name, code, key).
+
+    Works on the columns' integer codes, so a million rows cost one ``numpy.unique``.
+    """
+    names, name_values = _codes(frame["area"])
+    if "area_code" in frame:
+        codes, code_values = _codes(frame["area_code"])
+    else:
+        codes, code_values = np.full(len(frame), -1, dtype=np.int64), np.zeros(0, dtype=object)
+    width = len(code_values) + 1
+    uniques, labels = np.unique(names * width + codes + 1, return_inverse=True)
+    code_text = np.append(code_values, "")  # -1 (no code) reads as ""
+    pairs = pd.DataFrame(
+        {
+            "name": name_values[uniques // width] if len(uniques) else np.zeros(0, dtype=object),
+            "code": code_text[uniques % width - 1] if len(uniques) else np.zeros(0, dtype=object),
+        }
     )
     pairs["key"] = [name_key(v) for v in pairs["name"]]  # distinct areas only, not rows
-    return np.asarray(labels), pairs
+    return np.asarray(labels, dtype=np.int64), pairs
 
 
 def _components(nodes: pd.DataFrame) -> np.ndarray:
@@ -734,8 +770,8 @@ def _prevalence_means(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean estimate and bounds (people) per (fy, substance, area id) over the years used.
 
-    A mean needs all N years for that area (else missing); a bound's mean needs that bound
-    in all N years. Returns the means and the years-used table.
+    A mean needs all N years for that area (else missing); the interval needs both bounds
+    in all N years (else both bounds are missing). Returns the means and the years used.
     """
     n = opts.prevalence_years
     used = _years_used(prev, counts, n)
@@ -760,11 +796,12 @@ def _prevalence_means(
         upper_n=("upper", "count"),
     )
     full = agg["years"] == n
+    interval = full & (agg["lower_n"] == n) & (agg["upper_n"] == n)
     means = pd.DataFrame(
         {
             "prevalence": (agg["estimate"] / n).where(full),
-            "prevalence_lower": (agg["lower"] / n).where(full & (agg["lower_n"] == n)),
-            "prevalence_upper": (agg["upper"] / n).where(full & (agg["upper_n"] == n)),
+            "prevalence_lower": (agg["lower"] / n).where(interval),
+            "prevalence_upper": (agg["upper"] / n).where(interval),
             "years_found": agg["years"],
         }
     ).reset_index()
@@ -1003,7 +1040,7 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
         ),
         "no_interval": (
             "no interval: an estimate year used has no lower or upper bound, so the interval "
-            "is left missing ({names})"
+            "is left missing rather than averaged over fewer years ({names})"
         ),
         "negative": (
             "more people in treatment than the estimate: a negative gap, kept as it is (the "
