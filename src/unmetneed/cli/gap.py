@@ -12,6 +12,8 @@ from unmetneed.cli._app import app, guarded
 if TYPE_CHECKING:
     import pandas as pd
 
+    from unmetneed.errors import ValidationError
+
 HEADERS = ("area", "period", "substance", "prevalence", "treated", "not treated", "unmet %", "see")
 RIGHT = ("prevalence", "treated", "not treated", "unmet %")
 TITLE = "Proportion not in treatment (95% interval in brackets; see: remarks below)"
@@ -76,6 +78,10 @@ def gap(
     out: Annotated[
         Path | None, typer.Option("--out", help="write .parquet, .csv or .xlsx instead of showing")
     ] = None,
+    failures_out: Annotated[
+        Path | None,
+        typer.Option("--failures-out", help="on a validation failure, write every one to this CSV"),
+    ] = None,
 ) -> None:
     """Proportion not in treatment per area, substance and period (OHID's method).
 
@@ -87,6 +93,7 @@ def gap(
     --prevalence data/sample/prevalence.csv --total "All areas"
     """
     from unmetneed import report
+    from unmetneed.errors import ValidationError
     from unmetneed.gap import (
         GapOptions,
         compute_files,
@@ -112,13 +119,18 @@ def gap(
     to_prevalence.update(parse_column_mapping(prevalence_column))
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 and more are shown as they are")
-    result = compute_files(
-        treatment,
-        prevalence,
-        options,
-        treatment_columns=to_treatment,
-        prevalence_columns=to_prevalence,
-    )
+    try:
+        result = compute_files(
+            treatment,
+            prevalence,
+            options,
+            treatment_columns=to_treatment,
+            prevalence_columns=to_prevalence,
+        )
+    except ValidationError as exc:
+        if failures_out is not None:
+            _write_failures(exc, failures_out)
+        raise
     if out is None:
         report.show_table(
             _rows(result.table),
@@ -132,6 +144,19 @@ def gap(
     report.info(f"Wrote {len(result.table)} rows to {out}")
     for number, text in enumerate(result.remarks, start=1):
         report.info(f"{number}. {text}")
+
+
+def _write_failures(exc: ValidationError, path: Path) -> None:
+    """Every failure as a CSV (line, column, value, rule), as ``validate --failures-out``."""
+    import pandas as pd
+
+    from unmetneed.write import write_table
+
+    frame = pd.DataFrame(
+        [(f.line, f.column, f.value, f.rule) for f in exc.failures],
+        columns=["line", "column", "value", "rule"],
+    ).astype({"line": "Int64"})
+    write_table(frame, path if path.suffix.lower() == ".csv" else path.with_suffix(".csv"))
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
