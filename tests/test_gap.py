@@ -598,3 +598,15 @@ def test_cornwall_known_by_two_names_is_one_area(tmp_path: Path, realdata: Path)
     r = row(result, "Cornwall", "2018/19", "alcohol_dependent")
     assert r["prevalence"] == pytest.approx((6659 + 6775 + 6778) / 3)
     assert any("Cornwall = Cornwall & Isles of Scilly" in x for x in result.remarks)
+
+
+def test_python_api_takes_frames_and_a_one_substance_prevalence_frame(tmp_path: Path) -> None:
+    """From a notebook: loaded frames, a prevalence frame without a substance column and
+    the substance named in the options. Northshire 2018/19: 72.5 as in the one-year test."""
+    treat = load(north_2018(tmp_path), "treatment").frame
+    prev = load(prevalence(tmp_path, ALCOHOL_3Y), "prevalence").frame.drop(columns="substance")
+    result = gap.compute(treat, prev, GapOptions(substances=("alcohol_dependent",)))
+    r = row(result, "Northshire", "2018/19", "alcohol_dependent")
+    assert r["unmet_need_pct"] == pytest.approx(72.5)
+    with pytest.raises(UsageError, match="no substance column"):
+        gap.compute(treat, prev)

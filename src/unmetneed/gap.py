@@ -180,31 +180,41 @@ def compute(
     opts = options or GapOptions()
     _check_options(opts)
     treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
-    prev = _as_input(prevalence, "prevalence")
+    prev = _as_input(prevalence, "prevalence", opts)
     remarks = Remarks()
     remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
-    treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
-    substances = _substances(treat, prev, opts, remarks)
-    prev_frame = prev.frame[prev.frame["substance"].isin(substances)]
-    areas = _match_areas(treat_frame, prev_frame)
-    _check_duplicates(prev_frame, areas.prev_ids, prev.path)
-    counts = _in_treatment(treat, treat_frame, areas.treat_ids, substances, opts)
-    means, used = _prevalence_means(prev_frame, areas.prev_ids, counts, opts)
-    table = _assemble(counts, means, used, areas, opts)
-    flags = _flags(table, areas, means, used, opts)
-    _check_strict(opts, areas, treat, prev, treat_frame, prev_frame)
-    if opts.total is not None:
-        table, flags = _add_total(table, flags, opts.total)
-    table, flags = _sort(table, flags)
+    table, flags, areas, used = _unprotected(treat, prev, opts, remarks)
     protected, prot, cells = _protect(table, opts)
     hidden = protected["suppressed"].to_numpy(dtype=bool) & ~flags["t_unknown"]
     flags = {**flags, "disclosure": hidden}
     for name in ("negative", "maybe_negative"):  # would say something about a hidden count
         flags[name] = flags[name] & ~hidden
-    final = _with_remarks(protected, flags, remarks, opts, prot, used, areas.aliases)
     _prevalence_only(areas, prev, remarks)
+    final = _with_remarks(protected, flags, remarks, opts, prot, used, areas.aliases)
     return GapResult(final, tuple(remarks.items), prot.meta(cells), opts)
+
+
+def _unprotected(
+    treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], _Areas, pd.DataFrame]:
+    """The table before disclosure control, sorted, with its row flags, areas and the
+    estimate years used (never returned to a caller: it may hold small counts).
+    """
+    treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
+    substances = _substances(treat, prev, opts, remarks)
+    prev_frame = prev.frame[prev.frame["substance"].isin(substances)]
+    areas = _match_areas(treat_frame, prev_frame)
+    _check_duplicates(prev_frame, areas.prev_ids, prev.path)
+    _check_strict(opts, areas, treat, prev, treat_frame, prev_frame)
+    counts = _in_treatment(treat, treat_frame, areas.treat_ids, substances, opts)
+    means, used = _prevalence_means(prev_frame, areas.prev_ids, counts, opts)
+    table = _assemble(counts, means, used, areas)
+    flags = _flags(table, areas, used)
+    if opts.total is not None:
+        table, flags = _add_total(table, flags, opts.total)
+    table, flags = _sort(table, flags)
+    return table, flags, areas, used
 
 
 def compute_files(
@@ -234,13 +244,21 @@ def _frame_of(obj: Any) -> pd.DataFrame:
     return obj if isinstance(obj, pd.DataFrame) else obj.frame
 
 
-def _as_input(obj: Any, kind: str) -> _Input:
-    """A ``Loaded`` or a typed frame as an :class:`_Input`."""
+def _as_input(obj: Any, kind: str, opts: GapOptions | None = None) -> _Input:
+    """A ``Loaded`` or a typed frame as an :class:`_Input` (a prevalence frame without a
+    ``substance`` column takes the one substance of the options).
+    """
     if isinstance(obj, pd.DataFrame):
         from unmetneed.load import rounded_to
 
-        return _Input(obj, kind, kind, [], rounded_to(obj) if kind == "counts" else None)
-    return _Input(obj.frame, str(obj.path), kind, list(obj.notes), obj.rounded_to)
+        one = _Input(obj, kind, kind, [], rounded_to(obj) if kind == "counts" else None)
+    else:
+        one = _Input(obj.frame, str(obj.path), kind, list(obj.notes), obj.rounded_to)
+    if kind == "prevalence" and "substance" not in one.frame:
+        if opts is None or len(opts.substances) != 1:
+            raise UsageError(f"{one.path}: has no substance column; name its one substance")
+        one.frame = one.frame.assign(substance=opts.substances[0])
+    return one
 
 
 def _check_options(opts: GapOptions) -> None:
@@ -819,7 +837,7 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _assemble(
-    counts: pd.DataFrame, means: pd.DataFrame, used: pd.DataFrame, areas: _Areas, opts: GapOptions
+    counts: pd.DataFrame, means: pd.DataFrame, used: pd.DataFrame, areas: _Areas
 ) -> pd.DataFrame:
     """T joined to D by (financial year, substance, area id), with the gap columns."""
     table = counts.assign(fy=counts["period"].str.slice(0, 7))
@@ -861,9 +879,7 @@ def _gap_columns(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _flags(
-    table: pd.DataFrame, areas: _Areas, means: pd.DataFrame, used: pd.DataFrame, opts: GapOptions
-) -> dict[str, np.ndarray]:
+def _flags(table: pd.DataFrame, areas: _Areas, used: pd.DataFrame) -> dict[str, np.ndarray]:
     """Row masks for each remark a row can carry (aligned with ``table``)."""
     ids = table["area_id"].to_numpy()
     d = table["prevalence"].to_numpy(dtype=float, na_value=np.nan)
