@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unmetneed import gap
 from unmetneed.errors import UsageError, ValidationError
@@ -610,3 +612,46 @@ def test_python_api_takes_frames_and_a_one_substance_prevalence_frame(tmp_path: 
     assert r["unmet_need_pct"] == pytest.approx(72.5)
     with pytest.raises(UsageError, match="no substance column"):
         gap.compute(treat, prev)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=9), min_size=2, max_size=5),
+    k=st.integers(min_value=1, max_value=4),
+)
+def test_no_shown_count_in_1_to_k_and_none_recoverable_from_the_total(
+    sizes: list[int], k: int
+) -> None:
+    """Property: with a total, no in_treatment in 1..K is shown, every suppressed row has
+    its derived columns blank, and no total relation has exactly one hidden cell."""
+    codes = [f"E0600000{i}" for i in range(len(sizes))]
+    treat = pd.DataFrame(
+        {
+            "period": pd.Categorical(["2020/21"] * sum(sizes)),
+            "area": pd.Categorical([f"A{i}" for i, n in enumerate(sizes) for _ in range(n)]),
+            "area_code": pd.Categorical([codes[i] for i, n in enumerate(sizes) for _ in range(n)]),
+            "drug_group": pd.Categorical(["alcohol_only"] * sum(sizes)),
+            "crack": pd.array([False] * sum(sizes), dtype="boolean"),
+        }
+    )
+    prev = pd.DataFrame(
+        {
+            "area": [f"A{i}" for i in range(len(sizes))],
+            "area_code": codes,
+            "period": "2020/21",
+            "substance": "alcohol_dependent",
+            "estimate": 50.0,
+            "lower": 40.0,
+            "upper": 60.0,
+        }
+    )
+    result = gap.compute(treat, prev, GapOptions(k=k, total="All"))
+    t = result.table
+    assert not t["in_treatment"].between(1, k).any()
+    assert t.loc[t["suppressed"], list(gap.DERIVED)].isna().all().all()
+    hidden = t["in_treatment"].isna().to_numpy()
+    for total, parts in result.disclosure["relations"]:
+        assert hidden[[total, *parts]].sum() != 1
+    areas = t[~t["suppressed"] & (t["area"] != "All")]
+    truth = {f"A{i}": n for i, n in enumerate(sizes)}
+    assert [truth[a] for a in areas["area"]] == areas["in_treatment"].tolist()

@@ -1018,6 +1018,8 @@ def _protect(table: pd.DataFrame, opts: GapOptions) -> tuple[pd.DataFrame, Prote
 def _relate(cells: Cells, table: pd.DataFrame, cell_of_row: np.ndarray) -> None:
     """Add total = sum of parts for each total row whose T is known (then all parts are)."""
     group = table["total_group"].fillna(-1).to_numpy(dtype=np.int64)
+    if not len(group) or group.max() < 0:
+        return
     is_total = table["is_total"].to_numpy(dtype=bool)
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(group.max() + 2))
