@@ -1118,6 +1118,8 @@ def _with_remarks(
         number = str(remarks.items.index(filled) + 1)
         ids = ids.where(~mask, (ids + ",").where(ids != "", "") + number)
     remarks.extend(prot.remarks)
+    if opts.k == 0 and not any("--k 0" in text for text in prot.remarks):
+        remarks.add("suppression is off (--k 0): every count is shown as it is")
     out = table.assign(remarks=ids.mask(ids == "").astype("string"))
     return _typed(out)
 
