@@ -12,24 +12,31 @@ property can be checked by anyone with one group-by on the released file
 (:func:`smallest_group`).
 
 **How loss is kept small.** Only rows in groups smaller than K are ever touched; rows in
-groups of K or more are released unchanged. A small group first loses single values
-(set to ``not_stated``), one column at a time, in this order:
+groups of K or more are released unchanged. Keeping rows comes first (a removed row is
+missing from every count an analyst makes; a suppressed value only from breakdowns by
+that column), then suppressing the fewest values. Small groups lose single values (set
+to ``not_stated``), in this order, repeated to a fixpoint:
 
 1. *merge*: each small group suppresses the one column that moves it into a group that
    already has K or more rows; where several columns would do, it gives up its most
    common category (e.g. ``white`` before ``muslim``), so rare groups keep their identity;
 2. *pool*: small groups that differ only in one column are pooled by suppressing that
-   column where the pool reaches K (the column fixing the most rows first);
-3. *step*: groups that no single suppression can fix suppress the column with the
-   largest potential pool, and the steps repeat to a fixpoint.
+   column where the pool reaches K (the column fixing the most rows first), then in
+   two columns at once where one is not enough;
+3. *step*: groups that nothing above can fix suppress the column with the largest
+   potential pool, which moves them towards the all-not-stated group of their area and
+   age band;
+4. *donate*: a group still short of K there is made up to K by fully suppressing rows
+   of groups larger than K in the same area and age band (which keep K), cheapest
+   first; only where that is impossible are rows removed.
 
+Afterwards, suppressed values are given back wherever the table stays k-anonymous.
 Columns without a ``not_stated`` code (``area``, ``age_band``, ``drug_group``) are never
-suppressed. Rows that cannot reach a group of K this way are removed, and a row whose
-fixed columns (area, age band) leave it no chance is removed at once. The result is then
-compared with the simple rule "delete every group smaller than K" and that rule is used
-instead if it would keep more rows or values (it cannot, because only rows it would
-delete are touched, but the check is made on every run). Everything is deterministic:
-integer codes, stable sorts, first-column tie-breaks, no randomness.
+suppressed. The result is compared with the plain rule "delete every group smaller than
+K", and that rule is used instead if it would keep more rows or values (it cannot: only
+rows it would delete lose anything, but the check is made on every run). Everything is
+deterministic and independent of the input's row order: integer codes numbered in sorted
+order, first-column tie-breaks, no randomness.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import combinations
+from math import prod
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +79,8 @@ AGE_NAMES = frozenset({"age", "age_years", "age_at_period_end"})
 ADULT_AGE = 18
 OLDEST_AGE = 120
 AGE_EDGES = (18, 25, 30, 35, 40, 45, 50, 55, 60, 65)
+DIRECT_IDS = 1 << 20  # largest group number used without re-numbering
+MAX_POOL_WIDTH = 2  # columns suppressed together when pooling; wider goes step by step
 Method = Literal["local", "rows"]
 
 
@@ -398,18 +409,26 @@ class Encoded:
     ``ns[j]`` is the code that means not stated in column ``j``, or ``-1`` where the
     column cannot be suppressed. ``score[r, j]`` ranks how willingly row ``r`` gives up
     its value in column ``j``: the number of rows sharing that value (plus a bonus for
-    ``suppress_first`` columns).
+    ``suppress_first`` columns). ``width`` is the number of values a released row carries
+    (all its columns, not only the quasi-identifiers): what keeping a row is worth.
+    ``origin`` numbers each row's whole content (every column): rows equal in it are
+    interchangeable, so ties are broken on it and never on row order.
     """
 
     codes: np.ndarray
     ns: tuple[int, ...]
     score: np.ndarray
+    width: int
+    origin: np.ndarray
 
 
 def encode(
     frame: pd.DataFrame, quasi: Sequence[str], suppress_first: Sequence[str] = ()
 ) -> Encoded:
-    """Integer codes of the quasi columns, not-stated codes and suppression scores."""
+    """Integer codes of the quasi columns, not-stated codes and suppression scores.
+
+    The row width is the frame's number of columns (at least the quasi columns).
+    """
     n = len(frame)
     codes = np.zeros((n, len(quasi)), dtype=np.int64)
     score = np.zeros((n, len(quasi)), dtype=np.int64)
@@ -430,30 +449,47 @@ def encode(
             else 0
         )
         score[:, j] = np.bincount(labels, minlength=len(uniques))[labels] + bonus
-    return Encoded(codes, tuple(ns), score)
+    return Encoded(codes, tuple(ns), score, max(frame.shape[1], len(quasi)), _origin(frame))
+
+
+def _origin(frame: pd.DataFrame) -> np.ndarray:
+    """A number per row for its whole content, independent of row order."""
+    if frame.shape[1] == 0:
+        return np.zeros(len(frame), dtype=np.int64)
+    columns = [pd.factorize(_category_labels(frame[name]), sort=True)[0] for name in frame.columns]
+    return group_ids(np.column_stack(columns).astype(np.int64))
 
 
 # --------------------------------------------------------------------------- the core
 
 
-def group_ids(codes: np.ndarray) -> np.ndarray:
-    """A dense group number per row for the combination of its codes (0..groups-1).
+def group_ids(codes: np.ndarray, skip: Sequence[int] = ()) -> np.ndarray:
+    """A group number per row (>= 0), equal exactly when the rows' codes are equal
+    (in every column but those in ``skip``).
 
-    Combined one column at a time and re-factorised, so it never overflows.
+    The number depends on the codes alone, never on row order. It is the mixed-radix
+    number of the codes while that stays below ``max(DIRECT_IDS, 4 x rows)`` (so
+    ``numpy.bincount`` over it is cheap); beyond that the columns are combined one at a
+    time and re-numbered densely (sorted), so it never overflows.
 
     >>> group_ids(np.array([[0, 1], [0, 1], [1, 0]])).tolist()
-    [0, 0, 1]
+    [1, 1, 2]
     """
-    ids = np.zeros(codes.shape[0], dtype=np.int64)
-    for j in range(codes.shape[1]):
-        combined = ids * (int(codes[:, j].max(initial=0)) + 1) + codes[:, j]
-        ids = pd.factorize(combined, sort=False)[0].astype(np.int64)
+    n = codes.shape[0]
+    columns = [j for j in range(codes.shape[1]) if j not in skip]
+    radix = {j: int(codes[:, j].max(initial=0)) + 1 for j in columns}
+    dense = prod(radix.values()) > max(DIRECT_IDS, 4 * n)
+    ids = np.zeros(n, dtype=np.int64)
+    for j in columns:
+        ids = ids * radix[j] + codes[:, j]
+        if dense:
+            ids = pd.factorize(ids, sort=True)[0].astype(np.int64)
     return ids
 
 
 def _sizes(ids: np.ndarray, active: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Per row: the number (or weighted count) of active rows sharing its id."""
-    w = active if weights is None else active & weights
+    w = active if weights is None else np.where(active, weights, 0)
     return np.bincount(ids, weights=w.astype(np.int64), minlength=int(ids.max(initial=-1)) + 1)[ids]
 
 
@@ -466,18 +502,23 @@ def small_rows(codes: np.ndarray, active: np.ndarray, k: int) -> np.ndarray:
 
 def _block(codes: np.ndarray, j: int) -> np.ndarray:
     """Group ids over every column but ``j``: rows that differ at most in column ``j``."""
-    return group_ids(np.delete(codes, j, axis=1))
+    return group_ids(codes, skip=(j,))
 
 
 @dataclass
 class _State:
-    """The solver's working copy: current codes and which rows are removed."""
+    """The solver's working copy: current codes and which rows are removed.
+
+    ``origin`` numbers each row's whole original content (see :class:`Encoded`).
+    """
 
     codes: np.ndarray
     removed: np.ndarray
     ns: tuple[int, ...]
     score: np.ndarray
     k: int
+    origin: np.ndarray
+    width: int
 
     @property
     def active(self) -> np.ndarray:
@@ -539,18 +580,32 @@ def _pool(state: _State, small: np.ndarray) -> int:
     return state.suppress(best_rows, best_j) if best_j >= 0 else 0
 
 
-def _hopeless(state: _State, small: np.ndarray) -> np.ndarray:
-    """Small rows that no suppression can save: too few candidates share their fixed columns.
+def _pool_wide(state: _State, small: np.ndarray) -> int:
+    """Pool small rows by suppressing 2 (then 3) columns at once, where one is not enough.
 
-    Everything that could ever join a small row's group is a small row or a row with
-    every suppressible column already not stated, in the same fixed columns (those that
-    cannot be suppressed). Fewer than k of those: the row must go.
+    For each set of columns, the block is the rows alike in every other column; its
+    small rows, with those columns all set to not stated, join the block's rows that
+    have them all not stated already. The narrowest set that fixes any row wins; among
+    sets of one width, the one fixing the most rows, then costing the fewest cells.
     """
     movable = state.movable()
-    fixed = [j for j in range(state.codes.shape[1]) if j not in movable]
-    all_ns = np.all(state.codes[:, movable] == np.array([state.ns[j] for j in movable]), axis=1)
-    ids = group_ids(state.codes[:, fixed])
-    return small & (_sizes(ids, state.active, small | all_ns) < state.k)
+    for width in range(2, min(len(movable), MAX_POOL_WIDTH) + 1):
+        best: tuple[int, int] = (0, 0)
+        best_cols: tuple[int, ...] = ()
+        best_rows = np.zeros(0, dtype=bool)
+        for cols in combinations(movable, width):
+            stated = state.codes[:, cols] != np.array([state.ns[j] for j in cols])
+            movers = small & stated.any(axis=1)
+            block = group_ids(state.codes, skip=cols)
+            fixed = movers & (_sizes(block, state.active, movers | ~stated.any(axis=1)) >= state.k)
+            rank = (int(fixed.sum()), -int(stated[fixed].sum()))
+            if rank[0] > 0 and rank > best:
+                best, best_cols, best_rows = rank, cols, fixed
+        if best_cols:
+            return sum(
+                state.suppress(best_rows & (state.codes[:, j] != state.ns[j]), j) for j in best_cols
+            )
+    return 0
 
 
 def _step(state: _State, small: np.ndarray) -> int:
@@ -572,11 +627,13 @@ class Solution:
     ``suppressed`` is rows x quasi columns (True: the value was set to not stated);
     ``removed`` is per row. ``method`` is what was used (``local`` or ``rows``);
     ``fell_back`` is True when local suppression lost more than deleting small groups.
+    ``width`` is the number of values a released row carries.
     """
 
     suppressed: np.ndarray
     removed: np.ndarray
     method: Method
+    width: int
     fell_back: bool = False
 
     @property
@@ -586,15 +643,15 @@ class Solution:
 
     @property
     def values_kept(self) -> int:
-        """Quasi-identifier cells released as they were (kept rows x columns, less suppressed)."""
+        """Values released as they were: kept rows x width, less the suppressed cells."""
         kept = ~self.removed
-        return int(kept.sum()) * self.suppressed.shape[1] - int(self.suppressed[kept].sum())
+        return int(kept.sum()) * self.width - int(self.suppressed[kept].sum())
 
 
-def delete_small_groups(codes: np.ndarray, k: int) -> Solution:
+def delete_small_groups(enc: Encoded, k: int) -> Solution:
     """The plain K-rule: remove every row whose combination has fewer than ``k`` rows."""
-    removed = small_rows(codes, np.ones(codes.shape[0], dtype=bool), k)
-    return Solution(np.zeros_like(codes, dtype=bool), removed, "rows")
+    removed = small_rows(enc.codes, np.ones(enc.codes.shape[0], dtype=bool), k)
+    return Solution(np.zeros_like(enc.codes, dtype=bool), removed, "rows", enc.width)
 
 
 def local_suppression(enc: Encoded, k: int) -> Solution:
@@ -603,27 +660,104 @@ def local_suppression(enc: Encoded, k: int) -> Solution:
     Each pass either suppresses at least one cell (a row's not-stated count only grows,
     so there are at most rows x columns of them) or removes rows, so it ends.
     """
-    state = _State(enc.codes.copy(), np.zeros(enc.codes.shape[0], dtype=bool), enc.ns, enc.score, k)
+    removed = np.zeros(enc.codes.shape[0], dtype=bool)
+    state = _State(enc.codes.copy(), removed, enc.ns, enc.score, k, enc.origin, enc.width)
     while True:
         small = small_rows(state.codes, state.active, k)
         if not small.any():
             break
-        if _merge(state, small) or _pool(state, small):
+        if _merge(state, small) or _pool(state, small) or _pool_wide(state, small):
             continue
-        hopeless = _hopeless(state, small)
-        if hopeless.any():
-            state.removed |= hopeless
+        if _step(state, small):
             continue
-        if not _step(state, small):
-            state.removed |= small
+        state.removed |= small & ~_donate(state, small)
+    _restore(state, enc.codes)
     suppressed = (state.codes != enc.codes) & ~state.removed[:, None]
-    return Solution(suppressed, state.removed, "local")
+    return Solution(suppressed, state.removed, "local", enc.width)
+
+
+def _donate(state: _State, small: np.ndarray) -> np.ndarray:
+    """Rescue stranded rows by suppressing every value of a few rows from large groups.
+
+    Called when no small row has a value left to suppress: each sits in its fixed block's
+    all-not-stated group, which is short of k. The shortfall is made up by rows of the
+    same block whose own group has more than k rows (so it keeps k), cheapest first
+    (fewest values still stated); they join the all-not-stated group. A block that cannot
+    make up its shortfall, or only by suppressing more values than its rescued rows
+    carry, is left alone (its small rows are then removed). Returns the rescued rows.
+    """
+    movable = state.movable()
+    ns = np.array([state.ns[j] for j in movable])
+    stated = (state.codes[:, movable] != ns).sum(axis=1)
+    blocks, ids = group_ids(state.codes, skip=movable), group_ids(state.codes)
+    need = state.k - _sizes(blocks, state.active, stated == 0)
+    stranded = _sizes(blocks, state.active, small) > 0
+    donors = state.active & stranded & (stated > 0) & (_sizes(ids, state.active) > state.k)
+    surplus = _sizes(ids, state.active) - state.k
+    donors &= _rank_within(ids, donors, stated, state.origin) < surplus
+    tie = group_ids(np.column_stack([ids, state.origin]))
+    take = donors & (_rank_within(blocks, donors, stated, tie) < need)
+    enough = _sizes(blocks, state.active, take) >= need
+    gain = _sizes(blocks, state.active, small) * (state.width - len(movable))
+    enough &= _sizes(blocks, state.active, np.where(take, stated, 0)) <= gain
+    take &= enough
+    for pos, j in enumerate(movable):
+        state.codes[take, j] = ns[pos]
+    return small & enough
+
+
+def _restore(state: _State, original: np.ndarray) -> None:
+    """Give values back where the table stays k-anonymous, until none can be.
+
+    A suppressed value is restored only when the row's group with the value back already
+    holds k rows that stay (it only gains), and its current group keeps k rows: at most
+    (size - k) rows leave a group in one go, the rarest categories first. Each restore
+    removes one suppressed cell, so it ends.
+    """
+    restored = True
+    while restored:
+        restored = False
+        for j in state.movable():
+            cand = state.active & (state.codes[:, j] != original[:, j])
+            if not cand.any():
+                continue
+            ids = group_ids(state.codes)
+            trial = state.codes.copy()
+            trial[cand, j] = original[cand, j]
+            target_ids = group_ids(trial)
+            ok = cand & (_sizes(target_ids, state.active & ~cand) >= state.k)
+            leave = ok & (
+                _rank_within(ids, ok, state.score[:, j], state.origin)
+                < _sizes(ids, state.active) - state.k
+            )
+            if leave.any():
+                state.codes[leave, j] = original[leave, j]
+                restored = True
+
+
+def _rank_within(
+    ids: np.ndarray, rows: np.ndarray, score: np.ndarray, tie: np.ndarray
+) -> np.ndarray:
+    """Per row in ``rows``: its 0-based rank within its id, by (score, tie) ascending.
+
+    Rows outside ``rows`` get a rank past any size. Rows equal in id, score and tie are
+    interchangeable, so which of them comes first does not change the released table.
+    """
+    n = len(ids)
+    rank = np.full(n, n + 1, dtype=np.int64)
+    picked = np.flatnonzero(rows)
+    order = picked[np.lexsort((tie[picked], score[picked], ids[picked]))]
+    sorted_ids = ids[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_ids)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank[order] = np.arange(len(order)) - first
+    return rank
 
 
 def solve(enc: Encoded, k: int, method: Method = "local") -> Solution:
     """k-anonymity by ``method``; local suppression falls back to the plain K-rule if that
     would keep more rows or more values (checked every time)."""
-    baseline = delete_small_groups(enc.codes, k)
+    baseline = delete_small_groups(enc, k)
     if method == "rows" or k <= 1:
         return baseline
     local = local_suppression(enc, k)
@@ -822,7 +956,7 @@ def anonymise(
     extract = _release(prep.frame, quasi, sol)
     if opts.k > 1 and not extract.empty and smallest_group(extract, quasi) < opts.k:
         raise RuntimeError("bug: the released extract is not k-anonymous")  # never expected
-    baseline = delete_small_groups(enc.codes, opts.k)
+    baseline = delete_small_groups(enc, opts.k)
     loss = Loss(
         _facts(prep, quasi, sol, baseline, opts.k),
         loss_by_group(prep.frame, quasi, sol),
@@ -919,7 +1053,7 @@ def _plan_row(
         "values_suppressed": int(sol.suppressed.sum()),
         "pct_rows_affected": round(100.0 * (lost + int(sol.removed.sum())) / n, 1) if n else 0.0,
         "rows_removed_by_deleting_small_groups": int(
-            delete_small_groups(enc.codes, opts.k).removed.sum()
+            delete_small_groups(enc, opts.k).removed.sum()
         ),
         "hardest_hit": _hardest_hit(groups),
     }
