@@ -655,3 +655,31 @@ def test_no_shown_count_in_1_to_k_and_none_recoverable_from_the_total(
     areas = t[~t["suppressed"] & (t["area"] != "All")]
     truth = {f"A{i}": n for i, n in enumerate(sizes)}
     assert [truth[a] for a in areas["area"]] == areas["in_treatment"].tolist()
+
+
+def test_a_rounding_policy_rounds_t_and_works_the_rest_out_from_the_rounded_count(
+    tmp_path: Path,
+) -> None:
+    """nhs policy: T = 333 shown as 335; D = 1100 (900-1400): not in treatment 765,
+    gap 100 x 765/1100 = 69.55, T within 333..337: lower 100 (1 - 337/900) = 62.56,
+    upper 100 (1 - 333/1400) = 76.21 (nothing gives 333 itself away)."""
+    t = records(
+        tmp_path,
+        [
+            ("2018/19", *NORTH, "alcohol_only", "no", 203),
+            ("2018/19", *NORTH, "non_opiate_and_alcohol", "no", 130),
+        ],
+    )
+    rows = [r for r in ALCOHOL_3Y if r[2] == "2017/18"]
+    p = prevalence(tmp_path, [(*r[:2], "2018/19", *r[3:]) for r in rows])
+    result = run(t, p, policy="nhs")
+    r = row(result, "Northshire", "2018/19", "alcohol_dependent")
+    assert r["in_treatment"] == 335
+    assert r["not_in_treatment"] == pytest.approx(765)
+    assert r["unmet_need_pct"] == pytest.approx(69.5455, abs=1e-4)
+    assert (r["in_treatment_min"], r["in_treatment_max"]) == (333, 337)
+    assert r["unmet_need_pct_lower"] == pytest.approx(62.5556, abs=1e-4)
+    assert r["unmet_need_pct_upper"] == pytest.approx(76.2143, abs=1e-4)
+    assert any("rounded to the nearest 5 (nhs policy)" in x for x in result.remarks)
+    with pytest.raises(UsageError, match="--policy"):
+        run(t, p, policy="loose")

@@ -82,6 +82,8 @@ class GapOptions:
     ``strict``: an area in one input only is an error instead of a remark.
     ``suppressed_max``: a count shown as ``*`` (or ``c``, ``~``...) in a counts file is read
     as 1..this (None: K, or 3 when K is 0). ``<N`` is always 1..N-1.
+    ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
+    K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
     """
 
     periods: tuple[str, ...] = ()
@@ -91,6 +93,15 @@ class GapOptions:
     total: str | None = None
     strict: bool = False
     suppressed_max: int | None = None
+    policy: str | None = None
+    zeros_disclosive: bool = False
+
+    def disclosure_policy(self) -> Policy:
+        """The disclosure policy these options ask for."""
+        try:
+            return Policy.named(self.policy, k=self.k, zeros=self.zeros_disclosive)
+        except ValueError as exc:
+            raise UsageError(f"--policy {self.policy}: {exc}") from None
 
     @property
     def star_max(self) -> int:
@@ -109,6 +120,8 @@ class GapOptions:
             "total": self.total,
             "strict": self.strict,
             "suppressed_max": self.star_max,
+            "policy": self.policy,
+            "zeros_disclosive": self.zeros_disclosive,
         }
 
 
@@ -1009,10 +1022,34 @@ def _protect(table: pd.DataFrame, opts: GapOptions) -> tuple[pd.DataFrame, Prote
     cells.place("in_treatment", np.arange(len(rows)), rows)
     if "is_total" in table:
         _relate(cells, table, cell_of_row)
-    prot = protect(cells, Policy.named(k=opts.k))
+    prot = protect(cells, opts.disclosure_policy())
     base = table.assign(suppressed=~known)  # a count the treatment input had suppressed
     protected = prot.apply(base, cells, derived=DERIVED)
+    if prot.policy.round_to:
+        protected = _from_rounded(protected, rows, prot.policy.round_to)
     return protected, prot, cells
+
+
+def _from_rounded(table: pd.DataFrame, rows: np.ndarray, base: int) -> pd.DataFrame:
+    """Under a rounding policy, the columns derived from T worked out again from the shown
+    (rounded) T, so they do not give the unrounded count away; T is then known within
+    +- base/2, which the percentage interval covers.
+    """
+    shown = table["in_treatment"].astype("Float64")
+    on = np.zeros(len(table), dtype=bool)
+    on[rows] = True
+    on &= shown.notna().to_numpy()
+    half = base // 2
+    redo = table.assign(
+        in_treatment_min=(shown - half).clip(lower=0),
+        in_treatment_max=shown + half,
+        t_unknown=False,
+    )
+    redone = _gap_columns(redo.assign(in_treatment=shown.fillna(0).astype("Int64")))
+    out = table.copy()
+    for col in ("in_treatment_min", "in_treatment_max", *DERIVED[:4]):
+        out[col] = table[col].astype("Float64").where(~on, redone[col].astype("Float64"))
+    return out
 
 
 def _relate(cells: Cells, table: pd.DataFrame, cell_of_row: np.ndarray) -> None:
@@ -1118,6 +1155,13 @@ def _with_remarks(
         number = str(remarks.items.index(filled) + 1)
         ids = ids.where(~mask, (ids + ",").where(ids != "", "") + number)
     remarks.extend(prot.remarks)
+    if prot.policy.round_to:
+        base = prot.policy.round_to
+        remarks.add(
+            f"in_treatment is rounded to the nearest {base} ({prot.policy.name} policy); the "
+            f"other columns are worked out from the rounded count, so in_treatment_min..max "
+            f"are +-{base // 2} around it and the percentage interval covers them"
+        )
     if opts.k == 0 and not any("--k 0" in text for text in prot.remarks):
         remarks.add("suppression is off (--k 0): every count is shown as it is")
     out = table.assign(remarks=ids.mask(ids == "").astype("string"))
