@@ -88,12 +88,34 @@ def test_plan_prints_and_writes_no_extract(tmp_path: Path) -> None:
 
 def test_validation_failure_exit_3_nothing_written(tmp_path: Path) -> None:
     raw = raw_file(tmp_path, [WHITE] * 3 + [WHITE.replace(",A,", ",Q,")])
-    out, rep = tmp_path / "x.parquet", tmp_path / "loss.csv"
-    code, stdout, stderr = run("anonymise", str(raw), "--out", str(out), "--report", str(rep))
+    out, rep, fails = tmp_path / "x.parquet", tmp_path / "loss.csv", tmp_path / "fails.csv"
+    code, stdout, stderr = run(
+        "anonymise",
+        str(raw),
+        "--out",
+        str(out),
+        "--report",
+        str(rep),
+        "--failures-out",
+        str(fails),
+    )
     assert code == 3
     assert "line 5 column ethnicity value 'Q'" in stderr
     assert stdout == ""
     assert not out.exists() and not rep.exists()
+    assert pd.read_csv(fails)[["line", "column", "value"]].values.tolist() == [
+        [5, "ethnicity", "Q"]
+    ]
+
+
+def test_excel_dates_of_birth(tmp_path: Path) -> None:
+    rows = [dict(zip(HEADER.split(","), line.split(","), strict=True)) for line in [WHITE] * 3]
+    frame = pd.DataFrame(rows).assign(date_of_birth=pd.Timestamp("1990-06-01"))
+    frame.to_excel(tmp_path / "raw.xlsx", index=False)
+    out = tmp_path / "x.csv"
+    code, _stdout, stderr = run("anonymise", str(tmp_path / "raw.xlsx"), "--out", str(out))
+    assert code == 0, stderr
+    assert pd.read_csv(out)["age_band"].tolist() == ["30-34"] * 3
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

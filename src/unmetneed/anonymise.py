@@ -82,6 +82,7 @@ AGE_EDGES = (18, 25, 30, 35, 40, 45, 50, 55, 60, 65)
 DIRECT_IDS = 1 << 20  # largest group number used without re-numbering
 MAX_POOL_WIDTH = 2  # columns suppressed together when pooling; wider goes step by step
 Method = Literal["local", "rows"]
+_MIDNIGHT = r"[ T]00:00(:00(\.0+)?)?$"
 
 
 # --------------------------------------------------------------------------- code maps
@@ -320,8 +321,9 @@ def _age_at_period_end(frame: pd.DataFrame) -> tuple[pd.Series, list[Failure]]:
 
 def _age_from_dob(frame: pd.DataFrame, dob_col: str) -> tuple[pd.Series, list[Failure]]:
     text = frame[dob_col].astype("string").str.strip().mask(lambda t: t == "")
-    dob = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    uk = pd.to_datetime(text.where(dob.isna()), format="%d/%m/%Y", errors="coerce")
+    day = text.str.replace(_MIDNIGHT, "", regex=True)  # Excel and SPSS date-times
+    dob = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    uk = pd.to_datetime(day.where(dob.isna()), format="%d/%m/%Y", errors="coerce")
     dob = dob.fillna(uk)
     bad = text.notna() & dob.isna()
     failures = _failures(text, bad, dob_col, "not a date (yyyy-mm-dd or dd/mm/yyyy)")

@@ -10,7 +10,10 @@ import typer
 from unmetneed.cli._app import app, guarded
 
 if TYPE_CHECKING:
-    from unmetneed.anonymise import Anonymised, Method
+    import pandas as pd
+
+    from unmetneed.anonymise import Anonymised, AnonymiseOptions, Method
+    from unmetneed.errors import ValidationError
 
 Columns = Annotated[
     list[str] | None,
@@ -56,6 +59,9 @@ def anonymise(
     ] = None,
     column: Columns = None,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: the first)")] = None,
+    failures_out: Annotated[
+        Path | None, typer.Option("--failures-out", help="write every validation failure here")
+    ] = None,
 ) -> None:
     """Drop identifiers, collapse codes and k-anonymise; print what was lost, by group.
 
@@ -68,8 +74,7 @@ def anonymise(
     from unmetneed import report
     from unmetneed.anonymise import AnonymiseOptions, read_records
     from unmetneed.anonymise import anonymise as run
-    from unmetneed.anonymise import plan as compare_plans
-    from unmetneed.errors import UsageError
+    from unmetneed.errors import UsageError, ValidationError
     from unmetneed.load import parse_column_mapping
     from unmetneed.write import check_out_path, write_table
 
@@ -91,24 +96,53 @@ def anonymise(
         method=_method(method),
         suppress_first=_split(suppress_first) or (),
     )
-    if k <= 1:
+    if 0 <= k <= 1:
         report.warn(f"--k {k}: no k-anonymity; identifiers are removed, nothing else is")
     frame, path = read_records(records, columns=parse_column_mapping(column), sheet=sheet)
-    if plan:
-        table = compare_plans(frame, options, path=path)
-        report.show_frame(table.drop(columns="description"), title=f"{records}: k={k}, by plan")
-        report.show_remarks(
-            [f"{p}: {d}" for p, d in zip(table["plan"], table["description"], strict=True)]
-        )
-        if report_path is not None:
-            write_table(table, report_path)
-        return
+    try:
+        if plan:
+            _plan(frame, options, path, report_path)
+            return
+        result = run(frame, options, path=path)
+    except ValidationError as exc:
+        if failures_out is not None:
+            _write_failures(exc, failures_out)
+        raise
     assert out_path is not None
-    result = run(frame, options, path=path)
     write_table(result.extract, out_path, meta=result.meta())
     if report_path is not None:
         write_table(result.loss.by_group, report_path, meta=result.meta())
     _show(result, out_path, report_path)
+
+
+def _plan(
+    frame: pd.DataFrame, options: AnonymiseOptions, path: Path, report_path: Path | None
+) -> None:
+    """Print (and with --report write) what each alternative collapsing would lose."""
+    from unmetneed import report
+    from unmetneed.anonymise import plan as compare_plans
+    from unmetneed.write import write_table
+
+    table = compare_plans(frame, options, path=path)
+    report.show_frame(table.drop(columns="description"), title=f"{path}: k={options.k}, by plan")
+    report.show_remarks(
+        [f"{p}: {d}" for p, d in zip(table["plan"], table["description"], strict=True)]
+    )
+    if report_path is not None:
+        write_table(table, report_path)
+
+
+def _write_failures(exc: ValidationError, path: Path) -> None:
+    """Every failure as a CSV (line, column, value, rule)."""
+    import pandas as pd
+
+    from unmetneed.write import write_table
+
+    rows = [(f.line, f.column, f.value, f.rule) for f in exc.failures]
+    frame = pd.DataFrame(rows, columns=["line", "column", "value", "rule"]).astype(
+        {"line": "Int64"}
+    )
+    write_table(frame, path.with_suffix(".csv") if path.suffix.lower() != ".csv" else path)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
