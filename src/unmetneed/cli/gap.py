@@ -89,7 +89,7 @@ def gap(
     estimate's 95% bounds. Counts of 1..K are suppressed with what they could be worked out
     from.
 
-    Example: unmetneed gap --treatment data/sample/extract.csv
+    Example: unmetneed gap --treatment data/sample/extract.csv \\
     --prevalence data/sample/prevalence.csv --total "All areas"
     """
     from unmetneed import report
