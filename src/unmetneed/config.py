@@ -200,7 +200,7 @@ def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
     zeros = disclosure.get("zeros_disclosive", bool, False)
     disclosure.done()
     output = _Section(top.get("output", dict, required=True), "output")
-    out_dir = base / output.get("dir", str, required=True)
+    out_dir = (base / output.get("dir", str, required=True)).resolve()
     formats = output.strings("formats", ("parquet",)) or ()
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:

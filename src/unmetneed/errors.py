@@ -98,3 +98,18 @@ class Remarks:
         """Add every remark of another collection, in order."""
         for text in other.items if isinstance(other, Remarks) else other:
             self.add(text)
+
+
+class InputsError(UnmetneedError):
+    """Several inputs of a run failed: every problem, reported together before any work.
+
+    Exit 2 when any input is missing or unreadable (or a bad option), else 3 (validation).
+    """
+
+    def __init__(self, problems: list[tuple[str, UnmetneedError]]) -> None:
+        self.problems = problems
+        self.exit_code = max(e.exit_code for _, e in problems) if problems else 3
+        if any(e.exit_code == 2 for _, e in problems):
+            self.exit_code = 2
+        n = len(problems)
+        super().__init__(f"{n} input{'s' if n != 1 else ''} failed; nothing was written")

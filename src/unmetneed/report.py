@@ -14,7 +14,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from unmetneed.errors import UnmetneedError, ValidationError
+from unmetneed.errors import InputsError, UnmetneedError, ValidationError
 
 MAX_FAILURES_SHOWN = 20
 SUPPRESSED = "*"
@@ -40,15 +40,25 @@ def error(exc: UnmetneedError) -> None:
     """Print an error a person can act on; for validation, every failure (capped at 20)."""
     err = stderr()
     err.print(f"Error: {exc.message}", markup=False)
-    if isinstance(exc, ValidationError):
-        for failure in exc.failures[:MAX_FAILURES_SHOWN]:
-            err.print(f"  {failure.describe()}", markup=False)
-        rest = len(exc.failures) - MAX_FAILURES_SHOWN
-        if rest > 0:
-            err.print(f"  ... and {rest} more", markup=False)
+    if isinstance(exc, InputsError):
+        for name, problem in exc.problems:
+            err.print(f"  input {name}: {problem.message}", markup=False)
+            if isinstance(problem, ValidationError):
+                _failures(err, problem, indent="    ")
+    elif isinstance(exc, ValidationError):
+        _failures(err, exc)
         err.print("Nothing was written. Use --failures-out FILE.csv to save every failure.")
     elif exc.hint:
         err.print(exc.hint, markup=False)
+
+
+def _failures(err: Console, exc: ValidationError, indent: str = "  ") -> None:
+    """A validation error's failures, one a line, capped at MAX_FAILURES_SHOWN."""
+    for failure in exc.failures[:MAX_FAILURES_SHOWN]:
+        err.print(f"{indent}{failure.describe()}", markup=False)
+    rest = len(exc.failures) - MAX_FAILURES_SHOWN
+    if rest > 0:
+        err.print(f"{indent}... and {rest} more", markup=False)
 
 
 def warn(message: str) -> None:
