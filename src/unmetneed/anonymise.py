@@ -59,6 +59,7 @@ from unmetneed.codes import (
     identifier_columns,
     key,
     map_distinct,
+    not_stated_keys,
     parse_period,
     schema_dir,
 )
@@ -212,7 +213,7 @@ def prepare(frame: pd.DataFrame, *, path: Path | str = "records") -> Prepared:
     """
     c = contract("treatment")
     failures: list[Failure] = []
-    work = _collapse_codes(frame)
+    work = _collapse_codes(frame.reset_index(drop=True))  # row i is line i + 2
     if "age_band" not in work:
         age, age_failures = _age_at_period_end(work)
         failures += age_failures
@@ -319,8 +320,14 @@ def _age_at_period_end(frame: pd.DataFrame) -> tuple[pd.Series, list[Failure]]:
     return _age_from_column(frame[age_col], age_col)
 
 
+def _text_or_missing(values: pd.Series) -> pd.Series:
+    """Trimmed text, missing where blank or a not-stated spelling (``NA``, ``Unknown``...)."""
+    text = values.astype("string").str.strip()
+    return text.mask(map_distinct(text, key).isin(not_stated_keys()).to_numpy())
+
+
 def _age_from_dob(frame: pd.DataFrame, dob_col: str) -> tuple[pd.Series, list[Failure]]:
-    text = frame[dob_col].astype("string").str.strip().mask(lambda t: t == "")
+    text = _text_or_missing(frame[dob_col])
     day = text.str.replace(_MIDNIGHT, "", regex=True)  # Excel and SPSS date-times
     dob = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     uk = pd.to_datetime(day.where(dob.isna()), format="%d/%m/%Y", errors="coerce")
@@ -346,7 +353,7 @@ def _end_or_none(value: object) -> tuple[int, int, int] | None:
 
 
 def _age_from_column(values: pd.Series, name: str) -> tuple[pd.Series, list[Failure]]:
-    text = values.astype("string").str.strip().mask(lambda t: t == "")
+    text = _text_or_missing(values)
     age = pd.to_numeric(text, errors="coerce")
     bad = text.notna() & ~(age.notna() & (age % 1 == 0) & (age >= 0) & (age <= OLDEST_AGE))
     failures = _failures(text, bad, name, f"not a whole number of years 0-{OLDEST_AGE}")
@@ -908,13 +915,17 @@ def _pct(part: int, whole: int) -> str:
 
 @dataclass(frozen=True)
 class Anonymised:
-    """The released extract (typed, sorted, identifiers gone) and what it cost."""
+    """The released extract (typed, sorted, identifiers gone) and what it cost.
+
+    ``notes`` are what loading noticed and fixed (bare years, placeholder area codes).
+    """
 
     extract: pd.DataFrame
     loss: Loss
     quasi: tuple[str, ...]
     k: int
     solution: Solution
+    notes: tuple[str, ...] = ()
 
     def meta(self) -> dict[str, Any]:
         """What the extract was made with, for the file's metadata (no paths, no times)."""
@@ -965,7 +976,7 @@ def anonymise(
         int(baseline.removed.sum()),
         dict(prep.dropped_rows),
     )
-    return Anonymised(extract, loss, quasi, opts.k, sol)
+    return Anonymised(extract, loss, quasi, opts.k, sol, prep.notes)
 
 
 def _check_options(opts: AnonymiseOptions) -> None:

@@ -179,6 +179,7 @@ def _show(result: Anonymised, out: Path, report_path: Path | None) -> None:
         "with at least one value set to not_stated (in any column); pct_affected = "
         "100 x (lost a value + removed) / rows",
     ]
+    remarks += list(result.notes)
     if len(affected) > SHOWN_GROUPS:
         remarks.append(
             f"{len(affected) - SHOWN_GROUPS} more group(s) lost data"
