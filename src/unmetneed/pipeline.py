@@ -104,12 +104,21 @@ def validate_inputs(config: RunConfig, log: RunLog) -> dict[str, Input]:
     return inputs
 
 
-def in_period(frame: pd.DataFrame, period: str) -> pd.DataFrame:
-    """Rows of ``period`` (all rows when the frame has no period column)."""
+def in_period(frame: pd.DataFrame, period: str, name: str = "") -> pd.DataFrame:
+    """Rows of ``period`` (all rows when the frame has no period column).
+
+    With ``name``, an input that has no row of the period is a UsageError naming the
+    periods it does have (a cron job pointed at last quarter's file must not publish
+    empty tables).
+    """
     if "period" not in frame:
         return frame
     parsed = map_distinct(frame["period"].astype("string"), lambda v: parse_period(v)[0])
-    return frame[(parsed == period).to_numpy()]
+    keep = (parsed == period).to_numpy()
+    if name and not keep.any():
+        have = ", ".join(sorted({str(p) for p in parsed.dropna().unique()})) or "none"
+        raise UsageError(f"--period {period}: input {name} has no rows of it (it has {have})")
+    return frame[keep]
 
 
 def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> Table | None:
@@ -120,9 +129,9 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
 
     source = inputs[config.extract.input]
     if source.spec.kind != "records":
-        frame = in_period(source.data.frame, period).reset_index(drop=True)
+        frame = in_period(source.data.frame, period, source.spec.name).reset_index(drop=True)
         return Table("extract", frame, {"table": "extract", "source": source.spec.name})
-    records = in_period(source.data, period)
+    records = in_period(source.data, period, source.spec.name)
     done = anonymise(
         records,
         AnonymiseOptions(k=config.extract.k, quasi=config.extract.quasi),
