@@ -1,0 +1,944 @@
+"""Cohort comparison tables: people in treatment versus people outside it, with statistics.
+
+``compare(cohorts, CompareOptions(by=("disability", "housing"), within=("area",)))`` returns
+a :class:`Comparison` whose ``table`` is tidy, one row per cohort x within-group x variable x
+category, with the pinned columns (contract 4.2)::
+
+    cohort, <within...>, variable, category, count, denominator, pct, pct_lower, pct_upper,
+    suppressed
+
+followed by these extra columns:
+
+- ``diff_vs``: the cohort this row is compared with (with two cohorts, the other one;
+  with more, the reference cohort, the first given); ``diff_pp``, ``diff_lower``,
+  ``diff_upper``: this row's pct minus that cohort's pct, in percentage points, with
+  Newcombe's hybrid score 95% interval.
+- ``test``, ``statistic``, ``dof``, ``p_value``: the test of difference between the cohorts'
+  distributions over the variable's categories in this within-group (the same on every row
+  of the block): ``chi2`` (Pearson, no continuity correction), ``fisher_exact`` (2x2) or
+  ``fisher_monte_carlo`` (r x c) when an expected count is below 5, ``none`` when there is
+  nothing to test, ``suppressed`` when the table it uses holds a suppressed count.
+
+Units: ``count`` and ``denominator`` are people; ``pct`` and its interval are percent of
+the denominator. By default the denominator is every person of the cohort group and
+``not_stated`` is a category of its own (NDTMS convention); with ``exclude_not_stated``
+it is the people with a stated value and ``not_stated`` rows are left out (tableone).
+
+Counting is one ``numpy.bincount`` per variable over integer codes (no loop over rows or
+groups). Disclosure control (``unmetneed.disclosure.protect``) runs before the table is
+returned: counts and denominators in 1..k are suppressed, enough others to stop them being
+worked out from the denominators, and every percentage, interval, difference and test that
+uses a suppressed count is blanked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.codes import NOT_STATED, code_list
+from unmetneed.compare_stats import cohort_test, newcombe, wilson
+from unmetneed.disclosure import Cells, Policy, Protection, protect
+from unmetneed.errors import UsageError, ValidationError
+from unmetneed.schemas import contract
+
+if TYPE_CHECKING:
+    from unmetneed.load import Loaded
+
+SUBSTANCE_COHORTS = (
+    "opiate_no_crack",
+    "opiate_and_crack",
+    "crack_no_opiate",
+    "alcohol_only",
+    "other_non_opiate",
+)
+DISABILITY_COLUMNS = ("disability_learning", "disability_mental_health", "disability_physical")
+FLAG_CATEGORIES = ("yes", "no", NOT_STATED)
+ALIASES: dict[str, tuple[str, ...]] = {"age": ("age_band",), "disability": DISABILITY_COLUMNS}
+PINNED_HEAD = ("cohort",)
+PINNED_TAIL = (
+    "variable",
+    "category",
+    "count",
+    "denominator",
+    "pct",
+    "pct_lower",
+    "pct_upper",
+    "suppressed",
+)
+EXTRA_COLUMNS = (
+    "diff_vs",
+    "diff_pp",
+    "diff_lower",
+    "diff_upper",
+    "test",
+    "statistic",
+    "dof",
+    "p_value",
+)
+DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
+SMALL_DENOMINATOR = 30
+_BAND = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*$")
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What to compare and how.
+
+    ``by``: variables to tabulate (``disability`` = the three disability columns, ``age`` =
+    ``age_band``, ``substance_cohort`` derived). ``within``: columns that split the table.
+    ``age_bands``: collapsed bands such as ``("18-29", "30-39", "40+")``.
+    ``exclude_not_stated``: denominators of stated values only. ``k``: small-cell threshold
+    (counts 1..k suppressed; 0 turns suppression off). ``reference``: cohort the others are
+    compared with when there are more than two (default: the first). ``resamples``/``seed``:
+    the Monte Carlo Fisher test's random tables.
+    """
+
+    by: tuple[str, ...]
+    within: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    exclude_not_stated: bool = False
+    k: int = 3
+    reference: str | None = None
+    resamples: int = 9999
+    seed: int = 2025
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """``by`` with aliases expanded, each column once, in the order given."""
+        return expand_columns(self.by)
+
+    @property
+    def within_columns(self) -> tuple[str, ...]:
+        """``within`` with aliases expanded, each column once, in the order given."""
+        return expand_columns(self.within)
+
+
+def expand_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """Column names with ``age`` -> ``age_band`` and ``disability`` -> its three columns.
+
+    >>> expand_columns(["disability", "age", "age_band"])
+    ('disability_learning', 'disability_mental_health', 'disability_physical', 'age_band')
+    """
+    out: list[str] = []
+    for name in names:
+        for col in ALIASES.get(name.strip(), (name.strip(),)):
+            if col not in out:
+                out.append(col)
+    return tuple(out)
+
+
+# --- age bands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgeBands:
+    """Collapsed age bands: their labels in age order and, for each 5-year band of the code
+    list, the index of the collapsed band it goes into."""
+
+    labels: tuple[str, ...]
+    source_to_band: tuple[int, ...]
+    remarks: tuple[str, ...] = ()
+
+
+def _five_year_bands() -> tuple[tuple[str, int, float], ...]:
+    """The code list's age bands as (label, first age, last age); ``65+`` ends at infinity."""
+    out = []
+    for label in code_list("age_band").codes:
+        lo, _, hi = label.rstrip("+").partition("-")
+        out.append((label, int(lo), float(hi) if hi else float("inf")))
+    return tuple(out)
+
+
+def parse_age_bands(spec: Sequence[str]) -> AgeBands:
+    """Bands like ``18-29``, ``30-39``, ``40+`` as a mapping of the 5-year bands onto them.
+
+    A band must start where a 5-year band starts and end where one ends, otherwise it
+    splits that band (a usage error naming it). The top band ``65+`` is open, so a band
+    whose upper age is 65 or more (``40-65``) takes it in: it is shown as ``40+`` with a
+    remark. Every 5-year band must fall in exactly one band.
+
+    >>> parse_age_bands(["18-29", "30-39", "40-65"]).labels
+    ('18-29', '30-39', '40+')
+    """
+    five = _five_year_bands()
+    top_start = five[-1][1]
+    parsed: list[tuple[int, float, str]] = []
+    remarks: list[str] = []
+    for text in (t for t in spec if t.strip()):
+        lo, hi, label = _parse_band(text.strip(), five)
+        if hi >= top_start and label != f"{lo}+":
+            remarks.append(
+                f"age band {text.strip()} takes in {five[-1][0]} (the oldest band is open, "
+                f"so it cannot be split): shown as {lo}+"
+            )
+            label = f"{lo}+"
+        parsed.append((lo, float("inf") if hi >= top_start else hi, label))
+    if not parsed:
+        raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
+    parsed.sort()
+    mapping = []
+    for label, lo, hi in five:
+        holders = [i for i, (blo, bhi, _) in enumerate(parsed) if blo <= lo and hi <= bhi]
+        if len(holders) != 1:
+            taken = " and ".join(parsed[i][2] for i in holders) or "no band"
+            raise UsageError(
+                f"--age-bands: the 5-year band {label} is in {taken}; every band from "
+                f"{five[0][0]} to {five[-1][0]} must be in exactly one band"
+            )
+        mapping.append(holders[0])
+    labels = tuple(p[2] for p in parsed)
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"--age-bands: a band is given twice ({', '.join(labels)})")
+    return AgeBands(labels, tuple(mapping), tuple(remarks))
+
+
+def _parse_band(text: str, five: tuple[tuple[str, int, float], ...]) -> tuple[int, float, str]:
+    """One band as (first age, last age, label), refusing one that splits a 5-year band."""
+    match = _BAND.match(text)
+    if not match:
+        raise UsageError(f"--age-bands {text!r}: write a band as 18-29 or 50+")
+    lo = int(match[1])
+    hi = float("inf") if match[3] else float(match[2])
+    starts = {b[1]: b[0] for b in five}
+    if lo not in starts:
+        inside = [b[0] for b in five if b[1] <= lo <= b[2]]
+        where = f"splits the 5-year band {inside[0]}" if inside else f"starts below {five[0][1]}"
+        raise UsageError(
+            f"--age-bands {text}: {where}; bands start at " + ", ".join(str(b[1]) for b in five)
+        )
+    if hi < lo:
+        raise UsageError(f"--age-bands {text}: the upper age is below the lower age")
+    ends = {b[2] for b in five}
+    if hi < five[-1][1] and hi not in ends:
+        inside = [b[0] for b in five if b[1] <= hi <= b[2]]
+        raise UsageError(
+            f"--age-bands {text}: splits the 5-year band {inside[0]}; bands end at "
+            + ", ".join(str(int(b[2])) for b in five[:-1])
+            + ", or are open (50+)"
+        )
+    return lo, hi, f"{lo}+" if match[3] else f"{lo}-{int(hi)}"
+
+
+# --- cohorts and coded variables ------------------------------------------------------------
+
+
+def source_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The input columns needed for these table columns (``substance_cohort`` is derived)."""
+    out: list[str] = []
+    for col in columns:
+        for src in ("drug_group", "crack") if col == "substance_cohort" else (col,):
+            if src not in out:
+                out.append(src)
+    return tuple(out)
+
+
+def combine_cohorts(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
+    """One new frame of ``columns`` plus a categorical ``cohort`` (labels in the order given).
+
+    ``cohorts``: label -> frame, or one frame with a ``cohort`` column. The inputs are not
+    changed. A missing column or a row without a cohort label is a usage error.
+    """
+    if isinstance(cohorts, pd.DataFrame):
+        return _split_by_column(cohorts, columns)
+    if not cohorts:
+        raise UsageError("give at least one cohort (--cohort LABEL=FILE)")
+    parts = []
+    for label, frame in cohorts.items():
+        _require(frame, columns, f"cohort {label}")
+        parts.append(frame.loc[:, list(columns)])
+    combined = pd.concat(parts, ignore_index=True)
+    codes = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    labels = [str(label) for label in cohorts]
+    return combined.assign(cohort=pd.Categorical.from_codes(codes, categories=pd.Index(labels)))
+
+
+def _split_by_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A frame whose ``cohort`` column labels each row, checked and as a categorical."""
+    _require(frame, ("cohort", *columns), "the table")
+    labels = frame["cohort"]
+    if labels.isna().any():
+        lines = (np.flatnonzero(labels.isna().to_numpy())[:5] + 2).tolist()
+        raise UsageError(
+            f"{int(labels.isna().sum())} row(s) have no cohort label (lines "
+            f"{', '.join(map(str, lines))}); fill the cohort column or use --cohort LABEL=FILE"
+        )
+    order = [str(v) for v in pd.unique(labels.astype(str))]
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        order = [str(c) for c in labels.cat.categories if str(c) in set(order)]
+    cohort = pd.Categorical(labels.astype(str), categories=order)
+    return frame.loc[:, [c for c in columns if c != "cohort"]].assign(cohort=cohort)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{what} has no column {', '.join(missing)} (its columns: "
+            f"{', '.join(map(str, frame.columns))}); rename one with --column NEW=OLD "
+            "or leave that variable out"
+        )
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A variable as integer codes: ``codes[i]`` indexes ``categories`` for row ``i``.
+
+    Not stated (missing) rows have the index of ``not_stated``, which is the last category
+    when the variable has one.
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    codes: np.ndarray
+
+    @property
+    def not_stated(self) -> int | None:
+        """Index of the ``not_stated`` category, if there is one."""
+        return self.categories.index(NOT_STATED) if NOT_STATED in self.categories else None
+
+
+def _category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Codes of ``values`` against ``categories`` (-1 for missing or unknown), vectorised."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        recoded = values.cat.rename_categories([str(c) for c in values.cat.categories])
+        return np.asarray(recoded.cat.set_categories(list(categories)).cat.codes, dtype=np.int64)
+    return np.asarray(
+        pd.Categorical(values.astype("string"), categories=list(categories)).codes, dtype=np.int64
+    )
+
+
+def _with_not_stated(name: str, categories: Sequence[str], codes: np.ndarray) -> Coded:
+    """Missing codes (-1) mapped to ``not_stated`` (added as the last category if needed)."""
+    cats = list(categories)
+    if (codes < 0).any() or NOT_STATED in cats:
+        if NOT_STATED not in cats:
+            cats.append(NOT_STATED)
+        codes = np.where(codes < 0, cats.index(NOT_STATED), codes)
+    return Coded(name, tuple(cats), codes.astype(np.int64))
+
+
+def _flag_codes(values: pd.Series) -> np.ndarray:
+    """yes -> 0, no -> 1, not stated -> 2 for a true/false column."""
+    flags = values.astype("boolean")
+    missing = flags.isna().to_numpy()
+    true = flags.fillna(False).to_numpy(dtype=bool)
+    return np.where(missing, 2, np.where(true, 0, 1)).astype(np.int64)
+
+
+def derive_substance_cohort(drug_group: pd.Series, crack: pd.Series) -> np.ndarray:
+    """Codes into ``SUBSTANCE_COHORTS`` (-1 where it cannot be told) from drug group and crack.
+
+    opiate_no_crack: opiate, not crack; opiate_and_crack: opiate with crack; crack_no_opiate:
+    a non-opiate group with crack; alcohol_only: alcohol only (whatever the crack flag);
+    other_non_opiate: a non-opiate group without crack. A missing drug group, or a missing
+    crack flag outside alcohol_only, is not stated.
+    """
+    groups = code_list("drug_group").codes
+    dg = _category_codes(drug_group, groups)
+    flags = crack.astype("boolean")
+    known = flags.notna().to_numpy()
+    has_crack = flags.fillna(False).to_numpy(dtype=bool)
+    opiate = dg == groups.index("opiate")
+    non_opiate = np.isin(
+        dg, [groups.index("non_opiate_only"), groups.index("non_opiate_and_alcohol")]
+    )
+    out = np.full(len(dg), -1, dtype=np.int64)
+    out[opiate & known & ~has_crack] = 0
+    out[opiate & has_crack] = 1
+    out[non_opiate & has_crack] = 2
+    out[dg == groups.index("alcohol_only")] = 3
+    out[non_opiate & known & ~has_crack] = 4
+    return out
+
+
+def code_variable(frame: pd.DataFrame, name: str, bands: AgeBands | None = None) -> Coded:
+    """One column of the combined frame as :class:`Coded`, categories in the code list's order.
+
+    True/false columns have ``yes``, ``no``, ``not_stated``; code-list columns the list's
+    codes (``not_stated`` added last when values are missing); ``age_band`` the collapsed
+    bands when ``bands`` is given; other columns their values in sorted (or categorical) order.
+    """
+    specs = {c.name: c for c in contract("cohort").columns}
+    spec = specs.get(name)
+    if name == "substance_cohort" and name not in frame:
+        codes = derive_substance_cohort(frame["drug_group"], frame["crack"])
+        return _with_not_stated(name, SUBSTANCE_COHORTS, codes)
+    values = frame[name]
+    if (spec is not None and spec.type == "flag") or str(values.dtype) in ("boolean", "bool"):
+        return Coded(name, FLAG_CATEGORIES, _flag_codes(values))
+    if spec is not None and spec.type == "code":
+        cats = code_list(str(spec.codes)).codes
+        codes = _category_codes(values, cats)
+        if name == "age_band" and bands is not None:
+            lookup = np.append(np.asarray(bands.source_to_band, dtype=np.int64), -1)
+            return _with_not_stated(name, bands.labels, lookup[codes])
+        return _with_not_stated(name, cats, codes)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        observed = set(values.dropna().astype(str).unique())
+        cats = tuple(str(c) for c in values.cat.categories if str(c) in observed)
+    else:
+        cats = tuple(sorted(values.dropna().astype(str).unique()))
+    return _with_not_stated(name, cats, _category_codes(values, cats))
+
+
+# --- groups and counts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The cohort x within-groups that have people, in within-major, cohort-minor order.
+
+    ``of_row``: each input row's group. ``cohort``: each group's cohort code. ``within``:
+    each group's code in every within column (groups x columns). ``block``: each group's
+    within-group number (groups of the same within values share it). ``size``: people.
+    """
+
+    of_row: np.ndarray
+    cohort: np.ndarray
+    within: np.ndarray
+    block: np.ndarray
+    size: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of groups."""
+        return len(self.cohort)
+
+
+def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> Groups:
+    """Dense group numbers of the rows, from their cohort and within codes (one bincount)."""
+    dims = (*(len(w.categories) for w in within), n_cohorts)
+    flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
+    occupied_mask = np.bincount(flat, minlength=int(np.prod(dims))) > 0
+    occupied = np.flatnonzero(occupied_mask)
+    dense = np.full(len(occupied_mask), -1, dtype=np.int64)
+    dense[occupied] = np.arange(len(occupied))
+    keys = np.unravel_index(occupied, dims)
+    within_keys = np.column_stack(keys[:-1]) if within else np.zeros((len(occupied), 0), int)
+    _, block = np.unique(occupied // n_cohorts, return_inverse=True)
+    of_row = dense[flat]
+    return Groups(
+        of_row=of_row,
+        cohort=np.asarray(keys[-1], dtype=np.int64),
+        within=within_keys.astype(np.int64),
+        block=block.astype(np.int64),
+        size=np.bincount(of_row, minlength=len(occupied)).astype(np.int64),
+    )
+
+
+def count_by_group(groups: Groups, variable: Coded) -> np.ndarray:
+    """People per group x category (groups x categories), by one ``numpy.bincount``."""
+    ncat = len(variable.categories)
+    flat = groups.of_row * ncat + variable.codes
+    return np.bincount(flat, minlength=groups.n * ncat).reshape(groups.n, ncat)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A protected comparison table and what was needed to build and check it.
+
+    ``table``: the tidy table (module docstring). ``variables``: each variable with its
+    categories in the order shown. ``cells``/``protection``: the disclosure structure and
+    outcome (``protection.meta(cells)`` goes into the written metadata). ``remarks``:
+    numbered caveats for under the table.
+    """
+
+    table: pd.DataFrame
+    within: tuple[str, ...]
+    cohorts: tuple[str, ...]
+    variables: tuple[tuple[str, tuple[str, ...]], ...]
+    cells: Cells
+    protection: Protection
+    remarks: tuple[str, ...]
+    options: CompareOptions
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata for ``write_table``: table name, disclosure structure, remarks, options."""
+        opts = self.options
+        return {
+            "table": "compare",
+            "disclosure": self.protection.meta(self.cells),
+            "remarks": list(self.remarks),
+            "options": {
+                "cohorts": list(self.cohorts),
+                "by": list(opts.variables),
+                "within": list(self.within),
+                "age_bands": list(opts.age_bands),
+                "exclude_not_stated": opts.exclude_not_stated,
+                "k": opts.k,
+                "suppression": "off" if opts.k <= 0 else f"counts 1..{opts.k} suppressed",
+                "reference": self.cohorts[0] if len(self.cohorts) > 2 else None,
+                "intervals": "95% Wilson score (pct), Newcombe hybrid score (diff_pp)",
+                "tests": "chi2 (Pearson, no continuity correction); fisher_exact (2x2) or "
+                f"fisher_monte_carlo ({opts.resamples} tables, seed {opts.seed}) when an "
+                "expected count is below 5",
+            },
+        }
+
+
+@dataclass
+class _Rows:
+    """Row-level arrays of the table before it becomes a frame (one entry per row)."""
+
+    group: list[np.ndarray] = field(default_factory=list)
+    variable: list[np.ndarray] = field(default_factory=list)
+    category: list[np.ndarray] = field(default_factory=list)
+    count: list[np.ndarray] = field(default_factory=list)
+    denominator: list[np.ndarray] = field(default_factory=list)
+    denominator_cell: list[np.ndarray] = field(default_factory=list)
+    count_cell: list[np.ndarray] = field(default_factory=list)
+
+    def cat(self, name: str) -> np.ndarray:
+        """One field's pieces joined into one int64 array."""
+        return np.concatenate(getattr(self, name)).astype(np.int64)
+
+
+def compare(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, options: CompareOptions
+) -> Comparison:
+    """The protected comparison table of ``cohorts`` (label -> frame, or one frame with a
+    ``cohort`` column) over ``options.by`` within ``options.within``.
+
+    Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
+    are not changed.
+    """
+    variables, within = options.variables, options.within_columns
+    _check_columns(variables, within)
+    bands = parse_age_bands(options.age_bands) if options.age_bands else None
+    frame = combine_cohorts(cohorts, source_columns((*within, *variables)))
+    labels = tuple(str(c) for c in frame["cohort"].cat.categories)
+    cohort_codes = np.asarray(frame["cohort"].cat.codes, dtype=np.int64)
+    within_coded = [code_variable(frame, w, bands) for w in within]
+    groups = group_rows(cohort_codes, len(labels), within_coded)
+    coded = [code_variable(frame, v, bands) for v in variables]
+    rows, cells = _count_rows(groups, coded, options.exclude_not_stated)
+    order = np.lexsort(
+        (
+            rows.cat("category"),
+            groups.cohort[rows.cat("group")],
+            rows.cat("variable"),
+            groups.block[rows.cat("group")],
+        )
+    )
+    table, row_cells = _frame(rows, order, groups, labels, within_coded, coded)
+    table = _add_statistics(table, row_cells, options)
+    rows_at = np.arange(len(table))
+    cells.place("count", row_cells.count, rows_at)
+    cells.place("denominator", row_cells.denominator, rows_at)
+    protection = protect(cells, Policy.named(k=options.k))
+    table = _protect(table, row_cells, cells, protection)
+    remarks = _remarks(table, groups, options, bands, protection, coded)
+    return Comparison(
+        table=table,
+        within=within,
+        cohorts=labels,
+        variables=tuple((c.name, _shown_categories(c, options.exclude_not_stated)) for c in coded),
+        cells=cells,
+        protection=protection,
+        remarks=remarks,
+        options=options,
+    )
+
+
+def _check_columns(variables: tuple[str, ...], within: tuple[str, ...]) -> None:
+    if not variables:
+        raise UsageError("give at least one variable to compare (--by VARIABLE)")
+    both = sorted(set(variables) & set(within))
+    if both:
+        raise UsageError(f"{', '.join(both)} is in both --by and --within; use it in one")
+    reserved = {"cohort"} | set(PINNED_TAIL) | set(EXTRA_COLUMNS)
+    bad = sorted((set(variables) | set(within)) & reserved)
+    if bad:
+        raise UsageError(f"{', '.join(bad)} cannot be compared or split by (a table column)")
+
+
+def _shown_categories(variable: Coded, exclude_not_stated: bool) -> tuple[str, ...]:
+    """Categories that get rows: all, or all but ``not_stated`` when excluding it."""
+    if exclude_not_stated:
+        return tuple(c for c in variable.categories if c != NOT_STATED)
+    return variable.categories
+
+
+@dataclass(frozen=True)
+class _RowCells:
+    """For each table row: its count cell, denominator cell, block and partner row (-1)."""
+
+    count: np.ndarray
+    denominator: np.ndarray
+    block: np.ndarray
+    group: np.ndarray
+    partner: np.ndarray
+
+
+def _count_rows(groups: Groups, coded: Sequence[Coded], exclude: bool) -> tuple[_Rows, Cells]:
+    """Counts and denominators of every row, and the cells and relations for disclosure.
+
+    Cell ids: the denominators first (one per group by default, shared by every variable;
+    one per group x variable when excluding not stated), then one cell per row's count.
+    Relations: per group x variable, its denominator = the sum of its categories' counts.
+    """
+    rows = _Rows()
+    denom_values: list[np.ndarray] = []
+    relations: list[tuple[np.ndarray, np.ndarray]] = []
+    n_denominators = 0
+    n_counts = 0
+    for v, var in enumerate(coded):
+        shown = [i for i, c in enumerate(var.categories) if not (exclude and c == NOT_STATED)]
+        counts = count_by_group(groups, var)[:, shown]
+        ncat = len(shown)
+        if exclude or v == 0:
+            denom_values.append(counts.sum(axis=1) if exclude else groups.size)
+            denom_cell = n_denominators + np.arange(groups.n)
+            n_denominators += groups.n
+        rows.group.append(np.repeat(np.arange(groups.n), ncat))
+        rows.variable.append(np.full(groups.n * ncat, v))
+        rows.category.append(np.tile(np.asarray(shown, dtype=np.int64), groups.n))
+        rows.count.append(counts.reshape(-1))
+        rows.denominator.append(np.repeat(denom_values[-1], ncat))
+        rows.denominator_cell.append(np.repeat(denom_cell, ncat))
+        count_cell = (n_counts + np.arange(groups.n * ncat)).reshape(groups.n, ncat)
+        rows.count_cell.append(count_cell.reshape(-1))
+        relations.append((denom_cell, count_cell))
+        n_counts += groups.n * ncat
+    cells = Cells(np.concatenate([*denom_values, rows.cat("count")]))
+    rows.count_cell = [rows.cat("count_cell") + n_denominators]
+    for denom_cell, count_cell in relations:
+        for total, parts in zip(denom_cell, count_cell + n_denominators, strict=True):
+            cells.add_relation(int(total), parts.tolist())
+    return rows, cells
+
+
+def _frame(
+    rows: _Rows,
+    order: np.ndarray,
+    groups: Groups,
+    labels: tuple[str, ...],
+    within: Sequence[Coded],
+    coded: Sequence[Coded],
+) -> tuple[pd.DataFrame, _RowCells]:
+    """The tidy frame in display order (within, variable, cohort, category), no statistics."""
+    g = rows.cat("group")[order]
+    v = rows.cat("variable")[order]
+    c = rows.cat("category")[order]
+    data: dict[str, Any] = {"cohort": np.asarray(labels, dtype=object)[groups.cohort[g]]}
+    for j, w in enumerate(within):
+        data[w.name] = np.asarray(w.categories, dtype=object)[groups.within[g, j]]
+    data["variable"] = np.asarray([x.name for x in coded], dtype=object)[v]
+    cat_labels = np.empty(len(order), dtype=object)
+    for i, var in enumerate(coded):
+        hit = v == i
+        cat_labels[hit] = np.asarray(var.categories, dtype=object)[c[hit]]
+    data["category"] = cat_labels
+    data["count"] = rows.cat("count")[order]
+    data["denominator"] = rows.cat("denominator")[order]
+    table = pd.DataFrame(data)
+    partner = _partner_rows(groups.block[g], v, c, groups.cohort[g], len(labels))
+    row_cells = _RowCells(
+        count=rows.cat("count_cell")[order],
+        denominator=rows.cat("denominator_cell")[order],
+        block=groups.block[g] * max(len(coded), 1) + v,
+        group=g,
+        partner=partner,
+    )
+    return table, row_cells
+
+
+def _partner_rows(
+    block: np.ndarray, variable: np.ndarray, category: np.ndarray, cohort: np.ndarray, n: int
+) -> np.ndarray:
+    """Row each row's difference is taken against (-1: none).
+
+    Two cohorts: the same category in the other cohort. More: the reference cohort (code
+    0); its own rows have none. One: none.
+    """
+    if n < 2:
+        return np.full(len(block), -1, dtype=np.int64)
+    other = 1 - cohort if n == 2 else np.zeros_like(cohort)
+    keys = pd.MultiIndex.from_arrays([block, variable, category, cohort])
+    wanted = pd.MultiIndex.from_arrays([block, variable, category, other])
+    partner = np.asarray(keys.get_indexer(wanted), dtype=np.int64)
+    if n > 2:
+        partner[cohort == 0] = -1
+    return partner
+
+
+def _add_statistics(table: pd.DataFrame, rc: _RowCells, options: CompareOptions) -> pd.DataFrame:
+    """The table with pct and its Wilson interval, differences and tests (not yet protected)."""
+    count = table["count"].to_numpy(dtype=np.int64)
+    denom = table["denominator"].to_numpy(dtype=np.int64)
+    pct, lower, upper = wilson(count, denom)
+    has = rc.partner >= 0
+    p = np.where(has, rc.partner, 0)
+    diff, dlo, dhi = newcombe(count, denom, count[p], denom[p])
+    diff_vs = np.full(len(table), None, dtype=object)
+    diff_vs[has] = table["cohort"].to_numpy(dtype=object)[p[has]]
+    tests = _tests(count, rc.block, table["cohort"].to_numpy(dtype=object), options)
+    out = table.assign(
+        pct=pct,
+        pct_lower=lower,
+        pct_upper=upper,
+        suppressed=False,
+        diff_vs=diff_vs,
+        diff_pp=np.where(has, diff, np.nan),
+        diff_lower=np.where(has, dlo, np.nan),
+        diff_upper=np.where(has, dhi, np.nan),
+        **tests,
+    )
+    return out
+
+
+def _tests(
+    count: np.ndarray, block: np.ndarray, cohort: np.ndarray, options: CompareOptions
+) -> dict[str, np.ndarray]:
+    """Test columns: one test per within-group x variable block, repeated on its rows.
+
+    Rows of a block are contiguous, ordered by cohort then category, so each block's
+    cohorts x categories table is a reshape of its counts.
+    """
+    n = len(count)
+    test = np.full(n, "none", dtype=object)
+    statistic, dof, p_value = (np.full(n, np.nan) for _ in range(3))
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if n else np.array([], int)
+    ends = np.r_[starts[1:], n]
+    for s, e in zip(starts, ends, strict=True):
+        n_cohorts = len(pd.unique(cohort[s:e]))
+        table = count[s:e].reshape(n_cohorts, -1)
+        res = cohort_test(table, resamples=options.resamples, seed=options.seed)
+        test[s:e], statistic[s:e], dof[s:e], p_value[s:e] = (
+            res.test,
+            res.statistic,
+            res.dof,
+            res.p_value,
+        )
+    return {"test": test, "statistic": statistic, "dof": dof, "p_value": p_value}
+
+
+def _protect(
+    table: pd.DataFrame, rc: _RowCells, cells: Cells, protection: Protection
+) -> pd.DataFrame:
+    """Suppressed counts and denominators blank, with everything derived from them.
+
+    ``protection.apply`` blanks the cells and the row's pct, interval and difference; here
+    a difference is also blanked when its partner row lost a count or denominator, and a
+    test when any row of its block did (``test`` then reads ``suppressed``). The cells must
+    already be placed on the rows (``cells.place``).
+    """
+    out = protection.apply(table, cells, derived=DERIVED)
+    hidden = protection.suppressed[rc.count] | protection.suppressed[rc.denominator]
+    partner_hidden = np.where(rc.partner >= 0, hidden[np.maximum(rc.partner, 0)], False)
+    lose_diff = partner_hidden & ~hidden
+    for name in ("diff_pp", "diff_lower", "diff_upper"):
+        out[name] = out[name].astype("Float64").mask(lose_diff)
+    block_hidden = np.bincount(rc.block, weights=hidden, minlength=int(rc.block.max(initial=0)) + 1)
+    lose_test = block_hidden[rc.block] > 0
+    out["statistic"] = out["statistic"].astype("Float64").mask(lose_test)
+    out["dof"] = out["dof"].astype("Float64").mask(lose_test)
+    out["p_value"] = out["p_value"].astype("Float64").mask(lose_test)
+    out["test"] = out["test"].mask(lose_test & (out["test"] != "none"), "suppressed")
+    out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | lose_diff
+    for name in ("count", "denominator"):
+        out[name] = out[name].astype("Int64")
+    for name in ("pct", "pct_lower", "pct_upper"):
+        out[name] = out[name].astype("Float64")
+    columns = [c for c in table.columns if c not in (*PINNED_TAIL, *EXTRA_COLUMNS)]
+    return out.loc[:, [*columns, *PINNED_TAIL, *EXTRA_COLUMNS]]
+
+
+def _remarks(
+    table: pd.DataFrame,
+    groups: Groups,
+    options: CompareOptions,
+    bands: AgeBands | None,
+    protection: Protection,
+    coded: Sequence[Coded],
+) -> tuple[str, ...]:
+    """Numbered caveats: suppression, small denominators, tests not done, conventions."""
+    out: list[str] = list(protection.remarks) or _suppression_remarks(options, protection)
+    if protection.suppressed.any():
+        out.append(
+            "Suppressed counts are * in the terminal and blank in files; the percentages, "
+            "intervals, differences and tests that use them are blank too."
+        )
+    small = int(((groups.size > 0) & (groups.size < SMALL_DENOMINATOR)).sum())
+    if small:
+        out.append(
+            f"{small} cohort group(s) have fewer than {SMALL_DENOMINATOR} people: their "
+            "percentages are imprecise (see the 95% intervals)."
+        )
+    tests = set(table["test"].astype(str))
+    if "none" in tests:
+        out.append(
+            "No test where only one cohort or only one category has people in the group "
+            "(test = none)."
+        )
+    if "fisher_exact" in tests or "fisher_monte_carlo" in tests:
+        out.append(
+            "Where an expected count is below 5 the chi-squared test is not valid: Fisher's "
+            "exact test is used instead (fisher_exact for 2x2; fisher_monte_carlo for larger "
+            f"tables, a Monte Carlo p-value from {options.resamples:,} random tables, seeded "
+            "so a rerun gives the same value)."
+        )
+    if options.exclude_not_stated:
+        out.append("Not stated values are left out: denominators count people with a stated value.")
+    else:
+        with_ns = [c.name for c in coded if c.not_stated is not None]
+        if with_ns:
+            out.append(
+                "not_stated is a category of its own and denominators count every person in "
+                "the group (NDTMS convention), so stated categories may not add up to 100%."
+            )
+    if bands is not None:
+        out.extend(bands.remarks)
+    return tuple(out)
+
+
+def _suppression_remarks(options: CompareOptions, protection: Protection) -> list[str]:
+    """What suppression did, when ``protect`` gave no remark of its own."""
+    if options.k <= 0:
+        return [
+            "Suppression is OFF (--k 0): small counts are shown; publish only counts you "
+            "are allowed to publish as they are."
+        ]
+    n_primary = int(protection.primary.sum())
+    if not n_primary:
+        return []
+    return [
+        f"{n_primary} count(s) of 1 to {options.k} suppressed, and "
+        f"{int(protection.secondary.sum())} more so they cannot be worked out from the totals."
+    ]
+
+
+# --- the wide view ----------------------------------------------------------------------------
+
+
+def wide(comparison: Comparison, cells: str = "pct") -> pd.DataFrame:
+    """The publication view: one row per within-group x cohort, one column per category.
+
+    Columns are ``variable: category`` in the code lists' order. ``cells="pct"``: the
+    percentage (blank where suppressed); ``cells="n-pct"``: text ``n (pct%)`` (blank where
+    suppressed). ``denominator`` (people in the group) comes first when not stated values
+    are kept; ``suppressed`` is true on rows with a blank cell.
+    """
+    if cells not in ("pct", "n-pct"):
+        raise UsageError(f"--cells {cells!r}: use pct or n-pct")
+    t = comparison.table
+    keys = [*comparison.within, "cohort"]
+    column = t["variable"].astype(str) + ": " + t["category"].astype(str)
+    if cells == "pct":
+        values = t["pct"].astype("Float64")
+    else:
+        values = pd.Series(_n_pct(t), index=t.index, dtype=object)
+    long = t.loc[:, keys].assign(column=column, value=values)
+    index = pd.MultiIndex.from_frame(t.loc[:, keys].drop_duplicates())
+    pivot = long.set_index([*keys, "column"])["value"].unstack("column")
+    order = [f"{v}: {c}" for v, cats in comparison.variables for c in cats]
+    pivot = pivot.reindex(index=index, columns=order)
+    out = pivot.reset_index()
+    out.columns = [str(c) for c in out.columns]
+    if cells == "pct":
+        out[order] = out[order].astype("Float64")
+    if not comparison.options.exclude_not_stated:
+        denom = t.drop_duplicates(keys).set_index(keys)["denominator"].reindex(index)
+        out.insert(len(keys), "denominator", denom.to_numpy())
+        out["denominator"] = out["denominator"].astype("Int64")
+    hidden = t.assign(h=t["suppressed"]).groupby(keys, sort=False, observed=True)["h"].any()
+    out["suppressed"] = hidden.reindex(index).to_numpy(dtype=bool)
+    return out
+
+
+def _n_pct(t: pd.DataFrame) -> np.ndarray:
+    """``n (pct%)`` text per row, None where the count or pct is blank."""
+    out = np.full(len(t), None, dtype=object)
+    ok = (t["count"].notna() & t["pct"].notna()).to_numpy()
+    counts = t["count"].to_numpy(dtype=object)[ok]
+    pcts = t["pct"].to_numpy(dtype=object)[ok]
+    out[ok] = [f"{int(n):,} ({float(p):.0f}%)" for n, p in zip(counts, pcts, strict=True)]
+    return out
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+COHORT_KINDS = ("auto", "treatment", "cohort")
+
+
+def parse_cohort_spec(text: str) -> tuple[str | None, Path]:
+    """``LABEL=FILE`` as ``(label, path)``; a bare ``FILE`` (its rows labelled by a
+    ``cohort`` column) as ``(None, path)``.
+
+    >>> parse_cohort_spec("NDTMS=data/sample/extract.csv")
+    ('NDTMS', PosixPath('data/sample/extract.csv'))
+    """
+    label, sep, rest = text.partition("=")
+    if sep and label.strip() and "/" not in label and "\\" not in label:
+        if not rest.strip():
+            raise UsageError(f"--cohort {text!r}: write it as LABEL=FILE, e.g. OOTU=cohort.csv")
+        return label.strip(), Path(rest.strip())
+    return None, Path(text.strip())
+
+
+def load_cohort_file(
+    path: Path, kind: str = "auto", columns: Mapping[str, str] | None = None
+) -> Loaded:
+    """One cohort's file, validated as a treatment extract or a cohort file.
+
+    ``kind="auto"``: a treatment extract if it passes that contract (every required column
+    present and valid), else a cohort file (2.3: every column optional). When it passes
+    neither, the treatment failures are raised if it has the treatment's required columns
+    (it looks like an extract), else the cohort failures.
+    """
+    from unmetneed.load import load
+
+    if kind not in COHORT_KINDS:
+        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
+    if kind != "auto":
+        return load(path, kind, columns=columns)
+    try:
+        return load(path, "treatment", columns=columns)
+    except ValidationError as as_treatment:
+        try:
+            loaded = load(path, "cohort", columns=columns)
+        except ValidationError as as_cohort:
+            missing = [f for f in as_treatment.failures if f.line is None]
+            raise (as_cohort if missing else as_treatment) from None
+        loaded.notes.append(f"{path}: read as a cohort file (it is not a treatment extract)")
+        return loaded
+
+
+def load_cohorts(
+    specs: Sequence[str], kind: str = "auto", columns: Mapping[str, str] | None = None
+) -> tuple[dict[str, pd.DataFrame] | pd.DataFrame, list[str]]:
+    """The cohorts of ``--cohort`` options and the loader's notes.
+
+    Every spec ``LABEL=FILE`` gives a label -> frame mapping; one bare ``FILE`` gives its
+    frame, whose ``cohort`` column labels the rows. Mixing the two, or a label given
+    twice, is a usage error.
+    """
+    parsed = [parse_cohort_spec(s) for s in specs]
+    if not parsed:
+        raise UsageError("give at least one --cohort LABEL=FILE")
+    bare = [p for label, p in parsed if label is None]
+    if bare and len(parsed) > 1:
+        raise UsageError(
+            f"--cohort {bare[0]}: give every cohort as LABEL=FILE, or one file with a cohort column"
+        )
+    labels = [label for label, _ in parsed]
+    twice = sorted({x for x in labels if x is not None and labels.count(x) > 1})
+    if twice:
+        raise UsageError(f"--cohort: the label {', '.join(twice)} is given twice")
+    loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
+    notes = [n for item in loaded for n in item.notes]
+    if bare:
+        return loaded[0].frame, notes
+    return {str(label): item.frame for (label, _), item in zip(parsed, loaded, strict=True)}, notes
