@@ -170,16 +170,26 @@ def _show(result: Anonymised, out: Path, report_path: Path | None) -> None:
     groups = result.loss.by_group
     affected = groups[(groups["variable"] != "all") & (groups["pct_affected"] > 0)]
     if not affected.empty:
-        rep.show_frame(
-            affected.head(SHOWN_GROUPS).reset_index(drop=True),
-            title="loss by group, largest share first",
+        rows = [
+            (
+                f"{g.variable}={g.category}",
+                f"{g.rows_lost_value:,} of {g.rows:,}",
+                f"{g.rows_removed:,}",
+                f"{g.values_suppressed:,}",
+                f"{g.pct_affected:.1f}",
+            )
+            for g in affected.head(SHOWN_GROUPS).itertuples(index=False)
+        ]
+        headers = ["group", "rows lost a value", "rows removed", "own values suppressed", "%"]
+        rep.show_table(
+            rows, headers, title="loss by group, largest share first", right_align=headers[1:]
         )
     remarks = [
-        "rows = rows of that category going into k-anonymity; rows_lost_value = rows kept "
-        "with at least one value set to not_stated (in any column); pct_affected = "
-        "100 x (lost a value + removed) / rows",
+        "rows lost a value: rows kept with at least one value set to not_stated (in any "
+        "column), of the group's rows; own values suppressed: cells of that column and "
+        "category set to not_stated; % = 100 x (lost a value + removed) / rows",
+        *result.notes,
     ]
-    remarks += list(result.notes)
     if len(affected) > SHOWN_GROUPS:
         remarks.append(
             f"{len(affected) - SHOWN_GROUPS} more group(s) lost data"
