@@ -683,3 +683,34 @@ def test_a_rounding_policy_rounds_t_and_works_the_rest_out_from_the_rounded_coun
     assert any("rounded to the nearest 5 (nhs policy)" in x for x in result.remarks)
     with pytest.raises(UsageError, match="--policy"):
         run(t, p, policy="loose")
+
+
+def test_a_small_count_does_not_show_as_a_difference_between_substances(tmp_path: Path) -> None:
+    """15 opiate and crack, 19 opiate without crack, 2 crack without opiate (non-opiate with
+    crack): opiate 34, crack 17, opiate_crack 36 are each large, but 36 - 34 = 2 people
+    using crack without opiates. One of opiate and opiate_crack must be hidden."""
+    t = records(
+        tmp_path,
+        [
+            ("2024/25", *NORTH, "opiate", "yes", 15),
+            ("2024/25", *NORTH, "opiate", "no", 19),
+            ("2024/25", *NORTH, "non_opiate_only", "yes", 2),
+        ],
+    )
+    subs = ("opiate_crack", "opiate", "crack")
+    p = prevalence(tmp_path, [(*NORTH, "2024/25", s, 100, 80, 130) for s in subs])
+    result = run(t, p)
+    shown = {s: row(result, "Northshire", "2024/25", s)["in_treatment"] for s in subs}
+    assert pd.isna(shown["opiate"]) or pd.isna(shown["opiate_crack"])
+    assert not pd.isna(shown["crack"]) or not pd.isna(shown["opiate_crack"])
+    assert any("difference between substances" in x for x in result.remarks)
+    # the written structure names the parts (cells 3..5) but no column shows them
+    meta = result.meta()["disclosure"]
+    assert meta["n_cells"] == 6
+    assert [p["column"] for p in meta["placements"]] == ["in_treatment"]
+    assert sorted((total, tuple(ps)) for total, ps in meta["relations"]) == [
+        (0, (3, 4, 5)),
+        (1, (3, 4)),
+        (2, (4, 5)),
+    ]
+    assert run(t, p, k=0).table["in_treatment"].tolist() == [36, 34, 17]

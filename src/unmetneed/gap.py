@@ -65,6 +65,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _protect
 ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
 _NAME_RE = re.compile(r"[^a-z0-9]+")
 MAX_NAMED = 8
@@ -197,22 +198,23 @@ def compute(
     remarks = Remarks()
     remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
-    table, flags, areas, used = _unprotected(treat, prev, opts, remarks)
-    protected, prot, cells = _protect(table, opts)
+    table, flags, areas, used, parts = _unprotected(treat, prev, opts, remarks)
+    protected, prot, cells = _protect(table, parts, opts)
     hidden = protected["suppressed"].to_numpy(dtype=bool) & ~flags["t_unknown"]
     flags = {**flags, "disclosure": hidden}
     for name in ("negative", "maybe_negative"):  # would say something about a hidden count
         flags[name] = flags[name] & ~hidden
     _prevalence_only(areas, prev, remarks)
     final = _with_remarks(protected, flags, remarks, opts, prot, used, areas.aliases)
-    return GapResult(final, tuple(remarks.items), prot.meta(cells), opts)
+    return GapResult(final, tuple(remarks.items), prot.meta(_as_written(cells)), opts)
 
 
 def _unprotected(
     treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], _Areas, pd.DataFrame]:
-    """The table before disclosure control, sorted, with its row flags, areas and the
-    estimate years used (never returned to a caller: it may hold small counts).
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], _Areas, pd.DataFrame, pd.DataFrame]:
+    """The table before disclosure control, sorted, with its row flags, areas, the
+    estimate years used and the substance parts (never returned to a caller: they may hold
+    small counts).
     """
     treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
     substances = _substances(treat, prev, opts, remarks)
@@ -221,13 +223,14 @@ def _unprotected(
     _check_duplicates(prev_frame, areas.prev_ids, prev.path)
     _check_strict(opts, areas, treat, prev, treat_frame, prev_frame)
     counts = _in_treatment(treat, treat_frame, areas.treat_ids, substances, opts)
+    parts = _substance_parts(treat, treat_frame, areas.treat_ids)
     means, used = _prevalence_means(prev_frame, areas.prev_ids, counts, opts)
     table = _assemble(counts, means, used, areas)
     flags = _flags(table, areas, used)
     if opts.total is not None:
         table, flags = _add_total(table, flags, opts.total)
     table, flags = _sort(table, flags)
-    return table, flags, areas, used
+    return table, flags, areas, used, parts
 
 
 def compute_files(
@@ -488,14 +491,19 @@ def _substances(treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks)
 
 
 def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """For each substance, which rows count towards it (CONTRACT 4.1 mapping)."""
-    if "substance" in frame:
-        sub = frame["substance"].astype(object)
-        return {s: (sub == s).to_numpy(dtype=bool) for s in substances}
+    """For each substance, which rows count towards it (CONTRACT 4.1 mapping).
+
+    Compares each column's distinct values once (``_codes``), not every row's text.
+    """
     n = len(frame)
-    group = frame["drug_group"].astype(object) if "drug_group" in frame else pd.Series([None] * n)
-    opiate = (group == "opiate").to_numpy(dtype=bool)
-    alcohol = group.isin(["alcohol_only", "non_opiate_and_alcohol"]).to_numpy(dtype=bool)
+    if "substance" in frame:
+        codes, values = _codes(frame["substance"])
+        return {s: _is_in(codes, values, (s,)) for s in substances}
+    opiate, alcohol = np.zeros(n, bool), np.zeros(n, bool)
+    if "drug_group" in frame:
+        codes, values = _codes(frame["drug_group"])
+        opiate = _is_in(codes, values, ("opiate",))
+        alcohol = _is_in(codes, values, ("alcohol_only", "non_opiate_and_alcohol"))
     crack = np.zeros(n, bool)
     if "crack" in frame:
         crack = frame["crack"].astype("boolean").to_numpy(dtype=bool, na_value=False)
@@ -506,6 +514,12 @@ def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[s
         "alcohol_dependent": alcohol,
     }
     return {s: masks[s] for s in substances}
+
+
+def _is_in(codes: np.ndarray, values: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
+    """Rows whose value (given as codes into ``values``; -1 missing) is one of ``wanted``."""
+    hit = np.append(np.isin(values.astype(str), wanted), False)  # code -1 -> last: False
+    return hit[codes]
 
 
 def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[str, np.ndarray]:
@@ -541,9 +555,7 @@ def _in_treatment(
     """
     masks = _substance_masks(frame, substances)
     bounds = _row_bounds(treat, frame, opts)
-    period_codes, periods = _codes(frame["period"])
-    n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
-    groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
+    groups, inverse, periods, n_area = _grouping(frame, area_ids)
     blocks = []
     for s, mask in masks.items():  # four substances at most
 
@@ -569,6 +581,54 @@ def _in_treatment(
     if "substance" in frame:  # a substance-split counts file: only combinations it gives
         long = long[long["rows"] > 0]
     return long.drop(columns="rows").reset_index(drop=True)
+
+
+def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.DataFrame:
+    """People per (period, area id) in the three disjoint groups the drug substances are
+    made of: ``onc`` opiate without crack, ``oac`` opiate and crack, ``cno`` crack without
+    opiate (opiate = onc + oac, crack = oac + cno, opiate_crack = onc + oac + cno).
+
+    Only where they are known exactly (records, or counts by drug_group and crack with no
+    suppressed count); empty otherwise. Disclosure control needs them: a difference such as
+    opiate_crack - opiate shows ``cno`` even though no row shows it.
+    """
+    empty = pd.DataFrame(columns=["period", "area_id", "onc", "oac", "cno"])
+    if "substance" in frame or "drug_group" not in frame or "crack" not in frame:
+        return empty
+    masks = _substance_masks(frame, ("opiate", "crack"))
+    opiate, crack = masks["opiate"], masks["crack"]
+    bounds = _row_bounds(treat, frame, GapOptions())
+    groups, inverse, periods, n_area = _grouping(frame, area_ids)
+
+    def total(mask: np.ndarray) -> np.ndarray:
+        weights = np.where(mask, bounds["t"], 0).astype(np.float64)
+        return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+
+    unknown = np.bincount(
+        inverse, weights=bounds["unknown"] & (opiate | crack), minlength=len(groups)
+    )
+    parts = pd.DataFrame(
+        {
+            "period": periods[groups // n_area],
+            "area_id": groups % n_area,
+            "onc": total(opiate & ~crack),
+            "oac": total(opiate & crack),
+            "cno": total(~opiate & crack),
+        }
+    )
+    return parts[unknown == 0].reset_index(drop=True)
+
+
+def _grouping(
+    frame: pd.DataFrame, area_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Group numbers of (period, area id) for ``bincount``: the distinct keys, each row's
+    group, the period labels and the key's area width (key = period code x width + area).
+    """
+    period_codes, periods = _codes(frame["period"])
+    n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
+    groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
+    return groups, inverse, periods, n_area
 
 
 _T_COLUMNS = [
@@ -1010,24 +1070,81 @@ def _sort(
     return out, {k: v[order] for k, v in flags.items()}
 
 
-def _protect(table: pd.DataFrame, opts: GapOptions) -> tuple[pd.DataFrame, Protection, Cells]:
+def _protect(
+    table: pd.DataFrame, parts: pd.DataFrame, opts: GapOptions
+) -> tuple[pd.DataFrame, Protection, Cells]:
     """Primary and secondary suppression of ``in_treatment`` (one cell per row whose T is
-    known), with each total the sum of its areas; derived columns blanked with it.
+    known), with each total the sum of its areas and each drug substance the sum of its
+    parts (so no small part shows by difference); derived columns blanked with it.
     """
     known = table["in_treatment"].notna().to_numpy()
     rows = np.flatnonzero(known)
     cell_of_row = np.full(len(table), -1, dtype=np.int64)
     cell_of_row[rows] = np.arange(len(rows))
-    cells = Cells(table["in_treatment"].to_numpy(dtype=np.int64, na_value=0)[rows])
+    values = table["in_treatment"].to_numpy(dtype=np.int64, na_value=0)[rows]
+    rel, part_values = _part_relations(table, parts, cell_of_row, len(rows))
+    cells = Cells(np.concatenate([values, part_values]))
     cells.place("in_treatment", np.arange(len(rows)), rows)
+    if len(part_values):  # not shown anywhere; placed so protect guards them like counts
+        cells.place(
+            PARTS_COLUMN, np.arange(len(rows), len(cells.values)), np.zeros(len(part_values))
+        )
     if "is_total" in table:
         _relate(cells, table, cell_of_row)
+    cells.relations.extend(rel)
     prot = protect(cells, opts.disclosure_policy())
     base = table.assign(suppressed=~known)  # a count the treatment input had suppressed
     protected = prot.apply(base, cells, derived=DERIVED)
     if prot.policy.round_to:
         protected = _from_rounded(protected, rows, prot.policy.round_to)
     return protected, prot, cells
+
+
+def _part_relations(
+    table: pd.DataFrame, parts: pd.DataFrame, cell_of_row: np.ndarray, first: int
+) -> tuple[list[tuple[int, list[int]]], np.ndarray]:
+    """Relations drug substance = sum of its parts, for each area x period showing at least
+    two of opiate, crack and opiate_crack, with the parts as new cells numbered from
+    ``first``: returns the relations and the parts' values (onc, oac, cno per area).
+    """
+    if parts.empty:
+        return [], np.zeros(0, dtype=np.int64)
+    shown = pd.DataFrame(
+        {
+            "period": table["period"].to_numpy(),
+            "area_id": table["area_id"].to_numpy(),
+            "substance": table["substance"].to_numpy(),
+            "cell": cell_of_row,
+        }
+    )
+    shown = shown[(shown["cell"] >= 0) & (shown["area_id"] >= 0)]
+    wide = shown.pivot_table(
+        index=["period", "area_id"], columns="substance", values="cell", aggfunc="first"
+    )
+    wide = wide.reindex(columns=["opiate", "crack", "opiate_crack"]).reset_index()
+    merged = parts.merge(wide, on=["period", "area_id"], how="inner")
+    cols = ["opiate", "crack", "opiate_crack"]
+    merged = merged[merged[cols].notna().sum(axis=1) >= 2].reset_index(drop=True)
+    if merged.empty:
+        return [], np.zeros(0, dtype=np.int64)
+    ids = first + 3 * np.arange(len(merged))
+    onc, oac, cno = ids, ids + 1, ids + 2
+    members = {"opiate": (onc, oac), "crack": (oac, cno), "opiate_crack": (onc, oac, cno)}
+    rel = [
+        (int(total), [int(p[i]) for p in members[s]])
+        for s in cols
+        for i, total in enumerate(merged[s].to_numpy())
+        if not pd.isna(total)
+    ]
+    values = merged[["onc", "oac", "cno"]].to_numpy(dtype=np.int64).ravel()
+    return rel, values
+
+
+def _as_written(cells: Cells) -> Cells:
+    """The structure written with the table: the substance parts stay unplaced (no column
+    shows them), as a reader of the file knows them."""
+    real = [p for p in cells.placements if p.column != PARTS_COLUMN]
+    return Cells(cells.values, list(cells.relations), real)
 
 
 def _from_rounded(table: pd.DataFrame, rows: np.ndarray, base: int) -> pd.DataFrame:
@@ -1125,7 +1242,13 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
         ),
         "disclosure": (
             f"* suppressed: an in_treatment count of 1..{k}"
-            + (" or one that would let it be worked out from the total" if n_sec else "")
+            + (
+                " or one that would let a small count be worked out from the total or by a "
+                "difference between substances (e.g. opiate_crack - opiate = crack without "
+                "opiates)"
+                if n_sec
+                else ""
+            )
             + ", with the figures it could be worked out from (the prevalence is still shown): "
             "{names}"
         ),
