@@ -241,3 +241,39 @@ def test_failures_out_saves_every_failure(tmp_path: Path) -> None:
     frame = pd.read_csv(fails)
     assert sorted(frame["column"]) == ["lower", "upper"]
     assert set(frame["line"]) == {2}
+
+
+def test_real_files_england_2019_20_with_one_column_option_for_both(realdata: Path) -> None:
+    """The published files as they are: `--column` renames go to whichever file has the
+    column (both have a period and an area column). England 2019/20: 104,880 against the
+    mean of 2015/16-2017/18, 590,579 (487,443-749,319): 82.2 (78.5-86.0)."""
+    renames = {
+        "period": ["ReportingPeriod_Data", "Year"],
+        "area": ["Area_Data", "Local_Authority"],
+        "drug_group": ["DrugGroup_Data"],
+        "sex": ["Gender_Data"],
+        "count": ["Num_InTreatment_AllInTx"],
+        "area_code": ["Area_Code_GSS"],
+        "estimate": ["Alcohol_dependent"],
+        "lower": ["Alcohol_lower_CI"],
+        "upper": ["Alcohol_upper_CI"],
+    }
+    options = [f"--column={new}={old}" for new, olds in renames.items() for old in olds]
+    code, out, err = run(
+        "gap",
+        "--treatment",
+        str(realdata / "ndtms_viewit_england.csv"),
+        "--prevalence",
+        str(realdata / "alcohol_dependence_estimates_by_la.csv"),
+        "--substance",
+        "alcohol",
+        "--prevalence-years",
+        "3",
+        "--period",
+        "2019/20",
+        *options,
+    )
+    assert code == 0, err
+    england = next(line for line in out.splitlines() if "England" in line)
+    assert "104,880" in england and "590,579 (487,443-749,319)" in england
+    assert "82.2 (78.5-86.0)" in england

@@ -498,10 +498,10 @@ def test_margin_rows_of_a_counts_file_are_not_added(tmp_path: Path) -> None:
 
 def test_column_routing_sends_each_rename_to_the_file_that_has_it(tmp_path: Path) -> None:
     t, p = three_areas(tmp_path)
-    to_t, to_p = gap.route_columns({"area": "area", "estimate": "estimate"}, t, p)
+    to_t, to_p = gap.route_columns([("area", "area"), ("estimate", "estimate")], t, p)
     assert to_t == {"area": "area"} and to_p == {"area": "area", "estimate": "estimate"}
     with pytest.raises(UsageError, match="neither file has a column 'Nope'"):
-        gap.route_columns({"area": "Nope"}, t, p)
+        gap.route_columns([("area", "Nope")], t, p)
 
 
 def test_unmet_need_pct_doc_figure() -> None:

@@ -25,7 +25,7 @@ before :func:`compute` returns it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,10 +317,11 @@ def normalise_periods(values: list[str] | None) -> tuple[str, ...]:
 
 
 def route_columns(
-    mapping: Mapping[str, str], treatment: Path | str, prevalence: Path | str
+    pairs: Iterable[tuple[str, str]], treatment: Path | str, prevalence: Path | str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split ``--column NEW=OLD`` renames between the two files: each goes to every file
-    that has a column ``OLD`` (names compared as the loader does); a usage error if neither.
+    that has a column ``OLD`` (names compared as the loader does), so ``area=Area_Data``
+    and ``area=Local_Authority`` can both be given; a usage error if neither file has it.
     """
     from unmetneed.codes import key
 
@@ -329,7 +330,7 @@ def route_columns(
     t_keys, p_keys = {key(c) for c in t_cols}, {key(c) for c in p_cols}
     to_t: dict[str, str] = {}
     to_p: dict[str, str] = {}
-    for new, old in mapping.items():
+    for new, old in pairs:
         in_t, in_p = key(old) in t_keys, key(old) in p_keys
         if not (in_t or in_p):
             raise UsageError(

@@ -115,7 +115,8 @@ def gap(
         strict=strict,
         suppressed_max=suppressed_max,
     )
-    to_treatment, to_prevalence = route_columns(parse_column_mapping(column), treatment, prevalence)
+    pairs = [pair for c in column or [] for pair in parse_column_mapping([c]).items()]
+    to_treatment, to_prevalence = route_columns(pairs, treatment, prevalence)
     to_prevalence.update(parse_column_mapping(prevalence_column))
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 and more are shown as they are")
