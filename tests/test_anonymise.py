@@ -363,7 +363,7 @@ def random_raw(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 80),

@@ -160,3 +160,26 @@ def test_sample_raw_records(sample_dir: Path, tmp_path: Path) -> None:
     extract = load(out, "treatment").frame
     assert smallest_group(extract, QUASI) >= 3
     assert "deleting every group smaller than k would remove" in stdout
+
+
+def test_column_renames_reach_date_of_birth_and_contract_columns(tmp_path: Path) -> None:
+    header = HEADER.replace("date_of_birth", "DateOfBirth").replace("ethnicity", "EthnicCode")
+    path = tmp_path / "raw.csv"
+    path.write_text("\n".join([header, *[WHITE] * 3]) + "\n")
+    out = tmp_path / "x.csv"
+    code, _stdout, stderr = run(
+        "anonymise",
+        str(path),
+        "--out",
+        str(out),
+        "--column",
+        "date_of_birth=DateOfBirth",
+        "--column",
+        "ethnicity=EthnicCode",
+    )
+    assert code == 0, stderr
+    released = pd.read_csv(out)
+    assert released["ethnicity"].tolist() == ["white"] * 3
+    assert "DateOfBirth" not in released and "date_of_birth" not in released
+    code, _stdout, stderr = run("anonymise", str(path), "--out", str(out) + ".csv")
+    assert code == 3 and "give age_band, date_of_birth or age" in stderr
