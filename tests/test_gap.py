@@ -714,3 +714,22 @@ def test_a_small_count_does_not_show_as_a_difference_between_substances(tmp_path
         (2, (4, 5)),
     ]
     assert run(t, p, k=0).table["in_treatment"].tolist() == [36, 34, 17]
+
+
+def test_blanked_area_and_drug_group_from_k_anonymising(tmp_path: Path) -> None:
+    """An extract whose area or drug_group was blanked (anonymise's local suppression):
+    blank areas are one area of their own, never another area's; a blank drug group counts
+    for no alcohol or opiate substance, and a remark says so."""
+    frame = load(north_2018(tmp_path), "treatment").frame
+    frame = frame.assign(
+        area=frame["area"].where(frame.index >= 5),
+        area_code=frame["area_code"].where(frame.index >= 5),
+        drug_group=frame["drug_group"].where((frame.index < 5) | (frame.index >= 8)),
+    )
+    p = prevalence(tmp_path, ALCOHOL_3Y)
+    result = gap.compute(frame, load(p, "prevalence"), GapOptions(k=0))
+    north = row(result, "Northshire", "2018/19", "alcohol_dependent")
+    blank = row(result, gap.AREA_NOT_STATED, "2018/19", "alcohol_dependent")
+    assert blank["in_treatment"] == 5 and pd.isna(blank["prevalence"])
+    assert north["in_treatment"] == 330 - 5 - 3
+    assert any("3 row(s) have no drug_group" in x for x in result.remarks)

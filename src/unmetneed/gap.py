@@ -65,6 +65,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+AREA_NOT_STATED = "Area not stated"
 PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _protect
 ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
 _NAME_RE = re.compile(r"[^a-z0-9]+")
@@ -217,6 +218,7 @@ def _unprotected(
     small counts).
     """
     treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
+    _note_missing_groups(treat, treat_frame, remarks)
     substances = _substances(treat, prev, opts, remarks)
     prev_frame = prev.frame[prev.frame["substance"].isin(substances)]
     areas = _match_areas(treat_frame, prev_frame)
@@ -430,6 +432,20 @@ def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
             "its breakdown) left out so nobody is counted twice"
         )
     return frame.loc[keep]
+
+
+def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -> None:
+    """A remark when rows lack the drug group or crack flag (e.g. blanked by k-anonymising):
+    such a row counts towards no substance that needs the missing value.
+    """
+    for name in ("drug_group", "crack"):
+        if name in frame and "substance" not in frame:
+            n = int(frame[name].isna().sum())
+            if n:
+                remarks.add(
+                    f"{treat.path}: {n} row(s) have no {name}, so they are not counted in "
+                    "the substances that need it: in_treatment may be too low there"
+                )
 
 
 def _select_periods(frame: pd.DataFrame, opts: GapOptions, path: str) -> pd.DataFrame:
@@ -684,6 +700,9 @@ def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     Works on the columns' integer codes, so a million rows cost one ``numpy.unique``.
     """
     names, name_values = _codes(frame["area"])
+    if (names < 0).any():  # an area blanked (e.g. by k-anonymising): one area of its own
+        names = np.where(names < 0, len(name_values), names)
+        name_values = np.append(name_values, AREA_NOT_STATED)
     if "area_code" in frame:
         codes, code_values = _codes(frame["area_code"])
     else:
