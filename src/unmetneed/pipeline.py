@@ -137,10 +137,11 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
         AnonymiseOptions(k=config.extract.k, quasi=config.extract.quasi),
         path=source.spec.path,
     )
-    facts = dict(done.loss.facts)
+    sol = done.solution
     remark = (
-        f"extract: {facts.get('rows released', '?')} rows released at k={done.k}; "
-        f"{facts.get('values suppressed (set to not_stated)', '?')} values set to not_stated"
+        f"extract: {sol.rows_kept:,} rows released at k={done.k}, "
+        f"{int(sol.removed.sum()):,} removed, "
+        f"{int(sol.suppressed.sum()):,} values set to not_stated"
     )
     return Table(
         "extract",
