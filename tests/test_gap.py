@@ -733,3 +733,8 @@ def test_blanked_area_and_drug_group_from_k_anonymising(tmp_path: Path) -> None:
     assert blank["in_treatment"] == 5 and pd.isna(blank["prevalence"])
     assert north["in_treatment"] == 330 - 5 - 3
     assert any("3 row(s) have no drug_group" in x for x in result.remarks)
+    undated = frame.assign(period=frame["period"].where(frame.index >= 10))
+    again = gap.compute(undated, load(p, "prevalence"), GapOptions(k=0))
+    # rows 0-4 (blank area), 5-7 (no drug group) and 8-9 (Northshire, alcohol) go
+    assert row(again, "Northshire", "2018/19", "alcohol_dependent")["in_treatment"] == 322 - 2
+    assert any("10 row(s) have no period: left out" in x for x in again.remarks)

@@ -217,8 +217,9 @@ def _unprotected(
     estimate years used and the substance parts (never returned to a caller: they may hold
     small counts).
     """
-    treat_frame = _select_periods(_drop_margins(treat, remarks), opts, treat.path)
-    _note_missing_groups(treat, treat_frame, remarks)
+    kept = _drop_margins(treat, remarks)
+    _note_missing_groups(treat, kept, remarks)
+    treat_frame = _select_periods(kept, opts, treat.path)
     substances = _substances(treat, prev, opts, remarks)
     prev_frame = prev.frame[prev.frame["substance"].isin(substances)]
     areas = _match_areas(treat_frame, prev_frame)
@@ -435,9 +436,13 @@ def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
 
 
 def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -> None:
-    """A remark when rows lack the drug group or crack flag (e.g. blanked by k-anonymising):
-    such a row counts towards no substance that needs the missing value.
+    """A remark when rows lack the period, drug group or crack flag (e.g. blanked by
+    k-anonymising): such a row counts towards no period, or no substance that needs it.
     """
+    if int(frame["period"].isna().sum()):
+        remarks.add(
+            f"{treat.path}: {int(frame['period'].isna().sum())} row(s) have no period: left out"
+        )
     for name in ("drug_group", "crack"):
         if name in frame and "substance" not in frame:
             n = int(frame[name].isna().sum())
@@ -449,7 +454,10 @@ def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -
 
 
 def _select_periods(frame: pd.DataFrame, opts: GapOptions, path: str) -> pd.DataFrame:
-    """The rows of the chosen treatment periods (all when none are chosen)."""
+    """The rows of the chosen treatment periods (all when none are chosen; never a row
+    without a period, which no estimate year can match).
+    """
+    frame = frame[frame["period"].notna()]
     if not opts.periods:
         return frame
     present = set(frame["period"].dropna().astype(str).unique())
