@@ -9,6 +9,7 @@ from __future__ import annotations
 from unmetneed.cli import anonymise  # noqa: F401  (registers the command)
 from unmetneed.cli import compare  # noqa: F401  (registers the command)
 from unmetneed.cli import gap  # noqa: F401  (registers the command)
+from unmetneed.cli import run  # noqa: F401  (registers the command)
 from unmetneed.cli import validate  # noqa: F401  (registers the command)
 from unmetneed.cli._app import app
 
