@@ -182,6 +182,53 @@ def build_gap(
     return Table("gap", result.table, result.meta(), [f"gap: {r}" for r in result.remarks])
 
 
+def _cohort_frame(
+    ref: str, inputs: dict[str, Input], extract: Table | None, period: str
+) -> pd.DataFrame:
+    """A compare cohort: the made extract, or an input's rows of the period (cohort files
+    without a period column are taken whole)."""
+    if ref == "extract" and extract is not None:
+        return extract.frame
+    frame: pd.DataFrame = inputs[ref].data.frame
+    return in_period(frame, period, ref).reset_index(drop=True)
+
+
+def build_compares(
+    config: RunConfig, inputs: dict[str, Input], extract: Table | None, period: str
+) -> list[Table]:
+    """One protected compare table per ``[[compare]]`` entry, named ``compare-<name>``."""
+    if not config.compare:
+        return []
+    from unmetneed.compare import CompareOptions, compare
+    from unmetneed.disclosure import Policy
+
+    k = Policy.named(config.policy, config.k, config.zeros_disclosive).k
+    tables = []
+    for spec in config.compare:
+        cohorts = {
+            label: _cohort_frame(ref, inputs, extract, period)
+            for label, ref in spec.cohorts.items()
+        }
+        bands = tuple(b.strip() for b in spec.age_bands.split(",")) if spec.age_bands else ()
+        options = CompareOptions(
+            by=spec.by,
+            within=spec.within,
+            age_bands=bands,
+            exclude_not_stated=spec.exclude_not_stated,
+            k=k,
+        )
+        result = compare(cohorts, options)
+        tables.append(
+            Table(
+                f"compare-{spec.name}",
+                result.table,
+                result.meta(),
+                [f"compare-{spec.name}: {r}" for r in result.remarks],
+            )
+        )
+    return tables
+
+
 def build_tables(
     config: RunConfig, inputs: dict[str, Input], period: str, log: RunLog
 ) -> list[Table]:
@@ -195,6 +242,9 @@ def build_tables(
     if gap is not None:
         tables.append(gap)
         log.event("built", table="gap", rows=len(gap.frame))
+    for table in build_compares(config, inputs, extract, period):
+        tables.append(table)
+        log.event("built", table=table.name, rows=len(table.frame))
     return tables
 
 
