@@ -24,11 +24,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 demo: $(STAMP)
-	@for f in extract.csv:treatment counts.csv:counts cohort_ootu.csv:cohort prevalence.csv:prevalence; do \
-	  file=$${f%%:*}; kind=$${f##*:}; \
-	  echo "== unmetneed validate $(SAMPLE)/$$file --kind $$kind"; \
-	  $(BIN)/unmetneed validate $(SAMPLE)/$$file --kind $$kind || exit $$?; \
-	done
+	$(BIN)/unmetneed run $(SAMPLE)/quarterly.toml --out-dir $(OUT)
+	$(BIN)/unmetneed gap --treatment $(OUT)/extract.parquet --prevalence $(SAMPLE)/prevalence.csv \
+	  --prevalence-years 3 --total "All areas"
+	$(BIN)/unmetneed compare --cohort NDTMS=$(OUT)/extract.parquet --cohort OOTU=$(SAMPLE)/cohort_ootu.csv \
+	  --by disability --by housing --within substance_cohort --wide
 
 bench: $(STAMP)
 	@echo "benchmarks: see the benchmark issue; nothing to run yet"
