@@ -164,16 +164,16 @@ def build_gap(
     """The protected gap table for the period."""
     if config.gap is None:
         return None
-    from unmetneed.disclosure import Policy
     from unmetneed.gap import GapOptions, compute
 
     spec = config.gap
-    policy = Policy.named(config.policy, config.k, config.zeros_disclosive)
     options = GapOptions(
         periods=(period,),
         prevalence_years=spec.prevalence_years,
         substances=spec.substances or (),
-        k=policy.k,
+        k=config.k,
+        policy=config.policy,
+        zeros_disclosive=config.zeros_disclosive,
         total=spec.total,
     )
     result = compute(

@@ -6,11 +6,13 @@ libraries are imported inside the commands so ``unmetneed --help`` starts fast.
 
 from __future__ import annotations
 
-from unmetneed.cli import anonymise  # noqa: F401  (registers the command)
-from unmetneed.cli import compare  # noqa: F401  (registers the command)
-from unmetneed.cli import gap  # noqa: F401  (registers the command)
-from unmetneed.cli import run  # noqa: F401  (registers the command)
-from unmetneed.cli import validate  # noqa: F401  (registers the command)
+from unmetneed.cli import (
+    anonymise,  # noqa: F401  (registers the command)
+    compare,  # noqa: F401  (registers the command)
+    gap,  # noqa: F401  (registers the command)
+    run,  # noqa: F401  (registers the command)
+    validate,  # noqa: F401  (registers the command)
+)
 from unmetneed.cli._app import app
 
 
