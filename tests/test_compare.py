@@ -21,7 +21,7 @@ from unmetneed.compare import (
     parse_age_bands,
     wide,
 )
-from unmetneed.compare_stats import cohort_test, newcombe, wilson
+from unmetneed.compare_stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
 from unmetneed.errors import UsageError
 from unmetneed.load import load
 
@@ -143,6 +143,29 @@ def test_rxc_with_small_expected_uses_monte_carlo_fisher_reproducibly() -> None:
     assert first.test == "fisher_monte_carlo"
     assert 0.0 < first.p_value < 1.0
     assert cohort_test(table).p_value == first.p_value
+
+
+def test_2xc_monte_carlo_agrees_with_exact_enumeration() -> None:
+    # Every 2x3 table with these margins, P(table) = prod_j C(col_j, x_j) / C(N, r1);
+    # the exact p-value sums those no more probable than the observed one.
+    table = np.array([[8, 2, 3], [1, 5, 4]])
+    cols, r1 = table.sum(axis=0).tolist(), int(table[0].sum())
+
+    def weight(xs: tuple[int, ...]) -> int:
+        return math.prod(math.comb(c, x) for c, x in zip(cols, xs, strict=True))
+
+    tables = [
+        (a, b, r1 - a - b)
+        for a in range(cols[0] + 1)
+        for b in range(cols[1] + 1)
+        if 0 <= r1 - a - b <= cols[2]
+    ]
+    assert sum(weight(x) for x in tables) == math.comb(sum(cols), r1)
+    observed = weight(tuple(table[0].tolist()))
+    exact = sum(weight(x) for x in tables if weight(x) <= observed) / math.comb(sum(cols), r1)
+    assert exact == pytest.approx(0.0571, abs=5e-4)
+    p = fisher_2xc_monte_carlo(table, resamples=20000)
+    assert abs(p - exact) < 0.006  # 3 standard errors of a Monte Carlo p near 0.057
 
 
 def test_no_test_with_one_cohort_or_one_category() -> None:

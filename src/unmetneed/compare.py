@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list
-from unmetneed.compare_stats import cohort_test, newcombe, wilson
+from unmetneed.compare_stats import RESAMPLES, SEED, cohort_test, newcombe, wilson
 from unmetneed.disclosure import Cells, Policy, Protection, protect
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.schemas import contract
@@ -106,8 +106,8 @@ class CompareOptions:
     exclude_not_stated: bool = False
     k: int = 3
     reference: str | None = None
-    resamples: int = 9999
-    seed: int = 2025
+    resamples: int = RESAMPLES
+    seed: int = SEED
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -538,7 +538,7 @@ def compare(
     cells.place("count", row_cells.count, rows_at)
     cells.place("denominator", row_cells.denominator, rows_at)
     protection = protect(cells, Policy.named(k=options.k))
-    table = _protect(table, row_cells, cells, protection)
+    table = _protect(table, row_cells, cells, protection, options)
     remarks = _remarks(table, groups, options, bands, protection, coded)
     return Comparison(
         table=table,
@@ -684,7 +684,6 @@ def _add_statistics(table: pd.DataFrame, rc: _RowCells, options: CompareOptions)
     diff, dlo, dhi = newcombe(count, denom, count[p], denom[p])
     diff_vs = np.full(len(table), None, dtype=object)
     diff_vs[has] = table["cohort"].to_numpy(dtype=object)[p[has]]
-    tests = _tests(count, rc.block, table["cohort"].to_numpy(dtype=object), options)
     out = table.assign(
         pct=pct,
         pct_lower=lower,
@@ -694,18 +693,22 @@ def _add_statistics(table: pd.DataFrame, rc: _RowCells, options: CompareOptions)
         diff_pp=np.where(has, diff, np.nan),
         diff_lower=np.where(has, dlo, np.nan),
         diff_upper=np.where(has, dhi, np.nan),
-        **tests,
     )
     return out
 
 
 def _tests(
-    count: np.ndarray, block: np.ndarray, cohort: np.ndarray, options: CompareOptions
+    count: np.ndarray,
+    block: np.ndarray,
+    cohort: np.ndarray,
+    hidden: np.ndarray,
+    options: CompareOptions,
 ) -> dict[str, np.ndarray]:
     """Test columns: one test per within-group x variable block, repeated on its rows.
 
     Rows of a block are contiguous, ordered by cohort then category, so each block's
-    cohorts x categories table is a reshape of its counts.
+    cohorts x categories table is a reshape of its counts. A block with a ``hidden`` row
+    (a suppressed count or denominator) is not tested: ``test`` reads ``suppressed``.
     """
     n = len(count)
     test = np.full(n, "none", dtype=object)
@@ -714,6 +717,11 @@ def _tests(
     ends = np.r_[starts[1:], n]
     for s, e in zip(starts, ends, strict=True):
         n_cohorts = len(pd.unique(cohort[s:e]))
+        if n_cohorts < 2:
+            continue
+        if hidden[s:e].any():
+            test[s:e] = "suppressed"
+            continue
         table = count[s:e].reshape(n_cohorts, -1)
         res = cohort_test(table, resamples=options.resamples, seed=options.seed)
         test[s:e], statistic[s:e], dof[s:e], p_value[s:e] = (
@@ -726,27 +734,36 @@ def _tests(
 
 
 def _protect(
-    table: pd.DataFrame, rc: _RowCells, cells: Cells, protection: Protection
+    table: pd.DataFrame,
+    rc: _RowCells,
+    cells: Cells,
+    protection: Protection,
+    options: CompareOptions,
 ) -> pd.DataFrame:
-    """Suppressed counts and denominators blank, with everything derived from them.
+    """Suppressed counts and denominators blank, with everything derived from them, and
+    the tests of the blocks that have nothing suppressed.
 
     ``protection.apply`` blanks the cells and the row's pct, interval and difference; here
     a difference is also blanked when its partner row lost a count or denominator, and a
-    test when any row of its block did (``test`` then reads ``suppressed``). The cells must
+    block with any such row is not tested (``test`` reads ``suppressed``). The cells must
     already be placed on the rows (``cells.place``).
     """
     out = protection.apply(table, cells, derived=DERIVED)
     hidden = protection.suppressed[rc.count] | protection.suppressed[rc.denominator]
+    tests = _tests(
+        table["count"].to_numpy(dtype=np.int64),
+        rc.block,
+        table["cohort"].to_numpy(dtype=object),
+        hidden,
+        options,
+    )
+    out = out.assign(**tests)
     partner_hidden = np.where(rc.partner >= 0, hidden[np.maximum(rc.partner, 0)], False)
     lose_diff = partner_hidden & ~hidden
     for name in ("diff_pp", "diff_lower", "diff_upper"):
         out[name] = out[name].astype("Float64").mask(lose_diff)
-    block_hidden = np.bincount(rc.block, weights=hidden, minlength=int(rc.block.max(initial=0)) + 1)
-    lose_test = block_hidden[rc.block] > 0
-    out["statistic"] = out["statistic"].astype("Float64").mask(lose_test)
-    out["dof"] = out["dof"].astype("Float64").mask(lose_test)
-    out["p_value"] = out["p_value"].astype("Float64").mask(lose_test)
-    out["test"] = out["test"].mask(lose_test & (out["test"] != "none"), "suppressed")
+    for name in ("statistic", "dof", "p_value"):
+        out[name] = out[name].astype("Float64")
     out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | lose_diff
     for name in ("count", "denominator"):
         out[name] = out[name].astype("Int64")

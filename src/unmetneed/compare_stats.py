@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.special import gammaln
 from scipy.stats.contingency import expected_freq
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 ALPHA = 0.05
 MIN_EXPECTED = 5.0
+RESAMPLES = 2000  # as R's fisher.test(simulate.p.value = TRUE)
+SEED = 2025
 TEST_NAMES = ("chi2", "fisher_exact", "fisher_monte_carlo", "none")
 
 
@@ -86,14 +89,15 @@ class CohortTest:
 NO_TEST = CohortTest("none", np.nan, np.nan, np.nan)
 
 
-def cohort_test(table: np.ndarray, *, resamples: int = 9999, seed: int = 2025) -> CohortTest:
+def cohort_test(table: np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED) -> CohortTest:
     """Chi-squared, or Fisher's exact when any expected count is below 5, for a cohorts x
     categories table of people.
 
     Rows (cohorts) and columns (categories) with no people are dropped first. The Monte
-    Carlo p-value of an r x c table uses ``resamples`` random tables with the observed
-    margins (``scipy.stats.random_table``) from a generator seeded with ``seed``, so a
-    rerun gives the same p-value.
+    Carlo p-value of a larger table uses ``resamples`` random tables with the observed
+    margins from a generator seeded with ``seed``, so a rerun gives the same p-value: for
+    two cohorts drawn at once (:func:`fisher_2xc_monte_carlo`), for more by
+    ``scipy.stats.fisher_exact(method=MonteCarloMethod)``.
 
     >>> round(cohort_test(np.array([[8, 2], [1, 5]])).p_value, 4)
     0.035
@@ -107,9 +111,38 @@ def cohort_test(table: np.ndarray, *, resamples: int = 9999, seed: int = 2025) -
         return CohortTest("chi2", float(res.statistic), float(res.dof), float(res.pvalue))
     if t.shape == (2, 2):
         return CohortTest("fisher_exact", np.nan, np.nan, float(stats.fisher_exact(t).pvalue))
+    if t.shape[0] == 2:
+        p = fisher_2xc_monte_carlo(t, resamples=resamples, seed=seed)
+        return CohortTest("fisher_monte_carlo", np.nan, np.nan, p)
     method = stats.MonteCarloMethod(n_resamples=resamples, rng=np.random.default_rng(seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # scipy returns a 1-element array for some small tables
         p = float(np.asarray(stats.fisher_exact(t, method=method).pvalue).reshape(-1)[0])
     return CohortTest("fisher_monte_carlo", np.nan, np.nan, p)
+
+
+def fisher_2xc_monte_carlo(
+    table: np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED
+) -> float:
+    """Monte Carlo p-value of the Fisher-Freeman-Halton test for a 2 x c table of people.
+
+    The statistic is the table's probability given its margins (multivariate
+    hypergeometric: the first row drawn from the column totals); the p-value is
+    ``(1 + B) / (1 + resamples)`` where B random tables (all drawn in one call of
+    ``numpy.random.Generator.multivariate_hypergeometric``) are no more probable than the
+    observed one, the same definition as ``scipy.stats.fisher_exact(method=
+    MonteCarloMethod(...))`` and R's ``fisher.test(simulate.p.value = TRUE)``.
+    """
+    t = np.asarray(table, dtype=np.int64)
+    cols = t.sum(axis=0)
+    rng = np.random.default_rng(seed)
+    draws = rng.multivariate_hypergeometric(cols, int(t[0].sum()), size=resamples)
+
+    def log_prob(first_row: np.ndarray) -> np.ndarray:
+        # log of prod_j C(col_j, x_j), up to the constant -log C(N, row total)
+        return np.asarray(-(gammaln(first_row + 1) + gammaln(cols - first_row + 1)).sum(axis=-1))
+
+    observed = float(log_prob(t[0]))
+    as_extreme = log_prob(draws) <= observed + 1e-7 * max(abs(observed), 1.0)
+    return float((as_extreme.sum() + 1) / (resamples + 1))
