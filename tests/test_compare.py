@@ -20,6 +20,7 @@ from unmetneed.compare import (
     load_cohorts,
     parse_age_bands,
     wide,
+    wide_suppressed,
 )
 from unmetneed.compare_stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
 from unmetneed.errors import UsageError
@@ -278,6 +279,11 @@ def test_three_cohorts_compare_with_the_first(tmp_path: Path) -> None:
     assert row(t, cohort="C", category="male")["diff_vs"] == "A"
     assert row(t, cohort="C", category="male")["diff_pp"] == pytest.approx(75.0 - 50.0)
     assert set(t["test"]) == {"chi2"}
+    against_b = compare(frames, CompareOptions(by=("sex",), k=0, reference="B")).table
+    assert row(against_b, cohort="A", category="male")["diff_vs"] == "B"
+    assert pd.isna(row(against_b, cohort="B", category="male")["diff_pp"])
+    with pytest.raises(UsageError, match="reference cohort 'Z'"):
+        compare(frames, CompareOptions(by=("sex",), reference="Z"))
 
 
 def test_within_splits_and_single_frame_with_cohort_column(tmp_path: Path) -> None:
@@ -603,3 +609,17 @@ def test_wide_view_in_code_list_order(tmp_path: Path) -> None:
     assert text.loc[0, "disability_physical: yes"] == "13 (48%)"
     with pytest.raises(UsageError):
         wide(result, "bad")
+
+
+def test_wide_blank_of_an_empty_group_is_not_suppression(tmp_path: Path) -> None:
+    rows = people(5, housing="no_problem", area="N") + people(6, housing="", area="S")
+    result = compare(
+        {"C": cohort_frame(tmp_path, "c", rows)},
+        CompareOptions(by=("housing",), within=("area",), exclude_not_stated=True),
+    )
+    south = result.table[result.table["area"] == "S"]
+    assert set(south["denominator"]) == {0} and south["pct"].isna().all()
+    assert not wide_suppressed(result).to_numpy().any()
+    view = wide(result)
+    assert not view["suppressed"].any()
+    assert "denominator" not in view.columns  # denominators differ by variable here

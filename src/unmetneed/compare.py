@@ -95,7 +95,8 @@ class CompareOptions:
     ``age_band``, ``substance_cohort`` derived). ``within``: columns that split the table.
     ``age_bands``: collapsed bands such as ``("18-29", "30-39", "40+")``.
     ``exclude_not_stated``: denominators of stated values only. ``k``: small-cell threshold
-    (counts 1..k suppressed; 0 turns suppression off). ``reference``: cohort the others are
+    (counts 1..k suppressed; 0 turns suppression off). ``zeros_disclosive``: zeros are
+    suppressed too. ``reference``: cohort the others are
     compared with when there are more than two (default: the first). ``resamples``/``seed``:
     the Monte Carlo Fisher test's random tables.
     """
@@ -105,6 +106,7 @@ class CompareOptions:
     age_bands: tuple[str, ...] = ()
     exclude_not_stated: bool = False
     k: int = 3
+    zeros_disclosive: bool = False
     reference: str | None = None
     resamples: int = RESAMPLES
     seed: int = SEED
@@ -478,8 +480,9 @@ class Comparison:
                 "age_bands": list(opts.age_bands),
                 "exclude_not_stated": opts.exclude_not_stated,
                 "k": opts.k,
+                "zeros_disclosive": opts.zeros_disclosive,
                 "suppression": "off" if opts.k <= 0 else f"counts 1..{opts.k} suppressed",
-                "reference": self.cohorts[0] if len(self.cohorts) > 2 else None,
+                "reference": (opts.reference or self.cohorts[0]) if len(self.cohorts) > 2 else None,
                 "intervals": "95% Wilson score (pct), Newcombe hybrid score (diff_pp)",
                 "tests": "chi2 (Pearson, no continuity correction); fisher_exact (2x2) or "
                 f"fisher_monte_carlo ({opts.resamples} tables, seed {opts.seed}) when an "
@@ -532,12 +535,13 @@ def compare(
             groups.block[rows.cat("group")],
         )
     )
-    table, row_cells = _frame(rows, order, groups, labels, within_coded, coded)
+    reference = _reference(labels, options.reference)
+    table, row_cells = _frame(rows, order, groups, labels, within_coded, coded, reference)
     table = _add_statistics(table, row_cells, options)
     rows_at = np.arange(len(table))
     cells.place("count", row_cells.count, rows_at)
     cells.place("denominator", row_cells.denominator, rows_at)
-    protection = protect(cells, Policy.named(k=options.k))
+    protection = protect(cells, Policy.named(k=options.k, zeros=options.zeros_disclosive))
     table = _protect(table, row_cells, cells, protection, options)
     remarks = _remarks(table, groups, options, bands, protection, coded)
     return Comparison(
@@ -550,6 +554,15 @@ def compare(
         remarks=remarks,
         options=options,
     )
+
+
+def _reference(labels: tuple[str, ...], reference: str | None) -> int:
+    """Code of the cohort the others are compared with (the first unless named)."""
+    if reference is None:
+        return 0
+    if reference not in labels:
+        raise UsageError(f"reference cohort {reference!r} is not one of {', '.join(labels)}")
+    return labels.index(reference)
 
 
 def _check_columns(variables: tuple[str, ...], within: tuple[str, ...]) -> None:
@@ -627,6 +640,7 @@ def _frame(
     labels: tuple[str, ...],
     within: Sequence[Coded],
     coded: Sequence[Coded],
+    reference: int,
 ) -> tuple[pd.DataFrame, _RowCells]:
     """The tidy frame in display order (within, variable, cohort, category), no statistics."""
     g = rows.cat("group")[order]
@@ -644,7 +658,7 @@ def _frame(
     data["count"] = rows.cat("count")[order]
     data["denominator"] = rows.cat("denominator")[order]
     table = pd.DataFrame(data)
-    partner = _partner_rows(groups.block[g], v, c, groups.cohort[g], len(labels))
+    partner = _partner_rows(groups.block[g], v, c, groups.cohort[g], len(labels), reference)
     row_cells = _RowCells(
         count=rows.cat("count_cell")[order],
         denominator=rows.cat("denominator_cell")[order],
@@ -656,21 +670,26 @@ def _frame(
 
 
 def _partner_rows(
-    block: np.ndarray, variable: np.ndarray, category: np.ndarray, cohort: np.ndarray, n: int
+    block: np.ndarray,
+    variable: np.ndarray,
+    category: np.ndarray,
+    cohort: np.ndarray,
+    n: int,
+    reference: int = 0,
 ) -> np.ndarray:
     """Row each row's difference is taken against (-1: none).
 
     Two cohorts: the same category in the other cohort. More: the reference cohort (code
-    0); its own rows have none. One: none.
+    ``reference``); its own rows have none. One: none.
     """
     if n < 2:
         return np.full(len(block), -1, dtype=np.int64)
-    other = 1 - cohort if n == 2 else np.zeros_like(cohort)
+    other = 1 - cohort if n == 2 else np.full_like(cohort, reference)
     keys = pd.MultiIndex.from_arrays([block, variable, category, cohort])
     wanted = pd.MultiIndex.from_arrays([block, variable, category, other])
     partner = np.asarray(keys.get_indexer(wanted), dtype=np.int64)
     if n > 2:
-        partner[cohort == 0] = -1
+        partner[cohort == reference] = -1
     return partner
 
 
@@ -846,33 +865,48 @@ def wide(comparison: Comparison, cells: str = "pct") -> pd.DataFrame:
     Columns are ``variable: category`` in the code lists' order. ``cells="pct"``: the
     percentage (blank where suppressed); ``cells="n-pct"``: text ``n (pct%)`` (blank where
     suppressed). ``denominator`` (people in the group) comes first when not stated values
-    are kept; ``suppressed`` is true on rows with a blank cell.
+    are kept; ``suppressed`` is true on rows with a cell blanked by suppression.
     """
     if cells not in ("pct", "n-pct"):
         raise UsageError(f"--cells {cells!r}: use pct or n-pct")
     t = comparison.table
     keys = [*comparison.within, "cohort"]
-    column = t["variable"].astype(str) + ": " + t["category"].astype(str)
     if cells == "pct":
         values = t["pct"].astype("Float64")
     else:
         values = pd.Series(_n_pct(t), index=t.index, dtype=object)
+    pivot = _pivot(comparison, values)
+    out = pivot.reset_index()
+    out.columns = [str(c) for c in out.columns]
+    if cells == "pct":
+        out[list(pivot.columns)] = out[list(pivot.columns)].astype("Float64")
+    if not comparison.options.exclude_not_stated:
+        denom = t.drop_duplicates(keys).set_index(keys)["denominator"].reindex(pivot.index)
+        out.insert(len(keys), "denominator", denom.to_numpy())
+        out["denominator"] = out["denominator"].astype("Int64")
+    out["suppressed"] = wide_suppressed(comparison).any(axis=1).to_numpy(dtype=bool)
+    return out
+
+
+def wide_suppressed(comparison: Comparison) -> pd.DataFrame:
+    """True for each cell of the wide view that is blank because of suppression (not
+    because its group has no one with a stated value); indexed like the wide view."""
+    t = comparison.table
+    empty = t["denominator"].eq(0).fillna(False).astype(bool)
+    blank = (t["pct"].isna() | t["count"].isna()) & ~empty
+    return _pivot(comparison, blank.astype(bool)).fillna(False).astype(bool)
+
+
+def _pivot(comparison: Comparison, values: pd.Series) -> pd.DataFrame:
+    """``values`` (one per tidy row) as within-group x cohort rows by category columns."""
+    t = comparison.table
+    keys = [*comparison.within, "cohort"]
+    column = t["variable"].astype(str) + ": " + t["category"].astype(str)
     long = t.loc[:, keys].assign(column=column, value=values)
     index = pd.MultiIndex.from_frame(t.loc[:, keys].drop_duplicates())
     pivot = long.set_index([*keys, "column"])["value"].unstack("column")
     order = [f"{v}: {c}" for v, cats in comparison.variables for c in cats]
-    pivot = pivot.reindex(index=index, columns=order)
-    out = pivot.reset_index()
-    out.columns = [str(c) for c in out.columns]
-    if cells == "pct":
-        out[order] = out[order].astype("Float64")
-    if not comparison.options.exclude_not_stated:
-        denom = t.drop_duplicates(keys).set_index(keys)["denominator"].reindex(index)
-        out.insert(len(keys), "denominator", denom.to_numpy())
-        out["denominator"] = out["denominator"].astype("Int64")
-    hidden = t.assign(h=t["suppressed"]).groupby(keys, sort=False, observed=True)["h"].any()
-    out["suppressed"] = hidden.reindex(index).to_numpy(dtype=bool)
-    return out
+    return pivot.reindex(index=index, columns=order)
 
 
 def _n_pct(t: pd.DataFrame) -> np.ndarray:

@@ -65,6 +65,13 @@ def compare(
     k: Annotated[
         int, typer.Option("--k", help="suppress counts 1..K (default 3; 0 turns it off)")
     ] = 3,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="with 3+ cohorts, the one the others are compared with (default: the first)",
+        ),
+    ] = None,
     kind: Annotated[
         str, typer.Option("--kind", help="auto, treatment or cohort: how to read the files")
     ] = "auto",
@@ -112,6 +119,7 @@ def compare(
         age_bands=tuple(b for b in (age_bands or "").split(",") if b.strip()),
         exclude_not_stated=exclude_not_stated,
         k=k,
+        reference=reference,
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
@@ -249,22 +257,23 @@ def _wide_rows(result: Comparison, cells: str) -> tuple[list[str], list[list[str
     Percentages to whole numbers, as published; a blank cell of a suppressed value is ``*``.
     """
     from unmetneed import report
-    from unmetneed.compare import wide
+    from unmetneed.compare import wide, wide_suppressed
 
     view: pd.DataFrame = wide(result, cells)
+    hidden = wide_suppressed(result).to_numpy(dtype=bool)
     keys = [*result.within, "cohort"]
     value_cols = [c for c in view.columns if c not in (*keys, "denominator", "suppressed")]
     headers = [*keys, *(["n"] if "denominator" in view else []), *value_cols]
     rows = []
-    for rec in view.to_dict("records"):
+    for i, rec in enumerate(view.to_dict("records")):
         row = [str(rec[c]) for c in keys]
         if "denominator" in view:
             row.append(report.cell(_int(rec["denominator"]), suppressed=_is_na(rec["denominator"])))
-        for c in value_cols:
+        for j, c in enumerate(value_cols):
             v = rec[c]
             if cells == "pct":
-                row.append(_pct(v, _is_na(v), digits=0))
+                row.append(_pct(v, bool(hidden[i, j]), digits=0))
             else:
-                row.append("*" if _is_na(v) else str(v))
+                row.append("*" if hidden[i, j] else "" if _is_na(v) else str(v))
         rows.append(row)
     return headers, rows, ["n", *value_cols]
