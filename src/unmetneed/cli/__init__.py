@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from unmetneed.cli import (
     anonymise,  # noqa: F401  (registers the command)
+    audit,  # noqa: F401  (registers the command)
     compare,  # noqa: F401  (registers the command)
     gap,  # noqa: F401  (registers the command)
     run,  # noqa: F401  (registers the command)
+    suppress,  # noqa: F401  (registers the command)
     validate,  # noqa: F401  (registers the command)
 )
 from unmetneed.cli._app import app

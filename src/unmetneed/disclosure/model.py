@@ -1,49 +1,88 @@
 """The table model of disclosure control: cells, the additive relations among them, policies.
 
-A published table is a set of *cells* (distinct counts of people; a cell may be shown in
-several places, e.g. one denominator repeated on every row of its group) and *relations*
-``value[total] == sum(value[parts])`` that a reader can use. ``locations`` say where in the
-published frame each cell is shown, so suppression can blank it there and ``audit`` can read
-it back from a written file.
+A published table is a set of *cells*: distinct counts of people. A cell may be shown in
+several places (one denominator repeated on every row of its group is one cell) and in
+several published frames. *Relations* ``value[total] == sum(value[parts])`` are the sums a
+reader can use: within-group counts to their denominator, area rows to a total row, areas to
+their region (hierarchies), and any other margin. Two relations with the same total and
+different parts are fine (a denominator shared by several variables: each variable's
+categories add up to it).
+
+*Placements* say where each cell is shown: in column ``column`` of the published frame,
+cell ``cells[i]`` is on row ``rows[i]`` (0-based position in the frame as written). Cells
+never placed are not published; the attacker does not know them.
+
+Linked tables (published together, sharing cells, e.g. a gap table and a compare table that
+both show in-treatment counts) are one :class:`Cells` whose placements name their frame as
+``"frame:column"`` (e.g. ``"gap:in_treatment"``, ``"compare:count"``). ``protect`` then
+protects the cells against what both frames show together; ``Protection.apply(frame, cells,
+table="gap")`` blanks the gap frame, and ``Protection.meta(cells, table="gap")`` records,
+for the gap file, the whole structure and the names of the frames it is linked with, so
+``audit gap.parquet compare.parquet`` can check them together. Placements without a
+``frame:`` prefix belong to the one frame of an unlinked table.
+
+The structure (never the values, which may be secret) is kept with every written table under
+the metadata key ``"disclosure"``: ``policy``, ``width``, ``n_cells``, ``relations`` (lists
+``[total, [parts...]]``), ``placements`` (``{"column", "cells", "rows"}``), ``table``,
+``tables`` and ``derived`` (columns blanked with a suppressed value on their row).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 POLICIES = ("k3", "lt5", "nhs")
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A primary suppression rule.
+    """A primary suppression rule and the protection every suppressed small count needs.
 
     ``k``: counts in 1..k are suppressed (k3: k=3; lt5: k=4; nhs: k=7 and every other count
-    rounded to the nearest ``round_to``). ``zeros_disclosive``: zeros are suppressed too.
-    ``k=0`` turns suppression off.
+    rounded to the nearest ``round_to``, totals rounded from their unrounded value).
+    ``zeros_disclosive``: zeros are suppressed too. ``k=0`` turns suppression off.
+    ``width``: the protection width, in people: the attacker's feasible interval
+    ``max - min`` for each small count must be at least this (0 means ``k``).
     """
 
     name: str = "k3"
     k: int = 3
     zeros_disclosive: bool = False
     round_to: int = 0
+    width: int = 0
 
     @classmethod
-    def named(cls, name: str | None = None, k: int | None = None, zeros: bool = False) -> Policy:
-        """The policy for ``--policy NAME`` and/or ``--k K`` (``--k`` alone: threshold K)."""
+    def named(
+        cls,
+        name: str | None = None,
+        k: int | None = None,
+        zeros: bool = False,
+        width: int | None = None,
+    ) -> Policy:
+        """The policy for ``--policy NAME`` and/or ``--k K`` (``--k`` alone: threshold K).
+
+        >>> Policy.named("nhs").k, Policy.named(k=5).name
+        (7, 'k5')
+        """
+        w = 0 if width is None else int(width)
+        if w < 0 or (k is not None and k < 0):
+            raise ValueError("--k and --width must be 0 or more")
         if name is None or name == "k":
             kk = 3 if k is None else k
-            return cls(name=f"k{kk}", k=kk, zeros_disclosive=zeros)
+            return cls(name=f"k{kk}", k=kk, zeros_disclosive=zeros, width=w)
         if name == "k3":
-            return cls(name="k3", k=3 if k is None else k, zeros_disclosive=zeros)
+            return cls(name="k3", k=3 if k is None else k, zeros_disclosive=zeros, width=w)
         if name == "lt5":
-            return cls(name="lt5", k=4, zeros_disclosive=zeros)
+            return cls(name="lt5", k=4, zeros_disclosive=zeros, width=w)
         if name == "nhs":
-            return cls(name="nhs", k=7, zeros_disclosive=zeros, round_to=5)
+            return cls(name="nhs", k=7, zeros_disclosive=zeros, round_to=5, width=w)
         raise ValueError(f"unknown policy {name!r}; use one of {', '.join(POLICIES)}")
 
     @property
@@ -51,32 +90,60 @@ class Policy:
         """True when suppression is turned off (``--k 0``)."""
         return self.k <= 0 and not self.zeros_disclosive
 
+    @property
+    def protection_width(self) -> int:
+        """People: the narrowest attacker interval allowed for a small count (default k)."""
+        return self.width if self.width > 0 else max(self.k, 0)
+
+    @property
+    def floor(self) -> int:
+        """What an attacker knows a suppressed count is at least: 1 when zeros are shown."""
+        return 0 if self.zeros_disclosive else 1
+
     def primary(self, values: np.ndarray) -> np.ndarray:
         """Mask of the cells this rule suppresses on their own (counts in 1..k, or 0..k)."""
-        low = 0 if self.zeros_disclosive else 1
-        return (values >= low) & (values <= self.k) if not self.off else np.zeros(len(values), bool)
+        if self.off:
+            return np.zeros(len(values), bool)
+        return (values >= self.floor) & (values <= self.k)
 
     def to_meta(self) -> dict[str, Any]:
         """The policy as JSON-able metadata."""
-        return {"name": self.name, "k": self.k, "zeros_disclosive": self.zeros_disclosive,
-                "round_to": self.round_to}
+        return {
+            "name": self.name,
+            "k": self.k,
+            "zeros_disclosive": self.zeros_disclosive,
+            "round_to": self.round_to,
+            "width": self.width,
+        }
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Policy:
         """The policy back from its metadata."""
-        return cls(**meta)
+        known = {"name", "k", "zeros_disclosive", "round_to", "width"}
+        return cls(**{key: value for key, value in meta.items() if key in known})
 
 
 @dataclass(frozen=True)
 class Placement:
     """Where cells are shown: in ``column``, cell ``cells[i]`` is on frame row ``rows[i]``.
 
-    A linked table's placements name it as ``"table:column"``.
+    A linked table's placements name their frame as ``"frame:column"``.
     """
 
     column: str
     cells: np.ndarray
     rows: np.ndarray
+
+    @property
+    def table(self) -> str | None:
+        """The frame this placement is in (``None``: the one frame of an unlinked table)."""
+        frame, sep, _ = self.column.partition(":")
+        return frame if sep else None
+
+    @property
+    def name(self) -> str:
+        """The column's name inside its frame."""
+        return self.column.partition(":")[2] or self.column
 
 
 @dataclass
@@ -110,10 +177,42 @@ class Cells:
 
     def check_relations(self) -> list[int]:
         """Indices of relations that do not hold (a bug in the table builder if any)."""
-        return [
-            i for i, (t, parts) in enumerate(self.relations)
-            if self.values[t] != self.values[parts].sum()
-        ]
+        if not self.relations:
+            return []
+        residual = self.matrix() @ self.values
+        return np.flatnonzero(residual != 0).tolist()
+
+    def matrix(self) -> sparse.csr_matrix:
+        """The relations as a sparse matrix ``R`` with ``R @ values == 0``.
+
+        One row per relation: +1 on each part, -1 on the total (a part listed twice counts
+        twice).
+        """
+        n_rel = len(self.relations)
+        sizes = np.fromiter((len(p) + 1 for _, p in self.relations), np.int64, n_rel)
+        rows = np.repeat(np.arange(n_rel), sizes)
+        cols = np.fromiter(
+            (c for t, parts in self.relations for c in (t, *parts)), np.int64, int(sizes.sum())
+        )
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        data = np.ones(len(cols))
+        data[starts] = -1.0
+        return sparse.csr_matrix(
+            (data, (rows, cols)), shape=(n_rel, len(self.values)), dtype=np.float64
+        )
+
+    def published(self) -> np.ndarray:
+        """Mask of cells shown somewhere (every cell when no placements are recorded)."""
+        if not self.placements:
+            return np.ones(len(self.values), dtype=bool)
+        shown = np.zeros(len(self.values), dtype=bool)
+        for p in self.placements:
+            shown[p.cells] = True
+        return shown
+
+    def tables(self) -> list[str]:
+        """Names of the linked frames the placements are in (empty for one unnamed frame)."""
+        return sorted({p.table for p in self.placements if p.table is not None})
 
     def to_meta(self) -> dict[str, Any]:
         """The structure as JSON-able metadata (values are *not* included: they may be secret)."""
@@ -126,6 +225,12 @@ class Cells:
             ],
         }
 
+    @staticmethod
+    def structure_id(meta: dict[str, Any]) -> str:
+        """A short fingerprint of a structure's relations and cell count (links frames)."""
+        core = json.dumps([meta["n_cells"], meta["relations"]], separators=(",", ":"))
+        return hashlib.sha256(core.encode()).hexdigest()[:16]
+
 
 @dataclass
 class Protection:
@@ -133,7 +238,8 @@ class Protection:
 
     ``primary``: small counts (1..k). ``secondary``: complementary cells suppressed so the
     primaries cannot be worked out from totals. ``shown``: the published value of each cell
-    (NaN when suppressed; rounded under a rounding policy).
+    (NaN when suppressed; rounded under a rounding policy). ``derived``: per frame (``""``
+    for an unlinked one), the columns ``apply`` blanked with a suppressed value.
     """
 
     policy: Policy
@@ -141,41 +247,64 @@ class Protection:
     secondary: np.ndarray
     shown: np.ndarray
     remarks: list[str] = field(default_factory=list)
+    derived: dict[str, list[str]] = field(default_factory=dict)
 
-    def meta(self, cells: Cells) -> dict[str, Any]:
+    def meta(self, cells: Cells, table: str | None = None) -> dict[str, Any]:
         """What ``audit`` needs to check a written table: policy, cells' places, relations.
 
         Kept under the key ``"disclosure"`` of the table's metadata (see ``write.write_table``).
+        ``table``: which of linked frames this file holds.
         """
-        return {"policy": self.policy.to_meta(), **cells.to_meta()}
+        structure = cells.to_meta()
+        return {
+            "policy": self.policy.to_meta(),
+            "width": self.policy.protection_width,
+            **structure,
+            "structure_id": Cells.structure_id(structure),
+            "table": table,
+            "tables": cells.tables(),
+            "derived": {name: list(cols) for name, cols in self.derived.items()},
+            "n_primary": int(self.primary.sum()),
+            "n_secondary": int(self.secondary.sum()),
+        }
 
     @property
     def suppressed(self) -> np.ndarray:
         """Mask of every suppressed cell, primary or secondary."""
         return self.primary | self.secondary
 
-    def apply(self, frame: pd.DataFrame, cells: Cells, derived: tuple[str, ...] = ()) -> pd.DataFrame:
+    def apply(
+        self,
+        frame: pd.DataFrame,
+        cells: Cells,
+        derived: tuple[str, ...] = (),
+        table: str | None = None,
+    ) -> pd.DataFrame:
         """A new frame with suppressed cells blank, ``derived`` columns blank on their rows,
         and a boolean ``suppressed`` column true on every row that lost a value.
+
+        ``table``: for linked tables, the frame's name (its placements are ``"table:col"``).
         """
         out = frame.reset_index(drop=True).copy()
         row_hit = np.zeros(len(out), dtype=bool)
         for p in cells.placements:
-            if p.column not in out:
+            if p.table != table or p.name not in out:
                 continue
             hidden = self.suppressed[p.cells]
-            col = out[p.column].astype("Float64" if out[p.column].dtype.kind == "f" else "Int64")
+            source = out[p.name]
+            col = source.astype("Float64" if source.dtype.kind == "f" else "Int64")
             if self.policy.round_to:
                 col.iloc[p.rows] = self.shown[p.cells]
-            col.iloc[p.rows[hidden]] = pd.NA
-            out[p.column] = col
+            col.iloc[p.rows[hidden]] = None
+            out[p.name] = col
             row_hit[p.rows[hidden]] = True
         for name in derived:
             if name in out:
                 col = out[name].astype("Float64") if out[name].dtype.kind in "fiu" else out[name]
                 col = col.copy()
-                col.iloc[np.flatnonzero(row_hit)] = pd.NA
+                col.iloc[np.flatnonzero(row_hit)] = None
                 out[name] = col
+        self.derived[table or ""] = [name for name in derived if name in out]
         previous = out["suppressed"].to_numpy(dtype=bool) if "suppressed" in out else False
         out["suppressed"] = row_hit | previous
         return out

@@ -1,32 +1,236 @@
-"""Secondary suppression: complementary cells chosen so primaries cannot be recovered.
+"""Secondary suppression: complementary cells chosen so no primary can be narrowed too far.
 
-This first version closes the plain arithmetic hole: in every relation where exactly one
-cell is hidden, the smallest other non-zero cell of that relation is hidden too, repeated
-until no relation has a lone hidden cell. The disclosure issue replaces it with the
-LP-verified search.
+Requirement (contract 4.3): for every primary cell ``p``, the attacker of
+:mod:`unmetneed.disclosure.attacker` cannot narrow ``p`` to an interval with
+``max - min < width`` (default: the policy's k).
+
+Method, in three steps, deterministic (ties broken by cell index):
+
+1. **Heuristic.** While a relation has exactly one unknown cell (it could be worked out by
+   subtraction), hide its cheapest eligible partner: preferring cells with room to move down
+   by the width (``value - floor >= width``), then the smallest count, then the lowest index.
+   A partner that closes several lone relations at once goes before a smaller count.
+   Vectorised over all relations at once with sparse matrices.
+2. **Verify.** The attacker's joint LP certifies most primaries in one solve per block;
+   the rest get their own min/max LPs.
+3. **Repair.** For each primary still too narrow, one min-cost LP (one HiGHS model for the
+   whole table, warm-started between primaries) finds a deviation ``y`` of the true table,
+   ``R @ y == 0``, with ``y_p >= min_p + width - x_p``, cells staying within what the
+   attacker would allow once suppressed (``x + y >= floor``), at cost ``1 + value/(1 + max
+   value)`` per person moved in a shown cell and 0 in an unknown one. Every shown cell the
+   deviation moves is suppressed. The deviation is a table the attacker cannot rule out,
+   so ``max_p >= min_p + width``; suppressing more never narrows an interval, so earlier
+   repairs stay valid. A last verification proves the whole pattern.
+
+Zero cells are never complements when zeros are published (the attacker assumes a
+suppressed cell is at least 1, which a hidden zero would contradict).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
+from unmetneed.disclosure import attacker
+from unmetneed.disclosure.lp import Model
 from unmetneed.disclosure.model import Cells, Policy
+from unmetneed.errors import DisclosureError
+
+MAX_ROUNDS = 5
 
 
 def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     """Mask of the complementary cells (excluding the primaries) for ``cells``."""
+    if not primary.any() or not cells.relations:
+        return np.zeros(len(cells.values), dtype=bool)
+    matrix = cells.matrix()
+    published = cells.published()
+    values = cells.values
+    hidden = heuristic(matrix, values, primary, published, policy)
+    width = policy.protection_width
+    todo = np.flatnonzero(primary & published)
+    todo = todo[~_certified(matrix, values, hidden, published, policy, todo)]
+    if len(todo):
+        need = np.full(len(todo), float(width))
+        hidden = _repair_jointly(matrix, values, hidden, published, policy, todo, need)
+    for _ in range(MAX_ROUNDS):
+        failing, low = _failing(matrix, values, hidden, todo, published, policy)
+        if len(failing) == 0:
+            return hidden & ~primary
+        hidden = _repair(matrix, values, hidden, published, policy, failing, low)
+    raise DisclosureError(
+        f"could not protect every small count after {MAX_ROUNDS} rounds of secondary suppression",
+        hint="This is a bug in unmetneed: please report the table's structure.",
+    )
+
+
+def eligible(values: np.ndarray, policy: Policy) -> np.ndarray:
+    """Cells that may be complements: any count, except zeros when zeros are published."""
+    return values >= policy.floor
+
+
+def heuristic(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    primary: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+) -> np.ndarray:
+    """Hidden mask after closing every relation with a lone unknown cell (step 1)."""
+    pattern = sparse.csr_matrix(
+        (np.ones(matrix.nnz), matrix.indices, matrix.indptr), shape=matrix.shape
+    )
+    width = policy.protection_width
+    rooms = (values - policy.floor < width).astype(np.int64)  # 0: room to move down
+    cost = values.astype(np.float64)
+    can = eligible(values, policy)
     hidden = primary.copy()
-    changed = True
-    while changed:
-        changed = False
-        for total, parts in cells.relations:
-            members = np.array([total, *parts])
-            if hidden[members].sum() != 1:
-                continue
-            candidates = members[~hidden[members] & (cells.values[members] > 0)]
-            if len(candidates) == 0:
-                continue
-            pick = candidates[np.argmin(cells.values[candidates])]
-            hidden[pick] = True
-            changed = True
-    return hidden & ~primary
+    while True:
+        unknown = hidden | ~published
+        lone = np.flatnonzero((pattern @ unknown.astype(np.float64)) == 1)
+        if len(lone) == 0:
+            return hidden
+        sub = pattern[lone].tocoo()
+        keep = can[sub.col] & ~unknown[sub.col]
+        rows, cols = sub.row[keep], sub.col[keep]
+        if len(rows) == 0:
+            return hidden
+        # A partner closing several lone relations at once is worth more.
+        hits = np.bincount(cols, minlength=len(values))
+        order = np.lexsort((cols, cost[cols], -hits[cols], rooms[cols], rows))
+        _, first = np.unique(rows[order], return_index=True)
+        picks = cols[order][first]
+        if hidden[picks].all():
+            return hidden
+        hidden[picks] = True
+
+
+def _shown_values(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray:
+    """What is published for each cell: NaN if hidden, else the (rounded) count."""
+    shown = values.astype(np.float64)
+    if policy.round_to:
+        shown = np.floor(values / policy.round_to + 0.5) * policy.round_to
+    return np.where(hidden, np.nan, shown)
+
+
+def _failing(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    targets: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets the attacker narrows below the width, and their attacker minimum (step 2)."""
+    know = attacker.knowledge(matrix, _shown_values(values, hidden, policy), published, policy)
+    found = attacker.narrow(know, targets, policy.protection_width)
+    bad = ~found["ok"]
+    return targets[bad], found["low"][bad]
+
+
+def _certified(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+    targets: np.ndarray,
+) -> np.ndarray:
+    """Mask over ``targets`` proven wide enough by the attacker's joint LP."""
+    know = attacker.knowledge(matrix, _shown_values(values, hidden, policy), published, policy)
+    return attacker.certify(know, targets, policy.protection_width)
+
+
+class _Deviation:
+    """The min-cost deviation LP of step 3 over the whole table.
+
+    Columns ``u`` (people up) then ``v`` (people down) per cell, ``y = u - v``; moving a
+    shown cell costs ``1 + value / (1 + max value)`` per person (fewest cells first, then
+    smallest counts), an unknown cell nothing.
+    """
+
+    def __init__(
+        self,
+        matrix: sparse.csr_matrix,
+        values: np.ndarray,
+        hidden: np.ndarray,
+        published: np.ndarray,
+        policy: Policy,
+        solver: str,
+    ) -> None:
+        shown = _shown_values(values, hidden, policy)
+        know = attacker.knowledge(matrix, shown, published, policy)
+        x = values.astype(np.float64)
+        free = hidden | ~published
+        can = eligible(values, policy) & ~free & (know.lower == know.upper)
+        self.up = np.where(can, np.inf, know.upper - x)
+        self.down = np.maximum(np.where(can, x - policy.floor, x - know.lower), 0.0)
+        self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
+        self.n = len(values)
+        self.hidden = hidden.copy()
+        self.model = Model(
+            sparse.hstack([matrix, -matrix], format="csc"),
+            np.zeros(matrix.shape[0]),
+            np.zeros(2 * self.n),
+            np.concatenate([self.up, self.down]),
+            np.concatenate([self.cost, self.cost]),
+            solver=solver,
+        )
+
+    def raise_cells(self, cells: np.ndarray, need: np.ndarray) -> bool:
+        """Find a deviation lifting ``cells`` by ``need`` people; hide the shown cells it moves.
+
+        Returns False when no deviation exists.
+        """
+        self.model.set_bounds(cells, need, self.up[cells])
+        status, _, z = self.model.solve()
+        self.model.set_bounds(cells, np.zeros(len(cells)), self.up[cells])
+        if status != "optimal":
+            return False
+        moved = np.flatnonzero((z[: self.n] + z[self.n :]) > attacker.TOL)
+        new = moved[self.cost[moved] > 0]
+        if len(new):
+            self.hidden[new] = True
+            self.cost[new] = 0.0
+            self.model.set_cost(np.concatenate([new, new + self.n]), np.zeros(2 * len(new)))
+        return True
+
+
+def _repair_jointly(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+    cells: np.ndarray,
+    need: np.ndarray,
+) -> np.ndarray:
+    """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3).
+
+    One deviation for all is a valid deviation for each, so each is protected by it.
+    """
+    deviation = _Deviation(matrix, values, hidden, published, policy, solver="ipm")
+    deviation.raise_cells(cells, need)
+    return deviation.hidden
+
+
+def _repair(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+    failing: np.ndarray,
+    low: np.ndarray,
+) -> np.ndarray:
+    """Hidden mask after one min-cost deviation LP per failing primary (step 3)."""
+    deviation = _Deviation(matrix, values, hidden, published, policy, solver="simplex")
+    width = policy.protection_width
+    for p, m in zip(failing.tolist(), low.tolist(), strict=True):
+        need = max(m + width - float(values[p]), 0.0)
+        if not deviation.raise_cells(np.array([p]), np.array([need])):
+            raise DisclosureError(
+                f"cell {p} (a count of {values[p]}) cannot be protected by suppression",
+                hint="Its relations leave no room: merge categories or publish fewer totals.",
+            )
+    return deviation.hidden

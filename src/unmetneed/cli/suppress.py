@@ -1,0 +1,125 @@
+"""``unmetneed suppress``: protect a long table of counts from elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from unmetneed.cli._app import app, guarded
+
+
+@app.command()
+@guarded
+def suppress(
+    table: Annotated[Path, typer.Argument(help="long table: dimension columns + count")],
+    k: Annotated[int, typer.Option("--k", help="suppress counts in 1..K (0: off)")] = 3,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="k3, lt5 (under 5) or nhs (1-7, round to 5)")
+    ] = None,
+    zeros_disclosive: Annotated[
+        bool, typer.Option("--zeros-disclosive", help="suppress zeros too")
+    ] = False,
+    width: Annotated[
+        int | None, typer.Option("--width", help="protection width in people (default: K)")
+    ] = None,
+    total_row: Annotated[
+        bool, typer.Option("--total-row", help="rows labelled Total sum the others")
+    ] = False,
+    total_label: Annotated[str, typer.Option("--total-label", help="the totals' label")] = "Total",
+    hierarchy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hierarchy", help="CHILD=PARENT: rows named after a parent sum its children"
+        ),
+    ] = None,
+    count: Annotated[str, typer.Option("--count", help="the count column")] = "count",
+    out: Annotated[Path | None, typer.Option("--out", help=".parquet, .csv or .xlsx")] = None,
+) -> None:
+    """Suppress small counts and enough others that none can be worked out from the totals.
+
+    Example: unmetneed suppress data/sample/counts_by_area.csv --k 3 --total-row --out protected.csv
+    """
+    from unmetneed import report
+    from unmetneed.disclosure import Policy, protect
+    from unmetneed.disclosure.tables import (
+        LongSpec,
+        counts_column,
+        from_long,
+        structure_failures,
+        total_rows,
+    )
+    from unmetneed.errors import UsageError, ValidationError
+    from unmetneed.load import read_table
+    from unmetneed.write import check_out_path, write_table
+
+    if out is not None:
+        out = check_out_path(out)
+    chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
+    frame = read_table(table)
+    values = counts_column(frame, table, count)
+    dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
+    tree = _hierarchy(hierarchy, dims)
+    if not total_row:
+        labelled = [d for d in dims if total_rows(frame, d, total_label).any()]
+        if labelled:
+            raise UsageError(
+                f"{table}: rows labelled {total_label!r} in {', '.join(labelled)} look like "
+                "totals; say --total-row so they are protected as totals"
+            )
+    spec = LongSpec(dims, total_row, total_label, tree)
+    cells = from_long(frame.rename(columns={count: "count"}), values, spec)
+    failures = structure_failures(frame, cells, spec, count)
+    if failures:
+        raise ValidationError(str(table), "counts", failures)
+    if chosen.off:
+        report.warn("--k 0: suppression is off; every count is published as it is")
+    protection = protect(cells, chosen)
+    result = protection.apply(
+        frame.assign(**{count: values}).rename(columns={count: "count"}), cells
+    )
+    result = result.rename(columns={"count": count})
+    meta = {
+        "table": "suppress",
+        "source": str(table),
+        "disclosure": protection.meta(cells),
+        "remarks": protection.remarks,
+    }
+    if out is None:
+        shown = result.assign(**{count: result[count].astype("string").fillna("*")})
+        report.show_frame(shown, title=str(table), remarks=protection.remarks)
+        return
+    write_table(result, out, meta=meta)
+    report.info(
+        f"wrote {out}: {int(protection.primary.sum())} small count(s) and "
+        f"{int(protection.secondary.sum())} more suppressed"
+    )
+    report.show_remarks(protection.remarks)
+
+
+def _policy(cls: Any, name: str | None, k: int | None, zeros: bool, width: int | None) -> Any:
+    """The policy, or a UsageError naming the bad option."""
+    from unmetneed.errors import UsageError
+
+    try:
+        return cls.named(name, k, zeros=zeros, width=width)
+    except ValueError as exc:
+        raise UsageError(f"--policy/--k: {exc}") from None
+
+
+def _hierarchy(pairs: list[str] | None, dims: tuple[str, ...]) -> dict[str, str]:
+    """``["area=region"]`` as ``{"area": "region"}``, both columns of the table."""
+    from unmetneed.errors import UsageError
+
+    tree: dict[str, str] = {}
+    for pair in pairs or []:
+        child, sep, parent = pair.partition("=")
+        child, parent = child.strip(), parent.strip()
+        if not sep or child not in dims or parent not in dims:
+            raise UsageError(
+                f"--hierarchy {pair!r}: write CHILD=PARENT with two of the table's columns "
+                f"({', '.join(dims)})"
+            )
+        tree[child] = parent
+    return tree
