@@ -624,3 +624,15 @@ def test_wide_blank_of_an_empty_group_is_not_suppression(tmp_path: Path) -> None
     view = wide(result)
     assert not view["suppressed"].any()
     assert "denominator" not in view.columns  # denominators differ by variable here
+
+
+def test_an_empty_cohort_gives_a_remark_not_a_crash(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("area,sex\n")
+    frame = load(empty, "cohort").frame
+    other = cohort_frame(tmp_path, "o", people(6, sex="male"))
+    result = compare({"E": frame, "O": other}, CompareOptions(by=("sex",)))
+    assert set(result.table["cohort"]) == {"O"}
+    assert "Cohort E has no rows: it is not in the table." in result.remarks
+    alone = compare({"E": frame}, CompareOptions(by=("sex",)))
+    assert alone.table.empty

@@ -543,7 +543,7 @@ def compare(
     cells.place("denominator", row_cells.denominator, rows_at)
     protection = protect(cells, Policy.named(k=options.k, zeros=options.zeros_disclosive))
     table = _protect(table, row_cells, cells, protection, options)
-    remarks = _remarks(table, groups, options, bands, protection, coded)
+    remarks = _remarks(table, groups, labels, options, bands, protection, coded)
     return Comparison(
         table=table,
         within=within,
@@ -732,8 +732,8 @@ def _tests(
     n = len(count)
     test = np.full(n, "none", dtype=object)
     statistic, dof, p_value = (np.full(n, np.nan) for _ in range(3))
-    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if n else np.array([], int)
-    ends = np.r_[starts[1:], n]
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if n else np.zeros(0, int)
+    ends = np.r_[starts[1:], n] if n else np.zeros(0, int)
     for s, e in zip(starts, ends, strict=True):
         n_cohorts = len(pd.unique(cohort[s:e]))
         if n_cohorts < 2:
@@ -795,6 +795,7 @@ def _protect(
 def _remarks(
     table: pd.DataFrame,
     groups: Groups,
+    labels: tuple[str, ...],
     options: CompareOptions,
     bands: AgeBands | None,
     protection: Protection,
@@ -807,6 +808,10 @@ def _remarks(
             "Suppressed counts are * in the terminal and blank in files; the percentages, "
             "intervals, differences and tests that use them are blank too."
         )
+    people = np.bincount(groups.cohort, weights=groups.size, minlength=len(labels))
+    for label, n in zip(labels, people, strict=True):
+        if n == 0:
+            out.append(f"Cohort {label} has no rows: it is not in the table.")
     small = int(((groups.size > 0) & (groups.size < SMALL_DENOMINATOR)).sum())
     if small:
         out.append(
