@@ -636,3 +636,21 @@ def test_an_empty_cohort_gives_a_remark_not_a_crash(tmp_path: Path) -> None:
     assert "Cohort E has no rows: it is not in the table." in result.remarks
     alone = compare({"E": frame}, CompareOptions(by=("sex",)))
     assert alone.table.empty
+
+
+def test_grouping_by_sort_matches_grouping_by_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unmetneed.compare as module
+    from unmetneed.compare import Coded, group_rows
+
+    rng = np.random.default_rng(0)
+    within = [
+        Coded("a", tuple("abcdefg"), rng.integers(0, 7, 1000)),
+        Coded("b", tuple("xyz"), rng.integers(0, 3, 1000)),
+    ]
+    cohort = rng.integers(0, 2, 1000)
+    dense = group_rows(cohort, 2, within)
+    monkeypatch.setattr(module, "MAX_DENSE_KEYS", 0)
+    sorted_ = group_rows(cohort, 2, within)
+    for name in ("of_row", "cohort", "within", "block", "size"):
+        assert np.array_equal(getattr(dense, name), getattr(sorted_, name)), name
+    assert dense.size.sum() == 1000

@@ -84,6 +84,7 @@ EXTRA_COLUMNS = (
 )
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
+MAX_DENSE_KEYS = 20_000_000
 _BAND = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*$")
 
 
@@ -417,17 +418,24 @@ class Groups:
 
 
 def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> Groups:
-    """Dense group numbers of the rows, from their cohort and within codes (one bincount)."""
+    """Dense group numbers of the rows, from their cohort and within codes.
+
+    One ``bincount`` over the combined codes marks the combinations that occur (a sort
+    when there are more than ``MAX_DENSE_KEYS`` possible combinations).
+    """
     dims = (*(len(w.categories) for w in within), n_cohorts)
     flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
-    occupied_mask = np.bincount(flat, minlength=int(np.prod(dims))) > 0
-    occupied = np.flatnonzero(occupied_mask)
-    dense = np.full(len(occupied_mask), -1, dtype=np.int64)
-    dense[occupied] = np.arange(len(occupied))
+    if int(np.prod(dims, dtype=np.float64)) <= MAX_DENSE_KEYS:
+        occupied_mask = np.bincount(flat, minlength=int(np.prod(dims))) > 0
+        occupied = np.flatnonzero(occupied_mask)
+        dense = np.full(len(occupied_mask), -1, dtype=np.int64)
+        dense[occupied] = np.arange(len(occupied))
+        of_row = dense[flat]
+    else:  # too many possible combinations for a lookup array: sort instead
+        occupied, of_row = np.unique(flat, return_inverse=True)
     keys = np.unravel_index(occupied, dims)
     within_keys = np.column_stack(keys[:-1]) if within else np.zeros((len(occupied), 0), int)
     _, block = np.unique(occupied // n_cohorts, return_inverse=True)
-    of_row = dense[flat]
     return Groups(
         of_row=of_row,
         cohort=np.asarray(keys[-1], dtype=np.int64),
