@@ -275,3 +275,28 @@ def test_sample_example_runs(tmp_path: Path) -> None:
     for name in ("count", "denominator"):
         shown = frame[name].dropna()
         assert not ((shown >= 1) & (shown <= 3)).any()
+
+
+def test_two_runs_write_identical_bytes(tmp_path: Path) -> None:
+    outputs = []
+    for name in ("a.csv", "b.csv"):
+        target = tmp_path / name
+        code, _, err = run(
+            "compare",
+            "--cohort",
+            f"NDTMS={extract(tmp_path)}",
+            "--cohort",
+            f"OOTU={crack_users(tmp_path)}",
+            "--by",
+            "disability",
+            "--by",
+            "housing",
+            "--k",
+            "0",
+            "--out",
+            str(target),
+        )
+        assert code == 0, err
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert b"fisher_monte_carlo" in outputs[0] or b"chi2" in outputs[0]
