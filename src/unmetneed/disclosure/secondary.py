@@ -4,23 +4,27 @@ Requirement (contract 4.3): for every primary cell ``p``, the attacker of
 :mod:`unmetneed.disclosure.attacker` cannot narrow ``p`` to an interval with
 ``max - min < width`` (default: the policy's k).
 
-Method, in three steps, deterministic (ties broken by cell index):
+Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed seed):
 
 1. **Heuristic.** While a relation has exactly one unknown cell (it could be worked out by
-   subtraction), hide its cheapest eligible partner: preferring cells with room to move down
-   by the width (``value - floor >= width``), then the smallest count, then the lowest index.
-   A partner that closes several lone relations at once goes before a smaller count.
-   Vectorised over all relations at once with sparse matrices.
-2. **Verify.** The attacker's joint LP certifies most primaries in one solve per block;
-   the rest get their own min/max LPs.
-3. **Repair.** For each primary still too narrow, one min-cost LP (one HiGHS model for the
-   whole table, warm-started between primaries) finds a deviation ``y`` of the true table,
-   ``R @ y == 0``, with ``y_p >= min_p + width - x_p``, cells staying within what the
-   attacker would allow once suppressed (``x + y >= floor``), at cost ``1 + value/(1 + max
-   value)`` per person moved in a shown cell and 0 in an unknown one. Every shown cell the
-   deviation moves is suppressed. The deviation is a table the attacker cannot rule out,
-   so ``max_p >= min_p + width``; suppressing more never narrows an interval, so earlier
-   repairs stay valid. A last verification proves the whole pattern.
+   subtraction), hide its cheapest eligible partner: a cell with room to move down by the
+   width (``value - floor >= width``) first, then one closing the most lone relations at
+   once, then the smallest count, then the lowest index. Vectorised over all relations at
+   once with sparse matrices. Skipped under a rounding policy (a rounded count is known
+   only to +-2, so a lone suppressed cell may already be safe).
+2. **Certify.** The attacker's joint LP (:func:`attacker.certify`) proves most primaries
+   wide enough in a few solves.
+3. **Repair jointly.** One min-cost LP over the whole table finds a deviation ``y`` of the
+   true table, ``R @ y == 0``, lifting every uncertified primary by the width at once,
+   cells staying within what the attacker would allow once suppressed (``x + y >= floor``),
+   at cost ``1 + value / (1 + max value)`` per person moved in a shown cell (fewest cells,
+   then smallest counts) and 0 in an unknown one. Every shown cell it moves is suppressed.
+   The deviation is a table the attacker cannot rule out, so each lifted primary has
+   ``max - min >= width``; suppressing more never narrows an interval, so cells proven
+   safe stay safe.
+4. **Verify and repair singly.** The lifted primaries are proven again (joint LP, then
+   exact min/max LPs); any still narrow gets its own deviation LP with
+   ``y_p >= min_p + width - x_p`` (one warm-started HiGHS model), until all pass.
 
 Zero cells are never complements when zeros are published (the attacker assumes a
 suppressed cell is at least 1, which a hidden zero would contradict).
@@ -85,6 +89,8 @@ def heuristic(
     cost = values.astype(np.float64)
     can = eligible(values, policy)
     hidden = primary.copy()
+    if policy.round_to:  # rounded counts are not exact: leave the judgement to the LP
+        return hidden
     while True:
         unknown = hidden | ~published
         lone = np.flatnonzero((pattern @ unknown.astype(np.float64)) == 1)
@@ -162,7 +168,7 @@ class _Deviation:
         know = attacker.knowledge(matrix, shown, published, policy)
         x = values.astype(np.float64)
         free = hidden | ~published
-        can = eligible(values, policy) & ~free & (know.lower == know.upper)
+        can = eligible(values, policy) & ~free  # shown, exact or rounded
         self.up = np.where(can, np.inf, know.upper - x)
         self.down = np.maximum(np.where(can, x - policy.floor, x - know.lower), 0.0)
         self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
