@@ -36,6 +36,9 @@ def suppress(
     ] = None,
     count: Annotated[str, typer.Option("--count", help="the count column")] = "count",
     out: Annotated[Path | None, typer.Option("--out", help=".parquet, .csv or .xlsx")] = None,
+    failures_out: Annotated[
+        Path | None, typer.Option("--failures-out", help="write every input failure to this CSV")
+    ] = None,
 ) -> None:
     """Suppress small counts and enough others that none can be worked out from the totals.
 
@@ -58,7 +61,11 @@ def suppress(
         out = check_out_path(out)
     chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
     frame = read_table(table)
-    values = counts_column(frame, table, count)
+    try:
+        values = counts_column(frame, table, count)
+    except ValidationError as exc:
+        _save_failures(exc, failures_out)
+        raise
     dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
     tree = _hierarchy(hierarchy, dims)
     if not total_row:
@@ -72,7 +79,9 @@ def suppress(
     cells = from_long(frame.rename(columns={count: "count"}), values, spec)
     failures = structure_failures(frame, cells, spec, count)
     if failures:
-        raise ValidationError(str(table), "counts", failures)
+        exc = ValidationError(str(table), "counts", failures)
+        _save_failures(exc, failures_out)
+        raise exc
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
     protection = protect(cells, chosen)
@@ -96,6 +105,14 @@ def suppress(
         f"{int(protection.secondary.sum())} more suppressed"
     )
     report.show_remarks(protection.remarks)
+
+
+def _save_failures(exc: Exception, path: Path | None) -> None:
+    """Every failure to ``path`` as CSV when asked (``--failures-out``)."""
+    if path is not None:
+        from unmetneed.cli.validate import _write_failures
+
+        _write_failures(exc, path)
 
 
 def _policy(cls: Any, name: str | None, k: int | None, zeros: bool, width: int | None) -> Any:
