@@ -79,9 +79,9 @@ def suppress(
     cells = from_long(frame.rename(columns={count: "count"}), values, spec)
     failures = structure_failures(frame, cells, spec, count)
     if failures:
-        exc = ValidationError(str(table), "counts", failures)
-        _save_failures(exc, failures_out)
-        raise exc
+        invalid = ValidationError(str(table), "counts", failures)
+        _save_failures(invalid, failures_out)
+        raise invalid
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
     protection = protect(cells, chosen)
