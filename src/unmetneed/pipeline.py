@@ -216,6 +216,7 @@ def build_compares(
             age_bands=bands,
             exclude_not_stated=spec.exclude_not_stated,
             k=k,
+            zeros_disclosive=config.zeros_disclosive,
         )
         result = compare(cohorts, options)
         tables.append(
