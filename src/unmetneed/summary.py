@@ -26,8 +26,7 @@ def summarise(frame: pd.DataFrame, *, max_codes: int = 12) -> list[tuple[str, st
             counts = col.value_counts(dropna=False, sort=False)
             total = max(len(col), 1)
             text = ", ".join(
-                f"{_label(k)} {n:,} ({100 * n / total:.0f}%)"
-                for k, n in counts.items()
+                f"{_label(k)} {n:,} ({100 * n / total:.0f}%)" for k, n in counts.items()
             )
             facts.append((str(name), text))
     return facts
