@@ -31,7 +31,8 @@ demo: $(STAMP)
 	  --by disability --by housing --within substance_cohort --wide
 
 bench: $(STAMP)
-	@echo "benchmarks: see the benchmark issue; nothing to run yet"
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py
 
 sample: $(STAMP)
 	$(BIN)/python $(SAMPLE)/make_sample.py
