@@ -525,6 +525,80 @@ def compare(
     Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
     are not changed.
     """
+    build = prepare(cohorts, options)
+    return build.finish(protect(build.cells, build.policy))
+
+
+@dataclass(frozen=True)
+class CompareBuild:
+    """A comparison table before disclosure control, with what protecting it needs.
+
+    ``table``: the table with its statistics, nothing blanked. ``cells``: its counts and
+    denominators (people), placed on the rows (columns ``count`` and ``denominator``) and
+    related (each group x variable's denominator = the sum of its categories). ``derived``:
+    the columns blanked with a suppressed count. ``finish`` applies a :class:`Protection`
+    of ``cells`` (from ``protect``, or a linked one sliced to them).
+    """
+
+    table: pd.DataFrame
+    cells: Cells
+    derived: tuple[str, ...]
+    options: CompareOptions
+    labels: tuple[str, ...]
+    within: tuple[Coded, ...]
+    coded: tuple[Coded, ...]
+    groups: Groups
+    row_cells: _RowCells
+    bands: AgeBands | None
+    sizes: tuple[int, ...]
+
+    @property
+    def policy(self) -> Policy:
+        """The disclosure policy of the options (counts 1..k suppressed)."""
+        return Policy.named(k=self.options.k, zeros=self.options.zeros_disclosive)
+
+    def finish(self, protection: Protection) -> Comparison:
+        """The protected comparison: blanked table, remarks, cells and protection."""
+        opts = self.options
+        table = _protect(self.table, self.row_cells, self.cells, protection, opts)
+        remarks = _remarks(
+            table, self.groups, self.labels, opts, self.bands, protection, self.coded
+        )
+        return Comparison(
+            table=table,
+            within=tuple(w.name for w in self.within),
+            cohorts=self.labels,
+            variables=tuple(
+                (c.name, _shown_categories(c, opts.exclude_not_stated)) for c in self.coded
+            ),
+            cells=self.cells,
+            protection=protection,
+            remarks=remarks,
+            options=opts,
+        )
+
+    def members(self, label: str) -> pd.DataFrame:
+        """Which row of cohort ``label``'s frame (``row``, 0-based) is counted in which cell
+        (``cell``): its group's denominator(s) and its category's count of every variable.
+        One row per row x cell, sorted by cell.
+        """
+        code = self.labels.index(label)
+        start = int(sum(self.sizes[:code]))
+        of_row = self.groups.of_row[start : start + self.sizes[code]]
+        pieces = _member_cells(self.groups, self.coded, of_row, start, self.options)
+        rows = np.concatenate([r for r, _ in pieces]) if pieces else np.zeros(0, np.int64)
+        cells = np.concatenate([c for _, c in pieces]) if pieces else np.zeros(0, np.int64)
+        order = np.lexsort((rows, cells))
+        return pd.DataFrame({"row": rows[order], "cell": cells[order]})
+
+
+def prepare(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, options: CompareOptions
+) -> CompareBuild:
+    """The comparison table before disclosure control, and its cells (:class:`CompareBuild`).
+
+    Same inputs as :func:`compare`; they are not changed.
+    """
     variables, within = options.variables, options.within_columns
     _check_columns(variables, within)
     bands = parse_age_bands(options.age_bands) if options.age_bands else None
@@ -549,19 +623,50 @@ def compare(
     rows_at = np.arange(len(table))
     cells.place("count", row_cells.count, rows_at)
     cells.place("denominator", row_cells.denominator, rows_at)
-    protection = protect(cells, Policy.named(k=options.k, zeros=options.zeros_disclosive))
-    table = _protect(table, row_cells, cells, protection, options)
-    remarks = _remarks(table, groups, labels, options, bands, protection, coded)
-    return Comparison(
-        table=table,
-        within=within,
-        cohorts=labels,
-        variables=tuple((c.name, _shown_categories(c, options.exclude_not_stated)) for c in coded),
-        cells=cells,
-        protection=protection,
-        remarks=remarks,
-        options=options,
+    sizes = tuple(int(n) for n in np.bincount(cohort_codes, minlength=len(labels)))
+    return CompareBuild(
+        table,
+        cells,
+        DERIVED,
+        options,
+        labels,
+        tuple(within_coded),
+        tuple(coded),
+        groups,
+        row_cells,
+        bands,
+        sizes,
     )
+
+
+def _member_cells(
+    groups: Groups,
+    coded: Sequence[Coded],
+    of_row: np.ndarray,
+    start: int,
+    options: CompareOptions,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, cells) pairs: each row's denominator and count cells, numbered as
+    ``_count_rows`` numbers them (denominators first, then counts variable by variable).
+    ``of_row``: the group of each of the rows; ``start``: their first position in the
+    combined frame (to read their codes).
+    """
+    exclude = options.exclude_not_stated
+    n_denominators = groups.n * (len(coded) if exclude else 1)
+    positions = np.arange(len(of_row), dtype=np.int64)
+    out = [] if exclude else [(positions, of_row)]
+    first_count = n_denominators
+    for v, var in enumerate(coded):
+        shown = [i for i, c in enumerate(var.categories) if not (exclude and c == NOT_STATED)]
+        slot = np.full(len(var.categories), -1, dtype=np.int64)
+        slot[shown] = np.arange(len(shown))
+        j = slot[var.codes[start : start + len(of_row)]]
+        keep = j >= 0
+        if exclude:
+            out.append((positions[keep], v * groups.n + of_row[keep]))
+        out.append((positions[keep], first_count + of_row[keep] * len(shown) + j[keep]))
+        first_count += groups.n * len(shown)
+    return out
 
 
 def _reference(labels: tuple[str, ...], reference: str | None) -> int:

@@ -66,7 +66,7 @@ DERIVED = (
 )
 DEFAULT_K = 3
 AREA_NOT_STATED = "Area not stated"
-PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _protect
+PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _cells
 ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
 _NAME_RE = re.compile(r"[^a-z0-9]+")
 MAX_NAMED = 8
@@ -192,6 +192,69 @@ def compute(
     (records) or ``counts`` (a ``count`` column). ``prevalence``: a ``Loaded`` (or typed
     frame) of kind ``prevalence``. Neither is modified.
     """
+    build = prepare(treatment, prevalence, options)
+    return build.finish(protect(build.cells, build.policy))
+
+
+@dataclass(frozen=True)
+class GapBuild:
+    """A gap table before disclosure control, with what protecting it needs.
+
+    ``table``: the unprotected table (sorted; internal columns such as ``area_id``).
+    ``cells``: its disclosure cells: one ``in_treatment`` count (people) per row whose T is
+    known, placed on its row, related to the total rows and to the substance parts (placed
+    in the pseudo column ``PARTS_COLUMN``, which no frame has). ``derived``: the columns
+    blanked with a suppressed count. ``members``: for a record input, which record (``row``:
+    0-based position in the treatment frame given) is counted in which cell (``cell``), one
+    row per record x cell; empty for a counts input. ``finish`` applies a
+    :class:`Protection` of ``cells`` (from ``protect``, or a linked one sliced to them).
+    """
+
+    table: pd.DataFrame
+    cells: Cells
+    derived: tuple[str, ...]
+    members: pd.DataFrame
+    options: GapOptions
+    flags: dict[str, np.ndarray]
+    areas: _Areas
+    used: pd.DataFrame
+    prev: _Input
+    remarks: Remarks
+
+    @property
+    def policy(self) -> Policy:
+        """The disclosure policy of the options."""
+        return self.options.disclosure_policy()
+
+    def finish(self, protection: Protection) -> GapResult:
+        """The protected table: suppressed counts and what derives from them blank, with
+        its remarks; the metadata records ``cells`` (parts unplaced) for ``audit``.
+        """
+        rows = np.flatnonzero(self.table["in_treatment"].notna().to_numpy())
+        protected = _apply(self.table, rows, self.cells, protection)
+        flags = self.flags
+        hidden = protected["suppressed"].to_numpy(dtype=bool) & ~flags["t_unknown"]
+        flags = {**flags, "disclosure": hidden}
+        for name in ("negative", "maybe_negative"):  # would say something about a hidden count
+            flags[name] = flags[name] & ~hidden
+        remarks = Remarks(list(self.remarks.items))  # finishing twice adds nothing twice
+        _prevalence_only(self.areas, self.prev, remarks)
+        final = _with_remarks(
+            protected, flags, remarks, self.options, protection, self.used, self.areas.aliases
+        )
+        meta = protection.meta(_as_written(self.cells))
+        return GapResult(final, tuple(remarks.items), meta, self.options)
+
+
+def prepare(
+    treatment: Any,
+    prevalence: Any,
+    options: GapOptions | None = None,
+) -> GapBuild:
+    """The gap table before disclosure control, and its cells (see :class:`GapBuild`).
+
+    Same inputs as :func:`compute`; neither is modified.
+    """
     opts = options or GapOptions()
     _check_options(opts)
     treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
@@ -199,23 +262,19 @@ def compute(
     remarks = Remarks()
     remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
-    table, flags, areas, used, parts = _unprotected(treat, prev, opts, remarks)
-    protected, prot, cells = _protect(table, parts, opts)
-    hidden = protected["suppressed"].to_numpy(dtype=bool) & ~flags["t_unknown"]
-    flags = {**flags, "disclosure": hidden}
-    for name in ("negative", "maybe_negative"):  # would say something about a hidden count
-        flags[name] = flags[name] & ~hidden
-    _prevalence_only(areas, prev, remarks)
-    final = _with_remarks(protected, flags, remarks, opts, prot, used, areas.aliases)
-    return GapResult(final, tuple(remarks.items), prot.meta(_as_written(cells)), opts)
+    table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
+    cells = _cells(table, parts)
+    members = _members(treat, chosen, table, cells)
+    return GapBuild(table, cells, DERIVED, members, opts, flags, areas, used, prev, remarks)
 
 
 def _unprotected(
     treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], _Areas, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], _Areas, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The table before disclosure control, sorted, with its row flags, areas, the
-    estimate years used and the substance parts (never returned to a caller: they may hold
-    small counts).
+    estimate years used, the substance parts (never shown to a reader: they may hold small
+    counts) and the treatment rows counted (``row``: position in the input, ``period``,
+    ``area_id``, ``drug_group``/``crack``/``substance`` where the input has them).
     """
     kept = _drop_margins(treat, remarks)
     _note_missing_groups(treat, kept, remarks)
@@ -233,7 +292,7 @@ def _unprotected(
     if opts.total is not None:
         table, flags = _add_total(table, flags, opts.total)
     table, flags = _sort(table, flags)
-    return table, flags, areas, used, parts
+    return table, flags, areas, used, parts, _counted(treat, treat_frame, areas.treat_ids)
 
 
 def compute_files(
@@ -1098,12 +1157,10 @@ def _sort(
     return out, {k: v[order] for k, v in flags.items()}
 
 
-def _protect(
-    table: pd.DataFrame, parts: pd.DataFrame, opts: GapOptions
-) -> tuple[pd.DataFrame, Protection, Cells]:
-    """Primary and secondary suppression of ``in_treatment`` (one cell per row whose T is
-    known), with each total the sum of its areas and each drug substance the sum of its
-    parts (so no small part shows by difference); derived columns blanked with it.
+def _cells(table: pd.DataFrame, parts: pd.DataFrame) -> Cells:
+    """The disclosure cells of ``in_treatment`` (one per row whose T is known, numbered in
+    row order), with each total the sum of its areas and each drug substance the sum of its
+    parts (placed in ``PARTS_COLUMN`` so no small part shows by difference).
     """
     known = table["in_treatment"].notna().to_numpy()
     rows = np.flatnonzero(known)
@@ -1120,12 +1177,64 @@ def _protect(
     if "is_total" in table:
         _relate(cells, table, cell_of_row)
     cells.relations.extend(rel)
-    prot = protect(cells, opts.disclosure_policy())
-    base = table.assign(suppressed=~known)  # a count the treatment input had suppressed
+    return cells
+
+
+def _apply(table: pd.DataFrame, rows: np.ndarray, cells: Cells, prot: Protection) -> pd.DataFrame:
+    """``prot`` applied: suppressed ``in_treatment`` blank with the derived columns, and
+    the derived columns worked out from rounded counts under a rounding policy.
+    """
+    base = table.assign(suppressed=table["in_treatment"].isna())  # suppressed in the input
     protected = prot.apply(base, cells, derived=DERIVED)
     if prot.policy.round_to:
         protected = _from_rounded(protected, rows, prot.policy.round_to)
-    return protected, prot, cells
+    return protected
+
+
+def _counted(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.DataFrame:
+    """The treatment rows the table counts: position in the input frame, period, area id
+    and the substance columns (for linking the table's cells to the people in them).
+    """
+    position = pd.Series(np.arange(len(treat.frame)), index=treat.frame.index)
+    rows = (
+        position.loc[frame.index].to_numpy()
+        if treat.frame.index.is_unique
+        else np.full(len(frame), -1, dtype=np.int64)
+    )
+    out = pd.DataFrame(
+        {"row": rows, "period": frame["period"].astype(str).to_numpy(), "area_id": area_ids}
+    )
+    masks = _substance_masks(frame, SUBSTANCES)
+    return out.assign(**{f"in_{s}": m for s, m in masks.items()})
+
+
+def _members(
+    treat: _Input, counted: pd.DataFrame, table: pd.DataFrame, cells: Cells
+) -> pd.DataFrame:
+    """Which record (``row``) is counted in which ``in_treatment`` cell (``cell``): one row
+    per record x cell, totals included. Empty for a counts input (a row is not a person)
+    or an input whose index is not unique.
+    """
+    empty = pd.DataFrame({"row": np.zeros(0, np.int64), "cell": np.zeros(0, np.int64)})
+    if treat.kind != "treatment" or (counted["row"] < 0).any() or not cells.placements:
+        return empty
+    shown = cells.placements[0]
+    keys = table.iloc[shown.rows][["period", "area_id", "substance"]].assign(
+        cell=shown.cells,
+        group=table["total_group"].to_numpy()[shown.rows] if "total_group" in table else -1,
+        total=table["is_total"].to_numpy()[shown.rows] if "is_total" in table else False,
+    )
+    keys = keys.astype({"period": str, "substance": str})
+    areas = keys[~keys["total"].astype(bool)]
+    pieces = []
+    for s in SUBSTANCES:  # four substances at most
+        mine = counted.loc[counted[f"in_{s}"], ["row", "period", "area_id"]]
+        pieces.append(mine.merge(areas[areas["substance"] == s], on=["period", "area_id"]))
+    linked = pd.concat(pieces, ignore_index=True)
+    totals = keys[keys["total"].astype(bool) & (keys["group"] >= 0)][["group", "cell"]]
+    in_total = linked[linked["group"] >= 0][["row", "group"]].merge(totals, on="group")
+    both = pd.concat([linked[["row", "cell"]], in_total[["row", "cell"]]], ignore_index=True)
+    return both.astype(np.int64).sort_values(["cell", "row"], kind="stable").reset_index(drop=True)
 
 
 def _part_relations(
