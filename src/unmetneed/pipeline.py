@@ -18,8 +18,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from unmetneed.codes import map_distinct, parse_period
@@ -27,6 +28,12 @@ from unmetneed.config import InputSpec, RunConfig
 from unmetneed.errors import InputsError, UnmetneedError, UsageError
 from unmetneed.runlog import RunLog
 from unmetneed.write import atomic_dir, sha256_file, write_table
+
+if TYPE_CHECKING:
+    from unmetneed.compare import CompareBuild, Comparison
+    from unmetneed.config import CompareSpec
+    from unmetneed.disclosure import Policy
+    from unmetneed.gap import GapBuild, GapResult
 
 MANIFEST = "manifest.json"
 
@@ -158,13 +165,13 @@ def _treatment_data(ref: str, inputs: dict[str, Input], extract: Table | None) -
     return inputs[ref].data
 
 
-def build_gap(
+def prepare_gap(
     config: RunConfig, inputs: dict[str, Input], extract: Table | None, period: str
-) -> Table | None:
-    """The protected gap table for the period."""
+) -> GapBuild | None:
+    """The gap table for the period, not yet protected (see ``gap.prepare``)."""
     if config.gap is None:
         return None
-    from unmetneed.gap import GapOptions, compute
+    from unmetneed.gap import GapOptions, prepare
 
     spec = config.gap
     options = GapOptions(
@@ -176,10 +183,9 @@ def build_gap(
         zeros_disclosive=config.zeros_disclosive,
         total=spec.total,
     )
-    result = compute(
+    return prepare(
         _treatment_data(spec.treatment, inputs, extract), inputs[spec.prevalence].data, options
     )
-    return Table("gap", result.table, result.meta(), [f"gap: {r}" for r in result.remarks])
 
 
 def _cohort_frame(
@@ -193,17 +199,17 @@ def _cohort_frame(
     return in_period(frame, period, ref).reset_index(drop=True)
 
 
-def build_compares(
+def prepare_compares(
     config: RunConfig, inputs: dict[str, Input], extract: Table | None, period: str
-) -> list[Table]:
-    """One protected compare table per ``[[compare]]`` entry, named ``compare-<name>``."""
+) -> list[tuple[CompareSpec, CompareBuild]]:
+    """One unprotected compare table per ``[[compare]]`` entry (see ``compare.prepare``)."""
     if not config.compare:
         return []
-    from unmetneed.compare import CompareOptions, compare
+    from unmetneed.compare import CompareOptions, prepare
     from unmetneed.disclosure import Policy
 
     k = Policy.named(config.policy, config.k, config.zeros_disclosive).k
-    tables = []
+    builds = []
     for spec in config.compare:
         cohorts = {
             label: _cohort_frame(ref, inputs, extract, period)
@@ -218,35 +224,160 @@ def build_compares(
             k=k,
             zeros_disclosive=config.zeros_disclosive,
         )
-        result = compare(cohorts, options)
-        tables.append(
-            Table(
-                f"compare-{spec.name}",
-                result.table,
-                result.meta(),
-                [f"compare-{spec.name}: {r}" for r in result.remarks],
+        builds.append((spec, prepare(cohorts, options)))
+    return builds
+
+
+def _gap_table(result: GapResult) -> Table:
+    """The gap table to write, with its metadata and remarks."""
+    return Table("gap", result.table, result.meta(), [f"gap: {r}" for r in result.remarks])
+
+
+def _compare_table(name: str, result: Comparison) -> Table:
+    """A compare table to write, named ``compare-<name>``."""
+    stem = f"compare-{name}"
+    return Table(stem, result.table, result.meta(), [f"{stem}: {r}" for r in result.remarks])
+
+
+def protect_tables(
+    config: RunConfig,
+    extract: Table | None,
+    gap: GapBuild | None,
+    compares: list[tuple[CompareSpec, CompareBuild]],
+) -> tuple[list[Table], list[str]]:
+    """Every gap and compare table protected: those that count people of the made extract
+    together as linked tables (``unmetneed.linked``), the others each on its own. Returns
+    the tables in order (gap, then compares) and the run's remarks about linking.
+    """
+    from unmetneed.disclosure import Policy, protect
+
+    policy = Policy.named(config.policy, config.k, config.zeros_disclosive)
+    chosen, notes = _linkable(config, extract, gap, compares, policy)
+    done: dict[str, Table] = {}
+    if len(chosen) >= 2 and extract is not None:
+        done, note = _protect_linked(extract.frame, gap, compares, chosen, policy)
+        notes.insert(0, note)
+    if gap is not None and "gap" not in done:
+        done["gap"] = _gap_table(gap.finish(protect(gap.cells, gap.policy)))
+    for spec, build in compares:
+        name = f"compare-{spec.name}"
+        if name not in done:
+            done[name] = _compare_table(spec.name, build.finish(protect(build.cells, build.policy)))
+    order = (["gap"] if gap is not None else []) + [f"compare-{s.name}" for s, _ in compares]
+    return [done[name] for name in order], notes
+
+
+def _linkable(
+    config: RunConfig,
+    extract: Table | None,
+    gap: GapBuild | None,
+    compares: list[tuple[CompareSpec, CompareBuild]],
+    policy: Policy,
+) -> tuple[list[str], list[str]]:
+    """The tables to protect together (those counting people of the made extract of the
+    period: gap when its treatment is ``extract``, compares with an ``extract`` cohort),
+    and a remark for each table that shares people but is protected on its own.
+    """
+    if extract is None or policy.round_to:
+        why = "no extract is made by the run" if extract is None else "a rounding policy"
+        shares = _sharing(config, compares)
+        return [], [f"{n}: protected on its own, not linked ({why})" for n in shares]
+    chosen: list[str] = []
+    notes: list[str] = []
+    if gap is not None and config.gap is not None:
+        if config.gap.treatment == "extract":
+            chosen.append("gap")
+        else:
+            notes.append(
+                f"gap: protected on its own (its treatment input {config.gap.treatment!r} is "
+                "not the run's extract, so it is not linked with the compare tables)"
             )
-        )
-    return tables
+    for spec, _build in compares:
+        name = f"compare-{spec.name}"
+        if "extract" in spec.cohorts.values():
+            chosen.append(name)
+        elif any(ref == _gap_ref(config) for ref in spec.cohorts.values()):
+            notes.append(
+                f"{name}: protected on its own: its cohorts are not the run's extract, though "
+                "one is the gap's treatment input (audit it, and publish it, with care)"
+            )
+    return chosen, notes
+
+
+def _gap_ref(config: RunConfig) -> str | None:
+    """The gap's treatment reference, if the run makes a gap table."""
+    return config.gap.treatment if config.gap is not None else None
+
+
+def _sharing(config: RunConfig, compares: list[tuple[CompareSpec, CompareBuild]]) -> list[str]:
+    """Tables that count people of the extract (named for a remark when not linked)."""
+    out = ["gap"] if config.gap is not None and config.gap.treatment == "extract" else []
+    out += [f"compare-{s.name}" for s, _ in compares if "extract" in s.cohorts.values()]
+    return out if len(out) >= 2 else []
+
+
+def _protect_linked(
+    extract: pd.DataFrame,
+    gap: GapBuild | None,
+    compares: list[tuple[CompareSpec, CompareBuild]],
+    chosen: list[str],
+    policy: Policy,
+) -> tuple[dict[str, Table], str]:
+    """The chosen tables protected as one linked set; each written with the whole linked
+    structure in its metadata. Returns them by name and a remark saying so.
+    """
+    from unmetneed.linked import Part, link, sliced
+
+    no_members = pd.DataFrame({"row": np.zeros(0, np.int64), "cell": np.zeros(0, np.int64)})
+    parts: list[Part] = []
+    if gap is not None and "gap" in chosen:
+        parts.append(Part("gap", gap.cells, gap.members))
+    for spec, build in compares:
+        name = f"compare-{spec.name}"
+        if name in chosen:
+            mine = [build.members(label) for label, ref in spec.cohorts.items() if ref == "extract"]
+            parts.append(Part(name, build.cells, pd.concat([no_members, *mine], ignore_index=True)))
+    linked = link(extract, parts)
+    protection = linked.protect(policy)
+    slices = {name: sliced(linked, protection, name) for name in linked.names}
+    done: dict[str, Table] = {}
+    if gap is not None and "gap" in slices:
+        done["gap"] = _gap_table(gap.finish(slices["gap"]))
+    for spec, build in compares:
+        name = f"compare-{spec.name}"
+        if name in slices:
+            done[name] = _compare_table(spec.name, build.finish(slices[name]))
+    for name, own in slices.items():  # every table finished: its derived columns are known
+        protection.derived[name] = own.derived.get("", [])
+    for name, table in done.items():
+        table.meta["disclosure"] = linked.meta(protection, name)
+    files = " ".join(f"{n}.parquet" for n in linked.names)
+    note = (
+        f"{', '.join(linked.names)}: protected together as linked tables ({linked.n_links} "
+        f"cells tied to the {linked.n_atoms} extract groups of area x drug_group x crack they "
+        f"count); audit them together: unmetneed audit {files}"
+    )
+    return done, note
 
 
 def build_tables(
     config: RunConfig, inputs: dict[str, Input], period: str, log: RunLog
-) -> list[Table]:
-    """Every table the config asks for, protected, in a fixed order."""
+) -> tuple[list[Table], list[str]]:
+    """Every table the config asks for, protected (linked where they share people), in a
+    fixed order, and the run's remarks about how they were protected together.
+    """
     tables: list[Table] = []
     extract = build_extract(config, inputs, period)
     if extract is not None:
         tables.append(extract)
         log.event("built", table="extract", rows=len(extract.frame))
-    gap = build_gap(config, inputs, extract, period)
-    if gap is not None:
-        tables.append(gap)
-        log.event("built", table="gap", rows=len(gap.frame))
-    for table in build_compares(config, inputs, extract, period):
+    gap = prepare_gap(config, inputs, extract, period)
+    compares = prepare_compares(config, inputs, extract, period)
+    protected, notes = protect_tables(config, extract, gap, compares)
+    for table in protected:
         tables.append(table)
         log.event("built", table=table.name, rows=len(table.frame))
-    return tables
+    return tables, notes
 
 
 def _write(tables: list[Table], folder: Path, formats: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -321,8 +452,8 @@ def run(
     chosen = resolve_period(config, period)
     dest = Path(out_dir) if out_dir is not None else config.out_dir
     inputs = validate_inputs(config, log)
-    tables = build_tables(config, inputs, chosen, log)
-    remarks = [r for t in tables for r in t.remarks]
+    tables, notes = build_tables(config, inputs, chosen, log)
+    remarks = [r for t in tables for r in t.remarks] + notes
     with atomic_dir(dest) as tmp:
         outputs = _write(tables, tmp, config.formats)
         manifest = make_manifest(config, chosen, inputs, outputs, remarks, started)
