@@ -279,7 +279,11 @@ def _linkable(
     and a remark for each table that shares people but is protected on its own.
     """
     if extract is None or policy.round_to:
-        why = "no extract is made by the run" if extract is None else "a rounding policy"
+        why = (
+            "the run makes no extract"
+            if extract is None
+            else f"the {policy.name} policy rounds counts, which linked protection does not cover"
+        )
         shares = _sharing(config, compares)
         return [], [f"{n}: protected on its own, not linked ({why})" for n in shares]
     chosen: list[str] = []
