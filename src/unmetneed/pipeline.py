@@ -5,6 +5,10 @@ Order of work (``run``):
 1. resolve the period (command line, else the config);
 2. read and validate every input, collecting every problem (exit 2/3, nothing written);
 3. build the tables in memory: the k-anonymised extract, the gap table, the compare tables;
+   the gap and compare tables that count people of the made extract are protected together
+   as linked tables (``unmetneed.linked``), so no suppressed count in one can be worked out
+   from another; each is written with the whole linked structure, for
+   ``unmetneed audit gap.parquet compare-*.parquet``;
 4. write them into a temporary folder beside the destination, with ``manifest.json``;
 5. swap that folder into place (``write.atomic_dir``): a failure anywhere leaves the
    destination exactly as it was.
