@@ -25,10 +25,9 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/unmetneed run $(SAMPLE)/quarterly.toml --out-dir $(OUT)
-	$(BIN)/unmetneed gap --treatment $(OUT)/extract.parquet --prevalence $(SAMPLE)/prevalence.csv \
-	  --prevalence-years 3 --total "All areas"
-	$(BIN)/unmetneed compare --cohort NDTMS=$(OUT)/extract.parquet --cohort OOTU=$(SAMPLE)/cohort_ootu.csv \
-	  --by disability --by housing --within substance_cohort --wide
+	$(BIN)/unmetneed audit $(OUT)/gap.parquet $(OUT)/compare-*.parquet
+	$(BIN)/unmetneed validate $(OUT)/extract.parquet --kind treatment
+	@echo "The tables, the extract and manifest.json are in $(OUT)/."
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
