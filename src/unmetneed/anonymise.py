@@ -326,6 +326,18 @@ def _text_or_missing(values: pd.Series) -> pd.Series:
     return text.mask(map_distinct(text, key).isin(not_stated_keys()).to_numpy())
 
 
+def _end_year(period: object) -> int | None:
+    """The calendar year a period ends in (``2024/25`` -> 2025), or None."""
+    end = _end_or_none(period)
+    return None if end is None else end[0]
+
+
+def _end_month_day(period: object) -> int | None:
+    """A period's last day as month x 100 + day (``2024/25`` -> 331), or None."""
+    end = _end_or_none(period)
+    return None if end is None else end[1] * 100 + end[2]
+
+
 def _age_from_dob(frame: pd.DataFrame, dob_col: str) -> tuple[pd.Series, list[Failure]]:
     text = _text_or_missing(frame[dob_col])
     day = text.str.replace(_MIDNIGHT, "", regex=True)  # Excel and SPSS date-times
@@ -336,9 +348,8 @@ def _age_from_dob(frame: pd.DataFrame, dob_col: str) -> tuple[pd.Series, list[Fa
     failures = _failures(text, bad, dob_col, "not a date (yyyy-mm-dd or dd/mm/yyyy)")
     if "period" not in frame:
         return pd.Series(np.nan, index=frame.index), failures
-    ends = map_distinct(frame["period"], _end_or_none)
-    end_year = pd.to_numeric(ends.map(lambda e: e[0] if e else None), errors="coerce")
-    end_md = pd.to_numeric(ends.map(lambda e: e[1] * 100 + e[2] if e else None), errors="coerce")
+    end_year = pd.to_numeric(map_distinct(frame["period"], _end_year), errors="coerce")
+    end_md = pd.to_numeric(map_distinct(frame["period"], _end_month_day), errors="coerce")
     dob_md = dob.dt.month * 100 + dob.dt.day
     age = end_year - dob.dt.year - (end_md < dob_md).astype(float)
     age = age.where(dob.notna() & end_year.notna())
@@ -819,9 +830,16 @@ class Loss:
         ]
 
 
+def _label(value: object) -> object:
+    """One distinct value as a report label: flags as yes/no."""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    return value
+
+
 def _category_labels(values: pd.Series) -> pd.Series:
-    """Values as report labels: flags as yes/no, missing as not_stated."""
-    text = values.map(lambda v: "yes" if v is True else "no" if v is False else v)
+    """Values as report labels: flags as yes/no, missing as not_stated (per distinct value)."""
+    text = map_distinct(values, _label)
     return text.astype(object).where(values.notna(), NOT_STATED).astype(str)
 
 
