@@ -271,3 +271,22 @@ def test_audit_refuses_a_table_without_metadata(tmp_path) -> None:
     pd.DataFrame({"area": ["A"], "count": [3]}).to_csv(path, index=False)
     with pytest.raises(InputError, match="no disclosure metadata"):
         gather([path])
+
+
+def test_audit_of_a_large_table_certifies_jointly_then_computes_the_rest(
+    tmp_path, monkeypatch
+) -> None:
+    import unmetneed.disclosure.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "EXACT_LIMIT", 0)
+    path, frame, out, _ = protected_long(tmp_path)
+    frames, meta = gather([path])
+    assert audit(frames, meta).ok
+    doctored = out.copy()
+    doctored.loc[[1, 6], "count"] = frame.loc[[1, 6], "count"].to_numpy()
+    write_table(doctored, path, read_meta(path))
+    frames, meta = gather([path])
+    result = audit(frames, meta)
+    assert not result.ok
+    narrow = result.cells[~result.cells["ok"]]
+    assert narrow[["low", "high"]].to_numpy().tolist() == [[1, 1], [2, 2]]

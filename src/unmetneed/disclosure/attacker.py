@@ -190,25 +190,29 @@ def _check_feasible(low: np.ndarray, high: np.ndarray) -> None:
         raise InconsistentError("no table of non-negative counts fits the published values")
 
 
-def certify(know: Knowledge, targets: np.ndarray, width: float) -> np.ndarray:
+def certify(
+    know: Knowledge, targets: np.ndarray, width: float, rounds: int = 3, min_gain: float = 0.05
+) -> np.ndarray:
     """Mask over ``targets``: cells whose attacker interval is proven at least ``width``.
 
     One joint LP per block: two tables ``x1, x2`` both consistent with what is published,
     maximising ``sum(d_c)`` with ``d_c <= x1_c - x2_c`` and ``d_c <= width``. A target
     with ``d_c == width`` at integral ``x1_c, x2_c`` has ``max - min >= width``. Cells
     left uncertified need their own LPs (:func:`intervals`); nothing is claimed for them.
-    Rounds repeat on the uncertified cells until one certifies nothing more.
+    Up to ``rounds`` rounds on the uncertified cells, stopping when one certifies fewer
+    than ``min_gain`` of those left (rivals in one joint LP hold each other back).
     """
     targets = np.asarray(targets, np.int64)
     ok = np.zeros(len(targets), dtype=bool)
-    while True:
+    for _ in range(rounds):
         todo = np.flatnonzero(~ok)
         if len(todo) == 0:
             return ok
         found = _certify_once(know, targets[todo], width)
-        if not found.any():
-            return ok
         ok[todo[found]] = True
+        if found.sum() < min_gain * len(todo):
+            return ok
+    return ok
 
 
 def _certify_once(know: Knowledge, targets: np.ndarray, width: float) -> np.ndarray:
@@ -269,7 +273,10 @@ def narrow(know: Knowledge, targets: np.ndarray, width: float) -> dict[str, np.n
     targets = np.asarray(targets, np.int64)
     low = np.full(len(targets), np.nan)
     high = np.full(len(targets), np.nan)
-    ok = certify(know, targets, width) if width > 0 else np.ones(len(targets), bool)
+    if width > 0:
+        ok = certify(know, targets, width, rounds=10, min_gain=0.1)
+    else:
+        ok = np.ones(len(targets), bool)
     rest = np.flatnonzero(~ok)
     if len(rest):
         low[rest], high[rest] = intervals(know, targets[rest])

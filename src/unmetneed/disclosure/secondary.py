@@ -22,9 +22,11 @@ Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed s
    The deviation is a table the attacker cannot rule out, so each lifted primary has
    ``max - min >= width``; suppressing more never narrows an interval, so cells proven
    safe stay safe.
-4. **Verify and repair singly.** The lifted primaries are proven again (joint LP, then
-   exact min/max LPs); any still narrow gets its own deviation LP with
-   ``y_p >= min_p + width - x_p`` (one warm-started HiGHS model), until all pass.
+4. **Verify and repair singly.** A lifted primary is proven by the deviation when it keeps
+   every relation and bound (``x_p + need`` is a whole number, so rounding the LP interval
+   inwards keeps it); any other is proven again (joint LP, then exact min/max LPs), and any
+   still narrow gets its own deviation LP with ``y_p >= min_p + width - x_p`` (one
+   warm-started HiGHS model), until all pass.
 
 Zero cells are never complements when zeros are published (the attacker assumes a
 suppressed cell is at least 1, which a hidden zero would contradict).
@@ -41,6 +43,7 @@ from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.errors import DisclosureError
 
 MAX_ROUNDS = 5
+ROUNDS = 3
 
 
 def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
@@ -56,7 +59,7 @@ def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     todo = todo[~_certified(matrix, values, hidden, published, policy, todo)]
     if len(todo):
         need = np.full(len(todo), float(width))
-        hidden = _repair_jointly(matrix, values, hidden, published, policy, todo, need)
+        hidden, todo = _repair_jointly(matrix, values, hidden, published, policy, todo, need)
     for _ in range(MAX_ROUNDS):
         failing, low = _failing(matrix, values, hidden, todo, published, policy)
         if len(failing) == 0:
@@ -144,7 +147,7 @@ def _certified(
 ) -> np.ndarray:
     """Mask over ``targets`` proven wide enough by the attacker's joint LP."""
     know = attacker.knowledge(matrix, _shown_values(values, hidden, policy), published, policy)
-    return attacker.certify(know, targets, policy.protection_width)
+    return attacker.certify(know, targets, policy.protection_width, rounds=ROUNDS)
 
 
 class _Deviation:
@@ -183,23 +186,39 @@ class _Deviation:
             solver=solver,
         )
 
-    def raise_cells(self, cells: np.ndarray, need: np.ndarray) -> bool:
+    def raise_cells(self, cells: np.ndarray, need: np.ndarray) -> np.ndarray | None:
         """Find a deviation lifting ``cells`` by ``need`` people; hide the shown cells it moves.
 
-        Returns False when no deviation exists.
+        Returns the deviation ``y`` (people, one per cell), or None when none exists.
         """
+        zero = np.zeros(len(cells))
+        # the lifted cells move up only, so their net move y = u - v is at least ``need``
         self.model.set_bounds(cells, need, self.up[cells])
+        self.model.set_bounds(cells + self.n, zero, zero)
         status, _, z = self.model.solve()
-        self.model.set_bounds(cells, np.zeros(len(cells)), self.up[cells])
+        self.model.set_bounds(cells, zero, self.up[cells])
+        self.model.set_bounds(cells + self.n, zero, self.down[cells])
         if status != "optimal":
-            return False
+            return None
         moved = np.flatnonzero((z[: self.n] + z[self.n :]) > attacker.TOL)
         new = moved[self.cost[moved] > 0]
         if len(new):
             self.hidden[new] = True
             self.cost[new] = 0.0
             self.model.set_cost(np.concatenate([new, new + self.n]), np.zeros(2 * len(new)))
-        return True
+        return z[: self.n] - z[self.n :]
+
+    def proves(
+        self, y: np.ndarray, matrix: sparse.csr_matrix, cells: np.ndarray, need: np.ndarray
+    ) -> np.ndarray:
+        """Mask over ``cells``: ``y`` is a table the LP attacker cannot rule out (relations
+        hold, bounds kept) in which the cell is ``need`` people higher, so its interval,
+        rounded inwards to whole numbers, is still at least ``need`` wide (``x + need`` is
+        a whole number).
+        """
+        holds = bool(np.all(np.abs(matrix @ y) < attacker.TOL))
+        kept = bool(np.all((y <= self.up + attacker.TOL) & (-y <= self.down + attacker.TOL)))
+        return (y[cells] >= need - attacker.TOL) & holds & kept
 
 
 def _repair_jointly(
@@ -210,14 +229,16 @@ def _repair_jointly(
     policy: Policy,
     cells: np.ndarray,
     need: np.ndarray,
-) -> np.ndarray:
-    """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
+    and the cells that deviation does not prove safe (to verify again).
 
     One deviation for all is a valid deviation for each, so each is protected by it.
     """
     deviation = _Deviation(matrix, values, hidden, published, policy, solver="ipm")
-    deviation.raise_cells(cells, need)
-    return deviation.hidden
+    y = deviation.raise_cells(cells, need)
+    proven = np.zeros(len(cells), bool) if y is None else deviation.proves(y, matrix, cells, need)
+    return deviation.hidden, cells[~proven]
 
 
 def _repair(
@@ -234,7 +255,7 @@ def _repair(
     width = policy.protection_width
     for p, m in zip(failing.tolist(), low.tolist(), strict=True):
         need = max(m + width - float(values[p]), 0.0)
-        if not deviation.raise_cells(np.array([p]), np.array([need])):
+        if deviation.raise_cells(np.array([p]), np.array([need])) is None:
             raise DisclosureError(
                 f"cell {p} (a count of {values[p]}) cannot be protected by suppression",
                 hint="Its relations leave no room: merge categories or publish fewer totals.",
