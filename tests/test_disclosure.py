@@ -290,3 +290,17 @@ def test_audit_of_a_large_table_certifies_jointly_then_computes_the_rest(
     assert not result.ok
     narrow = result.cells[~result.cells["ok"]]
     assert narrow[["low", "high"]].to_numpy().tolist() == [[1, 1], [2, 2]]
+
+
+def test_audit_fails_a_percentage_left_beside_a_suppressed_count(tmp_path) -> None:
+    cells, gap, compare = linked()
+    result = protect(cells, Policy.named(k=3))
+    out_gap = result.apply(gap, cells, table="gap")
+    out_cmp = result.apply(compare, cells, derived=("pct",), table="compare")
+    leaked = out_cmp.assign(pct=compare["pct"])  # 100 x 1 / 21 gives the 1 away
+    write_table(out_gap, tmp_path / "gap.parquet", {"disclosure": result.meta(cells, "gap")})
+    write_table(leaked, tmp_path / "cmp.parquet", {"disclosure": result.meta(cells, "compare")})
+    frames, meta = gather([tmp_path / "gap.parquet", tmp_path / "cmp.parquet"])
+    found = audit(frames, meta)
+    assert not found.ok
+    assert "column 'pct' is shown on 4 row(s) that lost a count (first: row 1)" in found.problems
