@@ -19,7 +19,7 @@ from scipy.optimize import linprog
 from unmetneed.disclosure import Cells, Policy, protect
 from unmetneed.disclosure.tables import cube
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def attacker_bounds(cells: Cells, shown: np.ndarray, policy: Policy) -> list[tuple]:
