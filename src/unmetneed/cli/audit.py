@@ -29,7 +29,8 @@ def audit(
     ] = None,
     k: Annotated[int, typer.Option("--k", help="no metadata: the threshold it used")] = 3,
 ) -> None:
-    """For every suppressed cell, the attacker's [min, max]; exit 4 if any is too narrow.
+    """For every suppressed cell, the range (min to max) an attacker can narrow it to; exit 4 if
+    any is narrower than the protection width (default: the K it was written with).
 
     Example: unmetneed audit protected.csv
     """
