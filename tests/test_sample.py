@@ -91,3 +91,16 @@ def test_raw_records_columns_and_ids(sample_dir: Path) -> None:
     age = 2024 - dob.dt.year + before_april
     assert (age < 18).sum() == 3
     assert age.max() <= 80
+
+
+def test_area_sex_table_adds_up_to_the_extract(sample_dir: Path) -> None:
+    """counts_by_area_sex.csv: the extract's 2024/25 people by area x sex, totals included."""
+    table = read_text(sample_dir / "counts_by_area_sex.csv").astype({"count": int})
+    extract = read_text(sample_dir / "extract.csv")
+    people = extract[extract["period"] == "2024/25"]
+    inner = table[(table["area"] != "Total") & (table["sex"] != "Total")]
+    expected = people.groupby(["area", "sex"]).size()
+    got = inner.set_index(["area", "sex"])["count"]
+    assert got[got > 0].sort_index().to_dict() == expected.sort_index().to_dict()
+    grand = table[(table["area"] == "Total") & (table["sex"] == "Total")]["count"].item()
+    assert grand == len(people) == inner["count"].sum()

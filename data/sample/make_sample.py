@@ -432,6 +432,17 @@ def make_counts(extract: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- cohort
 
 
+def make_area_sex(extract: pd.DataFrame, period: str = "2024/25") -> pd.DataFrame:
+    """People in treatment in ``period`` by area x sex with every total, unsuppressed:
+    a table "from elsewhere" for ``unmetneed suppress --total-row`` (Total rows sum a column).
+    """
+    people = extract[extract["period"] == period]
+    table = pd.crosstab(people["area"], people["sex"], margins=True, margins_name="Total")
+    order = [s for s in ("male", "female", "other", "not_stated") if s in table.columns]
+    long = table[[*order, "Total"]].stack().rename("count").reset_index()
+    return long.rename(columns={"level_1": "sex"})[["area", "sex", "count"]]
+
+
 def exact(rng: np.random.Generator, tallies: Mapping[str, int]) -> np.ndarray:
     """The codes repeated to the given tallies, in a random order (exact proportions)."""
     values = np.repeat(np.array(list(tallies), dtype=object), list(tallies.values()))
@@ -731,6 +742,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_csv(cohort, out / "cohort_ootu.csv")
     write_csv(prevalence, out / "prevalence.csv")
     write_csv(raw, out / "raw_records.csv")
+    write_csv(make_area_sex(extract), out / "counts_by_area_sex.csv")
     write_readme(out, extract, counts, prevalence)
 
 
