@@ -162,3 +162,15 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_failures(failures: list[Any], path: Path | str) -> Path:
+    """Every validation failure as a CSV (``line, column, value, rule``), for
+    ``--failures-out``; a path without ``.csv`` gets it. Returns the path written."""
+    out = Path(path)
+    out = out if out.suffix.lower() == ".csv" else out.with_suffix(".csv")
+    frame = pd.DataFrame(
+        [(f.line, f.column, f.value, f.rule) for f in failures],
+        columns=["line", "column", "value", "rule"],
+    ).astype({"line": "Int64"})
+    return write_table(frame, out)

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from unmetneed.anonymise import Anonymised, AnonymiseOptions, Method
-    from unmetneed.errors import ValidationError
 
 Columns = Annotated[
     list[str] | None,
@@ -106,7 +105,9 @@ def anonymise(
         result = run(frame, options, path=path)
     except ValidationError as exc:
         if failures_out is not None:
-            _write_failures(exc, failures_out)
+            from unmetneed.write import write_failures
+
+            write_failures(exc.failures, failures_out)
         raise
     assert out_path is not None
     write_table(result.extract, out_path, meta=result.meta())
@@ -130,19 +131,6 @@ def _plan(
     )
     if report_path is not None:
         write_table(table, report_path)
-
-
-def _write_failures(exc: ValidationError, path: Path) -> None:
-    """Every failure as a CSV (line, column, value, rule)."""
-    import pandas as pd
-
-    from unmetneed.write import write_table
-
-    rows = [(f.line, f.column, f.value, f.rule) for f in exc.failures]
-    frame = pd.DataFrame(rows, columns=["line", "column", "value", "rule"]).astype(
-        {"line": "Int64"}
-    )
-    write_table(frame, path.with_suffix(".csv") if path.suffix.lower() != ".csv" else path)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:

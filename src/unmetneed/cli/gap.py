@@ -12,7 +12,6 @@ from unmetneed.cli._app import app, guarded
 if TYPE_CHECKING:
     import pandas as pd
 
-    from unmetneed.errors import ValidationError
 
 HEADERS = ("area", "period", "substance", "prevalence", "treated", "not treated", "unmet %", "see")
 RIGHT = ("prevalence", "treated", "not treated", "unmet %")
@@ -130,7 +129,9 @@ def gap(
         )
     except ValidationError as exc:
         if failures_out is not None:
-            _write_failures(exc, failures_out)
+            from unmetneed.write import write_failures
+
+            write_failures(exc.failures, failures_out)
         raise
     if out is None:
         report.show_table(
@@ -145,19 +146,6 @@ def gap(
     report.info(f"Wrote {len(result.table)} rows to {out}")
     for number, text in enumerate(result.remarks, start=1):
         report.info(f"{number}. {text}")
-
-
-def _write_failures(exc: ValidationError, path: Path) -> None:
-    """Every failure as a CSV (line, column, value, rule), as ``validate --failures-out``."""
-    import pandas as pd
-
-    from unmetneed.write import write_table
-
-    frame = pd.DataFrame(
-        [(f.line, f.column, f.value, f.rule) for f in exc.failures],
-        columns=["line", "column", "value", "rule"],
-    ).astype({"line": "Int64"})
-    write_table(frame, path if path.suffix.lower() == ".csv" else path.with_suffix(".csv"))
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:

@@ -110,9 +110,11 @@ def suppress(
 def _save_failures(exc: Exception, path: Path | None) -> None:
     """Every failure to ``path`` as CSV when asked (``--failures-out``)."""
     if path is not None:
-        from unmetneed.cli.validate import _write_failures
+        from unmetneed.errors import ValidationError
+        from unmetneed.write import write_failures
 
-        _write_failures(exc, path)
+        assert isinstance(exc, ValidationError)
+        write_failures(exc.failures, path)
 
 
 def _policy(cls: Any, name: str | None, k: int | None, zeros: bool, width: int | None) -> Any:

@@ -44,21 +44,9 @@ def validate(
         loaded = load(file, kind, columns=mapping, sheet=sheet, substance=substance)
     except ValidationError as exc:
         if failures_out is not None:
-            _write_failures(exc, failures_out)
+            from unmetneed.write import write_failures
+
+            write_failures(exc.failures, failures_out)
         raise
     report.show_summary(f"{file}: valid {kind}", summarise(loaded.frame))
     report.show_remarks(loaded.notes)
-
-
-def _write_failures(exc: object, path: Path) -> None:
-    import pandas as pd
-
-    from unmetneed.errors import ValidationError
-    from unmetneed.write import write_table
-
-    assert isinstance(exc, ValidationError)
-    rows = [(f.line, f.column, f.value, f.rule) for f in exc.failures]
-    frame = pd.DataFrame(rows, columns=["line", "column", "value", "rule"]).astype(
-        {"line": "Int64"}
-    )
-    write_table(frame, path.with_suffix(".csv") if path.suffix.lower() != ".csv" else path)
