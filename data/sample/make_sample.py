@@ -701,6 +701,9 @@ The files (CONTRACT.md section):
   opiate, crack, alcohol_dependent x five areas; the bounds are blank for 2020/21.
 - `raw_records.csv` (input of `unmetneed anonymise`): 2,000 records for 2024/25 with fake
   identifiers (client_id, nhs_number, date_of_birth, postcode) and fine NDTMS codes.
+- `counts_by_area_sex.csv` (input of `unmetneed suppress --total-row`): the 2024/25 people
+  of extract.csv by area x sex, with `Total` rows for every margin, unsuppressed.
+- `quarterly.toml` (not generated): the config of `unmetneed run`, used by `make demo`.
 
 ## The proportions used
 
