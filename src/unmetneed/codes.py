@@ -70,6 +70,15 @@ def not_stated_keys() -> frozenset[str]:
     return frozenset(key(s) for s in _raw()["not_stated"])
 
 
+def by_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """A vectorised ``fn`` run on the distinct non-missing values only, spread back to the
+    rows (missing rows give missing): string work costs one pass per distinct value."""
+    labels, uniques = pd.factorize(values, use_na_sentinel=True)
+    result = np.asarray(fn(pd.Series(uniques, dtype=object)), dtype=object)
+    spread = np.append(result, np.array([None], dtype=object))[labels]
+    return pd.Series(spread, index=values.index, name=values.name)
+
+
 def map_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """``fn`` applied once per distinct value of a column, then spread back to its rows."""
     labels, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -19,6 +19,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from unmetneed.codes import (
+    by_distinct,
     code_list,
     identifier_columns,
     key,
@@ -210,8 +211,13 @@ def _normalise_period(column: pd.Series) -> tuple[pd.Series, int]:
 
 
 def _normalise_text(column: pd.Series) -> pd.Series:
-    text = column.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
-    return text.mask(text == "").astype(object).where(text.notna(), None)
+    """Text trimmed, inner white space single, blank as missing (per distinct value)."""
+
+    def tidy(uniques: pd.Series) -> pd.Series:
+        text = uniques.astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
+        return text.astype(object).where(text != "", None)
+
+    return by_distinct(column, tidy)
 
 
 def _blank_bad_codes(text: pd.Series, name: str) -> tuple[pd.Series, str]:

@@ -7,6 +7,7 @@ that matched no spelling are left as they were in the file, so the failure names
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -15,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from unmetneed.codes import CodeList, code_list, schema_dir, with_totals
+from unmetneed.codes import CodeList, by_distinct, code_list, schema_dir, with_totals
 
 KINDS = ("treatment", "counts", "cohort", "prevalence")
 COLUMN_TYPES = ("period", "text", "gss_code", "code", "flag", "count", "number")
@@ -126,12 +127,29 @@ def column_checks(spec: ColumnSpec) -> list[pa.Check]:
         return [pa.Check.isin([True, False], name="is_flag")]
     if spec.type == "period":
         pattern = PERIOD_PATTERN if spec.quarters else YEAR_PATTERN
-        return [pa.Check(lambda s: _is_period(s, pattern), name="is_period")]
+        return [
+            pa.Check(lambda s: _distinct_ok(s, lambda u: _is_period(u, pattern)), name="is_period")
+        ]
     if spec.type == "gss_code":
-        return [pa.Check(lambda s: s.astype(str).str.match(GSS_PATTERN), name="is_gss_code")]
+        return [pa.Check(lambda s: _distinct_ok(s, _is_gss), name="is_gss_code")]
     if spec.type == "text":
-        return [pa.Check(lambda s: s.astype(str).str.strip() != "", name="not_blank")]
+        return [pa.Check(lambda s: _distinct_ok(s, _not_blank), name="not_blank")]
     return [_number_check(integer=spec.type == "count")]
+
+
+def _distinct_ok(values: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """A vectorised string check run once per distinct value, as a boolean per row."""
+    return by_distinct(values, check).astype(bool)
+
+
+def _is_gss(values: pd.Series) -> pd.Series:
+    """A GSS code: a letter E, W, S, N or K and eight digits."""
+    return values.astype(str).str.match(GSS_PATTERN)
+
+
+def _not_blank(values: pd.Series) -> pd.Series:
+    """Anything but white space."""
+    return values.astype(str).str.strip() != ""
 
 
 def _is_period(values: pd.Series, pattern: str) -> pd.Series:
