@@ -10,10 +10,19 @@ per-cell bounds ``lower <= x <= upper``; the feasible interval of a cell is
 integer attacker, as tau-Argus's audit uses).
 
 Published cells are eliminated (their values move to the right-hand side), and the
-unknown cells split into independent blocks (connected through the relations), so each
-LP is small; within a block one HiGHS model is re-solved with a new objective per cell.
-A joint LP first certifies, in one solve per block, every cell whose interval is at least
-the width: two feasible tables ``x1, x2`` maximising ``sum(min(x1_c - x2_c, width))``.
+unknown cells split into independent blocks (connected through the relations). Real tables
+make thousands of tiny blocks, so nothing is done per block in Python:
+
+- A block that is one relation (hidden parts of a shown total, or a star of variables
+  whose shared total is shown, which falls apart into one block per variable) has a closed
+  form, computed for all such blocks at once (:func:`one_relation`).
+- The other small blocks share one HiGHS model: the joint certification LP below is one
+  solve over all of them, and exact intervals optimise the sum of one target per block
+  (independent blocks optimise separately), a few solves in all.
+- A large block gets its own model, re-solved with a new objective per cell.
+
+A joint LP first certifies every cell whose interval is at least the width: two feasible
+tables ``x1, x2`` maximising ``sum(min(x1_c - x2_c, width))``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from unmetneed.disclosure.lp import Model
 from unmetneed.disclosure.model import Policy
 
 TOL = 1e-6
+SIMPLEX_BLOCK = 500  # cells: blocks up to this size are certified by simplex
 
 
 class InconsistentError(ValueError):
@@ -80,7 +90,9 @@ def knowledge(
 
 @dataclass
 class Block:
-    """One independent part of the attacker's LP: unknown ``cells`` tied by ``rows``."""
+    """Part of the attacker's LP: columns ``cells`` of ``a`` tied by its ``rows`` (one
+    independent block, or a union of them).
+    """
 
     cells: np.ndarray
     rows: np.ndarray
@@ -88,14 +100,26 @@ class Block:
 
 @dataclass
 class Reduced:
-    """The LP over unknown cells only: ``a @ x[free] == rhs`` (rows with an unknown)."""
+    """The LP over unknown cells only: ``a @ x[free] == rhs`` (rows with an unknown).
+
+    ``col_block``/``row_block``: block index of each column/row of ``a``; ``n_rows``: rows
+    per block; ``block_of``: block index of every cell (-1 for known cells).
+    """
 
     know: Knowledge
     free: np.ndarray
     a: sparse.csr_matrix
     rhs: np.ndarray
-    blocks: list[Block]
-    block_of: np.ndarray  # block index of every cell (-1 for known cells)
+    col_block: np.ndarray
+    row_block: np.ndarray
+    n_rows: np.ndarray
+    block_of: np.ndarray
+
+    def part(self, blocks: np.ndarray) -> Block:
+        """The union of ``blocks`` (sorted block indices) as one block."""
+        cells = np.flatnonzero(np.isin(self.col_block, blocks))
+        rows = np.flatnonzero(np.isin(self.row_block, blocks))
+        return Block(cells, rows)
 
 
 def reduce(know: Knowledge) -> Reduced:
@@ -116,19 +140,12 @@ def reduce(know: Knowledge) -> Reduced:
     rows = np.flatnonzero(has_free)
     a, rhs = a[rows], rhs[rows]
     labels = _components(a)
-    order = np.argsort(labels[: len(free)], kind="stable")
-    splits = np.flatnonzero(np.diff(labels[: len(free)][order])) + 1
-    row_labels = labels[len(free) :]
-    row_order = np.argsort(row_labels, kind="stable")
-    blocks = []
-    for cell_group in np.split(order, splits):
-        label = labels[cell_group[0]]
-        lo, hi = np.searchsorted(row_labels[row_order], [label, label + 1])
-        blocks.append(Block(cell_group, row_order[lo:hi]))
+    uniq, col_block = np.unique(labels[: len(free)], return_inverse=True)
+    row_block = np.searchsorted(uniq, labels[len(free) :])
     block_of = np.full(n, -1, np.int64)
-    for i, block in enumerate(blocks):
-        block_of[free[block.cells]] = i
-    return Reduced(know, free, a, rhs, blocks, block_of)
+    block_of[free] = col_block
+    n_rows = np.bincount(row_block, minlength=len(uniq))
+    return Reduced(know, free, a, rhs, col_block, row_block, n_rows, block_of)
 
 
 def _components(a: sparse.csr_matrix) -> np.ndarray:
@@ -140,49 +157,178 @@ def _components(a: sparse.csr_matrix) -> np.ndarray:
     return np.asarray(labels)
 
 
-def _block_model(red: Reduced, block: Block) -> Model:
-    """The LP of one block: its unknown cells, its relations, the attacker's bounds."""
+def largest_block(matrix: sparse.csr_matrix) -> int:
+    """Cells in the largest group of cells tied together by the relations of ``matrix``."""
+    if matrix.shape[0] == 0:
+        return 1
+    labels = _components(matrix)[: matrix.shape[1]]
+    return int(np.bincount(labels).max())
+
+
+def solver_for(size: int) -> str:
+    """HiGHS solver for an LP whose largest independent block has ``size`` cells: simplex
+    for many small blocks, the interior-point method for a large one.
+    """
+    return "simplex" if size <= SIMPLEX_BLOCK else "ipm"
+
+
+def _block_model(red: Reduced, block: Block, cap: float = np.inf) -> Model:
+    """The LP of a block (or union of blocks): its unknown cells, relations and bounds.
+
+    ``cap``: an upper bound put on every cell (people), to keep maxima finite.
+    """
     cells = red.free[block.cells]
     sub = red.a[block.rows][:, block.cells]
-    return Model(sub, red.rhs[block.rows], red.know.lower[cells], red.know.upper[cells])
+    upper = np.minimum(red.know.upper[cells], cap)
+    return Model(sub, red.rhs[block.rows], red.know.lower[cells], upper)
+
+
+def one_relation(red: Reduced) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact LP extremes of every column of ``a`` in a block of a single relation.
+
+    A block that is one relation ``sum_i a_i x_i == b`` with ``l_i <= x_i <= u_i`` (e.g.
+    hidden parts of a shown total, each at least the floor) needs no LP: ``a_j x_j`` ranges
+    over ``b`` minus the range of the other terms, intersected with ``x_j``'s own bounds.
+    Returns ``(mask, low, high)`` over the columns of ``a`` (people; NaN where not such a
+    block, or where a coefficient is zero). Raises :class:`InconsistentError` when a
+    relation cannot be met within the bounds.
+    """
+    n_col = red.a.shape[1]
+    low, high = np.full(n_col, np.nan), np.full(n_col, np.nan)
+    rows = np.flatnonzero(red.n_rows[red.row_block] == 1)
+    sub = red.a[rows].tocoo()
+    r, col, coef = sub.row, sub.col, sub.data
+    zero = np.bincount(r, coef == 0, minlength=len(rows)) > 0
+    keep = ~zero[r]
+    r, col, coef = r[keep], col[keep], coef[keep]
+    lo, hi = red.know.lower[red.free[col]], red.know.upper[red.free[col]]
+    term_lo = np.where(coef > 0, coef * lo, coef * hi)
+    term_hi = np.where(coef > 0, coef * hi, coef * lo)
+    others_lo = _sum_of_others(r, term_lo, len(rows))
+    others_hi = _sum_of_others(r, term_hi, len(rows))
+    b = red.rhs[rows][r]
+    if np.any((others_lo + term_lo > b + TOL) | (others_hi + term_hi < b - TOL)):
+        raise InconsistentError("no table of non-negative counts fits the published values")
+    with np.errstate(invalid="ignore"):
+        a_lo, a_hi = (b - others_hi) / coef, (b - others_lo) / coef
+    low[col] = np.maximum(np.where(coef > 0, a_lo, a_hi), lo)
+    high[col] = np.minimum(np.where(coef > 0, a_hi, a_lo), hi)
+    return ~np.isnan(low), low, high
+
+
+def _sum_of_others(row: np.ndarray, term: np.ndarray, n_row: int) -> np.ndarray:
+    """For each entry, the sum of the other entries' ``term`` on its row (infinities kept)."""
+    finite = np.isfinite(term)
+    up, down = ~finite & (term > 0), ~finite & (term < 0)
+    value = np.where(finite, term, 0.0)
+    others = np.bincount(row, value, minlength=n_row)[row] - value
+    n_up = np.bincount(row, up, minlength=n_row)[row] - up
+    n_down = np.bincount(row, down, minlength=n_row)[row] - down
+    others = np.where(n_up > 0, np.inf, others)
+    return np.where(n_down > 0, -np.inf, others)
 
 
 def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The attacker's [min, max] for each target cell (people; max may be ``inf``).
 
-    Two LPs per unknown target, one warm-started model per block; known targets get their
-    own bounds.
+    Known targets get their own bounds; targets in a block of one relation its closed form
+    (:func:`one_relation`); the others two LPs each: in a large block, with one
+    warm-started model of the block; in small blocks, batched: one model of every such
+    block, whose objective is the sum of one target per block (blocks are independent, so
+    each block's part of the optimum is that target's extreme).
     """
     targets = np.asarray(targets, np.int64)
     low = know.lower[targets].astype(np.float64)
     high = know.upper[targets].astype(np.float64)
     red = reduce(know)
     where = red.block_of[targets]
-    for b in np.unique(where[where >= 0]):
-        block = red.blocks[b]
-        if len(block.rows) == 0:
-            continue
-        model = _block_model(red, block)
-        if model.solve()[0] == "infeasible":
-            raise InconsistentError("no table of non-negative counts fits the published values")
-        model.warm_objective()
-        mine = np.flatnonzero(where == b)
-        position = np.searchsorted(red.free[block.cells], targets[mine])
-        for t, col in zip(mine.tolist(), position.tolist(), strict=True):
-            low[t], high[t] = _extremes(model, col)
+    col = np.searchsorted(red.free, targets)
+    mine = np.flatnonzero((where >= 0) & (red.n_rows[np.maximum(where, 0)] > 0))
+    single, one_lo, one_hi = one_relation(red)
+    closed = mine[single[col[mine]]]
+    low[closed], high[closed] = one_lo[col[closed]], one_hi[col[closed]]
+    rest = mine[~single[col[mine]]]
+    size = np.bincount(red.col_block, minlength=len(red.n_rows))
+    small = rest[size[where[rest]] <= SIMPLEX_BLOCK]
+    if len(small):
+        low[small], high[small] = _batched_extremes(red, col[small], where[small])
+    large = rest[size[where[rest]] > SIMPLEX_BLOCK]
+    for b in np.unique(where[large]).tolist():
+        own = large[where[large] == b]
+        low[own], high[own] = _own_extremes(red, b, col[own])
     _check_feasible(low, high)
     return np.ceil(low - TOL), np.floor(high + TOL)
 
 
-def _extremes(model: Model, col: int) -> tuple[float, float]:
-    """Min and max of one column of a model (its cost set to 1 and back to 0)."""
-    model.set_cost(np.array([col]), np.array([1.0]))
-    status_lo, low, _ = model.solve(maximise=False)
-    status_hi, high, _ = model.solve(maximise=True)
-    model.set_cost(np.array([col]), np.array([0.0]))
+def _batched_extremes(
+    red: Reduced, cols: np.ndarray, blocks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of columns ``cols`` of ``a`` (in blocks ``blocks``), a few LPs in all.
+
+    Round ``j`` optimises the sum of every block's ``j``-th target in one model of all
+    their blocks. Every cell is capped at a bound above any count in the table so maxima
+    stay finite; a target whose block touches the cap is solved again in its own model.
+    """
+    low, high = np.full(len(cols), np.nan), np.full(len(cols), np.nan)
+    part = red.part(np.unique(blocks))
+    cap = 4.0 * (np.abs(red.rhs).sum() + np.abs(red.know.upper[np.isfinite(red.know.upper)]).sum())
+    cap = max(cap, 1e6)
+    model = _block_model(red, part, cap)
+    if model.solve()[0] == "infeasible":
+        raise InconsistentError("no table of non-negative counts fits the published values")
+    model.warm_objective()
+    position = np.searchsorted(part.cells, cols)
+    order = np.lexsort((cols, blocks))
+    first = np.searchsorted(blocks[order], blocks[order])
+    rank = np.empty(len(cols), np.int64)
+    rank[order] = np.arange(len(cols)) - first
+    capped = np.zeros(len(cols), bool)
+    part_block = red.col_block[part.cells]
+    for j in range(int(rank.max()) + 1):
+        now = np.flatnonzero(rank == j)
+        lo, hi, touched = _extremes(model, position[now], cap)
+        low[now], high[now] = lo, hi
+        capped[now] = np.isin(blocks[now], part_block[touched])
+    for b in np.unique(blocks[capped]).tolist():
+        own = np.flatnonzero(capped & (blocks == b))
+        low[own], high[own] = _own_extremes(red, b, cols[own])
+    return low, high
+
+
+def _own_extremes(red: Reduced, b: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of columns ``cols`` of ``a``, all in block ``b``: one warm-started model
+    of the block, two LPs per column.
+    """
+    block = red.part(np.array([b]))
+    model = _block_model(red, block)
+    if model.solve()[0] == "infeasible":
+        raise InconsistentError("no table of non-negative counts fits the published values")
+    model.warm_objective()
+    low, high = np.empty(len(cols)), np.empty(len(cols))
+    for i, at in enumerate(np.searchsorted(block.cells, cols).tolist()):
+        low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf)
+    return low, high
+
+
+def _extremes(
+    model: Model, cols: np.ndarray, cap: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min and max of each of ``cols`` (in different blocks) with one objective: their sum.
+
+    Also returns the model's columns at ``cap`` in either solution (their blocks' extremes
+    may be cut by the cap).
+    """
+    model.set_cost(cols, np.ones(len(cols)))
+    status_lo, _, z_lo = model.solve(maximise=False)
+    status_hi, _, z_hi = model.solve(maximise=True)
+    model.set_cost(cols, np.zeros(len(cols)))
     if "infeasible" in (status_lo, status_hi):
         raise InconsistentError("no table of non-negative counts fits the published values")
-    return low, high
+    if status_hi == "unbounded":
+        return z_lo[cols], np.full(len(cols), np.inf), np.empty(0, np.int64)
+    near = cap * (1 - 1e-9) - 0.5
+    touched = np.flatnonzero((z_lo >= near) | (z_hi >= near))
+    return z_lo[cols], z_hi[cols], touched
 
 
 def _check_feasible(low: np.ndarray, high: np.ndarray) -> None:
@@ -195,47 +341,56 @@ def certify(
 ) -> np.ndarray:
     """Mask over ``targets``: cells whose attacker interval is proven at least ``width``.
 
-    One joint LP per block: two tables ``x1, x2`` both consistent with what is published,
-    maximising ``sum(d_c)`` with ``d_c <= x1_c - x2_c`` and ``d_c <= width``. A target
-    with ``d_c == width`` at integral ``x1_c, x2_c`` has ``max - min >= width``. Cells
-    left uncertified need their own LPs (:func:`intervals`); nothing is claimed for them.
-    Up to ``rounds`` rounds on the uncertified cells, stopping when one certifies fewer
-    than ``min_gain`` of those left (rivals in one joint LP hold each other back).
+    Targets in a block of one relation are judged by its exact closed form
+    (:func:`one_relation`). For the others, one joint LP over all their blocks: two tables
+    ``x1, x2`` both consistent with what is published, maximising ``sum(d_c)`` with
+    ``d_c <= x1_c - x2_c`` and ``d_c <= width``. A target with ``d_c == width`` at
+    integral ``x1_c, x2_c`` has ``max - min >= width``. Cells left uncertified need their
+    own LPs (:func:`intervals`); nothing is claimed for them. Up to ``rounds`` rounds on
+    the uncertified cells, stopping when one certifies fewer than ``min_gain`` of those
+    left (rivals in one joint LP hold each other back).
     """
     targets = np.asarray(targets, np.int64)
     ok = np.zeros(len(targets), dtype=bool)
+    red = reduce(know)
     for _ in range(rounds):
         todo = np.flatnonzero(~ok)
         if len(todo) == 0:
             return ok
-        found = _certify_once(know, targets[todo], width)
+        found = _certify_once(red, targets[todo], width)
         ok[todo[found]] = True
         if found.sum() < min_gain * len(todo):
             return ok
     return ok
 
 
-def _certify_once(know: Knowledge, targets: np.ndarray, width: float) -> np.ndarray:
+def _certify_once(red: Reduced, targets: np.ndarray, width: float) -> np.ndarray:
     """One round of :func:`certify` (a cell's rivals in the joint LP may hold it back)."""
+    know = red.know
     ok = np.zeros(len(targets), dtype=bool)
-    red = reduce(know)
     where = red.block_of[targets]
-    known = where < 0
-    ok[known] = (know.upper[targets[known]] - know.lower[targets[known]]) >= width
-    for b in np.unique(where[where >= 0]):
-        block = red.blocks[b]
-        mine = np.flatnonzero(where == b)
-        position = np.searchsorted(red.free[block.cells], targets[mine])
-        if len(block.rows) == 0:
-            span = red.know.upper[targets[mine]] - red.know.lower[targets[mine]]
-            ok[mine] = span >= width
-            continue
-        ok[mine] = _certify_block(red, block, position, width)
+    col = np.searchsorted(red.free, targets)
+    lone = (where < 0) | (red.n_rows[np.maximum(where, 0)] == 0)
+    ok[lone] = (know.upper[targets[lone]] - know.lower[targets[lone]]) >= width
+    if lone.all():
+        return ok
+    single, one_lo, one_hi = one_relation(red)
+    closed = ~lone & single[np.where(lone, 0, col)]
+    c = col[closed]
+    ok[closed] = (np.floor(one_hi[c] + TOL) - np.ceil(one_lo[c] - TOL)) >= width
+    rest = np.flatnonzero(~lone & ~closed)
+    if len(rest):
+        part = red.part(np.unique(where[rest]))
+        position = np.searchsorted(part.cells, col[rest])
+        ok[rest] = _certify_block(red, part, position, width)
     return ok
 
 
 def _certify_block(red: Reduced, block: Block, position: np.ndarray, width: float) -> np.ndarray:
-    """The joint LP of :func:`certify` for one block; ``position``: targets' columns."""
+    """The joint LP of :func:`certify` for a block or union of blocks; ``position``:
+    targets' columns (solver: :func:`solver_for`).
+    """
+    solver = solver_for(int(np.bincount(red.col_block[block.cells]).max()))
     cells = red.free[block.cells]
     sub = red.a[block.rows][:, block.cells]
     n, m, t = len(cells), len(block.rows), len(position)
@@ -256,7 +411,7 @@ def _certify_block(red: Reduced, block: Block, position: np.ndarray, width: floa
     lower = np.concatenate([lo, lo, np.full(t, -np.inf), np.zeros(t)])
     upper = np.concatenate([hi, hi, np.full(t, float(width)), np.full(t, np.inf)])
     cost = np.concatenate([np.zeros(2 * n), np.ones(t), np.zeros(t)])
-    status, _, z = Model(a, rhs, lower, upper, cost, solver="ipm").solve(maximise=True)
+    status, _, z = Model(a, rhs, lower, upper, cost, solver=solver).solve(maximise=True)
     if status != "optimal":
         return np.zeros(t, dtype=bool)
     x1, x2, d = z[:n][position], z[n : 2 * n][position], z[2 * n : 2 * n + t]

@@ -180,27 +180,44 @@ def _intervals(know: attacker.Knowledge, hidden: np.ndarray, width: int) -> dict
 def _where(
     frames: Mapping[str | None, pd.DataFrame], structure: Cells, cells: np.ndarray
 ) -> list[str]:
-    """A readable place for each cell: frame, column, 1-based row and that row's labels."""
-    first: dict[int, tuple[str, int, str | None]] = {}
-    for p in structure.placements:
-        for c, r in zip(p.cells.tolist(), p.rows.tolist(), strict=True):
-            first.setdefault(c, (p.column, r, p.table))
-    out = []
-    for c in cells.tolist():
-        if c not in first:
-            out.append(f"cell {c}")
+    """A readable place for each cell: frame, column, 1-based row and that row's labels.
+
+    A cell shown in several places is named by its first placement (first row there).
+    """
+    place, row = _first_places(structure)
+    out = np.array([f"cell {c}" for c in cells.tolist()], dtype=object)
+    for i, p in enumerate(structure.placements):
+        mine = np.flatnonzero(place[cells] == i)
+        if len(mine) == 0:
             continue
-        column, row, table = first[c]
-        frame = frames[table]
+        rows = row[cells[mine]]
+        frame = frames[p.table]
         labels = [
-            f"{k}={frame[k].iloc[row]!s}"
+            k
             for k in frame.columns
             if not pd.api.types.is_numeric_dtype(frame[k]) and k != "suppressed"
         ][:4]
-        out.append(
-            f"{column} row {row + 1} ({', '.join(labels)})" if labels else f"{column} row {row + 1}"
-        )
-    return out
+        text = pd.Series([f"{p.column} row "] * len(rows)) + pd.Series(rows + 1).map(str)
+        if labels:
+            pairs = [k + "=" + frame[k].iloc[rows].map(str).reset_index(drop=True) for k in labels]
+            joined = pairs[0]
+            for pair in pairs[1:]:
+                joined = joined + ", " + pair
+            text = text + " (" + joined + ")"
+        out[mine] = text.to_numpy(dtype=object)
+    return out.tolist()
+
+
+def _first_places(structure: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """For every cell, the index of the first placement showing it (-1: none) and its row."""
+    n = len(structure.values)
+    place, row = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    for i, p in enumerate(structure.placements):
+        unique, first = np.unique(p.cells, return_index=True)
+        fresh = place[unique] < 0
+        place[unique[fresh]] = i
+        row[unique[fresh]] = p.rows[first[fresh]]
+    return place, row
 
 
 def read_written(path: Any) -> pd.DataFrame:

@@ -234,8 +234,10 @@ def _repair_jointly(
     and the cells that deviation does not prove safe (to verify again).
 
     One deviation for all is a valid deviation for each, so each is protected by it.
+    Simplex when the table falls apart into small independent blocks, else interior point.
     """
-    deviation = _Deviation(matrix, values, hidden, published, policy, solver="ipm")
+    solver = attacker.solver_for(attacker.largest_block(matrix))
+    deviation = _Deviation(matrix, values, hidden, published, policy, solver=solver)
     y = deviation.raise_cells(cells, need)
     proven = np.zeros(len(cells), bool) if y is None else deviation.proves(y, matrix, cells, need)
     return deviation.hidden, cells[~proven]
