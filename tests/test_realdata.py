@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unmetneed.load import load
+import pytest
+
+from unmetneed.load import Loaded, load
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 ALCOHOL_MAPPING = {
     "area": "Local_Authority",
@@ -16,47 +20,42 @@ ALCOHOL_MAPPING = {
 }
 
 
-def test_alcohol_estimates_load_with_mapping(realdata: Path) -> None:
-    """Warwickshire 2017/18: 5,028 alcohol-dependent adults, 95% CI 3,958-6,617 (PHE)."""
-    loaded = load(
-        realdata / "alcohol_dependence_estimates_by_la.csv",
+@pytest.fixture(scope="module")
+def alcohol() -> Loaded:
+    """The PHE alcohol-dependence estimates, loaded once with the mapping (skip if absent)."""
+    if not REALDATA.is_dir():
+        pytest.skip("../shared/realdata/ is not here")
+    return load(
+        REALDATA / "alcohol_dependence_estimates_by_la.csv",
         "prevalence",
         columns=ALCOHOL_MAPPING,
         substance="alcohol_dependent",
     )
-    frame = loaded.frame
+
+
+def test_alcohol_estimates_load_with_mapping(alcohol: Loaded) -> None:
+    """Warwickshire 2017/18: 5,028 alcohol-dependent adults, 95% CI 3,958-6,617 (PHE)."""
+    frame = alcohol.frame
     assert len(frame) == 1211  # every data line of the file, none dropped
     row = frame[(frame["area"] == "Warwickshire") & (frame["period"] == "2017/18")]
     assert row[["estimate", "lower", "upper"]].values.tolist() == [[5028.0, 3958.0, 6617.0]]
     assert row["area_code"].tolist() == ["E10000031"]
 
 
-def test_bare_years_are_financial_years_without_intervals(realdata: Path) -> None:
+def test_bare_years_are_financial_years_without_intervals(alcohol: Loaded) -> None:
     """The file writes 2010..2014 as bare years (151 areas each) with NA bounds."""
-    loaded = load(
-        realdata / "alcohol_dependence_estimates_by_la.csv",
-        "prevalence",
-        columns=ALCOHOL_MAPPING,
-        substance="alcohol_dependent",
-    )
-    frame = loaded.frame
+    frame = alcohol.frame
     old = frame[frame["period"].isin(["2010/11", "2011/12", "2012/13", "2013/14", "2014/15"])]
     assert len(old) == 5 * 151
     assert old["lower"].isna().all() and old["upper"].isna().all()
-    assert any("755 row(s) give a bare year" in n for n in loaded.notes)
+    assert any("755 row(s) give a bare year" in n for n in alcohol.notes)
 
 
-def test_placeholder_area_code_is_reported_not_refused(realdata: Path) -> None:
+def test_placeholder_area_code_is_reported_not_refused(alcohol: Loaded) -> None:
     """Cornwall & Isles of Scilly carries code E0999 in lines 588-592: read as missing."""
-    loaded = load(
-        realdata / "alcohol_dependence_estimates_by_la.csv",
-        "prevalence",
-        columns=ALCOHOL_MAPPING,
-        substance="alcohol_dependent",
-    )
-    cornwall = loaded.frame[loaded.frame["area"] == "Cornwall & Isles of Scilly"]
+    cornwall = alcohol.frame[alcohol.frame["area"] == "Cornwall & Isles of Scilly"]
     assert cornwall["area_code"].isna().sum() == 5
-    assert any("'E0999'" in n and "588" in n for n in loaded.notes)
+    assert any("'E0999'" in n and "588" in n for n in alcohol.notes)
 
 
 def test_viewit_rounded_counts_are_noted(realdata: Path) -> None:
