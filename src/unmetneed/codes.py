@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 NOT_STATED = "not_stated"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where installed
 _KEY_RE = re.compile(r"[^a-z0-9+]+")
 _YEAR_RE = re.compile(r"^(?:fy)?(\d{4})(?:[/_-]?(\d{2}|\d{4}))?(?:_?q([1-4]))?$")
 
@@ -61,7 +62,7 @@ _UNKNOWN = object()
 @cache
 def _raw() -> dict[str, Any]:
     with open(schema_dir() / "codes.yaml", encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.safe_load(fh)
+        data: dict[str, Any] = yaml.load(fh, Loader=_LOADER)
     return data
 
 

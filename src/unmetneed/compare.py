@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list
-from unmetneed.compare_stats import RESAMPLES, SEED, cohort_test, newcombe, wilson
+from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
 from unmetneed.disclosure import Cells, Policy, Protection, protect
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.schemas import contract
@@ -345,11 +345,17 @@ def derive_substance_cohort(drug_group: pd.Series, crack: pd.Series) -> np.ndarr
     other_non_opiate: a non-opiate group without crack. A missing drug group, or a missing
     crack flag outside alcohol_only, is not stated.
     """
-    groups = code_list("drug_group").codes
-    dg = _category_codes(drug_group, groups)
+    dg = _category_codes(drug_group, code_list("drug_group").codes)
     flags = crack.astype("boolean")
     known = flags.notna().to_numpy()
-    has_crack = flags.fillna(False).to_numpy(dtype=bool)
+    return substance_cohort_codes(dg, known, flags.fillna(False).to_numpy(dtype=bool))
+
+
+def substance_cohort_codes(dg: np.ndarray, known: np.ndarray, has_crack: np.ndarray) -> np.ndarray:
+    """``derive_substance_cohort`` on codes: ``dg`` indexes the drug_group code list (-1
+    missing); ``known``/``has_crack``: the crack flag is stated / is yes. Vectorised.
+    """
+    groups = code_list("drug_group").codes
     opiate = dg == groups.index("opiate")
     non_opiate = np.isin(
         dg, [groups.index("non_opiate_only"), groups.index("non_opiate_and_alcohol")]
@@ -517,10 +523,11 @@ class _Rows:
 
 
 def compare(
-    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, options: CompareOptions
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame | Tally, options: CompareOptions
 ) -> Comparison:
     """The protected comparison table of ``cohorts`` (label -> frame, or one frame with a
-    ``cohort`` column) over ``options.by`` within ``options.within``.
+    ``cohort`` column, or a :class:`Tally` already counted) over ``options.by`` within
+    ``options.within``.
 
     Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
     are not changed.
@@ -582,6 +589,8 @@ class CompareBuild:
         (``cell``): its group's denominator(s) and its category's count of every variable.
         One row per row x cell, sorted by cell.
         """
+        if len(self.groups.of_row) != sum(self.sizes):
+            raise UsageError("members: this table was counted in batches, not from rows")
         code = self.labels.index(label)
         start = int(sum(self.sizes[:code]))
         of_row = self.groups.of_row[start : start + self.sizes[code]]
@@ -592,23 +601,54 @@ class CompareBuild:
         return pd.DataFrame({"row": rows[order], "cell": cells[order]})
 
 
-def prepare(
-    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, options: CompareOptions
-) -> CompareBuild:
-    """The comparison table before disclosure control, and its cells (:class:`CompareBuild`).
+@dataclass(frozen=True)
+class Tally:
+    """People counted for a comparison, from record frames or counted in batches.
 
-    Same inputs as :func:`compare`; they are not changed.
+    ``labels``: the cohorts in order. ``within``/``coded``: the within columns and the
+    variables with their categories (``codes`` per row where rows were given, else empty).
+    ``groups``: the cohort x within-groups with people. ``counts``: per variable, people per
+    group x category. ``sizes``: people per cohort.
     """
+
+    labels: tuple[str, ...]
+    within: tuple[Coded, ...]
+    coded: tuple[Coded, ...]
+    groups: Groups
+    counts: tuple[np.ndarray, ...]
+    sizes: tuple[int, ...]
+
+
+def tally_frames(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    options: CompareOptions,
+    bands: AgeBands | None,
+) -> Tally:
+    """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``)."""
     variables, within = options.variables, options.within_columns
-    _check_columns(variables, within)
-    bands = parse_age_bands(options.age_bands) if options.age_bands else None
     frame = combine_cohorts(cohorts, source_columns((*within, *variables)))
     labels = tuple(str(c) for c in frame["cohort"].cat.categories)
     cohort_codes = np.asarray(frame["cohort"].cat.codes, dtype=np.int64)
-    within_coded = [code_variable(frame, w, bands) for w in within]
+    within_coded = tuple(code_variable(frame, w, bands) for w in within)
     groups = group_rows(cohort_codes, len(labels), within_coded)
-    coded = [code_variable(frame, v, bands) for v in variables]
-    rows, cells = _count_rows(groups, coded, options.exclude_not_stated)
+    coded = tuple(code_variable(frame, v, bands) for v in variables)
+    counts = tuple(count_by_group(groups, var) for var in coded)
+    sizes = tuple(int(n) for n in np.bincount(cohort_codes, minlength=len(labels)))
+    return Tally(labels, within_coded, coded, groups, counts, sizes)
+
+
+def prepare(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame | Tally, options: CompareOptions
+) -> CompareBuild:
+    """The comparison table before disclosure control, and its cells (:class:`CompareBuild`).
+
+    Same inputs as :func:`compare` (or a :class:`Tally` already counted); not changed.
+    """
+    _check_columns(options.variables, options.within_columns)
+    bands = parse_age_bands(options.age_bands) if options.age_bands else None
+    tally = cohorts if isinstance(cohorts, Tally) else tally_frames(cohorts, options, bands)
+    groups, labels = tally.groups, tally.labels
+    rows, cells = _count_rows(groups, tally.coded, tally.counts, options.exclude_not_stated)
     order = np.lexsort(
         (
             rows.cat("category"),
@@ -618,24 +658,23 @@ def prepare(
         )
     )
     reference = _reference(labels, options.reference)
-    table, row_cells = _frame(rows, order, groups, labels, within_coded, coded, reference)
+    table, row_cells = _frame(rows, order, groups, labels, tally.within, tally.coded, reference)
     table = _add_statistics(table, row_cells, options)
     rows_at = np.arange(len(table))
     cells.place("count", row_cells.count, rows_at)
     cells.place("denominator", row_cells.denominator, rows_at)
-    sizes = tuple(int(n) for n in np.bincount(cohort_codes, minlength=len(labels)))
     return CompareBuild(
         table,
         cells,
         DERIVED,
         options,
         labels,
-        tuple(within_coded),
-        tuple(coded),
+        tally.within,
+        tally.coded,
         groups,
         row_cells,
         bands,
-        sizes,
+        tally.sizes,
     )
 
 
@@ -708,12 +747,15 @@ class _RowCells:
     partner: np.ndarray
 
 
-def _count_rows(groups: Groups, coded: Sequence[Coded], exclude: bool) -> tuple[_Rows, Cells]:
+def _count_rows(
+    groups: Groups, coded: Sequence[Coded], counted: Sequence[np.ndarray], exclude: bool
+) -> tuple[_Rows, Cells]:
     """Counts and denominators of every row, and the cells and relations for disclosure.
 
     Cell ids: the denominators first (one per group by default, shared by every variable;
     one per group x variable when excluding not stated), then one cell per row's count.
     Relations: per group x variable, its denominator = the sum of its categories' counts.
+    ``counted``: per variable, people per group x category.
     """
     rows = _Rows()
     denom_values: list[np.ndarray] = []
@@ -722,7 +764,7 @@ def _count_rows(groups: Groups, coded: Sequence[Coded], exclude: bool) -> tuple[
     n_counts = 0
     for v, var in enumerate(coded):
         shown = [i for i, c in enumerate(var.categories) if not (exclude and c == NOT_STATED)]
-        counts = count_by_group(groups, var)[:, shown]
+        counts = counted[v][:, shown]
         ncat = len(shown)
         if exclude or v == 0:
             denom_values.append(counts.sum(axis=1) if exclude else groups.size)
@@ -842,27 +884,7 @@ def _tests(
     cohorts x categories table is a reshape of its counts. A block with a ``hidden`` row
     (a suppressed count or denominator) is not tested: ``test`` reads ``suppressed``.
     """
-    n = len(count)
-    test = np.full(n, "none", dtype=object)
-    statistic, dof, p_value = (np.full(n, np.nan) for _ in range(3))
-    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if n else np.zeros(0, int)
-    ends = np.r_[starts[1:], n] if n else np.zeros(0, int)
-    for s, e in zip(starts, ends, strict=True):
-        n_cohorts = len(pd.unique(cohort[s:e]))
-        if n_cohorts < 2:
-            continue
-        if hidden[s:e].any():
-            test[s:e] = "suppressed"
-            continue
-        table = count[s:e].reshape(n_cohorts, -1)
-        res = cohort_test(table, resamples=options.resamples, seed=options.seed)
-        test[s:e], statistic[s:e], dof[s:e], p_value[s:e] = (
-            res.test,
-            res.statistic,
-            res.dof,
-            res.p_value,
-        )
-    return {"test": test, "statistic": statistic, "dof": dof, "p_value": p_value}
+    return block_tests(count, block, cohort, hidden, resamples=options.resamples, seed=options.seed)
 
 
 def _protect(
@@ -1094,6 +1116,20 @@ def load_cohorts(
     frame, whose ``cohort`` column labels the rows. Mixing the two, or a label given
     twice, is a usage error.
     """
+    parsed = parse_cohort_specs(specs)
+    bare = [p for label, p in parsed if label is None]
+    loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
+    notes = [n for item in loaded for n in item.notes]
+    if bare:
+        return loaded[0].frame, notes
+    return {str(label): item.frame for (label, _), item in zip(parsed, loaded, strict=True)}, notes
+
+
+def parse_cohort_specs(specs: Sequence[str]) -> list[tuple[str | None, Path]]:
+    """Every ``--cohort`` as ``(label, path)``: all ``LABEL=FILE``, or one bare ``FILE``.
+
+    Mixing the two, or a label given twice, is a usage error.
+    """
     parsed = [parse_cohort_spec(s) for s in specs]
     if not parsed:
         raise UsageError("give at least one --cohort LABEL=FILE")
@@ -1106,8 +1142,31 @@ def load_cohorts(
     twice = sorted({x for x in labels if x is not None and labels.count(x) > 1})
     if twice:
         raise UsageError(f"--cohort: the label {', '.join(twice)} is given twice")
-    loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
-    notes = [n for item in loaded for n in item.notes]
-    if bare:
-        return loaded[0].frame, notes
-    return {str(label): item.frame for (label, _), item in zip(parsed, loaded, strict=True)}, notes
+    return parsed
+
+
+def compare_files(
+    specs: Sequence[str],
+    options: CompareOptions,
+    kind: str = "auto",
+    columns: Mapping[str, str] | None = None,
+) -> tuple[Comparison, list[str]]:
+    """The protected comparison of the ``--cohort`` files and the notes of reading them.
+
+    Parquet files are counted in record batches (``unmetneed.compare_stream``: memory does
+    not grow with rows); other files are loaded whole. Either way the table is the same.
+    """
+    from unmetneed.stream import streamable
+
+    parsed = parse_cohort_specs(specs)
+    if kind not in COHORT_KINDS:
+        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
+    if all(streamable(path, "cohort") for _, path in parsed):
+        from unmetneed.compare_stream import tally_files
+
+        _check_columns(options.variables, options.within_columns)
+        bands = parse_age_bands(options.age_bands) if options.age_bands else None
+        tally, notes = tally_files(parsed, options, bands, kind, columns)
+        return compare(tally, options), notes
+    cohorts, notes = load_cohorts(specs, kind, columns)
+    return compare(cohorts, options), notes

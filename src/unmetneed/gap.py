@@ -36,6 +36,7 @@ import pandas as pd
 from unmetneed.codes import code_list, parse_period, period_start
 from unmetneed.disclosure import Cells, Policy, Protection, protect
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
+from unmetneed.stream import PEOPLE
 
 SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
 COLUMNS = (
@@ -66,6 +67,7 @@ DERIVED = (
 )
 DEFAULT_K = 3
 AREA_NOT_STATED = "Area not stated"
+RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
 PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _cells
 ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
 _NAME_RE = re.compile(r"[^a-z0-9]+")
@@ -206,7 +208,7 @@ class GapBuild:
     in the pseudo column ``PARTS_COLUMN``, which no frame has). ``derived``: the columns
     blanked with a suppressed count. ``members``: for a record input, which record (``row``:
     0-based position in the treatment frame given) is counted in which cell (``cell``), one
-    row per record x cell; empty for a counts input. ``finish`` applies a
+    row per record x cell; empty for a counts input or collapsed records. ``finish`` applies a
     :class:`Protection` of ``cells`` (from ``protect``, or a linked one sliced to them).
     """
 
@@ -308,11 +310,15 @@ def compute_files(
     substance of ``options.substances``.
     """
     from unmetneed.load import load
+    from unmetneed.stream import collapse, streamable
 
     opts = options or GapOptions()
     _require_files(treatment, prevalence)
     kind = "counts" if "count" in _header(Path(treatment), treatment_columns) else "treatment"
-    treat = load(treatment, kind, columns=treatment_columns)
+    if streamable(treatment, kind):  # a Parquet record file: counted in batches
+        treat = collapse(treatment, kind, RECORD_COLUMNS, treatment_columns)
+    else:
+        treat = load(treatment, kind, columns=treatment_columns)
     one = _one_substance(Path(prevalence), prevalence_columns, opts)
     prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
     return compute(treat, prev, opts)
@@ -498,13 +504,13 @@ def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -
     """A remark when rows lack the period, drug group or crack flag (e.g. blanked by
     k-anonymising): such a row counts towards no period, or no substance that needs it.
     """
-    if int(frame["period"].isna().sum()):
-        remarks.add(
-            f"{treat.path}: {int(frame['period'].isna().sum())} row(s) have no period: left out"
-        )
+    people = _people(frame) if treat.kind == "treatment" else np.ones(len(frame), np.int64)
+    no_period = int(people[frame["period"].isna().to_numpy()].sum())
+    if no_period:
+        remarks.add(f"{treat.path}: {no_period} row(s) have no period: left out")
     for name in ("drug_group", "crack"):
         if name in frame and "substance" not in frame:
-            n = int(frame[name].isna().sum())
+            n = int(people[frame[name].isna().to_numpy()].sum())
             if n:
                 remarks.add(
                     f"{treat.path}: {n} row(s) have no {name}, so they are not counted in "
@@ -614,7 +620,7 @@ def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[st
     """
     n = len(frame)
     if treat.kind == "treatment":
-        one = np.ones(n, dtype=np.int64)
+        one = _people(frame)
         return {"t": one, "lo": one, "hi": one, "unknown": np.zeros(n, bool)}
     count = frame["count"].astype("Int64").to_numpy(dtype=np.int64, na_value=0)
     unknown = frame["count_suppressed"].to_numpy(dtype=bool)
@@ -623,6 +629,13 @@ def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[st
     lo = np.where(unknown, 1, np.maximum(count - half, 0))
     hi = np.where(unknown, upper, count + half)
     return {"t": np.where(unknown, 0, count), "lo": lo, "hi": hi, "unknown": unknown}
+
+
+def _people(frame: pd.DataFrame) -> np.ndarray:
+    """People per row of a record frame: one, or ``PEOPLE`` where records were collapsed."""
+    if PEOPLE in frame:
+        return frame[PEOPLE].to_numpy(dtype=np.int64)
+    return np.ones(len(frame), dtype=np.int64)
 
 
 def _in_treatment(
@@ -1216,7 +1229,9 @@ def _members(
     or an input whose index is not unique.
     """
     empty = pd.DataFrame({"row": np.zeros(0, np.int64), "cell": np.zeros(0, np.int64)})
-    if treat.kind != "treatment" or (counted["row"] < 0).any() or not cells.placements:
+    if treat.kind != "treatment" or PEOPLE in treat.frame:  # counts, or collapsed records
+        return empty
+    if (counted["row"] < 0).any() or not cells.placements:
         return empty
     shown = cells.placements[0]
     keys = table.iloc[shown.rows][["period", "area_id", "substance"]].assign(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from unmetneed.codes import (
     by_distinct,
@@ -174,20 +173,15 @@ def rename_columns(
     return out
 
 
-def identifier_failures(frame: pd.DataFrame, c: Contract) -> list[Failure]:
-    """A failure for each column that identifies a person directly, if the kind refuses them."""
-    if not c.refuse_identifiers:
-        return []
-    ids = identifier_columns()
-    return [
-        Failure(
-            None,
-            str(col),
-            "",
-            "a direct identifier: extracts and cohorts must not carry it; remove the column",
-        )
-        for col in frame.columns
-        if key(col) in ids
+def column_failures(names: list[str], c: Contract) -> list[Failure]:
+    """Failures of a file's column names: identifiers (where refused), missing required."""
+    ids = identifier_columns() if c.refuse_identifiers else frozenset()
+    rule = "a direct identifier: extracts and cohorts must not carry it; remove the column"
+    failures = [Failure(None, name, "", rule) for name in names if key(name) in ids]
+    return failures + [
+        Failure(None, s.name, "", "required column is missing (rename one with --column NEW=OLD)")
+        for s in c.columns
+        if s.required and s.name not in names
     ]
 
 
@@ -231,13 +225,26 @@ def _blank_bad_codes(text: pd.Series, name: str) -> tuple[pd.Series, str]:
     if not bad.any():
         return upper.astype(object).where(upper.notna(), None), ""
     lines = (bad[bad].index[:5] + HEADER_LINES + 1).tolist()
-    values = ", ".join(repr(v) for v in sorted(upper[bad].unique())[:5])
-    note = (
-        f"{int(bad.sum())} row(s) have a value in {name} that is not a GSS code ({values}; lines "
-        f"{', '.join(map(str, lines))}{', ...' if bad.sum() > 5 else ''}): read as missing, "
+    note = not_gss_note(name, int(bad.sum()), sorted(upper[bad].unique())[:5], lines)
+    return upper.astype(object).where(upper.notna() & ~bad, None), note
+
+
+def not_gss_note(name: str, rows: int, values: list[str], lines: list[int]) -> str:
+    """The note for ``rows`` rows whose ``name`` is not a GSS code (first values and lines)."""
+    shown = ", ".join(repr(v) for v in values[:5])
+    return (
+        f"{rows} row(s) have a value in {name} that is not a GSS code ({shown}; lines "
+        f"{', '.join(map(str, lines[:5]))}{', ...' if rows > 5 else ''}): read as missing, "
         "so those rows are matched by area name"
     )
-    return upper.astype(object).where(upper.notna() & ~bad, None), note
+
+
+def bare_year_note(rows: int) -> str:
+    """The note for ``rows`` rows whose period is a bare year such as 2012."""
+    return (
+        f"{rows} row(s) give a bare year (e.g. 2012) for the period: read as the "
+        "financial year starting in it (2012 -> 2012/13)"
+    )
 
 
 def _normalise_number(column: pd.Series) -> pd.Series:
@@ -282,10 +289,7 @@ def normalise_frame(frame: pd.DataFrame, c: Contract) -> tuple[pd.DataFrame, lis
         elif spec.type == "period":
             out[spec.name], bare = _normalise_period(col)
             if bare:
-                notes.append(
-                    f"{bare} row(s) give a bare year (e.g. 2012) for the period: read as the "
-                    "financial year starting in it (2012 -> 2012/13)"
-                )
+                notes.append(bare_year_note(bare))
         elif spec.type in ("text", "gss_code"):
             text = _normalise_text(col)
             if spec.type == "gss_code":
@@ -304,13 +308,11 @@ def normalise_frame(frame: pd.DataFrame, c: Contract) -> tuple[pd.DataFrame, lis
 
 def validate_frame(frame: pd.DataFrame, c: Contract) -> list[Failure]:
     """Every failure of a normalised frame against its contract, in line order."""
-    failures = identifier_failures(frame, c)
+    failures = column_failures([str(col) for col in frame.columns], c)
     missing = [s.name for s in c.columns if s.required and s.name not in frame]
-    failures += [
-        Failure(None, name, "", "required column is missing (rename one with --column NEW=OLD)")
-        for name in missing
-    ]
     present = frame.drop(columns=missing, errors="ignore")
+    import pandera.pandas as pa  # here, not at the top: it costs 0.3 s to import
+
     try:
         pandera_schema(c.kind).validate(present, lazy=True)
     except pa.errors.SchemaErrors as exc:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
 import yaml
 
 from unmetneed.codes import CodeList, by_distinct, code_list, schema_dir, with_totals
+
+if TYPE_CHECKING:  # pandera is imported where a schema is built: it costs 0.3 s to import
+    import pandera.pandas as pa
 
 KINDS = ("treatment", "counts", "cohort", "prevalence")
 COLUMN_TYPES = ("period", "text", "gss_code", "code", "flag", "count", "number")
@@ -111,6 +113,8 @@ def contract(kind: str) -> Contract:
 
 
 def _number_check(integer: bool) -> pa.Check:
+    import pandera.pandas as pa
+
     def ok(s: pd.Series) -> pd.Series:
         num = pd.to_numeric(s, errors="coerce")
         good = num.notna() & (num >= 0)
@@ -121,6 +125,8 @@ def _number_check(integer: bool) -> pa.Check:
 
 def column_checks(spec: ColumnSpec) -> list[pa.Check]:
     """The pandera checks of one column (applied to non-missing values)."""
+    import pandera.pandas as pa
+
     if spec.type == "code":
         return [pa.Check.isin(list(spec.code_list().codes), name="in_code_list")]
     if spec.type == "flag":
@@ -162,6 +168,8 @@ def _is_period(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def _frame_checks(c: Contract) -> list[pa.Check]:
+    import pandera.pandas as pa
+
     checks = []
     if "lower_not_above_estimate" in c.rules:
         checks.append(
@@ -189,6 +197,8 @@ def _num(df: pd.DataFrame, column: str) -> pd.Series:
 @cache
 def pandera_schema(kind: str) -> pa.DataFrameSchema:
     """The pandera schema of one input kind, built from its contract file."""
+    import pandera.pandas as pa
+
     c = contract(kind)
     return pa.DataFrameSchema(
         {

@@ -101,8 +101,7 @@ def compare(
 --within area --within substance_cohort
     """
     from unmetneed import report
-    from unmetneed.compare import CompareOptions, load_cohorts
-    from unmetneed.compare import compare as build
+    from unmetneed.compare import CompareOptions, compare_files
     from unmetneed.errors import UsageError
     from unmetneed.load import parse_column_mapping
     from unmetneed.write import check_out_path
@@ -123,8 +122,7 @@ def compare(
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
-    cohorts, notes = load_cohorts(cohort, kind, parse_column_mapping(column))
-    result = build(cohorts, options)
+    result, notes = compare_files(cohort, options, kind, parse_column_mapping(column))
     remarks = [*notes, *result.remarks]
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 to 3 will be shown as they are")
