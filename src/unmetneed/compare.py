@@ -783,8 +783,7 @@ def _count_rows(
     cells = Cells(np.concatenate([*denom_values, rows.cat("count")]))
     rows.count_cell = [rows.cat("count_cell") + n_denominators]
     for denom_cell, count_cell in relations:
-        for total, parts in zip(denom_cell, count_cell + n_denominators, strict=True):
-            cells.add_relation(int(total), parts.tolist())
+        cells.add_relations(denom_cell, count_cell + n_denominators)
     return rows, cells
 
 
@@ -953,7 +952,7 @@ def _remarks(
             f"{small} cohort group(s) have fewer than {SMALL_DENOMINATOR} people: their "
             "percentages are imprecise (see the 95% intervals)."
         )
-    tests = set(table["test"].astype(str))
+    tests = {str(t) for t in pd.unique(table["test"].to_numpy(dtype=object))}
     if "none" in tests:
         out.append(
             "No test where only one cohort or only one category has people in the group "

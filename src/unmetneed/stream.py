@@ -32,7 +32,8 @@ from unmetneed.codes import NOT_STATED, code_list, key, parse_period
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
 from unmetneed.schemas import GSS_PATTERN, ColumnSpec, Contract, contract
 
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
+READAHEAD = 2  # batches decoded ahead of the one being counted (memory: about 3 batches)
 STREAM_SUFFIXES = (".parquet", ".pq")
 STREAM_KINDS = ("treatment", "cohort")
 MAX_LISTED = 1000  # failures listed per column and rule; the rest are counted in one line
@@ -198,9 +199,9 @@ def _dictionary(array: pa.Array) -> pa.Array:
 def _indices(array: pa.Array) -> np.ndarray:
     """Dictionary indices of a dictionary column, nulls as ``len(dictionary)``."""
     indices = array.indices
-    if array.null_count:
-        indices = indices.fill_null(len(array.dictionary))
-    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if array.null_count:  # (int32: len(dictionary) may not fit the file's index type)
+        indices = indices.cast(pa.int32()).fill_null(len(array.dictionary))
+    return np.asarray(indices.to_numpy(zero_copy_only=False))
 
 
 def _used(array: pa.Array, entries: int) -> np.ndarray:
@@ -214,9 +215,9 @@ def _used(array: pa.Array, entries: int) -> np.ndarray:
 
 
 def _flag_codes(array: pa.Array) -> np.ndarray:
-    """A boolean column as flag codes: True 0, False 1, null -1 (vectorised)."""
+    """A boolean column as flag codes (int8): True 0, False 1, null -1 (vectorised)."""
     values = np.asarray(array.fill_null(True).to_numpy(zero_copy_only=False), dtype=bool)
-    codes = (~values).astype(np.int64)
+    codes = (~values).view(np.int8)  # True 0, False 1 without a copy
     if array.null_count:
         codes[np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = -1
     return codes
@@ -400,7 +401,12 @@ class Scan:
 
     def _read(self, sources: list[str]) -> Iterator[pa.RecordBatch]:
         try:
-            yield from self._dataset.to_batches(columns=sources, batch_size=self.batch_rows)
+            yield from self._dataset.to_batches(
+                columns=sources,
+                batch_size=self.batch_rows,
+                batch_readahead=READAHEAD,  # Arrow's default (16) holds 16 batches at once
+                fragment_readahead=1,
+            )
         except (OSError, pa.ArrowException) as exc:
             raise InputError(
                 f"{self.path}: could not be read ({type(exc).__name__}: {exc})"
@@ -441,7 +447,10 @@ def _open(path: Path, columns: Mapping[str, str], c: Contract) -> tuple[Any, dic
         text = [
             f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
         ]
-        fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
+        fmt = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(dictionary_columns=text),
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+        )
         dataset = ds.dataset(path, format=fmt)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
@@ -477,6 +486,8 @@ class Counter:
     n_keys: int
     n_variables: int
     first_rows: bool = False
+    _seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    _seen_dims: tuple[int, ...] = ()
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]] = field(
         default_factory=list
     )
@@ -492,21 +503,49 @@ class Counter:
         flat = _ravel([codes for codes, _ in keys], dims) if keys else None
         n = len(keys[0][0]) if keys else len(variables[0][0])
         occupied, inverse, sizes = _dense_groups(flat, dims, n)
-        first = np.zeros(len(occupied), dtype=np.int64)
-        if self.first_rows:  # each key's first row, for line numbers in messages
-            first = np.full(len(occupied), n, dtype=np.int64)
-            np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
         key_codes = (
             np.stack(np.unravel_index(occupied, dims), axis=1) - 1
             if keys
             else np.zeros((1, 0), np.int64)
         )
+        first = np.zeros(len(occupied), dtype=np.int64)
+        if self.first_rows:  # each key's first row, for line numbers in messages
+            first = self._first(occupied, dims, inverse, n)
         counts = []
         for codes, size in variables:
             width = size + 1
             flat_v = inverse * width + codes % width  # missing (-1) is the last column
             counts.append(np.bincount(flat_v, minlength=len(occupied) * width).reshape(-1, width))
         self.parts.append((key_codes.astype(np.int64), sizes, first + offset, counts))
+
+    def _first(
+        self, occupied: np.ndarray, dims: tuple[int, ...], inverse: np.ndarray, n: int
+    ) -> np.ndarray:
+        """First row (0-based in the batch) of each key not seen in an earlier batch; ``n``
+        for the others (an earlier batch has their first row): after the first batches
+        every key has been seen and no row is looked at."""
+        seen = self._seen_in(dims)
+        new = ~seen[occupied] if seen is not None else np.ones(len(occupied), dtype=bool)
+        first = np.full(len(occupied), n, dtype=np.int64)
+        if new.any():
+            rows = np.flatnonzero(new[inverse])
+            np.minimum.at(first, inverse[rows], rows)
+            if seen is not None:
+                seen[occupied[new]] = True
+        return first
+
+    def _seen_in(self, dims: tuple[int, ...]) -> np.ndarray | None:
+        """Which keys (numbered in ``dims``) earlier batches had; None when too many to
+        mark (then every batch's first rows are worked out)."""
+        possible = int(np.prod(dims, dtype=np.float64))
+        if possible > DENSE_KEYS:
+            return None
+        if self._seen_dims != dims:  # a text column gained values: number the keys again
+            self._seen = np.zeros(possible, dtype=bool)
+            for keys, *_ in self.parts:
+                self._seen[np.ravel_multi_index(tuple((keys + 1).T), dims)] = True
+            self._seen_dims = dims
+        return self._seen
 
     def result(
         self,
@@ -564,7 +603,8 @@ class Counter:
 
 def _ravel(codes: Sequence[np.ndarray], dims: tuple[int, ...]) -> np.ndarray:
     """One key per row from codes (-1 missing, stored as 0) in ``dims``, in place."""
-    flat = codes[0] + 1
+    small = np.prod(dims, dtype=np.float64) < 2**31  # int32 keys: half the memory traffic
+    flat: np.ndarray = codes[0].astype(np.int32 if small else np.int64) + 1
     for column, dim in zip(codes[1:], dims[1:], strict=True):
         flat *= dim
         flat += column

@@ -169,6 +169,11 @@ class Cells:
         """Record that cell ``total`` is the sum of cells ``parts``."""
         self.relations.append((int(total), [int(p) for p in parts]))
 
+    def add_relations(self, totals: np.ndarray, parts: np.ndarray) -> None:
+        """Record that cell ``totals[i]`` is the sum of cells ``parts[i]`` (a row each)."""
+        pairs = zip(np.asarray(totals).tolist(), np.asarray(parts).tolist(), strict=True)
+        self.relations.extend(pairs)
+
     def place(self, column: str, cells: np.ndarray, rows: np.ndarray) -> None:
         """Record that ``column`` shows cell ``cells[i]`` on frame row ``rows[i]``."""
         self.placements.append(
