@@ -6,8 +6,8 @@ timed several times (min and median of wall seconds) with its peak resident memo
 and bincount every cell) and against tableone where it is installed (bench only:
 ``pip install -r benchmarks/requirements.txt``; never a runtime dependency).
 
-    python benchmarks/run.py            # 100k, 1M, 2M rows (and the disclosure benchmark)
-    BENCH_FULL=1 python benchmarks/run.py   # also 5M and 20M rows
+    python benchmarks/run.py            # 100k, 1M, 2M, 5M rows (and the disclosure benchmark)
+    BENCH_FULL=1 python benchmarks/run.py   # also 20M rows
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 BIN = Path(sys.executable).parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-SIZES = [100_000, 1_000_000, 2_000_000]
-FULL_SIZES = [5_000_000, 20_000_000]
+SIZES = [100_000, 1_000_000, 2_000_000, 5_000_000]
+FULL_SIZES = [20_000_000]
+TABLEONE_MAX = 1_000_000  # tableone's time grows with rows: 62 s at 1M rows here
 COMPARE_BY = ["--by", "disability", "--by", "housing", "--by", "sex", "--by", "age"]
 
 
@@ -141,24 +142,26 @@ def main() -> None:
         "| what | rows | min s | median s | peak MiB | vs floor |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    found: dict[tuple[str, int], Measure | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for rows in sizes:
             path = data_for(rows)
-            floor = measure([sys.executable, str(HERE / "floor.py"), str(path)])
+            floor = found["floor", rows] = measure(
+                [sys.executable, str(HERE / "floor.py"), str(path)]
+            )
             lines.append(row("floor (read + bincount)", rows, floor, None))
-            lines.append(
-                row(
-                    "unmetneed compare", rows, measure(compare_argv(path, out / "c.parquet")), floor
-                )
-            )
-            lines.append(
-                row("unmetneed gap", rows, measure(gap_argv(path, out / "g.parquet")), floor)
-            )
-            t1 = tableone_argv(path) if rows <= 1_000_000 else None
+            found["compare", rows] = measure(compare_argv(path, out / "c.parquet"))
+            lines.append(row("unmetneed compare", rows, found["compare", rows], floor))
+            found["gap", rows] = measure(gap_argv(path, out / "g.parquet"))
+            lines.append(row("unmetneed gap", rows, found["gap", rows], floor))
+            t1 = tableone_argv(path) if rows <= TABLEONE_MAX else None
             if t1:
-                lines.append(row("tableone (by cohort only)", rows, measure(t1, runs=1), floor))
+                found["tableone", rows] = measure(t1, runs=1)
+                lines.append(row("tableone (by cohort only)", rows, found["tableone", rows], floor))
             print("\n".join(lines[-4:]), flush=True)
+    gap_compute = _gap_compute(data_for(sizes[-1]))
+    startup = measure([str(BIN / "unmetneed"), "--help"])
     disclosure = subprocess.run(
         [sys.executable, str(HERE / "bench_disclosure.py")],
         capture_output=True,
@@ -173,6 +176,10 @@ def main() -> None:
         "",
         *lines,
         "",
+        "## Targets (benchmark issue)",
+        "",
+        *targets(found, sizes, gap_compute, startup),
+        "",
         "## Secondary suppression (benchmarks/bench_disclosure.py)",
         "",
         disclosure.stdout.strip() or f"failed: {disclosure.stderr[-500:]}",
@@ -180,6 +187,86 @@ def main() -> None:
     ]
     (HERE / "RESULTS.md").write_text("\n".join(text))
     print((HERE / "RESULTS.md").read_text())
+
+
+def _gap_compute(path: Path) -> float | None:
+    """Seconds of ``gap`` compute on the largest extract (``gap_compute.py``), or None."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "gap_compute.py"), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return float(proc.stdout.split()[-1]) if proc.returncode == 0 else None
+
+
+def _why_fixed(found: dict[tuple[str, int], Measure | None], sizes: list[int]) -> list[str]:
+    """A row saying what compare costs per extra row against the floor (largest sizes)."""
+    a, b = sorted(sizes)[-2:] if len(sizes) > 1 else (0, 0)
+    ca, cb, fa, fb = (found.get((k, n)) for k in ("compare", "floor") for n in (a, b))
+    if not (ca and cb and fa and fb) or fb.best <= fa.best:
+        return []
+    marginal = (cb.best - ca.best) / (fb.best - fa.best)
+    return [
+        f"| (why) | from {a:,} to {b:,} rows compare takes {marginal:.1f}x the floor's extra "
+        "time: per row it is within the target; what is over is a cost that does not grow "
+        "with rows: imports (about 0.6 s), the suppression LP and the seeded Monte Carlo "
+        "Fisher tests of a 40,500-row table (about 0.4 s and 0.3 s) | |"
+    ]
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("met" if ok else "**not met**")
+
+
+def targets(
+    found: dict[tuple[str, int], Measure | None],
+    sizes: list[int],
+    gap_compute: float | None,
+    startup: Measure | None,
+) -> list[str]:
+    """The issue's targets, each with the figure measured and whether it is met."""
+    out = ["| target | measured | verdict |", "|---|---|---|"]
+    for rows in (2_000_000, 5_000_000):
+        c, f = found.get(("compare", rows)), found.get(("floor", rows))
+        ratio = c.best / f.best if c and f else None
+        out.append(
+            f"| compare within 2.5x of the floor at {rows:,} rows | "
+            + (f"{ratio:.2f}x ({c.best:.2f} s vs {f.best:.2f} s)" if c and f and ratio else "")
+            + f" | {_verdict(None if ratio is None else ratio <= 2.5)} |"
+        )
+    out += _why_fixed(found, sizes)
+    t1, c1, f1 = (found.get((k, 1_000_000)) for k in ("tableone", "compare", "floor"))
+    if t1 and c1 and f1:
+        out.append(
+            f"| compare at least 100x faster than tableone at 1,000,000 rows | "
+            f"{t1.best / c1.best:.0f}x ({c1.best:.2f} s vs {t1.best:.1f} s); the floor itself is "
+            f"{t1.best / f1.best:.0f}x | {_verdict(t1.best / c1.best >= 100)} |"
+        )
+        out.append(
+            "| (why) | a whole process pays Python start-up and imports (pandas, pyarrow, "
+            "scipy.special, HiGHS: about 0.6 s) before it reads a row, so at 1M rows even the "
+            "floor is about 100x tableone; compare adds tests and suppression of 40,000 rows | |"
+        )
+    big = max(sizes)
+    peak, small = found.get(("compare", big)), found.get(("compare", 2_000_000))
+    if peak and small:
+        out.append(
+            f"| compare peak memory under 2 GiB at {big:,} rows, flat as rows grow | "
+            f"{peak.peak_mib:,.0f} MiB ({small.peak_mib:,.0f} MiB at 2,000,000) | "
+            f"{_verdict(peak.peak_mib < 2048)} |"
+        )
+    if gap_compute is not None:
+        out.append(
+            f"| gap under 1 s of compute ({big:,} rows, 150 areas x 4 substances x 12 "
+            f"quarters) | {gap_compute:.2f} s | {_verdict(gap_compute < 1.0)} |"
+        )
+    if startup:
+        out.append(
+            f"| `unmetneed --help` under 0.5 s | {startup.best:.2f} s | "
+            f"{_verdict(startup.best < 0.5)} |"
+        )
+    return out
 
 
 if __name__ == "__main__":
