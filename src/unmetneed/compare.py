@@ -270,10 +270,7 @@ def _split_by_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFram
     labels = frame["cohort"]
     if labels.isna().any():
         lines = (np.flatnonzero(labels.isna().to_numpy())[:5] + 2).tolist()
-        raise UsageError(
-            f"{int(labels.isna().sum())} row(s) have no cohort label (lines "
-            f"{', '.join(map(str, lines))}); fill the cohort column or use --cohort LABEL=FILE"
-        )
+        raise unlabelled(int(labels.isna().sum()), lines)
     order = [str(v) for v in pd.unique(labels.astype(str))]
     if isinstance(labels.dtype, pd.CategoricalDtype):
         order = [str(c) for c in labels.cat.categories if str(c) in set(order)]
@@ -281,12 +278,25 @@ def _split_by_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFram
     return frame.loc[:, [c for c in columns if c != "cohort"]].assign(cohort=cohort)
 
 
+def unlabelled(rows: int, lines: list[int]) -> UsageError:
+    """The error for ``rows`` rows without a cohort label (``lines``: the first ones)."""
+    return UsageError(
+        f"{rows} row(s) have no cohort label (lines {', '.join(map(str, lines[:5]))}); "
+        "fill the cohort column or use --cohort LABEL=FILE"
+    )
+
+
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+    require_columns([str(c) for c in frame.columns], columns, what)
+
+
+def require_columns(present: Sequence[str], columns: Sequence[str], what: str) -> None:
+    """A usage error naming the ``columns`` that ``what`` (with ``present``) lacks."""
+    missing = [c for c in columns if c not in present]
     if missing:
         raise UsageError(
             f"{what} has no column {', '.join(missing)} (its columns: "
-            f"{', '.join(map(str, frame.columns))}); rename one with --column NEW=OLD "
+            f"{', '.join(present)}); rename one with --column NEW=OLD "
             "or leave that variable out"
         )
 
@@ -1158,8 +1168,6 @@ def compare_files(
     from unmetneed.stream import streamable
 
     parsed = parse_cohort_specs(specs)
-    if kind not in COHORT_KINDS:
-        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
     if all(streamable(path, "cohort") for _, path in parsed):
         from unmetneed.compare_stream import tally_files
 

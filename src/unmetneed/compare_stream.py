@@ -17,6 +17,7 @@ import numpy as np
 
 from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.compare import (
+    COHORT_KINDS,
     FLAG_CATEGORIES,
     SUBSTANCE_COHORTS,
     AgeBands,
@@ -24,8 +25,10 @@ from unmetneed.compare import (
     CompareOptions,
     Groups,
     Tally,
+    require_columns,
     source_columns,
     substance_cohort_codes,
+    unlabelled,
 )
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.schemas import contract
@@ -100,11 +103,7 @@ class _Labels:
 
     def raise_if_missing(self) -> None:
         if self.missing:
-            raise UsageError(
-                f"{self.missing} row(s) have no cohort label (lines "
-                f"{', '.join(map(str, self.lines[:5]))}); fill the cohort column or use "
-                "--cohort LABEL=FILE"
-            )
+            raise unlabelled(self.missing, self.lines)
 
 
 def tally_files(
@@ -117,8 +116,8 @@ def tally_files(
     """The :class:`Tally` of Parquet files (``(label, path)``; one ``(None, path)`` whose
     ``cohort`` column labels its rows) and the notes of reading them.
     """
-    if kind not in ("auto", "treatment", "cohort"):
-        raise UsageError(f"--kind {kind!r}: use one of auto, treatment, cohort")
+    if kind not in COHORT_KINDS:
+        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
     within, variables = options.within_columns, options.variables
     registries: dict[str, Registry] = {}
     counter = Counter(len(within) + 1, len(variables))
@@ -179,7 +178,7 @@ class _File:
         within, variables = self.options.within_columns, self.options.variables
         names = (*within, *variables)
         wanted = [*source_columns(names), *(["cohort"] if self.label is None else [])]
-        _require(scan, wanted)
+        require_columns(scan.present, wanted, str(scan.path))
         coders = [_coder(name, scan.registry, self.bands) for name in names]
         cohort = _coder("cohort", scan.registry, None) if self.label is None else None
         labels = _Labels()
@@ -194,17 +193,6 @@ class _File:
             self.counter.add(batch.offset, [*keys, who], values)
         labels.raise_if_missing()
         return scan.notes
-
-
-def _require(scan: Scan, wanted: Sequence[str]) -> None:
-    """A usage error naming the columns the comparison needs that the file lacks."""
-    missing = [w for w in wanted if w not in scan.present]
-    if missing:
-        raise UsageError(
-            f"{scan.path} has no column {', '.join(missing)} (its columns: "
-            f"{', '.join(scan.present)}); rename one with --column NEW=OLD or leave that "
-            "variable out"
-        )
 
 
 def _tally(

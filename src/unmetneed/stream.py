@@ -169,13 +169,17 @@ class _Lookup:
             look.number(registry, np.ones(len(raw) + 1, dtype=bool))
         return look
 
+    def __post_init__(self) -> None:
+        # what ``clean`` needs, worked out once per dictionary rather than once per batch
+        self._noted = bool(self.bad.any() or self.bare.any() or self.not_gss.any())
+        self._has_blank = any(v is None for v in self.values)
+        self._null_missing = bool(self.codes[-1] < 0)
+
     def clean(self, nullable: bool, nulls: int) -> bool:
         """Whether no row of a batch with this dictionary can fail or carry a note."""
-        noted = bool(self.bad.any() or self.bare.any() or self.not_gss.any())
-        if noted or nullable:
-            return not noted
-        empty = np.append(np.asarray([v is None for v in self.values], bool), self.codes[-1] < 0)
-        return not empty[:-1].any() and not (nulls and empty[-1])
+        if self._noted or nullable:
+            return not self._noted
+        return not self._has_blank and not (nulls and self._null_missing)
 
     def number(self, registry: Registry, used: np.ndarray) -> None:
         """Give a code to every used entry that has none yet, in the order of ``used``
