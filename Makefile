@@ -25,9 +25,10 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/unmetneed run $(SAMPLE)/quarterly.toml --out-dir $(OUT)
-	$(BIN)/unmetneed audit $(OUT)/gap.parquet $(OUT)/compare-*.parquet
-	$(BIN)/unmetneed validate $(OUT)/extract.parquet --kind treatment
-	@echo "The tables, the extract and manifest.json are in $(OUT)/."
+	$(BIN)/unmetneed audit $(OUT)/publish/*.parquet
+	$(BIN)/unmetneed validate $(OUT)/restricted/extract.parquet --kind treatment
+	@echo "Published (tables and manifest.json): $(OUT)/publish/"
+	@echo "Restricted (the extract, the run log, the release register): $(OUT)/restricted/"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt

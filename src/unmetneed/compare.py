@@ -84,6 +84,7 @@ EXTRA_COLUMNS = (
 )
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
+GROUP_PARTS_COLUMN = "_group_parts"  # pseudo column: group sizes and not stated counts
 MAX_DENSE_KEYS = 20_000_000
 _BAND = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*$")
 
@@ -97,7 +98,8 @@ class CompareOptions:
     ``age_bands``: collapsed bands such as ``("18-29", "30-39", "40+")``.
     ``exclude_not_stated``: denominators of stated values only. ``k``: small-cell threshold
     (counts 1..k suppressed; 0 turns suppression off). ``zeros_disclosive``: zeros are
-    suppressed too. ``reference``: cohort the others are
+    suppressed too. ``policy``: a named policy (``k3``, ``lt5``, ``nhs``: counts rounded to
+    5 and percentages made from the rounded counts). ``reference``: cohort the others are
     compared with when there are more than two (default: the first). ``resamples``/``seed``:
     the Monte Carlo Fisher test's random tables.
     """
@@ -111,6 +113,7 @@ class CompareOptions:
     reference: str | None = None
     resamples: int = RESAMPLES
     seed: int = SEED
+    policy: str | None = None
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -489,13 +492,15 @@ class Comparison:
     protection: Protection
     remarks: tuple[str, ...]
     options: CompareOptions
+    disclosure: dict[str, Any] | None = None
+    protected: Any = None  # the release protection (``disclosure.publish.Protected``)
 
     def meta(self) -> dict[str, Any]:
         """Metadata for ``write_table``: table name, disclosure structure, remarks, options."""
         opts = self.options
         return {
             "table": "compare",
-            "disclosure": self.protection.meta(self.cells),
+            "disclosure": self.disclosure or self.protection.meta(self.cells),
             "remarks": list(self.remarks),
             "options": {
                 "cohorts": list(self.cohorts),
@@ -533,17 +538,58 @@ class _Rows:
 
 
 def compare(
-    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame | Tally, options: CompareOptions
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame | Tally,
+    options: CompareOptions,
+    *,
+    populations: Mapping[str, str] | None = None,
+    release: Path | str | None = None,
 ) -> Comparison:
     """The protected comparison table of ``cohorts`` (label -> frame, or one frame with a
     ``cohort`` column, or a :class:`Tally` already counted) over ``options.by`` within
     ``options.within``.
 
     Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
-    are not changed.
+    are not changed. ``populations``: a name for each cohort's people (default: a
+    fingerprint of its rows); ``release``: a release folder whose earlier tables this one is
+    protected against (``result.protected.record()`` adds it once written). A Tally has no
+    rows: its table is protected by its own relations only.
     """
+    from dataclasses import replace
+
+    from unmetneed.disclosure.publish import protect_one
+    from unmetneed.disclosure.release import Piece, fingerprint, population
+
     build = prepare(cohorts, options)
-    return build.finish(protect(build.cells, build.policy))
+    frames = {} if isinstance(cohorts, Tally) else _cohort_frames(cohorts, build.labels)
+    if frames:
+        default = {label: population(_kind(f), fingerprint(f)) for label, f in frames.items()}
+        pops = dict(populations or default)
+        piece = build.piece("compare", pops)
+        people = {pops[label]: f for label, f in frames.items()}
+    else:
+        piece = Piece("compare", build.cells, (None,) * len(build.cells.values), blocks=True)
+        people = {}
+    done = protect_one(piece, people, build.policy, release)
+    result = build.finish(done.protection)
+    return replace(result, disclosure=done.meta(), protected=done)
+
+
+def _kind(frame: pd.DataFrame) -> str:
+    """``treatment`` when the frame has every column a treatment extract requires, none
+    missing (as ``--kind auto`` reads a file), else ``cohort``."""
+    required = ("period", "area", "drug_group", "crack", "age_band", "sex")
+    whole = all(c in frame and not frame[c].isna().any() for c in required)
+    return "treatment" if whole else "cohort"
+
+
+def _cohort_frames(
+    cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame, labels: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    """Each cohort's record frame by label (one frame split by its ``cohort`` column)."""
+    if isinstance(cohorts, pd.DataFrame):
+        text = cohorts["cohort"].astype("string")
+        return {label: cohorts[(text == label).to_numpy(bool)] for label in labels}
+    return {str(label): frame for label, frame in cohorts.items()}
 
 
 @dataclass(frozen=True)
@@ -572,12 +618,16 @@ class CompareBuild:
     @property
     def policy(self) -> Policy:
         """The disclosure policy of the options (counts 1..k suppressed)."""
-        return Policy.named(k=self.options.k, zeros=self.options.zeros_disclosive)
+        opts = self.options
+        return Policy.named(opts.policy, opts.k, zeros=opts.zeros_disclosive)
 
     def finish(self, protection: Protection) -> Comparison:
         """The protected comparison: blanked table, remarks, cells and protection."""
         opts = self.options
-        table = _protect(self.table, self.row_cells, self.cells, protection, opts)
+        base = self.table
+        if protection.policy.round_to:  # NHS Digital: percentages from the rounded counts
+            base = _from_rounded(base, self.row_cells, protection, opts)
+        table = _protect(base, self.row_cells, self.cells, protection, opts)
         remarks = _remarks(
             table, self.groups, self.labels, opts, self.bands, protection, self.coded
         )
@@ -593,6 +643,20 @@ class CompareBuild:
             remarks=remarks,
             options=opts,
         )
+
+    def piece(
+        self,
+        name: str,
+        pops: Mapping[str, str],
+        extra: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+    ) -> Any:
+        """This table as a release piece: what each count and denominator counts, of the
+        population ``pops[label]`` of each cohort (``extra[label]``: filters every cell of
+        that cohort has, e.g. the period its rows were chosen by).
+        """
+        from unmetneed.compare_cells import compare_piece
+
+        return compare_piece(self, name, pops, extra or {})
 
     def members(self, label: str) -> pd.DataFrame:
         """Which row of cohort ``label``'s frame (``row``, 0-based) is counted in which cell
@@ -763,13 +827,17 @@ def _count_rows(
     """Counts and denominators of every row, and the cells and relations for disclosure.
 
     Cell ids: the denominators first (one per group by default, shared by every variable;
-    one per group x variable when excluding not stated), then one cell per row's count.
-    Relations: per group x variable, its denominator = the sum of its categories' counts.
+    one per group x variable when excluding not stated), then one cell per row's count,
+    then (excluding not stated) cells no row shows: each group's size, then its not stated
+    count of each variable. Relations: per group x variable, its denominator = the sum of its
+    categories' counts; excluding not stated, also group size = denominator + not stated
+    (so two variables' denominators of one group cannot be differenced unseen).
     ``counted``: per variable, people per group x category.
     """
     rows = _Rows()
     denom_values: list[np.ndarray] = []
     relations: list[tuple[np.ndarray, np.ndarray]] = []
+    not_stated: list[np.ndarray] = []
     n_denominators = 0
     n_counts = 0
     for v, var in enumerate(coded):
@@ -780,6 +848,8 @@ def _count_rows(
             denom_values.append(counts.sum(axis=1) if exclude else groups.size)
             denom_cell = n_denominators + np.arange(groups.n)
             n_denominators += groups.n
+        if exclude:
+            not_stated.append(groups.size - denom_values[-1])
         rows.group.append(np.repeat(np.arange(groups.n), ncat))
         rows.variable.append(np.full(groups.n * ncat, v))
         rows.category.append(np.tile(np.asarray(shown, dtype=np.int64), groups.n))
@@ -790,11 +860,27 @@ def _count_rows(
         rows.count_cell.append(count_cell.reshape(-1))
         relations.append((denom_cell, count_cell))
         n_counts += groups.n * ncat
-    cells = Cells(np.concatenate([*denom_values, rows.cat("count")]))
+    hidden_parts = [groups.size, *not_stated] if exclude else []
+    cells = Cells(np.concatenate([*denom_values, rows.cat("count"), *hidden_parts]))
     rows.count_cell = [rows.cat("count_cell") + n_denominators]
     for denom_cell, count_cell in relations:
         cells.add_relations(denom_cell, count_cell + n_denominators)
+    if exclude:
+        _tie_group_sizes(cells, groups.n, len(coded), n_denominators + n_counts)
     return rows, cells
+
+
+def _tie_group_sizes(cells: Cells, n_groups: int, n_vars: int, first: int) -> None:
+    """Excluding not stated: group size = variable v's denominator + its not stated count,
+    for every group and variable. The sizes (ids from ``first``) and not stated counts
+    (after them) are placed in pseudo columns: never shown, protected when small."""
+    size = first + np.arange(n_groups)
+    pseudo = np.arange(first, first + n_groups * (1 + n_vars))
+    cells.place(GROUP_PARTS_COLUMN, pseudo, np.zeros(len(pseudo), dtype=np.int64))
+    for v in range(n_vars):
+        denominator = v * n_groups + np.arange(n_groups)
+        missing = first + (1 + v) * n_groups + np.arange(n_groups)
+        cells.add_relations(size, np.column_stack([denominator, missing]))
 
 
 def _frame(
@@ -878,6 +964,16 @@ def _add_statistics(table: pd.DataFrame, rc: _RowCells, options: CompareOptions)
         diff_upper=np.where(has, dhi, np.nan),
     )
     return out
+
+
+def _from_rounded(
+    table: pd.DataFrame, rc: _RowCells, protection: Protection, options: CompareOptions
+) -> pd.DataFrame:
+    """The table with counts and denominators rounded as published and every percentage,
+    interval and difference worked out again from them (so none gives the exact count)."""
+    shown = np.nan_to_num(protection.shown, nan=0.0).astype(np.int64)
+    rounded = table.assign(count=shown[rc.count], denominator=shown[rc.denominator])
+    return _add_statistics(rounded, rc, options)
 
 
 def _tests(
@@ -996,13 +1092,11 @@ def _suppression_remarks(options: CompareOptions, protection: Protection) -> lis
             "Suppression is OFF (--k 0): small counts are shown; publish only counts you "
             "are allowed to publish as they are."
         ]
-    n_primary = int(protection.primary.sum())
-    if not n_primary:
+    if not protection.suppressed.any():
         return []
-    return [
-        f"{n_primary} count(s) of 1 to {options.k} suppressed, and "
-        f"{int(protection.secondary.sum())} more so they cannot be worked out from the totals."
-    ]
+    from unmetneed.disclosure.protect import suppression_remark
+
+    return [suppression_remark(protection.policy)]
 
 
 # --- the wide view ----------------------------------------------------------------------------
@@ -1126,10 +1220,16 @@ def load_cohorts(
     twice, is a usage error.
     """
     parsed = parse_cohort_specs(specs)
-    bare = [p for label, p in parsed if label is None]
     loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
+    return _as_cohorts(parsed, loaded)
+
+
+def _as_cohorts(
+    parsed: Sequence[tuple[str | None, Path]], loaded: Sequence[Loaded]
+) -> tuple[dict[str, pd.DataFrame] | pd.DataFrame, list[str]]:
+    """Label -> frame (or the one frame with a ``cohort`` column) and the loaders' notes."""
     notes = [n for item in loaded for n in item.notes]
-    if bare:
+    if parsed[0][0] is None:
         return loaded[0].frame, notes
     return {str(label): item.frame for (label, _), item in zip(parsed, loaded, strict=True)}, notes
 
@@ -1159,6 +1259,7 @@ def compare_files(
     options: CompareOptions,
     kind: str = "auto",
     columns: Mapping[str, str] | None = None,
+    release: Path | str | None = None,
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
@@ -1168,12 +1269,33 @@ def compare_files(
     from unmetneed.stream import streamable
 
     parsed = parse_cohort_specs(specs)
-    if all(streamable(path, "cohort") for _, path in parsed):
+    if release is None and all(streamable(path, "cohort") for _, path in parsed):
         from unmetneed.compare_stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
         tally, notes = tally_files(parsed, options, bands, kind, columns)
         return compare(tally, options), notes
-    cohorts, notes = load_cohorts(specs, kind, columns)
-    return compare(cohorts, options), notes
+    loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
+    cohorts, notes = _as_cohorts(parsed, loaded)
+    pops = _file_populations(parsed, loaded)
+    return compare(cohorts, options, populations=pops, release=release), notes
+
+
+def _file_populations(
+    parsed: Sequence[tuple[str | None, Path]], loaded: Sequence[Loaded]
+) -> dict[str, str]:
+    """Each cohort's population name: its kind and its file's sha256 (16 hex digits), so
+    the same file is the same people in every command of a release; a cohort column's
+    labels within one file are named by file and label."""
+    from unmetneed.disclosure.release import population
+    from unmetneed.write import sha256_file
+
+    if parsed[0][0] is None:
+        digest = sha256_file(parsed[0][1])[:16]
+        labels = loaded[0].frame["cohort"].astype("string").dropna().unique()
+        return {str(x): population(loaded[0].kind, f"{digest}:{x}") for x in labels}
+    return {
+        str(label): population(item.kind, sha256_file(path)[:16])
+        for (label, path), item in zip(parsed, loaded, strict=True)
+    }

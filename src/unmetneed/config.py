@@ -79,6 +79,13 @@ class RunConfig:
     extract: ExtractSpec | None
     gap: GapSpec | None
     compare: tuple[CompareSpec, ...]
+    release: Path | None = None
+
+    def disclosure_policy(self) -> Any:
+        """The one disclosure policy every table of the run gets (``Policy``)."""
+        from unmetneed.disclosure import Policy
+
+        return Policy.named(self.policy, self.k, self.zeros_disclosive)
 
     def resolved(self) -> dict[str, Any]:
         """The configuration as JSON-able data for the manifest (paths as given, resolved)."""
@@ -198,6 +205,7 @@ def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
     if policy is not None and policy not in POLICIES:
         raise ConfigError(f"disclosure.policy: {policy!r} is not one of {', '.join(POLICIES)}")
     zeros = disclosure.get("zeros_disclosive", bool, False)
+    release = disclosure.get("release", str)
     disclosure.done()
     output = _Section(top.get("output", dict, required=True), "output")
     out_dir = (base / output.get("dir", str, required=True)).resolve()
@@ -229,6 +237,7 @@ def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
         extract,
         gap,
         compare,
+        (base / release).resolve() if release else None,
     )
 
 

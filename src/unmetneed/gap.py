@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import code_list, parse_period, period_start
+from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
 from unmetneed.disclosure import Cells, Policy, Protection, protect
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
 from unmetneed.stream import PEOPLE
@@ -137,6 +137,7 @@ class GapResult:
     remarks: tuple[str, ...]
     disclosure: dict[str, Any]
     options: GapOptions
+    protected: Any = None  # the release protection (``disclosure.publish.Protected``)
 
     def meta(self) -> dict[str, Any]:
         """Metadata to write with the table (see ``unmetneed.write.write_table``)."""
@@ -187,15 +188,31 @@ def compute(
     treatment: Any,
     prevalence: Any,
     options: GapOptions | None = None,
+    *,
+    population: str | None = None,
+    release: Path | str | None = None,
 ) -> GapResult:
     """The protected gap table for a loaded treatment input and prevalence input.
 
     ``treatment``: a :class:`unmetneed.load.Loaded` (or typed frame) of kind ``treatment``
     (records) or ``counts`` (a ``count`` column). ``prevalence``: a ``Loaded`` (or typed
-    frame) of kind ``prevalence``. Neither is modified.
+    frame) of kind ``prevalence``. Neither is modified. ``population``: a name for the
+    people of the treatment input (default: a fingerprint of its rows); ``release``: a
+    release folder whose earlier tables this one is protected against (its register entry
+    is added by ``result.protected.record()`` once the table is written).
     """
+    from dataclasses import replace
+
+    from unmetneed.disclosure.publish import protect_one
+    from unmetneed.disclosure.release import fingerprint
+    from unmetneed.disclosure.release import population as named
+
     build = prepare(treatment, prevalence, options)
-    return build.finish(protect(build.cells, build.policy))
+    frame = _frame_of(treatment)
+    pop = population or named(build.kind, fingerprint(frame))
+    done = protect_one(build.piece(pop), {pop: frame}, build.policy, release, weight=PEOPLE)
+    result = build.finish(done.protection)
+    return replace(result, disclosure=done.meta(), protected=done)
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,8 @@ class GapBuild:
     members: pd.DataFrame
     options: GapOptions
     flags: dict[str, np.ndarray]
+    counted: pd.DataFrame
+    kind: str
     areas: _Areas
     used: pd.DataFrame
     prev: _Input
@@ -227,6 +246,15 @@ class GapBuild:
     def policy(self) -> Policy:
         """The disclosure policy of the options."""
         return self.options.disclosure_policy()
+
+    def piece(self, pop: str, name: str = "gap") -> Any:
+        """This table as a piece of a release (``unmetneed.disclosure.release``): what each
+        ``in_treatment`` cell and substance part counts of population ``pop``. Counts
+        inputs are not tied to people (their definitions are None).
+        """
+        from unmetneed.gap_cells import gap_piece
+
+        return gap_piece(self, pop, name)
 
     def finish(self, protection: Protection) -> GapResult:
         """The protected table: suppressed counts and what derives from them blank, with
@@ -267,7 +295,9 @@ def prepare(
     table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
     cells = _cells(table, parts)
     members = _members(treat, chosen, table, cells)
-    return GapBuild(table, cells, DERIVED, members, opts, flags, areas, used, prev, remarks)
+    return GapBuild(
+        table, cells, DERIVED, members, opts, flags, chosen, treat.kind, areas, used, prev, remarks
+    )
 
 
 def _unprotected(
@@ -304,6 +334,7 @@ def compute_files(
     *,
     treatment_columns: Mapping[str, str] | None = None,
     prevalence_columns: Mapping[str, str] | None = None,
+    release: Path | str | None = None,
 ) -> GapResult:
     """Load both files (a ``count`` column makes the treatment file a counts file) and
     compute the gap table. A prevalence file without a ``substance`` column takes the one
@@ -321,7 +352,10 @@ def compute_files(
         treat = load(treatment, kind, columns=treatment_columns)
     one = _one_substance(Path(prevalence), prevalence_columns, opts)
     prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
-    return compute(treat, prev, opts)
+    from unmetneed.write import sha256_file
+
+    population = f"{kind}:{sha256_file(Path(treatment))[:16]}"
+    return compute(treat, prev, opts, population=population, release=release)
 
 
 def _frame_of(obj: Any) -> pd.DataFrame:
@@ -1214,8 +1248,16 @@ def _counted(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.Dat
         if treat.frame.index.is_unique
         else np.full(len(frame), -1, dtype=np.int64)
     )
+    names = frame["area"].astype("string").fillna(NOT_STATED) if "area" in frame else None
     out = pd.DataFrame(
-        {"row": rows, "period": frame["period"].astype(str).to_numpy(), "area_id": area_ids}
+        {
+            "row": rows,
+            "period": frame["period"].astype(str).to_numpy(),
+            "area_id": area_ids,
+            "area_name": np.asarray(names, dtype=object)
+            if "area" in frame
+            else np.full(len(frame), NOT_STATED, dtype=object),
+        }
     )
     masks = _substance_masks(frame, SUBSTANCES)
     return out.assign(**{f"in_{s}": m for s, m in masks.items()})
@@ -1350,7 +1392,6 @@ def _names(table: pd.DataFrame, mask: np.ndarray) -> str:
 def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) -> dict[str, str]:
     """The text of each row-level remark (only used where some row is flagged)."""
     k, star = opts.k, opts.star_max
-    n_sec = int(prot.secondary.sum())
     return {
         "unmatched": "no prevalence estimate for these areas (not in the prevalence file): {names}",
         "too_few_years": (
@@ -1393,16 +1434,10 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
             "the areas' bounds, which is conservative (wider than a proper interval of a total)"
         ),
         "disclosure": (
-            f"* suppressed: an in_treatment count of 1..{k}"
-            + (
-                " or one that would let a small count be worked out from the total or by a "
-                "difference between substances (e.g. opiate_crack - opiate = crack without "
-                "opiates)"
-                if n_sec
-                else ""
-            )
-            + ", with the figures it could be worked out from (the prevalence is still shown): "
-            "{names}"
+            f"* suppressed: an in_treatment count of 1..{k}, or one that would let a small "
+            "count be worked out from the total, from another table or by a difference between "
+            "substances (e.g. opiate_crack - opiate = crack without opiates); the prevalence is "
+            "still shown: {names}"
         ),
     }
 

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from unmetneed.gap import GapBuild, GapResult
 
 MANIFEST = "manifest.json"
+RUNLOG = "runlog.json"
+PUBLISH = "publish"
+RESTRICTED = "restricted"
 
 
 @dataclass
@@ -68,6 +71,7 @@ class RunResult:
 
     dest: Path
     manifest: dict[str, Any]
+    remarks: list[str] = field(default_factory=list)
 
 
 def resolve_period(config: RunConfig, period: str | None) -> str:
@@ -109,7 +113,7 @@ def validate_inputs(config: RunConfig, log: RunLog) -> dict[str, Input]:
             log.event("invalid", input=name, path=spec.path, exit=exc.exit_code)
             continue
         inputs[name] = Input(spec, data, rows, sha256_file(spec.path))
-        log.event("validated", input=name, rows=rows)
+        log.event("validated", input=name)
     if problems:
         raise InputsError(problems)
     return inputs
@@ -212,7 +216,7 @@ def prepare_compares(
     from unmetneed.compare import CompareOptions, prepare
     from unmetneed.disclosure import Policy
 
-    k = Policy.named(config.policy, config.k, config.zeros_disclosive).k
+    policy = config.disclosure_policy()
     builds = []
     for spec in config.compare:
         cohorts = {
@@ -225,8 +229,9 @@ def prepare_compares(
             within=spec.within,
             age_bands=bands,
             exclude_not_stated=spec.exclude_not_stated,
-            k=k,
+            k=policy.k,
             zeros_disclosive=config.zeros_disclosive,
+            policy=policy.name,
         )
         builds.append((spec, prepare(cohorts, options)))
     return builds
@@ -243,149 +248,114 @@ def _compare_table(name: str, result: Comparison) -> Table:
     return Table(stem, result.table, result.meta(), [f"{stem}: {r}" for r in result.remarks])
 
 
+@dataclass(frozen=True)
+class Populations:
+    """The people behind the run's tables: each gap/compare reference's population name
+    (a fingerprint of its data, so the same data is the same people in every release) and
+    the records counted for it."""
+
+    names: dict[str, str]
+    frames: dict[str, pd.DataFrame]
+
+    def of(self, ref: str) -> str:
+        """The population of a reference (``extract`` or an input's name)."""
+        return self.names[ref]
+
+
+def populations(
+    config: RunConfig, inputs: dict[str, Input], extract: Table | None
+) -> Populations:
+    """Every reference a table counts, named and with its records."""
+    from unmetneed.disclosure.release import fingerprint, population
+
+    refs = {config.gap.treatment} if config.gap is not None else set()
+    refs |= {ref for spec in config.compare for ref in spec.cohorts.values()}
+    names: dict[str, str] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    for ref in sorted(refs):
+        if ref == "extract" and extract is not None:
+            frame = extract.frame
+            name = population("treatment", fingerprint(frame))
+        else:
+            data = inputs[ref].data
+            frame = data.frame if hasattr(data, "frame") else data
+            name = population(inputs[ref].spec.kind, inputs[ref].sha256[:16])
+        names[ref], frames[name] = name, frame
+    return Populations(names, frames)
+
+
 def protect_tables(
     config: RunConfig,
     extract: Table | None,
     gap: GapBuild | None,
     compares: list[tuple[CompareSpec, CompareBuild]],
-) -> tuple[list[Table], list[str]]:
-    """Every gap and compare table protected: those that count people of the made extract
-    together as linked tables (``unmetneed.linked``), the others each on its own. Returns
-    the tables in order (gap, then compares) and the run's remarks about linking.
+    people: Populations,
+    period: str,
+) -> tuple[list[Table], list[dict[str, Any]], list[str]]:
+    """Every gap and compare table of the run protected together as one release (with the
+    earlier tables of ``config.release``, if any): returns the tables in order (gap, then
+    compares), their register entries and the run's remarks about protection.
     """
-    from unmetneed.disclosure import Policy, protect
+    from unmetneed.disclosure import register
+    from unmetneed.disclosure.release import piece_meta, protect_pieces, sliced
 
-    policy = Policy.named(config.policy, config.k, config.zeros_disclosive)
-    chosen, notes = _linkable(config, extract, gap, compares, policy)
-    done: dict[str, Table] = {}
-    if len(chosen) >= 2 and extract is not None:
-        done, note = _protect_linked(extract.frame, gap, compares, chosen, policy)
-        notes.insert(0, note)
-    if gap is not None and "gap" not in done:
-        done["gap"] = _gap_table(gap.finish(protect(gap.cells, gap.policy)))
-    for spec, build in compares:
-        name = f"compare-{spec.name}"
-        if name not in done:
-            done[name] = _compare_table(spec.name, build.finish(protect(build.cells, build.policy)))
-    order = (["gap"] if gap is not None else []) + [f"compare-{s.name}" for s, _ in compares]
-    return [done[name] for name in order], notes
-
-
-def _linkable(
-    config: RunConfig,
-    extract: Table | None,
-    gap: GapBuild | None,
-    compares: list[tuple[CompareSpec, CompareBuild]],
-    policy: Policy,
-) -> tuple[list[str], list[str]]:
-    """The tables to protect together (those counting people of the made extract of the
-    period: gap when its treatment is ``extract``, compares with an ``extract`` cohort),
-    and a remark for each table that shares people but is protected on its own.
-    """
-    if extract is None or policy.round_to:
-        why = (
-            "the run makes no extract"
-            if extract is None
-            else f"the {policy.name} policy rounds counts, which linked protection does not cover"
-        )
-        shares = _sharing(config, compares)
-        return [], [f"{n}: protected on its own, not linked ({why})" for n in shares]
-    chosen: list[str] = []
-    notes: list[str] = []
+    policy = config.disclosure_policy()
+    earlier: list[Any] = []
+    if config.release is not None:
+        earlier, was = register.read(config.release)
+        register.check_policy(config.release, policy, was)
+    pieces = []
     if gap is not None and config.gap is not None:
-        if config.gap.treatment == "extract":
-            chosen.append("gap")
-        else:
-            notes.append(
-                f"gap: protected on its own (its treatment input {config.gap.treatment!r} is "
-                "not the run's extract, so it is not linked with the compare tables)"
-            )
-    for spec, _build in compares:
-        name = f"compare-{spec.name}"
-        if "extract" in spec.cohorts.values():
-            chosen.append(name)
-        elif any(ref == _gap_ref(config) for ref in spec.cohorts.values()):
-            notes.append(
-                f"{name}: protected on its own: its cohorts are not the run's extract, though "
-                "one is the gap's treatment input (audit it, and publish it, with care)"
-            )
-    return chosen, notes
+        pieces.append(gap.piece(people.of(config.gap.treatment), "gap"))
+    for spec, build in compares:
+        pops = {label: people.of(ref) for label, ref in spec.cohorts.items()}
+        extra = {
+            label: {"period": (period,)}
+            for label, ref in spec.cohorts.items()
+            if ref != "extract" and "period" in people.frames[people.of(ref)]
+        }
+        pieces.append(build.piece(f"compare-{spec.name}", pops, extra))
+    if not pieces:
+        return [], [], []
+    from unmetneed.stream import PEOPLE
 
-
-def _gap_ref(config: RunConfig) -> str | None:
-    """The gap's treatment reference, if the run makes a gap table."""
-    return config.gap.treatment if config.gap is not None else None
-
-
-def _sharing(config: RunConfig, compares: list[tuple[CompareSpec, CompareBuild]]) -> list[str]:
-    """Tables that count people of the extract (named for a remark when not linked)."""
-    out = ["gap"] if config.gap is not None and config.gap.treatment == "extract" else []
-    out += [f"compare-{s.name}" for s, _ in compares if "extract" in s.cohorts.values()]
-    return out if len(out) >= 2 else []
-
-
-def _protect_linked(
-    extract: pd.DataFrame,
-    gap: GapBuild | None,
-    compares: list[tuple[CompareSpec, CompareBuild]],
-    chosen: list[str],
-    policy: Policy,
-) -> tuple[dict[str, Table], str]:
-    """The chosen tables protected as one linked set; each written with the whole linked
-    structure in its metadata. Returns them by name and a remark saying so.
-    """
-    from unmetneed.linked import Part, link, sliced
-
-    no_members = pd.DataFrame({"row": np.zeros(0, np.int64), "cell": np.zeros(0, np.int64)})
-    parts: list[Part] = []
-    if gap is not None and "gap" in chosen:
-        parts.append(Part("gap", gap.cells, gap.members))
+    release, protection = protect_pieces(pieces, people.frames, policy, earlier, weight=PEOPLE)
+    own = {p.name: sliced(release, protection, p.name) for p in pieces}
+    tables: list[Table] = []
+    if gap is not None:
+        tables.append(_gap_table(gap.finish(own["gap"])))
     for spec, build in compares:
         name = f"compare-{spec.name}"
-        if name in chosen:
-            mine = [build.members(label) for label, ref in spec.cohorts.items() if ref == "extract"]
-            parts.append(Part(name, build.cells, pd.concat([no_members, *mine], ignore_index=True)))
-    linked = link(extract, parts)
-    protection = linked.protect(policy)
-    slices = {name: sliced(linked, protection, name) for name in linked.names}
-    done: dict[str, Table] = {}
-    if gap is not None and "gap" in slices:
-        done["gap"] = _gap_table(gap.finish(slices["gap"]))
-    for spec, build in compares:
-        name = f"compare-{spec.name}"
-        if name in slices:
-            done[name] = _compare_table(spec.name, build.finish(slices[name]))
-    for name, own in slices.items():  # every table finished: its derived columns are known
-        protection.derived[name] = own.derived.get("", [])
-    for name, table in done.items():
-        table.meta["disclosure"] = linked.meta(protection, name)
-    files = " ".join(f"{n}.parquet" for n in linked.names)
+        tables.append(_compare_table(spec.name, build.finish(own[name])))
+    where = str(config.release) if config.release is not None else None
+    for piece, table in zip(pieces, tables, strict=True):
+        table.meta["disclosure"] = piece_meta(piece, own[piece.name], where)
+    names = ", ".join(p.name for p in pieces)
     note = (
-        f"{', '.join(linked.names)}: protected together as linked tables ({linked.n_links} "
-        f"cells tied to the {linked.n_atoms} extract groups of area x drug_group x crack they "
-        f"count); audit them together: unmetneed audit {files}"
+        f"{names}: protected together as one release over the people they count"
+        + (f", and against the earlier tables in {where}" if where else "")
+        + f"; audit them together: unmetneed audit {' '.join(p.name + '.parquet' for p in pieces)}"
     )
-    return done, note
+    entries = register.entries(pieces, [own[p.name] for p in pieces])
+    return tables, entries, [note]
 
 
 def build_tables(
     config: RunConfig, inputs: dict[str, Input], period: str, log: RunLog
-) -> tuple[list[Table], list[str]]:
-    """Every table the config asks for, protected (linked where they share people), in a
-    fixed order, and the run's remarks about how they were protected together.
+) -> tuple[Table | None, list[Table], list[dict[str, Any]], list[str]]:
+    """The extract (restricted) and every published table the config asks for, protected
+    together, in a fixed order; their register entries and the run's remarks.
     """
-    tables: list[Table] = []
     extract = build_extract(config, inputs, period)
     if extract is not None:
-        tables.append(extract)
-        log.event("built", table="extract", rows=len(extract.frame))
+        log.event("built", table="extract")
     gap = prepare_gap(config, inputs, extract, period)
     compares = prepare_compares(config, inputs, extract, period)
-    protected, notes = protect_tables(config, extract, gap, compares)
+    people = populations(config, inputs, extract)
+    protected, entries, notes = protect_tables(config, extract, gap, compares, people, period)
     for table in protected:
-        tables.append(table)
-        log.event("built", table=table.name, rows=len(table.frame))
-    return tables, notes
+        log.event("built", table=table.name)
+    return extract, protected, entries, notes
 
 
 def _write(tables: list[Table], folder: Path, formats: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -400,35 +370,43 @@ def _write(tables: list[Table], folder: Path, formats: tuple[str, ...]) -> list[
                     "path": path.name,
                     "table": table.name,
                     "rows": len(table.frame),
-                    "columns": [str(c) for c in table.frame.columns],
                     "sha256": sha256_file(path),
+                    "policy": table.meta.get("disclosure", {}).get("policy", {}).get("name"),
                 }
             )
     return entries
 
 
-def make_manifest(
-    config: RunConfig,
-    period: str,
-    inputs: dict[str, Input],
-    outputs: list[dict[str, Any]],
-    remarks: list[str],
-    started: datetime,
-) -> dict[str, Any]:
-    """The manifest: tool, resolved config, period, disclosure, inputs, outputs, remarks."""
+def make_manifest(config: RunConfig, period: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The publishable manifest: tool, config fingerprint, period, policy, outputs.
+
+    Nothing about the inputs (their sizes would give away counts no table shows).
+    """
     from unmetneed import __version__
 
     return {
         "tool": "unmetneed",
         "version": __version__,
         "period": period,
+        "config_sha256": sha256_file(config.source),
+        "policy": config.disclosure_policy().to_meta(),
+        "outputs": outputs,
+    }
+
+
+def make_runlog(
+    config: RunConfig,
+    period: str,
+    inputs: dict[str, Input],
+    remarks: list[str],
+    started: datetime,
+) -> dict[str, Any]:
+    """The restricted run log: resolved config, inputs (path, kind, rows, sha256), remarks
+    (including the extract's), times."""
+    return {
+        "period": period,
         "config": config.resolved(),
         "config_sha256": sha256_file(config.source),
-        "disclosure": {
-            "k": config.k,
-            "policy": config.policy,
-            "zeros_disclosive": config.zeros_disclosive,
-        },
         "inputs": {
             name: {
                 "path": str(i.spec.path),
@@ -438,7 +416,6 @@ def make_manifest(
             }
             for name, i in inputs.items()
         },
-        "outputs": outputs,
         "remarks": remarks,
         "run": {
             "started": started.isoformat(timespec="seconds"),
@@ -454,17 +431,36 @@ def run(
     out_dir: Path | None = None,
     log: RunLog | None = None,
 ) -> RunResult:
-    """Run the quarterly job of ``config``; the destination changes only if all succeeded."""
+    """Run the quarterly job of ``config``; the destination changes only if all succeeded.
+
+    ``DEST/publish/``: the tables in every format and ``manifest.json`` (publishable facts
+    only). ``DEST/restricted/``: the extract, ``runlog.json`` and the release ``register.json``
+    (true values: keep with the records). With ``release`` in the config, the release
+    register there is updated too, after everything else is in place.
+    """
+    from unmetneed.disclosure import register
+
     log = log or RunLog()
     started = datetime.now(UTC)
     chosen = resolve_period(config, period)
     dest = Path(out_dir) if out_dir is not None else config.out_dir
     inputs = validate_inputs(config, log)
-    tables, notes = build_tables(config, inputs, chosen, log)
-    remarks = [r for t in tables for r in t.remarks] + notes
+    extract, tables, entries, notes = build_tables(config, inputs, chosen, log)
+    remarks = [r for t in ([extract] if extract else []) + tables for r in t.remarks] + notes
     with atomic_dir(dest) as tmp:
-        outputs = _write(tables, tmp, config.formats)
-        manifest = make_manifest(config, chosen, inputs, outputs, remarks, started)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        publish, restricted = tmp / PUBLISH, tmp / RESTRICTED
+        publish.mkdir()
+        restricted.mkdir(mode=0o700)
+        outputs = _write(tables, publish, config.formats)
+        manifest = make_manifest(config, chosen, outputs)
+        (publish / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        if extract is not None:
+            _write([extract], restricted, ("parquet",))
+        runlog = make_runlog(config, chosen, inputs, remarks, started)
+        (restricted / RUNLOG).write_text(json.dumps(runlog, indent=1, sort_keys=True) + "\n")
+        if entries:
+            register.append(restricted, entries)
+    if config.release is not None and entries:
+        register.append(config.release, entries)
     log.event("ok", period=chosen, outputs=len(outputs), dir=dest)
-    return RunResult(dest, manifest)
+    return RunResult(dest, manifest, remarks)

@@ -61,3 +61,22 @@ def _root(
     ),
 ) -> None:
     """Treatment gap and cohort tables with small-cell suppression."""
+
+
+Release = typer.Option(
+    "--release",
+    help="a release folder (restricted): protect this table together with everything "
+    "already published into it, and record it there",
+)
+ZerosDisclosive = typer.Option(
+    "--zeros-disclosive", help="treat zeros as small counts too (suppress them)"
+)
+
+
+def release_note(release: Any) -> None:
+    """Say on stderr, once, that a table without ``--release`` is protected on its own."""
+    if release is None:
+        from unmetneed import report
+        from unmetneed.disclosure.publish import say_alone
+
+        say_alone(report.info)

@@ -14,8 +14,13 @@ from unmetneed.cli._app import app, guarded
 @guarded
 def audit(
     tables: Annotated[
-        list[Path], typer.Argument(help="a table the tool wrote (and any tables linked with it)")
-    ],
+        list[Path] | None,
+        typer.Argument(help="tables the tool wrote, published together (all of a run's)"),
+    ] = None,
+    release: Annotated[
+        Path | None,
+        typer.Option("--release", help="a release folder: check its earlier tables too"),
+    ] = None,
     width: Annotated[
         int | None, typer.Option("--width", help="protection width in people (default: stored)")
     ] = None,
@@ -29,22 +34,30 @@ def audit(
     ] = None,
     k: Annotated[int, typer.Option("--k", help="no metadata: the threshold it used")] = 3,
 ) -> None:
-    """For every suppressed cell, the range (min to max) an attacker can narrow it to; exit 4 if
-    any is narrower than the protection width (default: the K it was written with).
+    """For every suppressed cell, the range (min to max) an attacker holding every table given
+    (and, with --release, everything published into that release) can narrow it to; exit 4 if
+    any is narrower than the protection width, a shown zero gives a hidden group away, or a
+    shown count is small.
 
     Example: unmetneed audit protected.csv
     """
     from unmetneed import report
     from unmetneed.disclosure.audit import audit as run_audit
     from unmetneed.disclosure.audit import gather
-    from unmetneed.errors import DisclosureError
+    from unmetneed.errors import DisclosureError, UsageError
     from unmetneed.write import read_meta
 
-    if not any(read_meta(t) for t in tables) and (total_row or hierarchy):
-        frames, meta = _structure_from_options(tables[0], total_row, total_label, hierarchy, k)
+    tables = list(tables or [])
+    if not tables and release is None:
+        raise UsageError("give the tables to audit, or --release DIR (or both)")
+    if tables and not any(read_meta(t) for t in tables) and (total_row or hierarchy):
+        written = [_structure_from_options(tables[0], total_row, total_label, hierarchy, k)]
     else:
-        frames, meta = gather(tables)
-    result = run_audit(frames, meta, width)
+        written = gather(tables, release)
+    if not written:
+        raise UsageError(f"{release}: the release holds no table yet")
+    result = run_audit(written, width)
+    title = str(tables[0]) if tables else f"release {release}"
     rows = result.narrowest(show)
     report.show_table(
         (
@@ -52,17 +65,17 @@ def audit(
             for r in rows.itertuples()
         ),
         ["cell", "attacker min", "attacker max", f"width >= {result.width}"],
-        title=f"{tables[0]}: {len(result.cells)} suppressed cell(s), narrowest first",
+        title=f"{title}: {len(result.cells)} suppressed cell(s), narrowest first",
         right_align=["attacker min", "attacker max"],
     )
     if result.policy.off:
         report.warn("this table was written with suppression off (--k 0)")
     if not result.ok:
         raise DisclosureError(
-            f"{tables[0]} failed the disclosure audit: " + " | ".join(result.problems)
+            f"{title} failed the disclosure audit: " + " | ".join(result.problems)
         )
     report.info(
-        f"{tables[0]}: passed (every suppressed cell keeps an interval of at least {result.width})"
+        f"{title}: passed (every suppressed cell keeps an interval of at least {result.width})"
     )
 
 
@@ -70,12 +83,12 @@ def _num(value: Any) -> str:
     """An interval end: ``>=w`` proven without computing (NaN), ``inf``, or a whole number."""
     if value != value:
         return "(wide)"
-    return "inf" if value == float("inf") else f"{value:,.0f}"
+    return "inf" if value == float("inf") else f"{value + 0.0:,.0f}"
 
 
 def _structure_from_options(
     path: Path, total_row: bool, label: str, hierarchy: list[str] | None, k: int
-) -> tuple[dict[str | None, Any], dict[str, Any]]:
+) -> Any:
     """A long table from elsewhere (empty or marked counts suppressed), its structure given."""
     import numpy as np
 
@@ -96,7 +109,10 @@ def _structure_from_options(
     cells = from_long(number, np.zeros(len(frame), np.int64), spec)
     none = np.zeros(len(frame), dtype=bool)
     meta = Protection(Policy.named(k=k), none, none, np.zeros(len(frame))).meta(cells)
-    return {None: number}, meta
+    from unmetneed.disclosure.audit import Written, piece_of
+
+    name = path.stem
+    return Written(name, number, meta, piece_of(name, meta))
 
 
 def _counts_or_missing(column: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import app, guarded
+from unmetneed.cli._app import Release, ZerosDisclosive, app, guarded, release_note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +91,8 @@ def compare(
         Path | None,
         typer.Option("--out", help="write the tidy table (.parquet, .csv or .xlsx)"),
     ] = None,
+    release: Annotated[Path | None, Release] = None,
+    zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
 ) -> None:
     """Compare cohorts (e.g. people in treatment and an out-of-treatment sample) by their
     characteristics: counts, percentages with 95% Wilson intervals, differences with
@@ -119,17 +121,22 @@ def compare(
         exclude_not_stated=exclude_not_stated,
         k=k,
         reference=reference,
+        zeros_disclosive=zeros_disclosive,
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
-    result, notes = compare_files(cohort, options, kind, parse_column_mapping(column))
+    result, notes = compare_files(
+        cohort, options, kind, parse_column_mapping(column), release=release
+    )
     remarks = [*notes, *result.remarks]
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 to 3 will be shown as they are")
     if target is None:
         _show(result, remarks, wide=wide, cells=cells)
-        return
-    _write(result, target, wide_target, cells, remarks)
+    else:
+        _write(result, target, wide_target, cells, remarks)
+    result.protected.record()
+    release_note(release)
 
 
 def _wide_path(path: Path) -> Path:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from unmetneed.cli._app import app, guarded
+from unmetneed.cli._app import Release, ZerosDisclosive, app, guarded, release_note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,6 +77,8 @@ def gap(
     out: Annotated[
         Path | None, typer.Option("--out", help="write .parquet, .csv or .xlsx instead of showing")
     ] = None,
+    release: Annotated[Path | None, Release] = None,
+    zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
     failures_out: Annotated[
         Path | None,
         typer.Option("--failures-out", help="on a validation failure, write every one to this CSV"),
@@ -113,6 +115,7 @@ def gap(
         total=total,
         strict=strict,
         suppressed_max=suppressed_max,
+        zeros_disclosive=zeros_disclosive,
     )
     pairs = [pair for c in column or [] for pair in parse_column_mapping([c]).items()]
     to_treatment, to_prevalence = route_columns(pairs, treatment, prevalence)
@@ -126,6 +129,7 @@ def gap(
             options,
             treatment_columns=to_treatment,
             prevalence_columns=to_prevalence,
+            release=release,
         )
     except ValidationError as exc:
         if failures_out is not None:
@@ -141,8 +145,12 @@ def gap(
             remarks=result.remarks,
             right_align=RIGHT,
         )
+        result.protected.record()
+        release_note(release)
         return
     write_table(result.table, out, meta=result.meta())
+    result.protected.record()
+    release_note(release)
     report.info(f"Wrote {len(result.table)} rows to {out}")
     for number, text in enumerate(result.remarks, start=1):
         report.info(f"{number}. {text}")

@@ -43,7 +43,8 @@ def run(
     if quiet:
         return
     typer.echo(
-        f"unmetneed run: wrote {len(outputs)} file(s) and {len(result.manifest['remarks'])} "
-        f"remark(s) for {result.manifest['period']} to {result.dest}",
+        f"unmetneed run: wrote {len(outputs)} file(s) for {result.manifest['period']} to "
+        f"{result.dest}/publish (restricted: the extract, run log and release register in "
+        f"{result.dest}/restricted)",
         err=True,
     )

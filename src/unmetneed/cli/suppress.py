@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import app, guarded
+from unmetneed.cli._app import Release, app, guarded, release_note
 
 
 @app.command()
@@ -36,6 +36,7 @@ def suppress(
     ] = None,
     count: Annotated[str, typer.Option("--count", help="the count column")] = "count",
     out: Annotated[Path | None, typer.Option("--out", help=".parquet, .csv or .xlsx")] = None,
+    release: Annotated[Path | None, Release] = None,
     failures_out: Annotated[
         Path | None, typer.Option("--failures-out", help="write every input failure to this CSV")
     ] = None,
@@ -45,7 +46,8 @@ def suppress(
     Example: unmetneed suppress data/sample/counts_by_area.csv --k 3 --total-row --out protected.csv
     """
     from unmetneed import report
-    from unmetneed.disclosure import Policy, protect
+    from unmetneed.disclosure import Policy
+    from unmetneed.disclosure.publish import protect_one
     from unmetneed.disclosure.tables import (
         LongSpec,
         counts_column,
@@ -84,7 +86,9 @@ def suppress(
         raise invalid
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
-    protection = protect(cells, chosen)
+    piece, people = _piece(table, frame, values, cells, spec)
+    done = protect_one(piece, people, chosen, release, weight="count")
+    protection = done.protection
     result = protection.apply(
         frame.assign(**{count: values}).rename(columns={count: "count"}), cells
     )
@@ -92,19 +96,54 @@ def suppress(
     meta = {
         "table": "suppress",
         "source": str(table),
-        "disclosure": protection.meta(cells),
+        "disclosure": done.meta(),
         "remarks": protection.remarks,
     }
     if out is None:
         shown = result.assign(**{count: result[count].astype("string").fillna("*")})
         report.show_frame(shown, title=str(table), remarks=protection.remarks)
+        done.record()
+        release_note(release)
         return
     write_table(result, out, meta=meta)
     report.info(
-        f"wrote {out}: {int(protection.primary.sum())} small count(s) and "
-        f"{int(protection.secondary.sum())} more suppressed"
+        f"wrote {out}: {int(protection.suppressed.sum())} count(s) suppressed "
+        "(small ones and those that would give them away)"
     )
     report.show_remarks(protection.remarks)
+    done.record()
+    release_note(release)
+
+
+def _piece(table: Path, frame: Any, values: Any, cells: Any, spec: Any) -> tuple[Any, Any]:
+    """The table as a release piece: each row counts the people of the table's inner rows
+    that match its labels (a Total label: any value), so separate ``suppress --release``
+    runs on the same table are one release. A hierarchy's rows are not defined (their
+    cells are protected by the table's own relations only)."""
+    import numpy as np
+
+    from unmetneed.disclosure.release import RAW, Def, Piece
+    from unmetneed.disclosure.tables import total_rows
+    from unmetneed.write import sha256_file
+
+    n = len(frame)
+    if spec.hierarchy:
+        return Piece("suppress", cells, (None,) * n, blocks=True), {}
+    pop = sha256_file(table)[:16]
+    is_total = {
+        d: total_rows(frame, d, spec.total_label) if spec.totals else np.zeros(n, bool)
+        for d in spec.dims
+    }
+    text = {d: frame[d].astype("string").fillna("not_stated").tolist() for d in spec.dims}
+    defs = tuple(
+        Def.of(pop, {RAW + d: [text[d][i]] for d in spec.dims if not is_total[d][i]})
+        for i in range(n)
+    )
+    inner = (
+        ~np.logical_or.reduce([is_total[d] for d in spec.dims]) if spec.dims else np.ones(n, bool)
+    )
+    people = frame.loc[inner, list(spec.dims)].assign(count=np.asarray(values)[inner])
+    return Piece("suppress", cells, defs, blocks=True), {pop: people.reset_index(drop=True)}
 
 
 def _save_failures(exc: Exception, path: Path | None) -> None:

@@ -73,14 +73,21 @@ def shown_bounds(shown: np.ndarray, policy: Policy) -> tuple[np.ndarray, np.ndar
 
 
 def knowledge(
-    matrix: sparse.csr_matrix, shown: np.ndarray, published: np.ndarray, policy: Policy
+    matrix: sparse.csr_matrix,
+    shown: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+    floor: np.ndarray | None = None,
 ) -> Knowledge:
     """The attacker's bounds: ``shown`` is each cell's published value (NaN if suppressed);
-    ``published`` marks cells shown anywhere (the others are merely ``>= 0``).
+    ``published`` marks cells shown anywhere (the others are merely ``>= 0``). ``floor``:
+    per cell, what a suppressed count is known to be at least (default ``policy.floor``:
+    1 when zeros are shown; 0 where the tool may suppress a zero).
     """
     hidden = np.isnan(shown)
     lo, hi = shown_bounds(np.where(hidden, 0.0, shown), policy)
-    lo = np.where(hidden, float(policy.floor), lo)
+    least = float(policy.floor) if floor is None else np.asarray(floor, np.float64)
+    lo = np.where(hidden, least, lo)
     hi = np.where(hidden, np.inf, hi)
     lo[~published] = 0.0
     hi[~published] = np.inf

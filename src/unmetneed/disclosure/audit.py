@@ -10,8 +10,9 @@ at least the protection width, no shown count is small (1..k), and every derived
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 
 from unmetneed.disclosure import attacker
 from unmetneed.disclosure.model import Cells, Policy
+from unmetneed.disclosure.release import Def, Piece, Release, assemble, exposed, floors
 
 EXACT_LIMIT = 400  # suppressed cells up to which every interval is computed exactly
 
@@ -62,7 +64,9 @@ def published_values(
     published = np.zeros(n, dtype=bool)
     problems: list[str] = []
     for p in cells_meta.placements:
-        frame = frames[p.table]
+        frame = frames.get(p.table)
+        if frame is None:  # an earlier table of the release: its values come from the register
+            continue
         if p.name not in frame:
             problems.append(f"column {p.column!r} is missing from the table")
             continue
@@ -94,87 +98,176 @@ def small_shown(value: np.ndarray, policy: Policy) -> np.ndarray:
 
 
 def derived_leaks(
-    frames: Mapping[str | None, pd.DataFrame], structure: Cells, derived: Mapping[str, list[str]]
+    name: str, frame: pd.DataFrame, structure: Cells, derived: Mapping[str, list[str]]
 ) -> list[str]:
     """Derived columns shown on a row that lost a count (a suppressed value could be rebuilt)."""
     problems = []
-    for name, columns in derived.items():
-        table = name or None
-        frame = frames.get(table)
-        if frame is None or not columns:
-            continue
-        lost = np.zeros(len(frame), dtype=bool)
-        for p in structure.placements:
-            if p.table == table and p.name in frame:
-                lost[p.rows[frame[p.name].isna().to_numpy()[p.rows]]] = True
+    lost = np.zeros(len(frame), dtype=bool)
+    for p in structure.placements:
+        if p.name in frame and not p.column.startswith("_"):
+            lost[p.rows[frame[p.name].isna().to_numpy()[p.rows]]] = True
+    for columns in derived.values():
         for column in columns:
             if column in frame:
                 leak = lost & frame[column].notna().to_numpy()
                 if leak.any():
                     first = int(np.flatnonzero(leak)[0])
                     problems.append(
-                        f"column {column!r} is shown on {int(leak.sum())} row(s) "
+                        f"{name}: column {column!r} is shown on {int(leak.sum())} row(s) "
                         f"that lost a count (first: row {first + 1})"
                     )
     return problems
 
 
 def structure_from_meta(meta: Mapping[str, Any]) -> Cells:
-    """The :class:`Cells` structure (values unknown: zeros) stored in a disclosure block."""
-    cells = Cells(np.zeros(int(meta["n_cells"]), dtype=np.int64))
-    for total, parts in meta["relations"]:
-        cells.add_relation(total, parts)
-    for p in meta["placements"]:
-        cells.place(p["column"], np.asarray(p["cells"]), np.asarray(p["rows"]))
+    """The :class:`Cells` structure (values unknown: zeros) stored in a disclosure block.
+
+    Raises ``ValueError``/``KeyError``/``TypeError`` when the block is malformed.
+    """
+    n = int(meta["n_cells"])
+    cells = Cells(np.zeros(n, dtype=np.int64))
+    for total, parts in meta.get("relations") or []:
+        ids = [int(total), *(int(p) for p in parts)]
+        if min(ids, default=0) < 0 or max(ids, default=0) >= n:
+            raise ValueError(f"a relation names a cell outside 0..{n - 1}")
+        cells.add_relation(ids[0], ids[1:])
+    for p in meta.get("placements") or []:
+        at, rows = np.asarray(p["cells"], np.int64), np.asarray(p["rows"], np.int64)
+        if len(at) != len(rows) or (len(at) and (at.min() < 0 or at.max() >= n)):
+            raise ValueError(f"placement {p.get('column')!r} does not fit the {n} cells")
+        if len(rows) and rows.min() < 0:
+            raise ValueError(f"placement {p.get('column')!r} has a negative row")
+        cells.place(str(p["column"]), at, rows)
     return cells
 
 
+@dataclass(frozen=True)
+class Written:
+    """One written table as ``audit`` reads it: its name, frame, disclosure block and the
+    piece it makes in the release model."""
+
+    name: str
+    frame: pd.DataFrame | None
+    meta: dict[str, Any]
+    piece: Piece
+
+
+def piece_of(name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None) -> Piece:
+    """A written table's disclosure block as a release piece (values unknown)."""
+    cells = structure_from_meta(meta)
+    raw = meta.get("defs") or [None] * len(cells.values)
+    if len(raw) != len(cells.values):
+        raise ValueError("its cell definitions do not match its cells")
+    defs = tuple(None if d is None else Def.from_meta(d) for d in raw)
+    return Piece(name, cells, defs, bool(meta.get("blocks")), shown)
+
+
 def audit(
-    frames: Mapping[str | None, pd.DataFrame],
-    meta: Mapping[str, Any],
-    width: int | None = None,
+    written: Sequence[Written], width: int | None = None, policy: Policy | None = None
 ) -> Audit:
-    """Audit published ``frames`` against their ``"disclosure"`` metadata block."""
-    policy = Policy.from_meta(meta["policy"])
-    w = int(width if width is not None else meta.get("width", policy.protection_width))
-    structure = structure_from_meta(meta)
-    value, published, problems = published_values(frames, structure)
-    small = small_shown(value, policy)
+    """Audit tables published together: every table given (and earlier tables of their
+    release) rebuilt in one model from what they publish and what their cells count.
+
+    Passes when no shown count is small, no derived value is shown beside a suppressed
+    count, no shown zero gives a suppressed group away, and every suppressed count (and
+    every small group a table counts) keeps an attacker interval of at least the width.
+    The audit does not know, and does not need, which suppressed counts were small.
+    """
+    policy = policy or Policy.from_meta(written[0].meta["policy"])
+    w = int(width if width is not None else written[0].meta.get("width", policy.protection_width))
+    if w != policy.protection_width:
+        policy = replace(policy, width=w)
+    release = assemble([t.piece for t in written])
+    frames = {t.name: t.frame for t in written if t.frame is not None}
+    value, published, problems = published_values(frames, release.cells)
+    for t in written:
+        if t.frame is None and t.piece.shown is not None:
+            own = release.ids[t.name]
+            keep = np.ones(len(own), dtype=bool)
+            keep[t.piece.guarded()] = False
+            value[own[keep]] = t.piece.shown[keep]
+            published[own[keep]] = True
+    small = small_shown(np.where(published, value, np.nan), policy)
     if small.any():
         problems.append(f"{int(small.sum())} shown count(s) are small (in the suppressed range)")
-    problems += derived_leaks(frames, structure, meta.get("derived", {}))
-    hidden = np.flatnonzero(published & np.isnan(value))
-    know = attacker.knowledge(structure.matrix(), value, published, policy)
+    for t in written:
+        if t.frame is not None:
+            problems += derived_leaks(t.name, t.frame, t.piece.cells, t.meta.get("derived", {}))
+    shown = np.where(published, value, np.nan)
+    hidden_mask = published & np.isnan(value)
+    problems += group_disclosures(release.blocks, shown, hidden_mask, policy)
+    floor = floors(release, hidden_mask, policy)
     try:
-        found = _intervals(know, hidden, w)
+        narrow, _ = exposed(release, shown, policy, floor)
     except attacker.InconsistentError as exc:
-        problems.append(f"the published values contradict the table's totals ({exc})")
-        found = {
-            "cell": hidden,
-            "low": np.full(len(hidden), np.nan),
-            "high": np.full(len(hidden), np.nan),
-            "ok": np.zeros(len(hidden), bool),
-        }
-    table = pd.DataFrame(found).assign(width=w)
-    table.insert(1, "where", _where(frames, structure, hidden))
-    narrow = table[~table["ok"]]
-    if len(narrow):
+        problems.append(f"the published values contradict the tables' totals ({exc})")
+        narrow = hidden_mask.copy()
+    hidden = np.flatnonzero(hidden_mask)
+    where = _where(frames, release.cells, hidden)
+    low, high = _display_intervals(release, shown, published, policy, floor, hidden)
+    table = pd.DataFrame(
+        {"cell": hidden, "where": where, "low": low, "high": high, "ok": ~narrow[hidden]}
+    ).assign(width=w)
+    bad = np.flatnonzero(narrow)
+    if len(bad):
+        names = dict(zip(hidden.tolist(), where, strict=True))
+        shown_at = [names.get(int(c), _atom_name(release, int(c))) for c in bad[:10]]
         problems.append(
-            f"{len(narrow)} suppressed cell(s) can be narrowed below {w}: "
-            + "; ".join(
-                f"{r.where} to [{r.low:g}, {r.high:g}]" for r in narrow.head(10).itertuples()
-            )
-            + (" ..." if len(narrow) > 10 else "")
+            f"{len(bad)} suppressed count(s) or small group(s) can be narrowed below {w}: "
+            + "; ".join(shown_at)
+            + (" ..." if len(bad) > 10 else "")
         )
     return Audit(table, w, policy, problems)
 
 
-def _intervals(know: attacker.Knowledge, hidden: np.ndarray, width: int) -> dict[str, np.ndarray]:
-    """Exact intervals for small tables; joint certification first for large ones."""
-    if len(hidden) <= EXACT_LIMIT:
-        low, high = attacker.intervals(know, hidden)
-        return {"cell": hidden, "low": low, "high": high, "ok": (high - low) >= width}
-    return attacker.narrow(know, hidden, width)
+def _display_intervals(
+    release: Release,
+    shown: np.ndarray,
+    published: np.ndarray,
+    policy: Policy,
+    floor: np.ndarray,
+    hidden: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact attacker intervals of the suppressed cells for the report (people), when
+    there are at most ``EXACT_LIMIT`` of them (NaN otherwise, or if inconsistent)."""
+    nan = np.full(len(hidden), np.nan)
+    if not len(hidden) or len(hidden) > EXACT_LIMIT or not release.cells.relations:
+        return nan, nan.copy()
+    know = attacker.knowledge(release.cells.matrix(), shown, published, policy, floor)
+    try:
+        return attacker.intervals(know, hidden)
+    except attacker.InconsistentError:
+        return nan, nan.copy()
+
+
+def _atom_name(release: Release, cell: int) -> str:
+    """A readable name of a cell no table shows (a group of people of the model)."""
+    if cell < len(release.defs):
+        return f"the group {release.defs[cell].to_meta()[1]}"
+    return f"a group of people of the model (cell {cell})"
+
+
+def group_disclosures(
+    blocks: Sequence[tuple[int, list[int]]], shown: np.ndarray, hidden: np.ndarray, policy: Policy
+) -> list[str]:
+    """Blocks whose total is suppressed (or small) and whose categories are all shown as
+    zero but one: everyone in the hidden group has that category."""
+    if policy.off or policy.zeros_disclosive:
+        return []
+    found = 0
+    for total, parts in blocks:
+        small_total = hidden[total] or (shown[total] <= policy.k and shown[total] >= 1)
+        if not small_total or len(parts) < 2:
+            continue
+        zero = np.asarray([shown[p] == 0 for p in parts])
+        if zero.sum() == len(parts) - 1:
+            found += 1
+    if not found:
+        return []
+    return [
+        f"{found} group(s) whose size is suppressed show zeros in every category but one "
+        "(group disclosure: everyone in the group has that category)"
+    ]
 
 
 def _where(
@@ -191,7 +284,10 @@ def _where(
         if len(mine) == 0:
             continue
         rows = row[cells[mine]]
-        frame = frames[p.table]
+        frame = frames.get(p.table)
+        if frame is None:  # a table published earlier into the release
+            out[mine] = [f"{p.table}: a count published earlier" for _ in rows.tolist()]
+            continue
         labels = [
             k
             for k in frame.columns
@@ -242,37 +338,69 @@ def read_written(path: Any) -> pd.DataFrame:
     raise InputError(f"{p}: unknown table type {suffix or '(none)'}; use .parquet, .csv or .xlsx")
 
 
-def gather(paths: list[Any]) -> tuple[dict[str | None, pd.DataFrame], dict[str, Any]]:
-    """Frames and the shared disclosure block of one table, or of linked tables together.
+def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
+    """The tables to audit together, read with their disclosure blocks, and the earlier
+    tables of ``release`` (a register folder), if given.
 
-    Raises ``InputError`` (exit 2) when a file has no disclosure metadata, when linked
-    files disagree on their structure, or when a linked frame's file is not given.
+    Raises ``InputError`` (exit 2) when a file has no disclosure metadata, when its metadata
+    is malformed, or when the files were written under different policies.
     """
+    from pathlib import Path
+
     from unmetneed.errors import InputError
     from unmetneed.write import read_meta
 
-    frames: dict[str | None, pd.DataFrame] = {}
-    block: dict[str, Any] | None = None
+    out: list[Written] = []
+    names: set[str] = set()
     for path in paths:
-        meta = read_meta(path) or {}
-        this = meta.get("disclosure")
-        if not this:
+        try:
+            meta = read_meta(path) or {}
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: its metadata cannot be read ({exc})") from None
+        block = meta.get("disclosure") if isinstance(meta, dict) else None
+        if not block:
             raise InputError(
                 f"{path}: has no disclosure metadata, so it cannot be audited "
                 "(it was not written by unmetneed, or its .meta.json sidecar is missing)",
                 hint="For a long table of counts from elsewhere, give its structure: "
                 "unmetneed audit TABLE --total-row [--hierarchy area=region] --k K",
             )
-        if block is not None and this.get("structure_id") != block.get("structure_id"):
-            raise InputError(f"{path}: is not linked with {paths[0]} (different structure)")
-        block = block or this
-        frames[this.get("table")] = read_written(path)
-    assert block is not None
-    missing = [name for name in block.get("tables", []) if name not in frames]
-    if missing:
-        raise InputError(
-            f"{paths[0]}: shares cells with the table(s) {', '.join(missing)}, "
-            "published with it; audit them together",
-            hint="Give every linked file: unmetneed audit gap.parquet compare.parquet",
-        )
-    return frames, block
+        name = str(block.get("table") or Path(path).stem)
+        while name in names:
+            name += "'"
+        names.add(name)
+        frame = read_written(path)
+        try:
+            piece = piece_of(name, block)
+            Policy.from_meta(block["policy"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise InputError(
+                f"{path}: its disclosure metadata is damaged ({type(exc).__name__}: {exc})",
+                hint="Write the table again with unmetneed; hand-edited metadata cannot be trusted.",
+            ) from None
+        out.append(Written(name, frame, dict(block), piece))
+    policies = {json.dumps(w.meta["policy"], sort_keys=True) for w in out}
+    if len(policies) > 1:
+        raise InputError(f"{paths[0]}: the tables were written under different policies")
+    if release is not None:
+        out = _with_register(out, release)
+    return out
+
+
+def _with_register(written: list[Written], folder: Any) -> list[Written]:
+    """``written`` and the earlier tables of the release in ``folder``."""
+    from unmetneed.disclosure import register
+
+    earlier, policy = register.read(folder)
+    mine = {w.name for w in written}
+    meta = written[0].meta if written else {}
+    if not meta and policy is not None:
+        meta = {"policy": policy.to_meta(), "width": policy.protection_width}
+    extra = []
+    for p in earlier:  # values unknown to the audit: what was shown is all it uses
+        if p.name in mine:
+            continue
+        cells = Cells(np.zeros(len(p.cells.values), np.int64), list(p.cells.relations))
+        piece = Piece(p.name, cells, p.defs, p.blocks, p.shown, p.unshown)
+        extra.append(Written(p.name, None, dict(meta), piece))
+    return written + extra

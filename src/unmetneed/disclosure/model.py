@@ -269,8 +269,6 @@ class Protection:
             "table": table,
             "tables": cells.tables(),
             "derived": {name: list(cols) for name, cols in self.derived.items()},
-            "n_primary": int(self.primary.sum()),
-            "n_secondary": int(self.secondary.sum()),
         }
 
     @property

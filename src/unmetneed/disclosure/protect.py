@@ -56,18 +56,34 @@ def protect(cells: Cells, policy: Policy) -> Protection:
 
 def _remarks(protection: Protection) -> list[str]:
     """The numbered-remark texts describing what suppression did."""
-    policy = protection.policy
-    if policy.off:
+    if protection.policy.off:
         return [OFF_REMARK]
-    n_primary, n_secondary = int(protection.primary.sum()), int(protection.secondary.sum())
-    if n_primary == 0:
+    if not protection.suppressed.any():
         return []
+    return [suppression_remark(protection.policy)]
+
+
+def suppression_remark(policy: Policy, together: str = "") -> str:
+    """What a reader may know about suppression: the rule, never how many cells are small.
+
+    A count of small (primary) cells would let an attacker pin them (contract 4.3), so the
+    remark states the rule only. ``together``: the tables protected with this one.
+
+    >>> suppression_remark(Policy.named(k=3))[:45]
+    'Counts of 1..3 are suppressed (k3), and other'
+    """
     small = f"0..{policy.k}" if policy.zeros_disclosive else f"1..{policy.k}"
     text = (
-        f"{n_primary} count(s) of {small} suppressed ({policy.name}), and {n_secondary} more "
-        f"so that none can be worked out from the totals to within "
-        f"{policy.protection_width} people."
+        f"Counts of {small} are suppressed ({policy.name}), and other counts where needed, so "
+        f"that no suppressed count can be worked out to within {policy.protection_width} "
+        "people from the totals"
     )
+    text += f" or from the tables published with it ({together})." if together else "."
+    if not policy.zeros_disclosive:
+        text += (
+            " Where a group's size is suppressed, its zero counts are suppressed too (so a "
+            "suppressed count may be 0)."
+        )
     if policy.round_to:
         text += f" Other counts are rounded to the nearest {policy.round_to}."
-    return [text]
+    return text

@@ -34,6 +34,8 @@ suppressed cell is at least 1, which a hidden zero would contradict).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import sparse
 
@@ -46,34 +48,90 @@ MAX_ROUNDS = 5
 ROUNDS = 3
 
 
-def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
+@dataclass(frozen=True)
+class Rules:
+    """What a release adds to a policy, cell by cell (every field optional).
+
+    ``floor``: what the attacker knows a suppressed cell is at least (people; default the
+    policy's floor). ``locked``: cells already published (earlier tables of a release): never
+    complements. ``guard``: cells never shown that must be protected like a shown count when
+    small (the groups every published count is made of). ``hidden``: cells suppressed
+    already that need no protection of their own (zeros of a suppressed group).
+    """
+
+    floor: np.ndarray | None = None
+    locked: np.ndarray | None = None
+    guard: np.ndarray | None = None
+    hidden: np.ndarray | None = None
+
+    def floors(self, n: int, policy: Policy) -> np.ndarray:
+        """Per cell floor (people)."""
+        if self.floor is None:
+            return np.full(n, float(policy.floor))
+        return np.asarray(self.floor, np.float64)
+
+    def targets(self, published: np.ndarray) -> np.ndarray:
+        """Cells whose attacker interval must be wide: published ones and guarded ones."""
+        return published if self.guard is None else (published | self.guard)
+
+
+NO_RULES = Rules()
+
+
+def complement(
+    cells: Cells, primary: np.ndarray, policy: Policy, rules: Rules = NO_RULES
+) -> np.ndarray:
     """Mask of the complementary cells (excluding the primaries) for ``cells``."""
     if not primary.any() or not cells.relations:
         return np.zeros(len(cells.values), dtype=bool)
     matrix = cells.matrix()
     published = cells.published()
     values = cells.values
-    hidden = heuristic(matrix, values, primary, published, policy)
+    floor = rules.floors(len(values), policy)
+    can = eligible(values, floor, rules.locked)
+    start = primary if rules.hidden is None else primary | rules.hidden
+    hidden = heuristic(matrix, values, start, published, policy, floor, can)
     width = policy.protection_width
-    todo = np.flatnonzero(primary & published)
-    todo = todo[~_certified(matrix, values, hidden, published, policy, todo)]
+    todo = np.flatnonzero(primary & rules.targets(published))
+    state = _State(matrix, values, published, policy, floor, can)
+    todo = todo[~_certified(state, hidden, todo)]
     if len(todo):
         need = np.full(len(todo), float(width))
-        hidden, todo = _repair_jointly(matrix, values, hidden, published, policy, todo, need)
+        hidden, todo = _repair_jointly(state, hidden, todo, need)
     for _ in range(MAX_ROUNDS):
-        failing, low = _failing(matrix, values, hidden, todo, published, policy)
+        failing, low = _failing(state, hidden, todo)
         if len(failing) == 0:
-            return hidden & ~primary
-        hidden = _repair(matrix, values, hidden, published, policy, failing, low)
+            return hidden & ~start
+        hidden = _repair(state, hidden, failing, low)
     raise DisclosureError(
         f"could not protect every small count after {MAX_ROUNDS} rounds of secondary suppression",
         hint="This is a bug in unmetneed: please report the table's structure.",
     )
 
 
-def eligible(values: np.ndarray, policy: Policy) -> np.ndarray:
-    """Cells that may be complements: any count, except zeros when zeros are published."""
-    return values >= policy.floor
+@dataclass(frozen=True)
+class _State:
+    """The fixed facts of one complement search: relations, values (people), policy and
+    the per-cell floors and eligibility."""
+
+    matrix: sparse.csr_matrix
+    values: np.ndarray
+    published: np.ndarray
+    policy: Policy
+    floor: np.ndarray
+    can: np.ndarray
+
+    def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
+        """The attacker's knowledge when ``hidden`` cells are suppressed."""
+        shown = _shown_values(self.values, hidden, self.policy)
+        return attacker.knowledge(self.matrix, shown, self.published, self.policy, self.floor)
+
+
+def eligible(values: np.ndarray, floor: np.ndarray, locked: np.ndarray | None = None) -> np.ndarray:
+    """Cells that may be complements: any count at or above its floor (so a zero only where
+    the attacker cannot assume a suppressed cell is at least 1), never a locked cell."""
+    can = values >= floor
+    return can if locked is None else can & ~locked
 
 
 def heuristic(
@@ -82,21 +140,26 @@ def heuristic(
     primary: np.ndarray,
     published: np.ndarray,
     policy: Policy,
+    floor: np.ndarray,
+    can: np.ndarray,
 ) -> np.ndarray:
     """Hidden mask after closing every relation with a lone unknown cell (step 1)."""
     pattern = sparse.csr_matrix(
         (np.ones(matrix.nnz), matrix.indices, matrix.indptr), shape=matrix.shape
     )
     width = policy.protection_width
-    rooms = (values - policy.floor < width).astype(np.int64)  # 0: room to move down
+    rooms = (values - floor < width).astype(np.int64)  # 0: room to move down
     cost = values.astype(np.float64)
-    can = eligible(values, policy)
     hidden = primary.copy()
     if policy.round_to:  # rounded counts are not exact: leave the judgement to the LP
         return hidden
     while True:
         unknown = hidden | ~published
-        lone = np.flatnonzero((pattern @ unknown.astype(np.float64)) == 1)
+        # a relation whose one unknown is a suppressed cell gives it away by subtraction (an
+        # unpublished cell alone in a relation gives nothing away)
+        n_unknown = pattern @ unknown.astype(np.float64)
+        n_hidden = pattern @ hidden.astype(np.float64)
+        lone = np.flatnonzero((n_unknown == 1) & (n_hidden == 1))
         if len(lone) == 0:
             return hidden
         sub = pattern[lone].tocoo()
@@ -123,31 +186,18 @@ def _shown_values(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.
 
 
 def _failing(
-    matrix: sparse.csr_matrix,
-    values: np.ndarray,
-    hidden: np.ndarray,
-    targets: np.ndarray,
-    published: np.ndarray,
-    policy: Policy,
+    state: _State, hidden: np.ndarray, targets: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets the attacker narrows below the width, and their attacker minimum (step 2)."""
-    know = attacker.knowledge(matrix, _shown_values(values, hidden, policy), published, policy)
-    found = attacker.narrow(know, targets, policy.protection_width)
+    found = attacker.narrow(state.knowledge(hidden), targets, state.policy.protection_width)
     bad = ~found["ok"]
     return targets[bad], found["low"][bad]
 
 
-def _certified(
-    matrix: sparse.csr_matrix,
-    values: np.ndarray,
-    hidden: np.ndarray,
-    published: np.ndarray,
-    policy: Policy,
-    targets: np.ndarray,
-) -> np.ndarray:
+def _certified(state: _State, hidden: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Mask over ``targets`` proven wide enough by the attacker's joint LP."""
-    know = attacker.knowledge(matrix, _shown_values(values, hidden, policy), published, policy)
-    return attacker.certify(know, targets, policy.protection_width, rounds=ROUNDS)
+    width = state.policy.protection_width
+    return attacker.certify(state.knowledge(hidden), targets, width, rounds=ROUNDS)
 
 
 class _Deviation:
@@ -158,22 +208,14 @@ class _Deviation:
     smallest counts), an unknown cell nothing.
     """
 
-    def __init__(
-        self,
-        matrix: sparse.csr_matrix,
-        values: np.ndarray,
-        hidden: np.ndarray,
-        published: np.ndarray,
-        policy: Policy,
-        solver: str,
-    ) -> None:
-        shown = _shown_values(values, hidden, policy)
-        know = attacker.knowledge(matrix, shown, published, policy)
+    def __init__(self, state: _State, hidden: np.ndarray, solver: str) -> None:
+        matrix, values = state.matrix, state.values
+        know = state.knowledge(hidden)
         x = values.astype(np.float64)
-        free = hidden | ~published
-        can = eligible(values, policy) & ~free  # shown, exact or rounded
+        free = hidden | ~state.published
+        can = state.can & ~free  # shown, exact or rounded
         self.up = np.where(can, np.inf, know.upper - x)
-        self.down = np.maximum(np.where(can, x - policy.floor, x - know.lower), 0.0)
+        self.down = np.maximum(np.where(can, x - state.floor, x - know.lower), 0.0)
         self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
         self.n = len(values)
         self.hidden = hidden.copy()
@@ -186,15 +228,22 @@ class _Deviation:
             solver=solver,
         )
 
-    def raise_cells(self, cells: np.ndarray, need: np.ndarray) -> np.ndarray | None:
-        """Find a deviation lifting ``cells`` by ``need`` people; hide the shown cells it moves.
+    def raise_cells(
+        self, cells: np.ndarray, need: np.ndarray, down: bool = False
+    ) -> np.ndarray | None:
+        """Find a deviation lifting ``cells`` by ``need`` people (lowering them, ``down``);
+        hide the shown cells it moves.
 
         Returns the deviation ``y`` (people, one per cell), or None when none exists.
         """
         zero = np.zeros(len(cells))
-        # the lifted cells move up only, so their net move y = u - v is at least ``need``
-        self.model.set_bounds(cells, need, self.up[cells])
-        self.model.set_bounds(cells + self.n, zero, zero)
+        # the moved cells move one way only, so their net move is at least ``need``
+        if down:
+            self.model.set_bounds(cells, zero, zero)
+            self.model.set_bounds(cells + self.n, need, self.down[cells])
+        else:
+            self.model.set_bounds(cells, need, self.up[cells])
+            self.model.set_bounds(cells + self.n, zero, zero)
         status, _, z = self.model.solve()
         self.model.set_bounds(cells, zero, self.up[cells])
         self.model.set_bounds(cells + self.n, zero, self.down[cells])
@@ -222,13 +271,7 @@ class _Deviation:
 
 
 def _repair_jointly(
-    matrix: sparse.csr_matrix,
-    values: np.ndarray,
-    hidden: np.ndarray,
-    published: np.ndarray,
-    policy: Policy,
-    cells: np.ndarray,
-    need: np.ndarray,
+    state: _State, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
     and the cells that deviation does not prove safe (to verify again).
@@ -236,30 +279,32 @@ def _repair_jointly(
     One deviation for all is a valid deviation for each, so each is protected by it.
     Simplex when the table falls apart into small independent blocks, else interior point.
     """
-    solver = attacker.solver_for(attacker.largest_block(matrix))
-    deviation = _Deviation(matrix, values, hidden, published, policy, solver=solver)
+    solver = attacker.solver_for(attacker.largest_block(state.matrix))
+    deviation = _Deviation(state, hidden, solver=solver)
     y = deviation.raise_cells(cells, need)
-    proven = np.zeros(len(cells), bool) if y is None else deviation.proves(y, matrix, cells, need)
+    proven = (
+        np.zeros(len(cells), bool) if y is None else deviation.proves(y, state.matrix, cells, need)
+    )
     return deviation.hidden, cells[~proven]
 
 
 def _repair(
-    matrix: sparse.csr_matrix,
-    values: np.ndarray,
-    hidden: np.ndarray,
-    published: np.ndarray,
-    policy: Policy,
-    failing: np.ndarray,
-    low: np.ndarray,
+    state: _State, hidden: np.ndarray, failing: np.ndarray, low: np.ndarray
 ) -> np.ndarray:
     """Hidden mask after one min-cost deviation LP per failing primary (step 3)."""
-    deviation = _Deviation(matrix, values, hidden, published, policy, solver="simplex")
-    width = policy.protection_width
+    deviation = _Deviation(state, hidden, solver="simplex")
+    width = state.policy.protection_width
+    values = state.values
     for p, m in zip(failing.tolist(), low.tolist(), strict=True):
         need = max(m + width - float(values[p]), 0.0)
-        if deviation.raise_cells(np.array([p]), np.array([need])) is None:
+        at = np.array([p])
+        if (
+            deviation.raise_cells(at, np.array([need])) is None
+            and deviation.raise_cells(at, np.array([float(width)]), down=True) is None
+        ):
             raise DisclosureError(
                 f"cell {p} (a count of {values[p]}) cannot be protected by suppression",
-                hint="Its relations leave no room: merge categories or publish fewer totals.",
+                hint="Its relations leave no room (earlier published tables may pin it): "
+                "merge categories or publish fewer totals.",
             )
     return deviation.hidden

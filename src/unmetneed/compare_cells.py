@@ -1,0 +1,111 @@
+"""What each cell of a compare table counts, for protecting it in a release.
+
+A count (cohort C, within-group G, variable V, category c) counts the people of C's
+population in G with V = c; a denominator counts everyone in G (or, with
+``--exclude-not-stated``, everyone in G whose V is stated). Variables made of drug group
+and crack (``substance_cohort``, ``drug_group``, ``crack``) are sets of dgc codes, found by
+applying compare's own rule (``derive_substance_cohort``) to one row of each code; a
+collapsed age band is the set of 5-year bands it takes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.codes import NOT_STATED, code_list
+from unmetneed.disclosure.release import Def, Piece, dgc_codes, dgc_set
+
+if TYPE_CHECKING:
+    from unmetneed.compare import AgeBands, CompareBuild
+
+Where = dict[str, set[str]]
+
+
+@lru_cache(maxsize=None)
+def cohort_dgc(category: str) -> tuple[str, ...]:
+    """The drug_group x crack codes of a substance cohort (or ``not_stated``)."""
+    from unmetneed.compare import SUBSTANCE_COHORTS, derive_substance_cohort
+
+    code = SUBSTANCE_COHORTS.index(category) if category in SUBSTANCE_COHORTS else -1
+
+    def rule(frame: pd.DataFrame) -> np.ndarray:
+        return derive_substance_cohort(frame["drug_group"], frame["crack"]) == code
+
+    return dgc_set(rule)
+
+
+def _filter(variable: str, category: str, bands: AgeBands | None) -> tuple[str, set[str]]:
+    """The (model variable, codes) of ``variable == category``.
+
+    >>> _filter("crack", "yes", None)[1] >= {"opiate|yes"}
+    True
+    """
+    if variable == "substance_cohort":
+        return "dgc", set(cohort_dgc(category))
+    if variable == "drug_group":
+        return "dgc", {c for c in dgc_codes() if c.split("|")[0] == category}
+    if variable == "crack":
+        return "dgc", {c for c in dgc_codes() if c.split("|")[1] == category}
+    if variable == "age_band" and bands is not None and category != NOT_STATED:
+        five = code_list("age_band").codes
+        band = bands.labels.index(category)
+        return "age_band", {f for f, b in zip(five, bands.source_to_band, strict=True) if b == band}
+    return variable, {category}
+
+
+def _add(where: Where, variable: str, codes: set[str]) -> Where:
+    """``where`` with one more filter (intersected with one already on the variable)."""
+    out = dict(where)
+    out[variable] = out[variable] & codes if variable in out else set(codes)
+    return out
+
+
+def _union(where: Where, filters: list[tuple[str, set[str]]]) -> Where:
+    """``where`` and the variable of ``filters`` in any of their codes (one variable)."""
+    if not filters:
+        return _add(where, "~none", set())
+    codes = set().union(*(c for _, c in filters))
+    return _add(where, filters[0][0], codes)
+
+
+def compare_piece(
+    build: CompareBuild,
+    name: str,
+    pops: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, tuple[str, ...]]],
+) -> Piece:
+    """The compare table ``build`` as a release piece (module docstring)."""
+    groups, bands, exclude = build.groups, build.bands, build.options.exclude_not_stated
+    groups_where = []
+    for g in range(groups.n):
+        label = build.labels[int(groups.cohort[g])]
+        where: Where = {v: set(c) for v, c in extra.get(label, {}).items()}
+        for j, w in enumerate(build.within):
+            variable, codes = _filter(w.name, w.categories[int(groups.within[g, j])], bands)
+            where = _add(where, variable, codes)
+        groups_where.append((pops[label], where))
+    defs: list[Def | None] = []
+    if exclude:
+        for var in build.coded:
+            stated = [_filter(var.name, c, bands) for c in var.categories if c != NOT_STATED]
+            defs.extend(Def.of(pop, _union(where, stated)) for pop, where in groups_where)
+    else:
+        defs.extend(Def.of(pop, where) for pop, where in groups_where)
+    for var in build.coded:
+        shown = [c for c in var.categories if not (exclude and c == NOT_STATED)]
+        filters = [_filter(var.name, c, bands) for c in shown]
+        for pop, where in groups_where:
+            defs.extend(Def.of(pop, _add(where, v, codes)) for v, codes in filters)
+    if exclude:  # the pseudo cells: group sizes, then each variable's not stated count
+        defs.extend(Def.of(pop, where) for pop, where in groups_where)
+        for var in build.coded:
+            missing = [_filter(var.name, NOT_STATED, bands)]
+            defs.extend(Def.of(pop, _union(where, missing)) for pop, where in groups_where)
+    if len(defs) != len(build.cells.values):
+        raise AssertionError("compare cells and their definitions are out of step")
+    return Piece(name, build.cells, tuple(defs), blocks=True)

@@ -1,0 +1,73 @@
+"""One command's table protected as part of a release (``--release DIR``) or on its own.
+
+Every table a command writes goes through here: the table is a release piece (what its
+cells count), protected with the earlier tables of the release if one is given, and its
+register entry is added only after the table itself was written.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from unmetneed.disclosure import register
+from unmetneed.disclosure.model import Policy, Protection
+from unmetneed.disclosure.release import Piece, piece_meta, protect_pieces, sliced
+
+ALONE = (
+    "note: this table is protected on its own only. Tables published together (the same "
+    "people counted in several tables, or this table and another command's) must be "
+    "protected together: give every command the same --release DIR, or make them in one "
+    "`unmetneed run`."
+)
+_said: list[bool] = []
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A table's protection, its piece and release, for ``finish`` and the metadata."""
+
+    protection: Protection
+    piece: Piece
+    release: Path | None
+
+    def meta(self) -> dict[str, Any]:
+        """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
+        where = None if self.release is None else str(self.release)
+        return piece_meta(self.piece, self.protection, where)
+
+    def record(self) -> None:
+        """Add the table to its release's register (after it was written)."""
+        if self.release is not None:
+            register.append(self.release, register.entries([self.piece], [self.protection]))
+
+
+def protect_one(
+    piece: Piece,
+    frames: Mapping[str, pd.DataFrame],
+    policy: Policy,
+    release: Path | str | None = None,
+    weight: str | None = None,
+) -> Protected:
+    """Protect one table (``piece``, counting the people of ``frames``) on its own, or
+    against everything already in the release folder ``release``."""
+    earlier: list[Piece] = []
+    folder = Path(release) if release is not None else None
+    if folder is not None:
+        earlier, was = register.read(folder)
+        register.check_policy(folder, policy, was)
+    rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
+    return Protected(sliced(rel, protection, piece.name), piece, folder)
+
+
+def say_alone(write: Callable[[str], None] | None = None) -> None:
+    """Tell the user, once per process, that a table was protected on its own."""
+    if _said:
+        return
+    _said.append(True)
+    (write or (lambda text: print(text, file=sys.stderr)))(ALONE)

@@ -1,0 +1,743 @@
+"""Releases: every table published together is protected together, over one model of the
+people behind them.
+
+A *release* is everything published from the same people: the tables of one ``run``, or
+tables of separate ``gap``/``compare``/``suppress`` commands sharing a ``--release DIR``,
+including earlier quarters. The attacker (contract 4.3) holds all of it.
+
+The model. Every published count is a number of people of one *population* (a cohort's
+records, named by a fingerprint of the data, so the same extract read by two commands is
+one population) who meet a filter: for some variables, a set of allowed codes (a
+:class:`Def`). Per population, the people are counted in *atoms*:
+
+- separator atoms: period x area x dgc (``dgc`` = drug_group x crack, e.g.
+  ``opiate|yes``; substances, substance cohorts and drug groups are sets of dgc codes);
+- one clique per group of other variables that some cell uses together (``age_band``;
+  ``sex`` and ``age_band`` together for a table within sex by age; groups that share a
+  variable are merged, so the cliques only meet in the separator): separator x clique;
+- ties: each clique's atoms add up to their separator atom.
+
+Because the cliques meet only in the separator, any table of atoms consistent with the
+ties extends to a table of people, so the attacker's range of any cell over this model is
+the range over the full cross-classification: the model is exact, and small. Each
+variable's codes are those some cell names plus one ``~rest`` (people no cell singles out).
+Every atom of every combination is in the model, empty or not: the published structure
+says nothing about which groups are empty.
+
+Each cell is then ``cell = sum of its atoms`` (a relation); a cell two tables share is one
+cell. Protection chooses the suppressed cells over the whole release at once so that:
+
+- every suppressed published cell has an attacker interval of at least the protection width
+  (the attacker does not know which suppressed cells are small, so none may be narrow);
+- every separator atom and every group a table counts but never shows (the gap's substance
+  parts) whose range could be 1..K keeps that width too (no small group by difference);
+- a zero is suppressed in every category block whose total is suppressed (group
+  disclosure: "everyone in this hidden group is male"), and the attacker is told that a
+  suppressed count in such a block may be 0;
+- cells already published (earlier tables of the release, in its register) keep what they
+  showed: the new tables carry the burden.
+
+``audit`` builds the same model from the published files alone (each file's cell
+definitions, never values) and checks the same conditions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.disclosure import attacker
+from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
+from unmetneed.disclosure.protect import rounded, suppression_remark
+from unmetneed.disclosure.secondary import Rules, complement
+from unmetneed.errors import DisclosureError, UsageError
+
+SEPARATOR = ("period", "area", "dgc")
+REST = "~rest"
+RAW = "col:"  # a variable read as it is (``suppress`` tables' own columns)
+NOT_STATED = "not_stated"
+FLAGS = {True: "yes", False: "no"}
+REGISTER_COLUMN = "_register"  # pseudo frame of earlier published cells
+ROUNDS = 8
+
+
+# --- what a cell counts --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Def:
+    """What one published cell counts: people of population ``pop`` whose value of each
+    variable in ``where`` is one of its codes (variables not named: any value).
+
+    >>> Def.of("p1", {"area": ["B", "A"]}).to_meta()
+    ['p1', {'area': ['A', 'B']}]
+    """
+
+    pop: str
+    where: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, pop: str, where: Mapping[str, Iterable[Any]]) -> Def:
+        """A definition with its filters in canonical order."""
+        items = ((str(v), tuple(sorted({str(c) for c in codes}))) for v, codes in where.items())
+        return cls(str(pop), tuple(sorted(items)))
+
+    @property
+    def key(self) -> str:
+        """A canonical text of the definition (cells with equal keys are one cell)."""
+        return json.dumps([self.pop, self.where], separators=(",", ":"))
+
+    def variables(self) -> tuple[str, ...]:
+        """The variables this definition filters on."""
+        return tuple(v for v, _ in self.where)
+
+    def to_meta(self) -> list[Any]:
+        """JSON-able form: ``[pop, {variable: [codes]}]``."""
+        return [self.pop, {v: list(c) for v, c in self.where}]
+
+    @classmethod
+    def from_meta(cls, item: Any) -> Def:
+        """The definition back from :meth:`to_meta` (``ValueError`` if malformed)."""
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], dict)):
+            raise ValueError(f"a cell definition must be [population, {{...}}], not {item!r}")
+        pop, where = item
+        for codes in where.values():
+            if not isinstance(codes, list):
+                raise ValueError(f"a cell definition's codes must be a list, not {codes!r}")
+        return cls.of(str(pop), where)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A short name for a population that does not depend on where it was read from: the
+    sha256 of the frame's values (16 hex digits).
+    """
+    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False)
+    head = ",".join(str(c) for c in frame.columns).encode()
+    return hashlib.sha256(head + hashed.to_numpy().tobytes()).hexdigest()[:16]
+
+
+# --- dgc: drug group x crack ---------------------------------------------------------------
+
+
+def _drug_groups() -> tuple[str, ...]:
+    from unmetneed.codes import code_list
+
+    return (*code_list("drug_group").codes, NOT_STATED)
+
+
+def dgc_codes() -> tuple[str, ...]:
+    """Every drug_group x crack code, ``opiate|yes`` ... ``not_stated|not_stated``."""
+    return tuple(f"{d}|{c}" for d in _drug_groups() for c in ("yes", "no", NOT_STATED))
+
+
+def dgc_labels(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's dgc code (drug_group and crack; missing as ``not_stated``)."""
+    n = len(frame)
+    if "drug_group" in frame:
+        dg = frame["drug_group"].astype("string").fillna(NOT_STATED)
+    else:
+        dg = pd.Series([NOT_STATED] * n, dtype="string")
+    if "crack" in frame:
+        flag = frame["crack"].astype("boolean")
+        crack = pd.Series(np.where(flag.fillna(False).to_numpy(bool), "yes", "no"), dtype="string")
+        crack = crack.where(flag.notna().to_numpy(), NOT_STATED)
+    else:
+        crack = pd.Series([NOT_STATED] * n, dtype="string")
+    return (dg.reset_index(drop=True) + "|" + crack.reset_index(drop=True)).to_numpy(object)
+
+
+def dgc_set(rule: Callable[[pd.DataFrame], np.ndarray]) -> tuple[str, ...]:
+    """The dgc codes whose people a row rule counts (``rule``: frame of drug_group and
+    crack -> boolean mask), found by applying it to one row of each code."""
+    rows = [c.split("|") for c in dgc_codes()]
+    frame = pd.DataFrame(
+        {
+            "drug_group": pd.Series(
+                [None if d == NOT_STATED else d for d, _ in rows], dtype="object"
+            ),
+            "crack": pd.Series(
+                [{"yes": True, "no": False}.get(c) for _, c in rows], dtype="boolean"
+            ),
+        }
+    )
+    mask = np.asarray(rule(frame), dtype=bool)
+    return tuple(c for c, hit in zip(dgc_codes(), mask, strict=True) if hit)
+
+
+def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
+    """Each row's code of ``variable`` as the cell definitions name it (missing:
+    ``not_stated``): dgc codes, raw area names and periods, and the compare categories of
+    any other variable (5-year age bands).
+    """
+    if variable == "dgc":
+        return dgc_labels(frame)
+    if variable.startswith(RAW):  # a column of a table from elsewhere, as it is
+        column = variable[len(RAW) :]
+        return frame[column].astype("string").fillna(NOT_STATED).to_numpy(object)
+    if variable not in frame:
+        return np.full(len(frame), NOT_STATED, dtype=object)
+    if variable in ("area", "period"):
+        return frame[variable].astype("string").fillna(NOT_STATED).to_numpy(object)
+    from unmetneed.compare import code_variable
+
+    coded = code_variable(frame, variable)
+    return np.asarray(coded.categories, dtype=object)[coded.codes]
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pop:
+    """One population's atoms: codes of each variable, the separator variables, the
+    cliques, and where their atoms start (ids)."""
+
+    domains: dict[str, tuple[str, ...]]
+    sep: tuple[str, ...]
+    cliques: tuple[tuple[str, ...], ...]
+    first_sep: int
+    first_clique: tuple[int, ...]
+
+    def dims(self, variables: Sequence[str]) -> list[int]:
+        """Number of codes of each variable."""
+        return [len(self.domains[v]) for v in variables]
+
+    @property
+    def n_sep(self) -> int:
+        """Separator atoms (1 when no separator variable is used)."""
+        return int(np.prod(self.dims(self.sep), dtype=np.int64))
+
+    def clique_size(self, i: int) -> int:
+        """Codes of clique ``i`` (atoms per separator atom)."""
+        return int(np.prod(self.dims(self.cliques[i]), dtype=np.int64))
+
+    def size(self) -> int:
+        """Atoms of this population."""
+        return self.n_sep * (1 + sum(self.clique_size(i) for i in range(len(self.cliques))))
+
+    def clique_of(self, variables: Sequence[str]) -> int:
+        """The clique holding every non-separator variable of ``variables`` (-1: none)."""
+        other = [v for v in variables if v not in self.sep]
+        if not other:
+            return -1
+        return next(i for i, c in enumerate(self.cliques) if other[0] in c)
+
+    def atoms(self, d: Def) -> np.ndarray:
+        """Atom ids of definition ``d`` (every combination its filters allow)."""
+        where = dict(d.where)
+        i = self.clique_of(d.variables())
+        variables = (*self.sep, *(self.cliques[i] if i >= 0 else ()))
+        first = self.first_sep if i < 0 else self.first_clique[i]
+        allowed = [_allowed(self.domains[v], where.get(v)) for v in variables]
+        return first + _grid(allowed, self.dims(variables))
+
+    def index(self, frame: pd.DataFrame, variables: Sequence[str]) -> np.ndarray:
+        """Each row's combination of ``variables`` as a mixed-radix index."""
+        out = np.zeros(len(frame), dtype=np.int64)
+        for v in variables:
+            codes = pd.Index(self.domains[v]).get_indexer(labels(frame, v))
+            if (codes < 0).any() and self.domains[v][-1] != REST:
+                raise AssertionError(f"{v}: a value outside the model (a bug)")
+            codes = np.where(codes < 0, len(self.domains[v]) - 1, codes)  # ~rest
+            out = out * len(self.domains[v]) + codes
+        return out
+
+
+TREATMENT = "treatment:"  # population names of treatment extracts start so
+REQUIRED = ("period", "area", "age_band")  # never missing in a treatment extract (2.1)
+
+
+def population(kind: str, ident: str) -> str:
+    """A population's name: its kind (``treatment``, ``cohort``, ``table``) and identity.
+
+    >>> population("treatment", "ab12")
+    'treatment:ab12'
+    """
+    return f"{kind}:{ident}"
+
+
+def impossible(pop: str) -> set[tuple[str, str]]:
+    """(variable, code) pairs nobody of ``pop`` can have: a treatment extract's required
+    columns are never missing (contract 2.1)."""
+    if not pop.startswith(TREATMENT):
+        return set()
+    return {(v, NOT_STATED) for v in REQUIRED}
+
+
+def _stated_dgc(codes: set[str]) -> set[str]:
+    """dgc codes with both drug group and crack stated (a treatment extract's)."""
+    return {c for c in codes if NOT_STATED not in c.split("|")}
+
+
+def _seen(frame: pd.DataFrame, variable: str, domain: tuple[str, ...]) -> tuple[str, ...]:
+    """``domain`` without the ``not_stated``-like and ``~rest`` codes no row of ``frame``
+    has (codes that may be structurally empty, so an attacker may know they are)."""
+    found = pd.Index(domain).get_indexer(pd.unique(labels(frame, variable)))
+    has = {domain[i] for i in found[found >= 0].tolist()}
+    if (found < 0).any():
+        has.add(REST)
+    maybe_empty = {REST, *(c for c in domain if NOT_STATED in c.split("|"))}
+    return tuple(c for c in domain if c in has or c not in maybe_empty)
+
+
+def _allowed(domain: tuple[str, ...], codes: tuple[str, ...] | None) -> np.ndarray:
+    """Positions in ``domain`` of ``codes`` (all positions when ``codes`` is None)."""
+    if codes is None:
+        return np.arange(len(domain))
+    position = {c: i for i, c in enumerate(domain)}
+    return np.asarray(sorted(position[c] for c in codes if c in position), dtype=np.int64)
+
+
+def _grid(allowed: Sequence[np.ndarray], dims: Sequence[int]) -> np.ndarray:
+    """Mixed-radix indices of every combination of ``allowed`` positions."""
+    out = np.zeros(1, dtype=np.int64)
+    for positions, dim in zip(allowed, dims, strict=True):
+        out = (out[:, None] * dim + positions[None, :]).ravel()
+    return out
+
+
+def _cliques(defs: Sequence[Def]) -> tuple[tuple[str, ...], ...]:
+    """Non-separator variables used together, merged until cliques share no variable."""
+    groups: list[set[str]] = []
+    for d in defs:
+        other = {v for v in d.variables() if v not in SEPARATOR}
+        if not other:
+            continue
+        touching = [g for g in groups if g & other]
+        merged = other.union(*touching)
+        groups = [g for g in groups if not g & other] + [merged]
+    return tuple(sorted(tuple(sorted(g)) for g in groups))
+
+
+@dataclass(frozen=True)
+class Model:
+    """Atoms of every population, after ``first`` (ids ``first..first + n``)."""
+
+    pops: dict[str, _Pop]
+    first: int
+    n: int
+
+    @classmethod
+    def build(
+        cls, defs: Sequence[Def], first: int, frames: Mapping[str, pd.DataFrame] | None = None
+    ) -> Model:
+        """The model of the populations and variables ``defs`` use.
+
+        Codes nobody can have are left out, so their atoms are known to be 0 as the attacker
+        knows them: a treatment extract's required columns are never missing
+        (:func:`impossible`); and, given the populations' records (``frames``), the
+        ``not_stated`` and ``~rest`` codes nobody has (an attacker may know that an extract
+        holds one period, or no missing drug group: protection assumes it does).
+        """
+        pops: dict[str, _Pop] = {}
+        at = first
+        for pop in sorted({d.pop for d in defs}):
+            mine = [d for d in defs if d.pop == pop]
+            codes: dict[str, set[str]] = {}
+            for d in mine:
+                for v, c in d.where:
+                    codes.setdefault(v, set()).update(c)
+            gone = impossible(pop)
+            codes = {v: {x for x in c if (v, x) not in gone} for v, c in codes.items()}
+            if pop.startswith(TREATMENT):
+                codes = {v: _stated_dgc(c) if v == "dgc" else c for v, c in codes.items()}
+            domains = {v: (*sorted(c - {REST}), REST) for v, c in codes.items()}
+            if frames is not None and pop in frames:
+                domains = {v: _seen(frames[pop], v, d) for v, d in domains.items()}
+            sep = tuple(v for v in SEPARATOR if v in domains)
+            cliques = _cliques(mine)
+            shell = _Pop(domains, sep, cliques, at, ())
+            starts, nxt = [], at + shell.n_sep
+            for i in range(len(cliques)):
+                starts.append(nxt)
+                nxt += shell.n_sep * shell.clique_size(i)
+            pops[pop] = _Pop(domains, sep, cliques, at, tuple(starts))
+            at = nxt
+        return cls(pops, first, at - first)
+
+    def ties(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Relations separator atom = sum of its clique atoms, as (totals, parts) arrays."""
+        totals, parts = [], []
+        for pop in self.pops.values():
+            sep = pop.first_sep + np.arange(pop.n_sep)
+            for i, start in enumerate(pop.first_clique):
+                size = pop.clique_size(i)
+                totals.append(sep)
+                parts.append(start + np.arange(pop.n_sep * size).reshape(pop.n_sep, size))
+        return totals, parts
+
+    def separators(self) -> np.ndarray:
+        """Ids of every separator atom."""
+        pieces = [p.first_sep + np.arange(p.n_sep) for p in self.pops.values()]
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+
+    def count(self, frames: Mapping[str, pd.DataFrame], weight: str | None = None) -> np.ndarray:
+        """People per atom (ids from 0 = ``first``) from each population's records.
+
+        ``weight``: a column of people per row (collapsed records); else one each.
+        """
+        values = np.zeros(self.n, dtype=np.int64)
+        for name, pop in self.pops.items():
+            frame = frames.get(name)
+            if frame is None:
+                raise UsageError(f"no records for population {name} (a bug in the caller)")
+            people = (
+                frame[weight].to_numpy(np.int64)
+                if weight and weight in frame
+                else np.ones(len(frame), np.int64)
+            )
+            sep = pop.index(frame, pop.sep)
+            at = pop.first_sep - self.first
+            values[at : at + pop.n_sep] += np.bincount(sep, people, pop.n_sep).astype(np.int64)
+            for i, clique in enumerate(pop.cliques):
+                size = pop.clique_size(i)
+                flat = sep * size + pop.index(frame, clique)
+                at = pop.first_clique[i] - self.first
+                values[at : at + pop.n_sep * size] += np.bincount(
+                    flat, people, pop.n_sep * size
+                ).astype(np.int64)
+        return values
+
+
+# --- a release ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One table of a release: its ``name`` (file stem), its own ``cells`` (placements
+    without a frame prefix; pseudo columns starting ``_`` are groups it counts but never
+    shows), what each cell counts (``defs``; None: not tied to the people) and whether its
+    relations are category blocks (total = its categories), for group disclosure.
+    """
+
+    name: str
+    cells: Cells
+    defs: tuple[Def | None, ...]
+    blocks: bool = False
+    shown: np.ndarray | None = None  # published values (NaN suppressed): earlier tables only
+    unshown: tuple[int, ...] = ()  # an earlier table's cells never shown (its pseudo columns)
+
+    def guarded(self) -> np.ndarray:
+        """Own cells counted but never shown (pseudo columns, or ``unshown``)."""
+        ids = {int(c) for p in self.cells.placements if p.column.startswith("_") for c in p.cells}
+        return np.asarray(sorted(ids | set(self.unshown)), dtype=np.int64)
+
+
+@dataclass
+class Release:
+    """The cells of every piece (unified where definitions are equal), then the atoms.
+
+    ``ids``: per piece, the release id of each of its cells. ``guard``: cells never shown
+    that are protected like shown counts (separator atoms, pseudo columns). ``locked``:
+    cells of earlier tables that were shown (never hidden now); ``forced``: ones that
+    were suppressed. ``blocks``: category blocks (total, parts) in release ids.
+    """
+
+    cells: Cells
+    pieces: tuple[Piece, ...]
+    ids: dict[str, np.ndarray]
+    defs: list[Def]
+    model: Model
+    guard: np.ndarray
+    locked: np.ndarray
+    forced: np.ndarray
+    blocks: list[tuple[int, list[int]]] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The pieces' names."""
+        return [p.name for p in self.pieces]
+
+
+def assemble(
+    pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None = None
+) -> Release:
+    """The release structure of ``pieces`` (values: the pieces' own; atoms zero until
+    :func:`count_atoms`). Earlier tables are pieces with ``shown`` values.
+    """
+    key_id: dict[str, int] = {}
+    defs: list[Def] = []
+    for piece in pieces:
+        for d in piece.defs:
+            if d is not None and d.key not in key_id:
+                key_id[d.key] = len(defs)
+                defs.append(d)
+    n_free = sum(sum(d is None for d in p.defs) for p in pieces)
+    model = Model.build(defs, len(defs) + n_free, frames)
+    n = len(defs) + n_free + model.n
+    ids: dict[str, np.ndarray] = {}
+    nxt = len(defs)
+    for piece in pieces:
+        own = np.empty(len(piece.defs), dtype=np.int64)
+        for i, d in enumerate(piece.defs):
+            if d is None:
+                own[i], nxt = nxt, nxt + 1
+            else:
+                own[i] = key_id[d.key]
+        ids[piece.name] = own
+    values = _values(pieces, ids, n)
+    cells = Cells(values)
+    guard = np.zeros(n, dtype=bool)
+    locked = np.zeros(n, dtype=bool)
+    forced = np.zeros(n, dtype=bool)
+    blocks: list[tuple[int, list[int]]] = []
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+    for piece in pieces:
+        own = ids[piece.name]
+        for total, parts in piece.cells.relations:
+            key = (int(own[total]), tuple(sorted(int(own[p]) for p in parts)))
+            if key in seen:
+                continue
+            seen.add(key)
+            cells.add_relation(key[0], list(key[1]))
+            if piece.blocks:
+                blocks.append((key[0], list(key[1])))
+        _place(cells, piece, own, guard, locked, forced)
+    for uid, d in enumerate(defs):
+        cells.add_relation(uid, model.pops[d.pop].atoms(d).tolist())
+    for totals, parts in zip(*model.ties(), strict=True):
+        cells.add_relations(totals, parts)
+    guard[model.separators()] = True
+    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks)
+
+
+def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Each release cell's value from the pieces (atoms 0); a cell two pieces give
+    different values is an error naming both."""
+    values = np.full(n, -1, dtype=np.int64)
+    owner = np.full(n, -1, dtype=np.int64)
+    for k, piece in enumerate(pieces):
+        own = ids[piece.name]
+        mine = piece.cells.values
+        clash = (values[own] >= 0) & (values[own] != mine)
+        if clash.any():
+            other = pieces[int(owner[own[clash][0]])].name
+            raise UsageError(
+                f"{piece.name} and {other} count the same people differently "
+                f"({int(clash.sum())} cell(s)): the data changed since {other} was published",
+                hint="A release holds tables of the same data; start a new --release folder "
+                "for corrected data, and withdraw what was published from the old.",
+            )
+        values[own], owner[own] = mine, k
+    return np.maximum(values, 0)
+
+
+def _place(
+    cells: Cells,
+    piece: Piece,
+    own: np.ndarray,
+    guard: np.ndarray,
+    locked: np.ndarray,
+    forced: np.ndarray,
+) -> None:
+    """The piece's placements in the release (``"piece:column"``), its pseudo columns as
+    guarded cells, and an earlier table's cells as published, locked or forced."""
+    guard[own[piece.guarded()]] = True
+    if piece.shown is not None:
+        mine = np.ones(len(own), dtype=bool)
+        mine[piece.guarded()] = False
+        at = own[mine]
+        cells.placements.append(Placement(f"{piece.name}:{REGISTER_COLUMN}", at, np.zeros_like(at)))
+        hidden = np.isnan(piece.shown[mine])
+        locked[at[~hidden]] = True
+        forced[at[hidden]] = True
+        return
+    for p in piece.cells.placements:
+        if p.column.startswith("_"):
+            continue
+        cells.placements.append(Placement(f"{piece.name}:{p.column}", own[p.cells], p.rows))
+
+
+def count_atoms(release: Release, frames: Mapping[str, pd.DataFrame], weight: str | None) -> None:
+    """Fill in the atoms' values from the populations' records, and check that every
+    defined cell is the sum of its atoms (else the definitions are wrong: a bug)."""
+    model = release.model
+    release.cells.values[model.first : model.first + model.n] = model.count(frames, weight)
+    bad = release.cells.check_relations()
+    if bad:
+        total, _ = release.cells.relations[bad[0]]
+        where = release.defs[total].to_meta() if total < len(release.defs) else f"cell {total}"
+        raise DisclosureError(
+            f"{len(bad)} published count(s) are not the sum of the people they describe "
+            f"(first: {where})",
+            hint="This is a bug in unmetneed: please report the command and its options.",
+        )
+
+
+# --- protecting a release -------------------------------------------------------------------
+
+
+def protect_release(release: Release, policy: Policy) -> Protection:
+    """Suppression over the whole release (module docstring): small cells and small
+    guarded groups, complements chosen jointly, zeros of suppressed blocks, and rounds of
+    checking as the attacker sees it until nothing is narrow. Deterministic.
+    """
+    cells, values = release.cells, release.cells.values
+    published = cells.published()
+    n = len(values)
+    if policy.off:
+        shown = values.astype(np.float64)
+        shown[release.forced] = np.nan
+        return Protection(policy, np.zeros(n, bool), release.forced.copy(), shown)
+    small = policy.primary(values) & (published | release.guard)
+    small &= ~release.locked
+    extra = np.zeros(n, dtype=bool)
+    revealed = release.locked.copy()
+    hidden = small | release.forced
+    for _ in range(ROUNDS):
+        floor = floors(release, hidden, policy)
+        zeros = block_zeros(release.blocks, hidden, values) & ~revealed
+        primary = small | release.forced | extra
+        rules = Rules(floor, revealed, release.guard, zeros)
+        hidden = primary | zeros | complement(cells, primary, policy, rules)
+        hidden &= ~(revealed & ~release.forced)
+        floor = floors(release, hidden, policy)
+        if (block_zeros(release.blocks, hidden, values) & ~hidden & ~revealed).any():
+            continue
+        narrow, pinned = exposed(release, _shown(values, hidden, policy), policy, floor)
+        if not narrow.any():
+            return _protection(policy, small, hidden, values)
+        reveal = pinned & ~small & ~release.forced & published
+        revealed |= reveal
+        hidden &= ~reveal
+        extra |= narrow & ~reveal
+    raise DisclosureError(
+        f"the release could not be protected in {ROUNDS} rounds",
+        hint="This is a bug in unmetneed: please report the tables and their options.",
+    )
+
+
+def _shown(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray:
+    """Published value of each cell: NaN if suppressed, rounded under a rounding policy."""
+    shown = rounded(values, policy.round_to) if policy.round_to else values.astype(np.float64)
+    return np.where(hidden, np.nan, shown)
+
+
+def _protection(
+    policy: Policy, small: np.ndarray, hidden: np.ndarray, values: np.ndarray
+) -> Protection:
+    """The outcome: ``primary`` the small cells, ``secondary`` every other hidden one."""
+    return Protection(policy, small & hidden, hidden & ~small, _shown(values, hidden, policy))
+
+
+def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
+    """What the attacker knows each suppressed cell is at least (people): the policy's
+    floor, or 0 for a count in a category block whose total is suppressed (its zeros are
+    suppressed too)."""
+    floor = np.full(len(release.cells.values), float(policy.floor))
+    for total, parts in release.blocks:
+        if hidden[total]:
+            floor[parts] = 0.0
+    return floor
+
+
+def block_zeros(
+    blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Zero counts in category blocks whose total is suppressed (to be suppressed)."""
+    out = np.zeros(len(values), dtype=bool)
+    for total, parts in blocks:
+        if hidden[total]:
+            part = np.asarray(parts, dtype=np.int64)
+            out[part[values[part] == 0]] = True
+    return out
+
+
+def exposed(
+    release: Release, shown: np.ndarray, policy: Policy, floor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks over cells: narrower than the width to the attacker, and of those, pinned.
+
+    Narrow: a suppressed published cell whose interval is below the width, or a guarded
+    group known to be at least 1 and at most K within less than the width.
+    """
+    cells = release.cells
+    published = cells.published()
+    width = policy.protection_width
+    hidden = published & np.isnan(shown)
+    targets = np.flatnonzero(hidden | release.guard)
+    narrow = np.zeros(len(shown), dtype=bool)
+    pinned = np.zeros(len(shown), dtype=bool)
+    if not len(targets) or not cells.relations:
+        return narrow, pinned
+    know = attacker.knowledge(cells.matrix(), shown, published, policy, floor)
+    found = attacker.narrow(know, targets, width)
+    low, high, ok = found["low"], found["high"], found["ok"]
+    in_small = (low >= 1) & (low <= max(policy.k, 0))
+    bad = ~ok & (hidden[targets] | in_small)
+    narrow[targets[bad]] = True
+    pinned[targets[bad & ((high - low) < 0.5)]] = True
+    return narrow, pinned
+
+
+def sliced(release: Release, protection: Protection, name: str) -> Protection:
+    """The release's protection restricted to table ``name``'s own cells, with the
+    remark a reader may see (the rule, never counts of cells)."""
+    own = release.ids[name]
+    others = [n for n in release.names if n != name]
+    remark = suppression_remark(protection.policy, ", ".join(others))
+    remarks = [] if protection.policy.off or not protection.suppressed[own].any() else [remark]
+    if protection.policy.off:
+        from unmetneed.disclosure.protect import OFF_REMARK
+
+        remarks = [OFF_REMARK]
+    return Protection(
+        protection.policy,
+        protection.primary[own],
+        protection.secondary[own],
+        protection.shown[own],
+        remarks=remarks,
+    )
+
+
+def piece_meta(piece: Piece, protection: Protection, release_name: str | None) -> dict[str, Any]:
+    """The ``"disclosure"`` block of one table's file: its own structure and what each
+    cell counts (never a value, never which suppressed cells are small)."""
+    shown = [p for p in piece.cells.placements if not p.column.startswith("_")]
+    written = Cells(piece.cells.values, list(piece.cells.relations), shown)
+    meta = protection.meta(written, table=piece.name)
+    meta["defs"] = [None if d is None else d.to_meta() for d in piece.defs]
+    meta["guard"] = piece.guarded().tolist()
+    meta["blocks"] = piece.blocks
+    meta["release"] = release_name
+    return meta
+
+
+def restrict(piece: Piece, pops: Iterable[str]) -> Piece | None:
+    """An earlier table cut down to its cells of populations ``pops`` (its other cells
+    count other people, so they cannot tell anything about these); None if none is left."""
+    keep_pops = set(pops)
+    keep = np.asarray([d is not None and d.pop in keep_pops for d in piece.defs], dtype=bool)
+    if not keep.any():
+        return None
+    new_id = np.full(len(keep), -1, dtype=np.int64)
+    new_id[keep] = np.arange(int(keep.sum()))
+    cells = Cells(piece.cells.values[keep])
+    for total, parts in piece.cells.relations:
+        if keep[total] and keep[parts].all():
+            cells.add_relation(int(new_id[total]), new_id[parts].tolist())
+    shown = None if piece.shown is None else piece.shown[keep]
+    defs = tuple(d for d, k in zip(piece.defs, keep, strict=True) if k)
+    unshown = tuple(int(new_id[c]) for c in piece.guarded().tolist() if keep[c])
+    return Piece(piece.name, cells, defs, piece.blocks, shown, unshown)
+
+
+def protect_pieces(
+    pieces: Sequence[Piece],
+    frames: Mapping[str, pd.DataFrame],
+    policy: Policy,
+    earlier: Sequence[Piece] = (),
+    weight: str | None = None,
+) -> tuple[Release, Protection]:
+    """Protect ``pieces`` together, against the ``earlier`` tables of the release, over the
+    atoms of the populations' records ``frames`` (population -> records)."""
+    before = [r for r in (restrict(p, frames) for p in earlier) if r is not None]
+    release = assemble([*before, *pieces], frames)
+    count_atoms(release, frames, weight)
+    return release, protect_release(release, policy)

@@ -1,0 +1,121 @@
+"""What each cell of a gap table counts, for protecting it in a release.
+
+A gap ``in_treatment`` cell (period P, area A, substance S) counts the treatment records of
+period P whose area is one of A's names in the extract and whose drug_group x crack is in
+S's set (contract 4.1: ``opiate_crack`` = opiate or crack, ...); a total row counts its
+areas' names together; the substance parts (opiate without crack, opiate with crack, crack
+without opiate) count their sets of one area. The sets are found by applying the gap's own
+row rule (``gap._substance_masks``) to one row of each drug_group x crack code, so the
+definitions cannot drift from the counting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.disclosure.release import Def, Piece, dgc_set
+
+if TYPE_CHECKING:
+    from unmetneed.gap import GapBuild
+
+
+@lru_cache(maxsize=None)
+def substance_dgc(substance: str) -> tuple[str, ...]:
+    """The drug_group x crack codes a gap substance counts.
+
+    >>> substance_dgc("opiate")
+    ('opiate|yes', 'opiate|no', 'opiate|not_stated')
+    """
+    from unmetneed.gap import _substance_masks
+
+    return dgc_set(lambda f: _substance_masks(f, (substance,))[substance])
+
+
+@lru_cache(maxsize=1)
+def part_dgc() -> tuple[tuple[str, ...], ...]:
+    """The codes of the three substance parts: onc, oac, cno (see ``gap._substance_parts``)."""
+    from unmetneed.gap import _substance_masks
+
+    def part(i: int) -> tuple[str, ...]:
+        def rule(frame: pd.DataFrame) -> np.ndarray:
+            m = _substance_masks(frame, ("opiate", "crack"))
+            return [m["opiate"] & ~m["crack"], m["opiate"] & m["crack"], ~m["opiate"] & m["crack"]][
+                i
+            ]
+
+        return dgc_set(rule)
+
+    return part(0), part(1), part(2)
+
+
+def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
+    """The gap table ``build`` as a release piece of population ``pop``."""
+    cells = build.cells
+    n = len(cells.values)
+    if build.kind != "treatment" or not cells.placements:
+        return Piece(name, cells, (None,) * n)
+    table = build.table
+    shown = cells.placements[0]
+    names = _area_names(build.counted)
+    defs: list[Def | None] = [None] * n
+    rows = shown.rows
+    for cell, row in zip(shown.cells.tolist(), rows.tolist(), strict=True):
+        defs[cell] = Def.of(
+            pop,
+            {
+                "period": [table["period"].iloc[row]],
+                "area": _row_areas(table, row, names),
+                "dgc": substance_dgc(str(table["substance"].iloc[row])),
+            },
+        )
+    _part_defs(build, defs, names, pop)
+    return Piece(name, cells, tuple(defs))
+
+
+def _area_names(counted: pd.DataFrame) -> dict[int, tuple[str, ...]]:
+    """The extract's area names of each area id."""
+    pairs = counted[["area_id", "area_name"]].drop_duplicates()
+    grouped = pairs.groupby("area_id", sort=True)["area_name"].agg(lambda s: tuple(sorted(s)))
+    return {int(k): v for k, v in grouped.items()}
+
+
+def _row_areas(table: pd.DataFrame, row: int, names: dict[int, tuple[str, ...]]) -> list[str]:
+    """Names of the area of table row ``row``; of all its areas for a total row."""
+    if "is_total" in table and bool(table["is_total"].iloc[row]):
+        group = table["total_group"].to_numpy()
+        is_total = table["is_total"].to_numpy(dtype=bool)
+        mine = np.flatnonzero((group == group[row]) & ~is_total)
+        ids = table["area_id"].to_numpy()[mine]
+    else:
+        ids = np.asarray([table["area_id"].iloc[row]])
+    return sorted({a for i in ids.tolist() for a in names.get(int(i), ())})
+
+
+def _part_defs(
+    build: GapBuild, defs: list[Def | None], names: dict[int, tuple[str, ...]], pop: str
+) -> None:
+    """Definitions of the substance parts (ids after the shown cells, three per area),
+    each placed by a relation to a shown cell of its period and area."""
+    cells, table = build.cells, build.table
+    shown = cells.placements[0]
+    row_of = dict(zip(shown.cells.tolist(), shown.rows.tolist(), strict=True))
+    first = len(shown.cells)
+    sets = part_dgc()
+    for total, parts in cells.relations:
+        if total not in row_of:
+            continue
+        row = row_of[total]
+        for p in parts:
+            if p >= first and defs[p] is None:
+                defs[p] = Def.of(
+                    pop,
+                    {
+                        "period": [table["period"].iloc[row]],
+                        "area": _row_areas(table, row, names),
+                        "dgc": sets[(p - first) % 3],
+                    },
+                )
