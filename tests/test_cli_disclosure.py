@@ -52,7 +52,8 @@ def test_suppress_writes_a_protected_table_that_audit_passes(tmp_path: Path) -> 
     )
     assert written["suppressed"].sum() == 4
     meta = read_meta(out)
-    assert meta is not None and meta["disclosure"]["n_secondary"] == 2
+    assert meta is not None and "n_secondary" not in meta["disclosure"]  # no side channel
+    assert "n_primary" not in meta["disclosure"] and "1..3 suppressed" not in err
     code, stdout, err = run("audit", str(out))
     assert code == 0, err
     assert "passed" in err

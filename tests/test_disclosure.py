@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from unmetneed.disclosure import Cells, Policy, protect
+from unmetneed.disclosure import Cells, Policy, Protection, protect
 from unmetneed.disclosure.attacker import intervals, knowledge
 from unmetneed.disclosure.audit import audit, gather
 from unmetneed.disclosure.tables import LongSpec, cube, from_long
@@ -197,25 +197,6 @@ def linked() -> tuple[Cells, pd.DataFrame, pd.DataFrame]:
     return cells, gap, compare
 
 
-def test_linked_tables_sharing_a_margin_are_protected_together(tmp_path) -> None:
-    cells, gap, compare = linked()
-    result = protect(cells, Policy.named(k=3))
-    out_gap = result.apply(gap, cells, table="gap")
-    out_cmp = result.apply(compare, cells, derived=("pct",), table="compare")
-    # the 1 (A male) and the 2 (C female) are small; A and C female/male hide with them
-    assert out_cmp["count"].isna().tolist() == [True, True, False, False, True, True]
-    assert out_cmp.loc[out_cmp["count"].isna(), "pct"].isna().all()
-    assert out_gap["in_treatment"].notna().all()
-    found = widths(cells, result.shown)
-    assert min(found.values()) >= 3
-    write_table(out_gap, tmp_path / "gap.parquet", {"disclosure": result.meta(cells, "gap")})
-    write_table(out_cmp, tmp_path / "cmp.csv", {"disclosure": result.meta(cells, "compare")})
-    frames, meta = gather([tmp_path / "gap.parquet", tmp_path / "cmp.csv"])
-    assert audit(frames, meta).ok
-    with pytest.raises(InputError, match="audit them together"):
-        gather([tmp_path / "gap.parquet"])
-
-
 # --- audit -------------------------------------------------------------------------------
 
 
@@ -244,8 +225,7 @@ def test_long_table_relations_come_from_total_rows(tmp_path) -> None:
 
 def test_audit_passes_what_protect_wrote_and_prints_exact_intervals(tmp_path) -> None:
     path, *_ = protected_long(tmp_path)
-    frames, meta = gather([path])
-    result = audit(frames, meta)
+    result = audit(gather([path]))
     assert result.ok
     # A male: A male + C male = 25 - 15 = 10 with C male >= 1 -> [1, 9]
     first = result.cells.set_index("cell").loc[0]
@@ -258,12 +238,12 @@ def test_audit_fails_a_doctored_table_with_secondary_cells_revealed(tmp_path) ->
     doctored = out.copy()
     doctored.loc[[1, 6], "count"] = frame.loc[[1, 6], "count"].to_numpy()  # the complements
     write_table(doctored, path, meta)
-    frames, block = gather([path])
-    result = audit(frames, block)
+    result = audit(gather([path]))
     assert not result.ok
     # A male = 21 - 20 exactly: interval [1, 1]
     assert "narrowed below 3" in result.problems[-1]
     assert "area=A, sex=male) to [1, 1]" in result.problems[-1]
+    assert "can be narrowed below 3" in result.problems[-1]
 
 
 def test_audit_refuses_a_table_without_metadata(tmp_path) -> None:
@@ -280,27 +260,77 @@ def test_audit_of_a_large_table_certifies_jointly_then_computes_the_rest(
 
     monkeypatch.setattr(audit_module, "EXACT_LIMIT", 0)
     path, frame, out, _ = protected_long(tmp_path)
-    frames, meta = gather([path])
-    assert audit(frames, meta).ok
+    assert audit(gather([path])).ok
     doctored = out.copy()
     doctored.loc[[1, 6], "count"] = frame.loc[[1, 6], "count"].to_numpy()
     write_table(doctored, path, read_meta(path))
-    frames, meta = gather([path])
-    result = audit(frames, meta)
+    result = audit(gather([path]))
     assert not result.ok
     narrow = result.cells[~result.cells["ok"]]
     assert narrow[["low", "high"]].to_numpy().tolist() == [[1, 1], [2, 2]]
 
 
 def test_audit_fails_a_percentage_left_beside_a_suppressed_count(tmp_path) -> None:
-    cells, gap, compare = linked()
-    result = protect(cells, Policy.named(k=3))
-    out_gap = result.apply(gap, cells, table="gap")
-    out_cmp = result.apply(compare, cells, derived=("pct",), table="compare")
-    leaked = out_cmp.assign(pct=compare["pct"])  # 100 x 1 / 21 gives the 1 away
-    write_table(out_gap, tmp_path / "gap.parquet", {"disclosure": result.meta(cells, "gap")})
-    write_table(leaked, tmp_path / "cmp.parquet", {"disclosure": result.meta(cells, "compare")})
-    frames, meta = gather([tmp_path / "gap.parquet", tmp_path / "cmp.parquet"])
-    found = audit(frames, meta)
+    path, frame, out, cells = protected_long(tmp_path)
+    meta = read_meta(path)
+    meta["disclosure"]["derived"] = {"": ["pct"]}
+    leaked = out.assign(pct=100 * frame["count"] / 59)  # 100 x 1 / 59 gives the 1 away
+    write_table(leaked, path, meta)
+    found = audit(gather([path]))
     assert not found.ok
-    assert "column 'pct' is shown on 4 row(s) that lost a count (first: row 1)" in found.problems
+    assert "column 'pct' is shown on 4 row(s) that lost a count (first: row 1)" in " ".join(
+        found.problems
+    )
+
+
+def test_audit_reports_a_hidden_group_that_shows_zeros_in_all_but_one_category(tmp_path) -> None:
+    # a compare-like block: group size 2 hidden, male hidden, female/other/not_stated 0 shown
+    frame = pd.DataFrame(
+        {"category": ["male", "female", "other", "not_stated"], "count": [2, 0, 0, 0]}
+    ).assign(denominator=2)
+    cells = Cells([2, 2, 0, 0, 0])
+    cells.add_relation(0, [1, 2, 3, 4])
+    cells.place("denominator", np.zeros(4, dtype=np.int64), np.arange(4))
+    cells.place("count", np.arange(1, 5), np.arange(4))
+    hidden = np.array([True, True, False, False, False])
+    none = np.zeros(5, bool)
+    protection = Protection(Policy.named(k=3), hidden, none, np.where(hidden, np.nan, 0.0))
+    shown = protection.apply(frame, cells)
+    meta = {"disclosure": {**protection.meta(cells), "blocks": True}}
+    path = write_table(shown, tmp_path / "t.parquet", meta)
+    found = audit(gather([path]))
+    assert any("group disclosure" in p for p in found.problems)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"relations": [[0, [99]]]},
+        {"placements": [{"column": "count"}]},
+        {"n_cells": "x"},
+        {"policy": None},
+        {"defs": [["p", "not a dict"]]},
+        {"defs": [None]},
+    ],
+)
+def test_audit_of_malformed_metadata_is_an_input_error(tmp_path, damage) -> None:
+    import json
+
+    path, *_ = protected_long(tmp_path, "t.csv")
+    sidecar = tmp_path / "t.csv.meta.json"
+    meta = json.loads(sidecar.read_text())
+    meta["disclosure"].update(damage)
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="metadata"):
+        gather([path])
+
+
+def test_audit_of_a_table_without_relations_does_not_crash(tmp_path) -> None:
+    import json
+
+    path, *_ = protected_long(tmp_path, "t.csv")
+    sidecar = tmp_path / "t.csv.meta.json"
+    meta = json.loads(sidecar.read_text())
+    meta["disclosure"]["relations"] = []
+    sidecar.write_text(json.dumps(meta))
+    assert audit(gather([path])).ok  # no relations: nothing bounds a suppressed cell

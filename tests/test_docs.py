@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import shlex
 from pathlib import Path
@@ -59,5 +60,6 @@ def test_readme_example_runs(line: str, shared_out: Path, monkeypatch: pytest.Mo
         pytest.skip("../shared/realdata/ is not here")
     monkeypatch.chdir(ROOT)
     args = [a.replace("out/", f"{shared_out}/") for a in shlex.split(line)[1:]]
+    args = [x for a in args for x in (sorted(glob.glob(a)) if "*" in a else [a])]  # the shell's
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr

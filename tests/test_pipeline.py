@@ -29,35 +29,58 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_sample_run_writes_valid_outputs_and_a_true_manifest(world: Path) -> None:
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its path inside it."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_sample_run_writes_publish_and_restricted_with_true_manifests(world: Path) -> None:
     out = world / "out"
     code, _, err = run(str(world / "quarterly.toml"), "--out-dir", str(out))
     assert code == 0, err
-    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["publish", "restricted"]
+    publish, restricted = out / "publish", out / "restricted"
+    manifest = json.loads((publish / "manifest.json").read_text())
     assert manifest["period"] == "2024/25"
-    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".meta.json"))
+    assert set(manifest) == {"tool", "version", "period", "config_sha256", "policy", "outputs"}
+    assert manifest["config_sha256"] == sha256_file(world / "quarterly.toml")
+    names = sorted(p.name for p in publish.iterdir() if not p.name.endswith(".meta.json"))
     assert names == sorted([*(e["path"] for e in manifest["outputs"]), "manifest.json"])
     for entry in manifest["outputs"]:
-        assert sha256_file(out / entry["path"]) == entry["sha256"]
-    for name, spec in manifest["inputs"].items():
+        assert sha256_file(publish / entry["path"]) == entry["sha256"]
+        assert entry["policy"] == "k3"
+    assert not (publish / "extract.parquet").exists()
+    runlog = json.loads((restricted / "runlog.json").read_text())
+    for name, spec in runlog["inputs"].items():
         assert sha256_file(Path(spec["path"])) == spec["sha256"], name
-    extract = load(out / "extract.parquet", "treatment").frame
-    assert len(extract) == next(
-        e["rows"] for e in manifest["outputs"] if e["path"] == "extract.parquet"
-    )
+    assert runlog["inputs"]["raw"]["rows"] == 2000  # the sample's raw records
+    extract = load(restricted / "extract.parquet", "treatment").frame
     assert "client_id" not in extract and "date_of_birth" not in extract
-    assert read_meta(out / "gap.parquet")["table"] == "gap"  # type: ignore[index]
+    assert (restricted / "register.json").exists()
+    assert read_meta(publish / "gap.parquet")["table"] == "gap"  # type: ignore[index]
+
+
+def test_nothing_published_says_how_many_suppressed_counts_are_small(world: Path) -> None:
+    out = world / "out"
+    code, stdout, err = run(str(world / "quarterly.toml"), "--out-dir", str(out))
+    assert code == 0, err
+    texts = [stdout, err] + [
+        p.read_text() for p in (out / "publish").iterdir() if p.suffix in (".json", ".csv")
+    ]
+    for text in texts:
+        assert "n_primary" not in text and "n_secondary" not in text
+        assert " count(s) of 1..3 suppressed" not in text
+        assert "rows=" not in text and "released" not in text
 
 
 def test_second_run_is_byte_identical(world: Path) -> None:
     out = world / "out"
     assert run(str(world / "quarterly.toml"), "--out-dir", str(out), "--quiet")[0] == 0
-    first = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
+    first = files(out / "publish")
     assert run(str(world / "quarterly.toml"), "--out-dir", str(out), "--quiet")[0] == 0
-    second = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
-    assert first == second
-    before = json.loads((out / "manifest.json").read_text())
-    assert before["outputs"] and all(e["sha256"] for e in before["outputs"])
+    assert files(out / "publish") == first
+    manifest = json.loads((out / "publish" / "manifest.json").read_text())
+    assert manifest["outputs"] and all(e["sha256"] for e in manifest["outputs"])
 
 
 def test_quiet_prints_nothing(world: Path) -> None:
@@ -102,10 +125,10 @@ def test_bad_input_fails_and_leaves_no_output(
 def test_a_failed_run_leaves_the_previous_output_as_it_was(world: Path) -> None:
     out = world / "out"
     assert run(str(world / "quarterly.toml"), "--out-dir", str(out), "--quiet")[0] == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files(out)
     (world / "prevalence.csv").write_text("area,period\n")
     assert run(str(world / "quarterly.toml"), "--out-dir", str(out))[0] == 3
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files(out) == before
 
 
 def test_unknown_config_key_is_named_before_any_work(world: Path) -> None:

@@ -248,7 +248,9 @@ def test_separate_commands_with_one_release_are_protected_together(
         "--within", "substance_cohort", "--release", rel, "--out", tmp_path / "cmp.parquet",
     )  # fmt: skip
     assert code == 0, said
-    found = attack(pd.read_parquet(tmp_path / "gap.parquet"), pd.read_parquet(tmp_path / "cmp.parquet"))
+    found = attack(
+        pd.read_parquet(tmp_path / "gap.parquet"), pd.read_parquet(tmp_path / "cmp.parquet")
+    )
     where, width = narrowest(found)
     assert width >= K - 1e-6, where
     earlier, policy = register.read(rel)

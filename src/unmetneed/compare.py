@@ -44,7 +44,7 @@ import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
-from unmetneed.disclosure import Cells, Policy, Protection, protect
+from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.schemas import contract
 
@@ -543,6 +543,7 @@ def compare(
     *,
     populations: Mapping[str, str] | None = None,
     release: Path | str | None = None,
+    frames: Mapping[str, pd.DataFrame] | None = None,
 ) -> Comparison:
     """The protected comparison table of ``cohorts`` (label -> frame, or one frame with a
     ``cohort`` column, or a :class:`Tally` already counted) over ``options.by`` within
@@ -552,15 +553,18 @@ def compare(
     are not changed. ``populations``: a name for each cohort's people (default: a
     fingerprint of its rows); ``release``: a release folder whose earlier tables this one is
     protected against (``result.protected.record()`` adds it once written). A Tally has no
-    rows: its table is protected by its own relations only.
+    rows: give each cohort's records (``frames``, e.g. collapsed, with a ``_people``
+    column) to protect it over the people, else it is protected by its own relations only.
     """
     from dataclasses import replace
 
     from unmetneed.disclosure.publish import protect_one
     from unmetneed.disclosure.release import Piece, fingerprint, population
+    from unmetneed.stream import PEOPLE
 
     build = prepare(cohorts, options)
-    frames = {} if isinstance(cohorts, Tally) else _cohort_frames(cohorts, build.labels)
+    if frames is None:
+        frames = {} if isinstance(cohorts, Tally) else _cohort_frames(cohorts, build.labels)
     if frames:
         default = {label: population(_kind(f), fingerprint(f)) for label, f in frames.items()}
         pops = dict(populations or default)
@@ -569,7 +573,7 @@ def compare(
     else:
         piece = Piece("compare", build.cells, (None,) * len(build.cells.values), blocks=True)
         people = {}
-    done = protect_one(piece, people, build.policy, release)
+    done = protect_one(piece, people, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
 
@@ -1274,12 +1278,45 @@ def compare_files(
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
-        tally, notes = tally_files(parsed, options, bands, kind, columns)
-        return compare(tally, options), notes
+        kinds: list[str] = []
+        tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
+        frames, pops = _collapsed(parsed, kinds, options, columns)
+        return compare(tally, options, populations=pops, frames=frames), notes
     loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
     cohorts, notes = _as_cohorts(parsed, loaded)
     pops = _file_populations(parsed, loaded)
     return compare(cohorts, options, populations=pops, release=release), notes
+
+
+def _collapsed(
+    parsed: Sequence[tuple[str | None, Path]],
+    kinds: Sequence[str],
+    options: CompareOptions,
+    columns: Mapping[str, str] | None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Each cohort's records collapsed to people per distinct combination of the columns
+    its cells use (``stream.collapse``: one more pass, flat memory), and its population
+    name, for protecting a table counted in batches over the same model as a loaded one."""
+    from unmetneed.disclosure.release import population
+    from unmetneed.stream import collapse
+    from unmetneed.write import sha256_file
+
+    used = source_columns((*options.within_columns, *options.variables))
+    keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", *used)
+    frames: dict[str, pd.DataFrame] = {}
+    pops: dict[str, str] = {}
+    for (label, path), kind in zip(parsed, kinds, strict=True):
+        digest = sha256_file(path)[:16]
+        if label is not None:
+            frames[label] = collapse(path, kind, keep, columns).frame
+            pops[label] = population(kind, digest)
+            continue
+        whole = collapse(path, kind, (*keep, "cohort"), columns).frame
+        text = whole["cohort"].astype("string")
+        for name in text.dropna().unique().tolist():
+            frames[str(name)] = whole[(text == name).to_numpy(bool)]
+            pops[str(name)] = population(kind, f"{digest}:{name}")
+    return frames, pops
 
 
 def _file_populations(

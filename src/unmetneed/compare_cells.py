@@ -11,7 +11,7 @@ collapsed age band is the set of 5-year bands it takes in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 Where = dict[str, set[str]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def cohort_dgc(category: str) -> tuple[str, ...]:
     """The drug_group x crack codes of a substance cohort (or ``not_stated``)."""
     from unmetneed.compare import SUBSTANCE_COHORTS, derive_substance_cohort

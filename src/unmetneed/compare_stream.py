@@ -112,9 +112,11 @@ def tally_files(
     bands: AgeBands | None,
     kind: str = "auto",
     columns: Mapping[str, str] | None = None,
+    kinds: list[str] | None = None,
 ) -> tuple[Tally, list[str]]:
     """The :class:`Tally` of Parquet files (``(label, path)``; one ``(None, path)`` whose
-    ``cohort`` column labels its rows) and the notes of reading them.
+    ``cohort`` column labels its rows) and the notes of reading them. ``kinds``, if given,
+    receives the kind each file was read as (treatment or cohort).
     """
     if kind not in COHORT_KINDS:
         raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
@@ -122,15 +124,15 @@ def tally_files(
     registries: dict[str, Registry] = {}
     counter = Counter(len(within) + 1, len(variables))
     notes: list[str] = []
-    kinds = []
+    read_as = kinds if kinds is not None else []
     for number, (label, path) in enumerate(files):
         count = _File(counter, registries, options, bands, columns, number, len(files), label)
         notes += count.file(path, kind)
-        kinds.append(count.kind)
+        read_as.append(count.kind)
     coders = [_coder(name, registries.__getitem__, bands) for name in (*within, *variables)]
     bare = files[0][0] is None
     # labels in a cohort column outside the contract keep the order first seen (as loaded)
-    first_seen = "cohort" not in contract(kinds[0]).names
+    first_seen = "cohort" not in contract(read_as[0]).names
     cohort = _coder("cohort", registries.__getitem__, None, first_seen) if bare else None
     labels = cohort.categories() if cohort else tuple(str(lbl) for lbl, _ in files)
     return _tally(counter, coders[: len(within)], coders[len(within) :], cohort, labels), notes

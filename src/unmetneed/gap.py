@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
-from unmetneed.disclosure import Cells, Policy, Protection, protect
+from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
 from unmetneed.stream import PEOPLE
 

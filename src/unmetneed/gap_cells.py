@@ -11,7 +11,7 @@ definitions cannot drift from the counting.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from unmetneed.gap import GapBuild
 
 
-@lru_cache(maxsize=None)
+@cache
 def substance_dgc(substance: str) -> tuple[str, ...]:
     """The drug_group x crack codes a gap substance counts.
 
@@ -79,8 +79,10 @@ def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
 def _area_names(counted: pd.DataFrame) -> dict[int, tuple[str, ...]]:
     """The extract's area names of each area id."""
     pairs = counted[["area_id", "area_name"]].drop_duplicates()
-    grouped = pairs.groupby("area_id", sort=True)["area_name"].agg(lambda s: tuple(sorted(s)))
-    return {int(k): v for k, v in grouped.items()}
+    out: dict[int, tuple[str, ...]] = {}
+    for area_id, name in zip(pairs["area_id"].tolist(), pairs["area_name"].tolist(), strict=True):
+        out[int(area_id)] = tuple(sorted({*out.get(int(area_id), ()), str(name)}))
+    return out
 
 
 def _row_areas(table: pd.DataFrame, row: int, names: dict[int, tuple[str, ...]]) -> list[str]:

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from unmetneed.codes import map_distinct, parse_period
@@ -36,7 +35,6 @@ from unmetneed.write import atomic_dir, sha256_file, write_table
 if TYPE_CHECKING:
     from unmetneed.compare import CompareBuild, Comparison
     from unmetneed.config import CompareSpec
-    from unmetneed.disclosure import Policy
     from unmetneed.gap import GapBuild, GapResult
 
 MANIFEST = "manifest.json"
@@ -214,7 +212,6 @@ def prepare_compares(
     if not config.compare:
         return []
     from unmetneed.compare import CompareOptions, prepare
-    from unmetneed.disclosure import Policy
 
     policy = config.disclosure_policy()
     builds = []
@@ -262,9 +259,7 @@ class Populations:
         return self.names[ref]
 
 
-def populations(
-    config: RunConfig, inputs: dict[str, Input], extract: Table | None
-) -> Populations:
+def populations(config: RunConfig, inputs: dict[str, Input], extract: Table | None) -> Populations:
     """Every reference a table counts, named and with its records."""
     from unmetneed.disclosure.release import fingerprint, population
 

@@ -52,7 +52,7 @@ class Audit:
 
 
 def published_values(
-    frames: Mapping[str | None, pd.DataFrame], cells_meta: Cells
+    frames: Mapping[str, pd.DataFrame], cells_meta: Cells
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Each cell's published value (NaN if suppressed), the published mask, and conflicts.
 
@@ -64,7 +64,7 @@ def published_values(
     published = np.zeros(n, dtype=bool)
     problems: list[str] = []
     for p in cells_meta.placements:
-        frame = frames.get(p.table)
+        frame = frames.get(p.table or "")
         if frame is None:  # an earlier table of the release: its values come from the register
             continue
         if p.name not in frame:
@@ -204,40 +204,56 @@ def audit(
         narrow = hidden_mask.copy()
     hidden = np.flatnonzero(hidden_mask)
     where = _where(frames, release.cells, hidden)
-    low, high = _display_intervals(release, shown, published, policy, floor, hidden)
+    exact = hidden if len(hidden) <= EXACT_LIMIT else np.flatnonzero(narrow & hidden_mask)
+    low, high = _intervals_of(release, shown, published, policy, floor, hidden, exact)
     table = pd.DataFrame(
         {"cell": hidden, "where": where, "low": low, "high": high, "ok": ~narrow[hidden]}
     ).assign(width=w)
     bad = np.flatnonzero(narrow)
     if len(bad):
-        names = dict(zip(hidden.tolist(), where, strict=True))
-        shown_at = [names.get(int(c), _atom_name(release, int(c))) for c in bad[:10]]
+        said = dict(zip(hidden.tolist(), where, strict=True))
+        ends = {int(c): (lo, hi) for c, lo, hi in zip(hidden.tolist(), low, high, strict=True)}
+        named = [
+            _named(said.get(int(c)) or _atom_name(release, int(c)), ends.get(int(c)))
+            for c in bad[:10]
+        ]
         problems.append(
             f"{len(bad)} suppressed count(s) or small group(s) can be narrowed below {w}: "
-            + "; ".join(shown_at)
+            + "; ".join(named)
             + (" ..." if len(bad) > 10 else "")
         )
     return Audit(table, w, policy, problems)
 
 
-def _display_intervals(
+def _intervals_of(
     release: Release,
     shown: np.ndarray,
     published: np.ndarray,
     policy: Policy,
     floor: np.ndarray,
     hidden: np.ndarray,
+    exact: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact attacker intervals of the suppressed cells for the report (people), when
-    there are at most ``EXACT_LIMIT`` of them (NaN otherwise, or if inconsistent)."""
-    nan = np.full(len(hidden), np.nan)
-    if not len(hidden) or len(hidden) > EXACT_LIMIT or not release.cells.relations:
-        return nan, nan.copy()
+    """The attacker's [min, max] (people) of the ``exact`` cells among ``hidden``, for the
+    report (NaN for the others, or if the published values are inconsistent)."""
+    low, high = np.full(len(hidden), np.nan), np.full(len(hidden), np.nan)
+    if not len(exact) or not release.cells.relations:
+        return low, high
     know = attacker.knowledge(release.cells.matrix(), shown, published, policy, floor)
     try:
-        return attacker.intervals(know, hidden)
+        lo, hi = attacker.intervals(know, exact)
     except attacker.InconsistentError:
-        return nan, nan.copy()
+        return low, high
+    at = np.searchsorted(hidden, exact)
+    low[at], high[at] = lo, hi
+    return low, high
+
+
+def _named(where: str, ends: tuple[float, float] | None) -> str:
+    """A cell's place, and its interval when known (``to [1, 1]``)."""
+    if ends is None or np.isnan(ends[0]):
+        return where
+    return f"{where} to [{ends[0] + 0.0:g}, {ends[1] + 0.0:g}]"
 
 
 def _atom_name(release: Release, cell: int) -> str:
@@ -270,9 +286,7 @@ def group_disclosures(
     ]
 
 
-def _where(
-    frames: Mapping[str | None, pd.DataFrame], structure: Cells, cells: np.ndarray
-) -> list[str]:
+def _where(frames: Mapping[str, pd.DataFrame], structure: Cells, cells: np.ndarray) -> list[str]:
     """A readable place for each cell: frame, column, 1-based row and that row's labels.
 
     A cell shown in several places is named by its first placement (first row there).
@@ -284,7 +298,7 @@ def _where(
         if len(mine) == 0:
             continue
         rows = row[cells[mine]]
-        frame = frames.get(p.table)
+        frame = frames.get(p.table or "")
         if frame is None:  # a table published earlier into the release
             out[mine] = [f"{p.table}: a count published earlier" for _ in rows.tolist()]
             continue
@@ -376,7 +390,7 @@ def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(
                 f"{path}: its disclosure metadata is damaged ({type(exc).__name__}: {exc})",
-                hint="Write the table again with unmetneed; hand-edited metadata cannot be trusted.",
+                hint="Write the table again with unmetneed: edited metadata cannot be trusted.",
             ) from None
         out.append(Written(name, frame, dict(block), piece))
     policies = {json.dumps(w.meta["policy"], sort_keys=True) for w in out}

@@ -25,7 +25,6 @@ ALONE = (
     "protected together: give every command the same --release DIR, or make them in one "
     "`unmetneed run`."
 )
-_said: list[bool] = []
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,5 @@ def protect_one(
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:
-    """Tell the user, once per process, that a table was protected on its own."""
-    if _said:
-        return
-    _said.append(True)
+    """Tell the user that a table was protected on its own (once per command)."""
     (write or (lambda text: print(text, file=sys.stderr)))(ALONE)

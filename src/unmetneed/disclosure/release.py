@@ -241,16 +241,12 @@ class _Pop:
         """Each row's combination of ``variables`` as a mixed-radix index."""
         out = np.zeros(len(frame), dtype=np.int64)
         for v in variables:
-            codes = pd.Index(self.domains[v]).get_indexer(labels(frame, v))
+            codes = pd.Index(self.domains[v]).get_indexer(pd.Index(labels(frame, v)))
             if (codes < 0).any() and self.domains[v][-1] != REST:
                 raise AssertionError(f"{v}: a value outside the model (a bug)")
             codes = np.where(codes < 0, len(self.domains[v]) - 1, codes)  # ~rest
             out = out * len(self.domains[v]) + codes
         return out
-
-
-TREATMENT = "treatment:"  # population names of treatment extracts start so
-REQUIRED = ("period", "area", "age_band")  # never missing in a treatment extract (2.1)
 
 
 def population(kind: str, ident: str) -> str:
@@ -262,23 +258,10 @@ def population(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
 
 
-def impossible(pop: str) -> set[tuple[str, str]]:
-    """(variable, code) pairs nobody of ``pop`` can have: a treatment extract's required
-    columns are never missing (contract 2.1)."""
-    if not pop.startswith(TREATMENT):
-        return set()
-    return {(v, NOT_STATED) for v in REQUIRED}
-
-
-def _stated_dgc(codes: set[str]) -> set[str]:
-    """dgc codes with both drug group and crack stated (a treatment extract's)."""
-    return {c for c in codes if NOT_STATED not in c.split("|")}
-
-
 def _seen(frame: pd.DataFrame, variable: str, domain: tuple[str, ...]) -> tuple[str, ...]:
     """``domain`` without the ``not_stated``-like and ``~rest`` codes no row of ``frame``
     has (codes that may be structurally empty, so an attacker may know they are)."""
-    found = pd.Index(domain).get_indexer(pd.unique(labels(frame, variable)))
+    found = pd.Index(domain).get_indexer(pd.Index(pd.unique(labels(frame, variable))))
     has = {domain[i] for i in found[found >= 0].tolist()}
     if (found < 0).any():
         has.add(REST)
@@ -329,11 +312,11 @@ class Model:
     ) -> Model:
         """The model of the populations and variables ``defs`` use.
 
-        Codes nobody can have are left out, so their atoms are known to be 0 as the attacker
-        knows them: a treatment extract's required columns are never missing
-        (:func:`impossible`); and, given the populations' records (``frames``), the
-        ``not_stated`` and ``~rest`` codes nobody has (an attacker may know that an extract
-        holds one period, or no missing drug group: protection assumes it does).
+        Given the populations' records (``frames``, when protecting), the ``not_stated``
+        and ``~rest`` codes nobody has are left out, so their atoms are known to be 0: an
+        attacker may know that an extract holds one period, or that its required columns
+        are never missing; protection assumes the attacker knows. ``audit`` (no records)
+        keeps them: it can only be more lenient where the data has such zeros.
         """
         pops: dict[str, _Pop] = {}
         at = first
@@ -343,10 +326,6 @@ class Model:
             for d in mine:
                 for v, c in d.where:
                     codes.setdefault(v, set()).update(c)
-            gone = impossible(pop)
-            codes = {v: {x for x in c if (v, x) not in gone} for v, c in codes.items()}
-            if pop.startswith(TREATMENT):
-                codes = {v: _stated_dgc(c) if v == "dgc" else c for v, c in codes.items()}
             domains = {v: (*sorted(c - {REST}), REST) for v, c in codes.items()}
             if frames is not None and pop in frames:
                 domains = {v: _seen(frames[pop], v, d) for v, d in domains.items()}
@@ -455,9 +434,7 @@ class Release:
         return [p.name for p in self.pieces]
 
 
-def assemble(
-    pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None = None
-) -> Release:
+def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None = None) -> Release:
     """The release structure of ``pieces`` (values: the pieces' own; atoms zero until
     :func:`count_atoms`). Earlier tables are pieces with ``shown`` values.
     """
@@ -501,8 +478,9 @@ def assemble(
         _place(cells, piece, own, guard, locked, forced)
     for uid, d in enumerate(defs):
         cells.add_relation(uid, model.pops[d.pop].atoms(d).tolist())
-    for totals, parts in zip(*model.ties(), strict=True):
-        cells.add_relations(totals, parts)
+    tie_totals, tie_parts = model.ties()
+    for totals, atoms in zip(tie_totals, tie_parts, strict=True):
+        cells.add_relations(totals, atoms)
     guard[model.separators()] = True
     return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks)
 
@@ -590,12 +568,13 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     extra = np.zeros(n, dtype=bool)
     revealed = release.locked.copy()
     hidden = small | release.forced
-    for _ in range(ROUNDS):
+    for _ in range(ROUNDS):  # each round only adds to what is hidden (reveals aside)
         floor = floors(release, hidden, policy)
         zeros = block_zeros(release.blocks, hidden, values) & ~revealed
         primary = small | release.forced | extra
-        rules = Rules(floor, revealed, release.guard, zeros)
-        hidden = primary | zeros | complement(cells, primary, policy, rules)
+        keep = (hidden | zeros) & ~primary  # hidden already: no protection of its own
+        rules = Rules(floor, revealed, release.guard, keep)
+        hidden = primary | keep | complement(cells, primary, policy, rules)
         hidden &= ~(revealed & ~release.forced)
         floor = floors(release, hidden, policy)
         if (block_zeros(release.blocks, hidden, values) & ~hidden & ~revealed).any():

@@ -288,9 +288,7 @@ def _repair_jointly(
     return deviation.hidden, cells[~proven]
 
 
-def _repair(
-    state: _State, hidden: np.ndarray, failing: np.ndarray, low: np.ndarray
-) -> np.ndarray:
+def _repair(state: _State, hidden: np.ndarray, failing: np.ndarray, low: np.ndarray) -> np.ndarray:
     """Hidden mask after one min-cost deviation LP per failing primary (step 3)."""
     deviation = _Deviation(state, hidden, solver="simplex")
     width = state.policy.protection_width
