@@ -577,7 +577,10 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         hidden = primary | keep | complement(cells, primary, policy, rules)
         hidden &= ~(revealed & ~release.forced)
         floor = floors(release, hidden, policy)
-        if (block_zeros(release.blocks, hidden, values) & ~hidden & ~revealed).any():
+        wrong = hidden & (values < floor) & ~release.forced  # a zero beside a shown size
+        hidden &= ~wrong
+        floor = floors(release, hidden, policy)
+        if wrong.any() or (block_zeros(release.blocks, hidden, values) & ~hidden & ~revealed).any():
             continue
         narrow, pinned = exposed(release, _shown(values, hidden, policy), policy, floor)
         if not narrow.any():
@@ -605,27 +608,39 @@ def _protection(
     return Protection(policy, small & hidden, hidden & ~small, _shown(values, hidden, policy))
 
 
+def _memberships(blocks: Sequence[tuple[int, list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every (part, total) pair of the category blocks, as two arrays of cell ids."""
+    if not blocks:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    parts = np.concatenate([np.asarray(p, np.int64) for _, p in blocks])
+    totals = np.repeat(np.asarray([t for t, _ in blocks], np.int64), [len(p) for _, p in blocks])
+    return parts, totals
+
+
+def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray) -> np.ndarray:
+    """Mask of the cells that are a category of some group and whose every group (in every
+    table showing them) has its size suppressed: the cells a suppressed zero may be."""
+    parts, totals = _memberships(blocks)
+    n = len(hidden)
+    member = np.bincount(parts, minlength=n)
+    under_hidden = np.bincount(parts, weights=hidden[totals].astype(np.float64), minlength=n)
+    return (member > 0) & (under_hidden == member)
+
+
 def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
     """What the attacker knows each suppressed cell is at least (people): the policy's
-    floor, or 0 for a count in a category block whose total is suppressed (its zeros are
-    suppressed too)."""
+    floor, or 0 for a category of groups whose sizes are all suppressed (their zeros are
+    suppressed too, so a suppressed count there may be 0)."""
     floor = np.full(len(release.cells.values), float(policy.floor))
-    for total, parts in release.blocks:
-        if hidden[total]:
-            floor[parts] = 0.0
+    floor[in_hidden_groups(release.blocks, hidden)] = 0.0
     return floor
 
 
 def block_zeros(
     blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
-    """Zero counts in category blocks whose total is suppressed (to be suppressed)."""
-    out = np.zeros(len(values), dtype=bool)
-    for total, parts in blocks:
-        if hidden[total]:
-            part = np.asarray(parts, dtype=np.int64)
-            out[part[values[part] == 0]] = True
-    return out
+    """Zero counts whose every group has its size suppressed (to be suppressed)."""
+    return in_hidden_groups(blocks, hidden) & (values == 0)
 
 
 def exposed(
