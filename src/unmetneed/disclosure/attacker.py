@@ -427,7 +427,9 @@ def _certify_block(red: Reduced, block: Block, position: np.ndarray, width: floa
     return (d >= width - TOL) & integral
 
 
-def narrow(know: Knowledge, targets: np.ndarray, width: float) -> dict[str, np.ndarray]:
+def narrow(
+    know: Knowledge, targets: np.ndarray, width: float, min_gain: float = 0.1
+) -> dict[str, np.ndarray]:
     """Every target's attacker interval, certified jointly where possible.
 
     Returns ``cell``, ``low``, ``high`` (NaN for jointly certified cells: interval at least
@@ -437,7 +439,7 @@ def narrow(know: Knowledge, targets: np.ndarray, width: float) -> dict[str, np.n
     low = np.full(len(targets), np.nan)
     high = np.full(len(targets), np.nan)
     if width > 0:
-        ok = certify(know, targets, width, rounds=10, min_gain=0.1)
+        ok = certify(know, targets, width, rounds=10, min_gain=min_gain)
     else:
         ok = np.ones(len(targets), bool)
     rest = np.flatnonzero(~ok)

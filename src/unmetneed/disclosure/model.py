@@ -194,6 +194,8 @@ class Cells:
         twice).
         """
         n_rel = len(self.relations)
+        if n_rel == 0:
+            return sparse.csr_matrix((0, len(self.values)), dtype=np.float64)
         sizes = np.fromiter((len(p) + 1 for _, p in self.relations), np.int64, n_rel)
         rows = np.repeat(np.arange(n_rel), sizes)
         cols = np.fromiter(

@@ -55,7 +55,7 @@ import pandas as pd
 from unmetneed.disclosure import attacker
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
-from unmetneed.disclosure.secondary import Rules, complement
+from unmetneed.disclosure.secondary import State, heuristic, repair, repair_jointly
 from unmetneed.errors import DisclosureError, UsageError
 
 SEPARATOR = ("period", "area", "dgc")
@@ -258,14 +258,20 @@ def population(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
 
 
+STRUCTURAL = ("period", "area", "age_band", "dgc")  # required in a treatment extract (2.1)
+
+
 def _seen(frame: pd.DataFrame, variable: str, domain: tuple[str, ...]) -> tuple[str, ...]:
-    """``domain`` without the ``not_stated``-like and ``~rest`` codes no row of ``frame``
-    has (codes that may be structurally empty, so an attacker may know they are)."""
+    """``domain`` without the codes no row of ``frame`` has that an attacker may know are
+    empty: ``~rest`` (a value outside every code no table shows), and ``not_stated`` of a
+    column a treatment extract requires (never missing there). Optional columns keep it:
+    that nobody's disability is missing is not public knowledge."""
     found = pd.Index(domain).get_indexer(pd.Index(pd.unique(labels(frame, variable))))
     has = {domain[i] for i in found[found >= 0].tolist()}
     if (found < 0).any():
         has.add(REST)
-    maybe_empty = {REST, *(c for c in domain if NOT_STATED in c.split("|"))}
+    structural = variable in STRUCTURAL  # required columns: never missing in an extract
+    maybe_empty = {REST, *(c for c in domain if structural and NOT_STATED in c.split("|"))}
     return tuple(c for c in domain if c in has or c not in maybe_empty)
 
 
@@ -552,9 +558,16 @@ def count_atoms(release: Release, frames: Mapping[str, pd.DataFrame], weight: st
 
 
 def protect_release(release: Release, policy: Policy) -> Protection:
-    """Suppression over the whole release (module docstring): small cells and small
-    guarded groups, complements chosen jointly, zeros of suppressed blocks, and rounds of
-    checking as the attacker sees it until nothing is narrow. Deterministic.
+    """Suppression over the whole release (module docstring). Deterministic.
+
+    1. Small cells (and small guarded groups) and the earlier release's suppressed cells
+       are hidden; every relation left with one hidden cell gets a complement; one
+       min-cost deviation LP lifts every one of them by the width at once, hiding the
+       shown cells it moves (``secondary``).
+    2. Zeros of groups whose size is suppressed are hidden (group disclosure).
+    3. Rounds of checking as the attacker sees it: a complement it pins is shown (it gives
+       nothing new); every other narrow cell gets a deviation of its own (up, else down),
+       hiding what it moves; until nothing is narrow.
     """
     cells, values = release.cells, release.cells.values
     published = cells.published()
@@ -563,36 +576,108 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         shown = values.astype(np.float64)
         shown[release.forced] = np.nan
         return Protection(policy, np.zeros(n, bool), release.forced.copy(), shown)
-    small = policy.primary(values) & (published | release.guard)
-    small &= ~release.locked
-    extra = np.zeros(n, dtype=bool)
+    small = policy.primary(values) & (published | release.guard) & ~release.locked
     revealed = release.locked.copy()
-    hidden = small | release.forced
-    for _ in range(ROUNDS):  # each round only adds to what is hidden (reveals aside)
+    matrix = cells.matrix()
+    start = small | release.forced
+    state = _state(release, matrix, start, policy, revealed)
+    hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
+    targets = np.flatnonzero(start & (published | release.guard))
+    # a group the tables never show can only be flagged when its count is below 2K (its
+    # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
+    large = release.guard & (values >= 2 * max(policy.k, 1))
+    proven = large.copy()
+    if len(targets) and cells.relations:
+        state = _state(release, matrix, hidden, policy, revealed)
+        need = np.full(len(targets), float(policy.protection_width))
+        hidden, unproven = repair_jointly(state, hidden, targets, need)
+        proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
+    before = hidden.copy()
+    for _ in range(ROUNDS):
+        hidden = _settle_zeros(release, hidden, values, revealed, policy)
+        if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
+            proven = large.copy()
         floor = floors(release, hidden, policy)
-        zeros = block_zeros(release.blocks, hidden, values) & ~revealed
-        primary = small | release.forced | extra
-        keep = (hidden | zeros) & ~primary  # hidden already: no protection of its own
-        rules = Rules(floor, revealed, release.guard, keep)
-        hidden = primary | keep | complement(cells, primary, policy, rules)
-        hidden &= ~(revealed & ~release.forced)
-        floor = floors(release, hidden, policy)
-        wrong = hidden & (values < floor) & ~release.forced  # a zero beside a shown size
-        hidden &= ~wrong
-        floor = floors(release, hidden, policy)
-        if wrong.any() or (block_zeros(release.blocks, hidden, values) & ~hidden & ~revealed).any():
-            continue
-        narrow, pinned = exposed(release, _shown(values, hidden, policy), policy, floor)
+        shown = _shown(values, hidden, policy)
+        narrow, pinned, low = exposed(release, shown, policy, floor, proven, min_gain=0.25)
         if not narrow.any():
             return _protection(policy, small, hidden, values)
-        reveal = pinned & ~small & ~release.forced & published
+        # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
+        proven |= (hidden | release.guard) & ~narrow
+        # known anyway: show it (not the size of a group whose zeros are hidden: they
+        # would have to be shown too, which tells the attacker more)
+        reveal = pinned & ~start & published & (values > 0) & ~_over_hidden_zeros(release, hidden)
         revealed |= reveal
         hidden &= ~reveal
-        extra |= narrow & ~reveal
+        fix = np.flatnonzero(narrow & ~reveal)
+        if len(fix):
+            state = _state(release, matrix, hidden, policy, revealed)
+            zero = published & (values == 0) & ~start
+            hidden = repair(state, hidden, fix, low[fix], spare=zero)
+            # a zero no suppression can protect is known to be 0 from the other tables:
+            # show it (hiding it tells nothing; its group may need more, found next round)
+            stuck = _narrow_again(release, hidden, policy, fix[zero[fix]])
+            revealed |= stuck
+            hidden &= ~stuck
+        before = hidden.copy()
     raise DisclosureError(
         f"the release could not be protected in {ROUNDS} rounds",
         hint="This is a bug in unmetneed: please report the tables and their options.",
     )
+
+
+def _narrow_again(
+    release: Release, hidden: np.ndarray, policy: Policy, cells: np.ndarray
+) -> np.ndarray:
+    """Mask of ``cells`` still pinned at their value after a repair (people)."""
+    out = np.zeros(len(hidden), dtype=bool)
+    if not len(cells):
+        return out
+    shown = _shown(release.cells.values, hidden, policy)
+    know = attacker.knowledge(
+        release.cells.matrix(),
+        shown,
+        release.cells.published(),
+        policy,
+        floors(release, hidden, policy),
+    )
+    low, high = attacker.intervals(know, cells)
+    out[cells[(high - low) < 0.5]] = True
+    return out
+
+
+def _over_hidden_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
+    """Mask of the group sizes (block totals) one of whose categories is a hidden zero."""
+    parts, totals = _memberships(release.blocks)
+    out = np.zeros(len(hidden), dtype=bool)
+    zero = hidden[parts] & (release.cells.values[parts] == 0)
+    out[totals[zero]] = True
+    return out
+
+
+def _state(
+    release: Release, matrix: Any, hidden: np.ndarray, policy: Policy, locked: np.ndarray
+) -> State:
+    """The facts a complement search needs when ``hidden`` is suppressed."""
+    cells = release.cells
+    floor = floors(release, hidden, policy)
+    return State.of(matrix, cells.values, cells.published(), policy, floor, locked)
+
+
+def _settle_zeros(
+    release: Release, hidden: np.ndarray, values: np.ndarray, revealed: np.ndarray, policy: Policy
+) -> np.ndarray:
+    """``hidden`` with every zero of a group whose size is suppressed (in every table)
+    suppressed, and no zero suppressed beside a shown size; no LP, a few passes."""
+    for _ in range(ROUNDS):
+        add = block_zeros(release.blocks, hidden, values) & ~revealed & ~hidden
+        floor = floors(release, hidden | add, policy)
+        wrong = (hidden | add) & (values < floor) & ~release.forced
+        new = (hidden | add) & ~wrong
+        if (new == hidden).all():
+            return hidden
+        hidden = new
+    return hidden
 
 
 def _shown(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray:
@@ -644,9 +729,17 @@ def block_zeros(
 
 
 def exposed(
-    release: Release, shown: np.ndarray, policy: Policy, floor: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Masks over cells: narrower than the width to the attacker, and of those, pinned.
+    release: Release,
+    shown: np.ndarray,
+    policy: Policy,
+    floor: np.ndarray,
+    proven: np.ndarray | None = None,
+    min_gain: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks over cells: narrower than the width to the attacker, and of those, pinned;
+    and each narrow cell's attacker minimum (people; NaN elsewhere). ``proven``: cells
+    already shown to be wide under less knowledge (not checked again); ``min_gain``: when
+    the joint certification stops for exact intervals (``attacker.certify``).
 
     Narrow: a suppressed published cell whose interval is below the width, or a guarded
     group known to be at least 1 and at most K within less than the width.
@@ -655,19 +748,22 @@ def exposed(
     published = cells.published()
     width = policy.protection_width
     hidden = published & np.isnan(shown)
-    targets = np.flatnonzero(hidden | release.guard)
+    skip = np.zeros(len(shown), bool) if proven is None else proven
+    targets = np.flatnonzero((hidden | release.guard) & ~skip)
     narrow = np.zeros(len(shown), dtype=bool)
     pinned = np.zeros(len(shown), dtype=bool)
+    least = np.full(len(shown), np.nan)
     if not len(targets) or not cells.relations:
-        return narrow, pinned
+        return narrow, pinned, least
     know = attacker.knowledge(cells.matrix(), shown, published, policy, floor)
-    found = attacker.narrow(know, targets, width)
+    found = attacker.narrow(know, targets, width, min_gain)
     low, high, ok = found["low"], found["high"], found["ok"]
     in_small = (low >= 1) & (low <= max(policy.k, 0))
     bad = ~ok & (hidden[targets] | in_small)
     narrow[targets[bad]] = True
     pinned[targets[bad & ((high - low) < 0.5)]] = True
-    return narrow, pinned
+    least[targets[bad]] = low[bad]
+    return narrow, pinned, least
 
 
 def sliced(release: Release, protection: Protection, name: str) -> Protection:

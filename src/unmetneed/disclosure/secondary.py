@@ -48,61 +48,23 @@ MAX_ROUNDS = 5
 ROUNDS = 3
 
 
-@dataclass(frozen=True)
-class Rules:
-    """What a release adds to a policy, cell by cell (every field optional).
-
-    ``floor``: what the attacker knows a suppressed cell is at least (people; default the
-    policy's floor). ``locked``: cells already published (earlier tables of a release): never
-    complements. ``guard``: cells never shown that must be protected like a shown count when
-    small (the groups every published count is made of). ``hidden``: cells suppressed
-    already that need no protection of their own (zeros of a suppressed group).
-    """
-
-    floor: np.ndarray | None = None
-    locked: np.ndarray | None = None
-    guard: np.ndarray | None = None
-    hidden: np.ndarray | None = None
-
-    def floors(self, n: int, policy: Policy) -> np.ndarray:
-        """Per cell floor (people)."""
-        if self.floor is None:
-            return np.full(n, float(policy.floor))
-        return np.asarray(self.floor, np.float64)
-
-    def targets(self, published: np.ndarray) -> np.ndarray:
-        """Cells whose attacker interval must be wide: published ones and guarded ones."""
-        return published if self.guard is None else (published | self.guard)
-
-
-NO_RULES = Rules()
-
-
-def complement(
-    cells: Cells, primary: np.ndarray, policy: Policy, rules: Rules = NO_RULES
-) -> np.ndarray:
+def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     """Mask of the complementary cells (excluding the primaries) for ``cells``."""
     if not primary.any() or not cells.relations:
         return np.zeros(len(cells.values), dtype=bool)
-    matrix = cells.matrix()
-    published = cells.published()
     values = cells.values
-    floor = rules.floors(len(values), policy)
-    can = eligible(values, floor, rules.locked)
-    start = primary if rules.hidden is None else primary | rules.hidden
-    hidden = heuristic(matrix, values, start, published, policy, floor, can)
-    width = policy.protection_width
-    todo = np.flatnonzero(primary & rules.targets(published))
-    state = _State(matrix, values, published, policy, floor, can)
+    state = State.of(cells.matrix(), values, cells.published(), policy)
+    hidden = heuristic(state, primary)
+    todo = np.flatnonzero(primary & state.published)
     todo = todo[~_certified(state, hidden, todo)]
     if len(todo):
-        need = np.full(len(todo), float(width))
-        hidden, todo = _repair_jointly(state, hidden, todo, need)
+        need = np.full(len(todo), float(policy.protection_width))
+        hidden, todo = repair_jointly(state, hidden, todo, need)
     for _ in range(MAX_ROUNDS):
         failing, low = _failing(state, hidden, todo)
         if len(failing) == 0:
-            return hidden & ~start
-        hidden = _repair(state, hidden, failing, low)
+            return hidden & ~primary
+        hidden = repair(state, hidden, failing, low)
     raise DisclosureError(
         f"could not protect every small count after {MAX_ROUNDS} rounds of secondary suppression",
         hint="This is a bug in unmetneed: please report the table's structure.",
@@ -110,9 +72,10 @@ def complement(
 
 
 @dataclass(frozen=True)
-class _State:
-    """The fixed facts of one complement search: relations, values (people), policy and
-    the per-cell floors and eligibility."""
+class State:
+    """The fixed facts of one complement search: relations, values (people), which cells
+    are published, the policy, and per cell: the floor the attacker knows a suppressed
+    count is at least (people), and whether it may be a complement (``can``)."""
 
     matrix: sparse.csr_matrix
     values: np.ndarray
@@ -120,6 +83,21 @@ class _State:
     policy: Policy
     floor: np.ndarray
     can: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        matrix: sparse.csr_matrix,
+        values: np.ndarray,
+        published: np.ndarray,
+        policy: Policy,
+        floor: np.ndarray | None = None,
+        locked: np.ndarray | None = None,
+    ) -> State:
+        """The state with the policy's floor unless ``floor`` is given; ``locked`` cells
+        (already published) are never complements."""
+        least = np.full(len(values), float(policy.floor)) if floor is None else floor
+        return cls(matrix, values, published, policy, least, eligible(values, least, locked))
 
     def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
         """The attacker's knowledge when ``hidden`` cells are suppressed."""
@@ -134,16 +112,10 @@ def eligible(values: np.ndarray, floor: np.ndarray, locked: np.ndarray | None = 
     return can if locked is None else can & ~locked
 
 
-def heuristic(
-    matrix: sparse.csr_matrix,
-    values: np.ndarray,
-    primary: np.ndarray,
-    published: np.ndarray,
-    policy: Policy,
-    floor: np.ndarray,
-    can: np.ndarray,
-) -> np.ndarray:
+def heuristic(state: State, primary: np.ndarray) -> np.ndarray:
     """Hidden mask after closing every relation with a lone unknown cell (step 1)."""
+    matrix, values, published, policy = state.matrix, state.values, state.published, state.policy
+    floor, can = state.floor, state.can
     pattern = sparse.csr_matrix(
         (np.ones(matrix.nnz), matrix.indices, matrix.indptr), shape=matrix.shape
     )
@@ -186,7 +158,7 @@ def _shown_values(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.
 
 
 def _failing(
-    state: _State, hidden: np.ndarray, targets: np.ndarray
+    state: State, hidden: np.ndarray, targets: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets the attacker narrows below the width, and their attacker minimum (step 2)."""
     found = attacker.narrow(state.knowledge(hidden), targets, state.policy.protection_width)
@@ -194,7 +166,7 @@ def _failing(
     return targets[bad], found["low"][bad]
 
 
-def _certified(state: _State, hidden: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _certified(state: State, hidden: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Mask over ``targets`` proven wide enough by the attacker's joint LP."""
     width = state.policy.protection_width
     return attacker.certify(state.knowledge(hidden), targets, width, rounds=ROUNDS)
@@ -208,7 +180,7 @@ class _Deviation:
     smallest counts), an unknown cell nothing.
     """
 
-    def __init__(self, state: _State, hidden: np.ndarray, solver: str) -> None:
+    def __init__(self, state: State, hidden: np.ndarray, solver: str) -> None:
         matrix, values = state.matrix, state.values
         know = state.knowledge(hidden)
         x = values.astype(np.float64)
@@ -270,8 +242,8 @@ class _Deviation:
         return (y[cells] >= need - attacker.TOL) & holds & kept
 
 
-def _repair_jointly(
-    state: _State, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray
+def repair_jointly(
+    state: State, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
     and the cells that deviation does not prove safe (to verify again).
@@ -288,8 +260,19 @@ def _repair_jointly(
     return deviation.hidden, cells[~proven]
 
 
-def _repair(state: _State, hidden: np.ndarray, failing: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """Hidden mask after one min-cost deviation LP per failing primary (step 3)."""
+def repair(
+    state: State,
+    hidden: np.ndarray,
+    failing: np.ndarray,
+    low: np.ndarray,
+    spare: np.ndarray | None = None,
+) -> np.ndarray:
+    """Hidden mask after one min-cost deviation LP per failing cell (step 3): lifting it
+    to its attacker minimum + width, else lowering it by the width.
+
+    ``spare``: cells the caller can deal with otherwise (no error when one cannot be
+    protected: it is left as it is).
+    """
     deviation = _Deviation(state, hidden, solver="simplex")
     width = state.policy.protection_width
     values = state.values
@@ -300,6 +283,8 @@ def _repair(state: _State, hidden: np.ndarray, failing: np.ndarray, low: np.ndar
             deviation.raise_cells(at, np.array([need])) is None
             and deviation.raise_cells(at, np.array([float(width)]), down=True) is None
         ):
+            if spare is not None and spare[p]:
+                continue
             raise DisclosureError(
                 f"cell {p} (a count of {values[p]}) cannot be protected by suppression",
                 hint="Its relations leave no room (earlier published tables may pin it): "
