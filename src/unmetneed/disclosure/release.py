@@ -590,8 +590,9 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed)
         need = np.full(len(targets), float(policy.protection_width))
-        hidden, unproven = repair_jointly(state, hidden, targets, need)
+        hidden, unproven, wide = repair_jointly(state, hidden, targets, need)
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
+        proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
@@ -613,6 +614,10 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         if len(fix):
             state = _state(release, matrix, hidden, policy, revealed)
             zero = published & (values == 0) & ~start
+            need = np.maximum(low[fix] + policy.protection_width - values[fix], 0.0)
+            hidden, fix, wide = repair_jointly(state, hidden, fix, need)  # all at once first
+            proven |= wide
+            state = _state(release, matrix, hidden, policy, revealed)
             hidden = repair(state, hidden, fix, low[fix], spare=zero)
             # a zero no suppression can protect is known to be 0 from the other tables:
             # show it (hiding it tells nothing; its group may need more, found next round)

@@ -59,7 +59,7 @@ def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     todo = todo[~_certified(state, hidden, todo)]
     if len(todo):
         need = np.full(len(todo), float(policy.protection_width))
-        hidden, todo = repair_jointly(state, hidden, todo, need)
+        hidden, todo, _ = repair_jointly(state, hidden, todo, need)
     for _ in range(MAX_ROUNDS):
         failing, low = _failing(state, hidden, todo)
         if len(failing) == 0:
@@ -237,16 +237,22 @@ class _Deviation:
         rounded inwards to whole numbers, is still at least ``need`` wide (``x + need`` is
         a whole number).
         """
+        return (y[cells] >= need - attacker.TOL) & self.valid(y, matrix)
+
+    def valid(self, y: np.ndarray, matrix: sparse.csr_matrix) -> bool:
+        """``x + y`` is a table the LP attacker cannot rule out: relations hold, bounds kept."""
         holds = bool(np.all(np.abs(matrix @ y) < attacker.TOL))
-        kept = bool(np.all((y <= self.up + attacker.TOL) & (-y <= self.down + attacker.TOL)))
-        return (y[cells] >= need - attacker.TOL) & holds & kept
+        return holds and bool(
+            np.all((y <= self.up + attacker.TOL) & (-y <= self.down + attacker.TOL))
+        )
 
 
 def repair_jointly(
     state: State, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
-    and the cells that deviation does not prove safe (to verify again).
+    the cells that deviation does not prove safe (to verify again), and the mask of every
+    cell it moves by at least the width (whole people), proven wide by it as well.
 
     One deviation for all is a valid deviation for each, so each is protected by it.
     Simplex when the table falls apart into small independent blocks, else interior point.
@@ -254,10 +260,13 @@ def repair_jointly(
     solver = attacker.solver_for(attacker.largest_block(state.matrix))
     deviation = _Deviation(state, hidden, solver=solver)
     y = deviation.raise_cells(cells, need)
-    proven = (
-        np.zeros(len(cells), bool) if y is None else deviation.proves(y, state.matrix, cells, need)
-    )
-    return deviation.hidden, cells[~proven]
+    if y is None:
+        return deviation.hidden, cells, np.zeros(len(state.values), bool)
+    proven = deviation.proves(y, state.matrix, cells, need)
+    valid = bool(proven.any()) or deviation.valid(y, state.matrix)
+    width = float(state.policy.protection_width)
+    wide = valid & (np.floor(np.abs(y) + attacker.TOL) >= width)
+    return deviation.hidden, cells[~proven], wide
 
 
 def repair(
