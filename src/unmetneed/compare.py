@@ -604,7 +604,7 @@ class CompareBuild:
     denominators (people), placed on the rows (columns ``count`` and ``denominator``) and
     related (each group x variable's denominator = the sum of its categories). ``derived``:
     the columns blanked with a suppressed count. ``finish`` applies a :class:`Protection`
-    of ``cells`` (from ``protect``, or a linked one sliced to them).
+    of ``cells`` (from ``protect``, or a release's sliced to them).
     """
 
     table: pd.DataFrame
@@ -661,22 +661,6 @@ class CompareBuild:
         from unmetneed.compare_cells import compare_piece
 
         return compare_piece(self, name, pops, extra or {})
-
-    def members(self, label: str) -> pd.DataFrame:
-        """Which row of cohort ``label``'s frame (``row``, 0-based) is counted in which cell
-        (``cell``): its group's denominator(s) and its category's count of every variable.
-        One row per row x cell, sorted by cell.
-        """
-        if len(self.groups.of_row) != sum(self.sizes):
-            raise UsageError("members: this table was counted in batches, not from rows")
-        code = self.labels.index(label)
-        start = int(sum(self.sizes[:code]))
-        of_row = self.groups.of_row[start : start + self.sizes[code]]
-        pieces = _member_cells(self.groups, self.coded, of_row, start, self.options)
-        rows = np.concatenate([r for r, _ in pieces]) if pieces else np.zeros(0, np.int64)
-        cells = np.concatenate([c for _, c in pieces]) if pieces else np.zeros(0, np.int64)
-        order = np.lexsort((rows, cells))
-        return pd.DataFrame({"row": rows[order], "cell": cells[order]})
 
 
 @dataclass(frozen=True)
@@ -754,36 +738,6 @@ def prepare(
         bands,
         tally.sizes,
     )
-
-
-def _member_cells(
-    groups: Groups,
-    coded: Sequence[Coded],
-    of_row: np.ndarray,
-    start: int,
-    options: CompareOptions,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rows, cells) pairs: each row's denominator and count cells, numbered as
-    ``_count_rows`` numbers them (denominators first, then counts variable by variable).
-    ``of_row``: the group of each of the rows; ``start``: their first position in the
-    combined frame (to read their codes).
-    """
-    exclude = options.exclude_not_stated
-    n_denominators = groups.n * (len(coded) if exclude else 1)
-    positions = np.arange(len(of_row), dtype=np.int64)
-    out = [] if exclude else [(positions, of_row)]
-    first_count = n_denominators
-    for v, var in enumerate(coded):
-        shown = [i for i, c in enumerate(var.categories) if not (exclude and c == NOT_STATED)]
-        slot = np.full(len(var.categories), -1, dtype=np.int64)
-        slot[shown] = np.arange(len(shown))
-        j = slot[var.codes[start : start + len(of_row)]]
-        keep = j >= 0
-        if exclude:
-            out.append((positions[keep], v * groups.n + of_row[keep]))
-        out.append((positions[keep], first_count + of_row[keep] * len(shown) + j[keep]))
-        first_count += groups.n * len(shown)
-    return out
 
 
 def _reference(labels: tuple[str, ...], reference: str | None) -> int:

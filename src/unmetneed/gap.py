@@ -223,16 +223,15 @@ class GapBuild:
     ``cells``: its disclosure cells: one ``in_treatment`` count (people) per row whose T is
     known, placed on its row, related to the total rows and to the substance parts (placed
     in the pseudo column ``PARTS_COLUMN``, which no frame has). ``derived``: the columns
-    blanked with a suppressed count. ``members``: for a record input, which record (``row``:
-    0-based position in the treatment frame given) is counted in which cell (``cell``), one
-    row per record x cell; empty for a counts input or collapsed records. ``finish`` applies a
-    :class:`Protection` of ``cells`` (from ``protect``, or a linked one sliced to them).
+    blanked with a suppressed count. ``counted``: the treatment rows counted (area id and
+    area name of each), ``kind``: the input's kind; :meth:`piece` says what each cell counts
+    for protecting it in a release. ``finish`` applies a :class:`Protection` of ``cells``
+    (from ``protect``, or a release's sliced to them).
     """
 
     table: pd.DataFrame
     cells: Cells
     derived: tuple[str, ...]
-    members: pd.DataFrame
     options: GapOptions
     flags: dict[str, np.ndarray]
     counted: pd.DataFrame
@@ -294,9 +293,8 @@ def prepare(
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
     table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
     cells = _cells(table, parts)
-    members = _members(treat, chosen, table, cells)
     return GapBuild(
-        table, cells, DERIVED, members, opts, flags, chosen, treat.kind, areas, used, prev, remarks
+        table, cells, DERIVED, opts, flags, chosen, treat.kind, areas, used, prev, remarks
     )
 
 
@@ -1261,37 +1259,6 @@ def _counted(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.Dat
     )
     masks = _substance_masks(frame, SUBSTANCES)
     return out.assign(**{f"in_{s}": m for s, m in masks.items()})
-
-
-def _members(
-    treat: _Input, counted: pd.DataFrame, table: pd.DataFrame, cells: Cells
-) -> pd.DataFrame:
-    """Which record (``row``) is counted in which ``in_treatment`` cell (``cell``): one row
-    per record x cell, totals included. Empty for a counts input (a row is not a person)
-    or an input whose index is not unique.
-    """
-    empty = pd.DataFrame({"row": np.zeros(0, np.int64), "cell": np.zeros(0, np.int64)})
-    if treat.kind != "treatment" or PEOPLE in treat.frame:  # counts, or collapsed records
-        return empty
-    if (counted["row"] < 0).any() or not cells.placements:
-        return empty
-    shown = cells.placements[0]
-    keys = table.iloc[shown.rows][["period", "area_id", "substance"]].assign(
-        cell=shown.cells,
-        group=table["total_group"].to_numpy()[shown.rows] if "total_group" in table else -1,
-        total=table["is_total"].to_numpy()[shown.rows] if "is_total" in table else False,
-    )
-    keys = keys.astype({"period": str, "substance": str})
-    areas = keys[~keys["total"].astype(bool)]
-    pieces = []
-    for s in SUBSTANCES:  # four substances at most
-        mine = counted.loc[counted[f"in_{s}"], ["row", "period", "area_id"]]
-        pieces.append(mine.merge(areas[areas["substance"] == s], on=["period", "area_id"]))
-    linked = pd.concat(pieces, ignore_index=True)
-    totals = keys[keys["total"].astype(bool) & (keys["group"] >= 0)][["group", "cell"]]
-    in_total = linked[linked["group"] >= 0][["row", "group"]].merge(totals, on="group")
-    both = pd.concat([linked[["row", "cell"]], in_total[["row", "cell"]]], ignore_index=True)
-    return both.astype(np.int64).sort_values(["cell", "row"], kind="stable").reset_index(drop=True)
 
 
 def _part_relations(

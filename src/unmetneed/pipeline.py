@@ -5,15 +5,15 @@ Order of work (``run``):
 1. resolve the period (command line, else the config);
 2. read and validate every input, collecting every problem (exit 2/3, nothing written);
 3. build the tables in memory: the k-anonymised extract, the gap table, the compare tables;
-   the gap and compare tables that count people of the made extract are protected together
-   as linked tables (``unmetneed.linked``), so no suppressed count in one can be worked out
-   from another; each is written with the whole linked structure, for
-   ``unmetneed audit gap.parquet compare-*.parquet``;
-4. write them into a temporary folder beside the destination, with ``manifest.json``;
+   every gap and compare table is protected together as one release over the people they
+   count, both cohorts, with the earlier tables of the config's release folder, if any
+   (``unmetneed.disclosure.release``), under the run's one policy;
+4. write them into a temporary folder beside the destination: ``publish/`` (the tables and a
+   manifest of publishable facts only) and ``restricted/`` (the extract, the run log with the
+   inputs' paths, rows and sha256, and the release register);
 5. swap that folder into place (``write.atomic_dir``): a failure anywhere leaves the
-   destination exactly as it was.
-Outputs are byte-identical for identical inputs (fixed row order, no times inside data
-files); only the manifest's ``run`` times differ.
+   destination exactly as it was; then add the tables to the config's release register.
+``publish/`` is byte-identical for identical inputs (fixed row order, no times in it).
 """
 
 from __future__ import annotations

@@ -12,19 +12,18 @@ categories add up to it).
 cell ``cells[i]`` is on row ``rows[i]`` (0-based position in the frame as written). Cells
 never placed are not published; the attacker does not know them.
 
-Linked tables (published together, sharing cells, e.g. a gap table and a compare table that
-both show in-treatment counts) are one :class:`Cells` whose placements name their frame as
-``"frame:column"`` (e.g. ``"gap:in_treatment"``, ``"compare:count"``). ``protect`` then
-protects the cells against what both frames show together; ``Protection.apply(frame, cells,
-table="gap")`` blanks the gap frame, and ``Protection.meta(cells, table="gap")`` records,
-for the gap file, the whole structure and the names of the frames it is linked with, so
-``audit gap.parquet compare.parquet`` can check them together. Placements without a
-``frame:`` prefix belong to the one frame of an unlinked table.
+Tables published together are protected as one release (``unmetneed.disclosure.release``):
+their cells and the people behind them make one :class:`Cells` whose placements name their
+frame as ``"frame:column"`` (e.g. ``"gap:in_treatment"``); ``Protection.apply(frame, cells,
+table="gap")`` blanks one frame. Placements without a ``frame:`` prefix belong to the one
+frame of a table on its own; pseudo columns (names starting ``_``) are groups a table
+counts but never shows.
 
 The structure (never the values, which may be secret) is kept with every written table under
 the metadata key ``"disclosure"``: ``policy``, ``width``, ``n_cells``, ``relations`` (lists
 ``[total, [parts...]]``), ``placements`` (``{"column", "cells", "rows"}``), ``table``,
-``tables`` and ``derived`` (columns blanked with a suppressed value on their row).
+``derived`` (columns blanked with a suppressed value on their row), and for a release piece
+``defs`` (what each cell counts), ``guard``, ``blocks`` and ``release``.
 """
 
 from __future__ import annotations
