@@ -23,6 +23,7 @@ from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.disclosure.release import Def, Piece, Release, assemble, exposed, floors
 
 EXACT_LIMIT = 400  # suppressed cells up to which every interval is computed exactly
+EXACT_CELLS = 5_000  # ... in a model of at most this many cells (else narrow ones only)
 
 
 @dataclass
@@ -204,7 +205,9 @@ def audit(
         narrow = hidden_mask.copy()
     hidden = np.flatnonzero(hidden_mask)
     where = _where(frames, release.cells, hidden)
-    exact = hidden if len(hidden) <= EXACT_LIMIT else np.flatnonzero(narrow & hidden_mask)
+    small_model = len(release.cells.values) <= EXACT_CELLS
+    every = len(hidden) <= EXACT_LIMIT and small_model
+    exact = hidden if every else np.flatnonzero(narrow & hidden_mask)
     low, high = _intervals_of(release, shown, published, policy, floor, hidden, exact)
     table = pd.DataFrame(
         {"cell": hidden, "where": where, "low": low, "high": high, "ok": ~narrow[hidden]}
