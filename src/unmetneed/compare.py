@@ -551,7 +551,7 @@ def compare(
 
     Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
     are not changed. ``populations``: a name for each cohort's people (default: a
-    fingerprint of its rows); ``release``: a release folder whose earlier tables this one is
+    fingerprint of its people); ``release``: a release folder whose earlier tables this one is
     protected against (``result.protected.record()`` adds it once written). A Tally has no
     rows: give each cohort's records (``frames``, e.g. collapsed, with a ``_people``
     column) to protect it over the people, else it is protected by its own relations only.
@@ -566,7 +566,9 @@ def compare(
     if frames is None:
         frames = {} if isinstance(cohorts, Tally) else _cohort_frames(cohorts, build.labels)
     if frames:
-        default = {label: population(_kind(f), fingerprint(f)) for label, f in frames.items()}
+        default = {
+            label: population(_kind(f), fingerprint(f, PEOPLE)) for label, f in frames.items()
+        }
         pops = dict(populations or default)
         piece = build.piece("compare", pops)
         people = {pops[label]: f for label, f in frames.items()}
@@ -1251,42 +1253,42 @@ def _collapsed(
     """Each cohort's records collapsed to people per distinct combination of the columns
     its cells use (``stream.collapse``: one more pass, flat memory), and its population
     name, for protecting a table counted in batches over the same model as a loaded one."""
-    from unmetneed.disclosure.release import population
-    from unmetneed.stream import collapse
-    from unmetneed.write import sha256_file
+    from unmetneed.disclosure.release import fingerprint, population
+    from unmetneed.stream import PEOPLE, collapse
 
     used = source_columns((*options.within_columns, *options.variables))
     keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", *used)
     frames: dict[str, pd.DataFrame] = {}
     pops: dict[str, str] = {}
     for (label, path), kind in zip(parsed, kinds, strict=True):
-        digest = sha256_file(path)[:16]
         if label is not None:
             frames[label] = collapse(path, kind, keep, columns).frame
-            pops[label] = population(kind, digest)
+            pops[label] = population(kind, fingerprint(frames[label], PEOPLE))
             continue
         whole = collapse(path, kind, (*keep, "cohort"), columns).frame
         text = whole["cohort"].astype("string")
         for name in text.dropna().unique().tolist():
             frames[str(name)] = whole[(text == name).to_numpy(bool)]
-            pops[str(name)] = population(kind, f"{digest}:{name}")
+            pops[str(name)] = population(kind, fingerprint(frames[str(name)], PEOPLE))
     return frames, pops
 
 
 def _file_populations(
     parsed: Sequence[tuple[str | None, Path]], loaded: Sequence[Loaded]
 ) -> dict[str, str]:
-    """Each cohort's population name: its kind and its file's sha256 (16 hex digits), so
-    the same file is the same people in every command of a release; a cohort column's
-    labels within one file are named by file and label."""
-    from unmetneed.disclosure.release import population
-    from unmetneed.write import sha256_file
+    """Each cohort's population name: its kind and a fingerprint of its people (the same
+    people in every command of a release, whatever the file's format); a cohort column's
+    labels within one file each their own."""
+    from unmetneed.disclosure.release import fingerprint, population
 
     if parsed[0][0] is None:
-        digest = sha256_file(parsed[0][1])[:16]
-        labels = loaded[0].frame["cohort"].astype("string").dropna().unique()
-        return {str(x): population(loaded[0].kind, f"{digest}:{x}") for x in labels}
+        frame = loaded[0].frame
+        text = frame["cohort"].astype("string")
+        return {
+            str(x): population(loaded[0].kind, fingerprint(frame[(text == x).to_numpy(bool)]))
+            for x in text.dropna().unique().tolist()
+        }
     return {
-        str(label): population(item.kind, sha256_file(path)[:16])
-        for (label, path), item in zip(parsed, loaded, strict=True)
+        str(label): population(item.kind, fingerprint(item.frame))
+        for (label, _), item in zip(parsed, loaded, strict=True)
     }

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list
-from unmetneed.disclosure.release import Def, Piece, dgc_codes, dgc_set
+from unmetneed.disclosure.model import Cells
+from unmetneed.disclosure.release import ABSENT_COLUMN, Def, Piece, dgc_codes, dgc_set
 
 if TYPE_CHECKING:
     from unmetneed.compare import AgeBands, CompareBuild
@@ -108,4 +109,43 @@ def compare_piece(
             defs.extend(Def.of(pop, _union(where, missing)) for pop, where in groups_where)
     if len(defs) != len(build.cells.values):
         raise AssertionError("compare cells and their definitions are out of step")
-    return Piece(name, build.cells, tuple(defs), blocks=True)
+    absent = _absent_groups(build, pops, extra)
+    cells = build.cells
+    if absent:  # groups the table does not list have nobody: a reader knows they are 0
+        first = len(cells.values)
+        cells = Cells(np.concatenate([cells.values, np.zeros(len(absent), np.int64)]))
+        cells.relations.extend(build.cells.relations)
+        cells.placements.extend(build.cells.placements)
+        ids = np.arange(first, first + len(absent))
+        cells.place(ABSENT_COLUMN, ids, np.zeros(len(absent), dtype=np.int64))
+        defs.extend(absent)
+    return Piece(name, cells, tuple(defs), blocks=True)
+
+
+MAX_ABSENT = 200_000  # within-group combinations listed as empty at most (per table)
+
+
+def _absent_groups(
+    build: CompareBuild, pops: Mapping[str, str], extra: Mapping[str, Mapping[str, tuple[str, ...]]]
+) -> list[Def | None]:
+    """What each cohort x within-group the table could list but does not counts (nobody).
+
+    Groups are listed only when they have people, so an unlisted one is a published 0.
+    """
+    groups, bands = build.groups, build.bands
+    dims = [len(w.categories) for w in build.within] + [len(build.labels)]
+    total = int(np.prod(dims, dtype=np.int64))
+    if total > MAX_ABSENT or total == groups.n:
+        return []
+    present = np.zeros(total, dtype=bool)
+    present[np.ravel_multi_index((*groups.within.T, groups.cohort), dims)] = True
+    out: list[Def | None] = []
+    for flat in np.flatnonzero(~present).tolist():
+        *codes, cohort = np.unravel_index(flat, dims)
+        label = build.labels[int(cohort)]
+        where: Where = {v: set(c) for v, c in extra.get(label, {}).items()}
+        for w, code in zip(build.within, codes, strict=True):
+            variable, chosen = _filter(w.name, w.categories[int(code)], bands)
+            where = _add(where, variable, chosen)
+        out.append(Def.of(pops[label], where))
+    return out

@@ -197,7 +197,7 @@ def compute(
     ``treatment``: a :class:`unmetneed.load.Loaded` (or typed frame) of kind ``treatment``
     (records) or ``counts`` (a ``count`` column). ``prevalence``: a ``Loaded`` (or typed
     frame) of kind ``prevalence``. Neither is modified. ``population``: a name for the
-    people of the treatment input (default: a fingerprint of its rows); ``release``: a
+    people of the treatment input (default: a fingerprint of its people); ``release``: a
     release folder whose earlier tables this one is protected against (its register entry
     is added by ``result.protected.record()`` once the table is written).
     """
@@ -208,8 +208,8 @@ def compute(
     from unmetneed.disclosure.release import population as named
 
     build = prepare(treatment, prevalence, options)
-    frame = _frame_of(treatment)
-    pop = population or named(build.kind, fingerprint(frame))
+    frame = _people_frame(_frame_of(treatment), build.kind)
+    pop = population or named("treatment", fingerprint(frame, PEOPLE))
     done = protect_one(build.piece(pop), {pop: frame}, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
@@ -236,6 +236,7 @@ class GapBuild:
     flags: dict[str, np.ndarray]
     counted: pd.DataFrame
     kind: str
+    columns: tuple[str, ...]
     areas: _Areas
     used: pd.DataFrame
     prev: _Input
@@ -248,8 +249,8 @@ class GapBuild:
 
     def piece(self, pop: str, name: str = "gap") -> Any:
         """This table as a piece of a release (``unmetneed.disclosure.release``): what each
-        ``in_treatment`` cell and substance part counts of population ``pop``. Counts
-        inputs are not tied to people (their definitions are None).
+        ``in_treatment`` cell and substance part counts of population ``pop``. A counts
+        input is tied to people only where its counts are exact, by drug_group and crack.
         """
         from unmetneed.gap_cells import gap_piece
 
@@ -294,7 +295,18 @@ def prepare(
     table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
     cells = _cells(table, parts)
     return GapBuild(
-        table, cells, DERIVED, opts, flags, chosen, treat.kind, areas, used, prev, remarks
+        table,
+        cells,
+        DERIVED,
+        opts,
+        flags,
+        chosen,
+        treat.kind,
+        tuple(str(c) for c in treat.frame.columns),
+        areas,
+        used,
+        prev,
+        remarks,
     )
 
 
@@ -350,10 +362,21 @@ def compute_files(
         treat = load(treatment, kind, columns=treatment_columns)
     one = _one_substance(Path(prevalence), prevalence_columns, opts)
     prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
-    from unmetneed.write import sha256_file
+    return compute(treat, prev, opts, release=release)
 
-    population = f"{kind}:{sha256_file(Path(treatment))[:16]}"
-    return compute(treat, prev, opts, population=population, release=release)
+
+def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The treatment input as people per row (``PEOPLE``): records as they are; a counts
+    file's exact counts (a suppressed or rounded one makes the people unknown: no column)."""
+    if kind != "counts" or "count" not in frame:
+        return frame
+    if frame.get("count_suppressed", pd.Series(False, index=frame.index)).any():
+        return frame
+    from unmetneed.load import rounded_to
+
+    if rounded_to(frame):
+        return frame
+    return frame.assign(**{PEOPLE: frame["count"].astype("Int64").fillna(0).astype(np.int64)})
 
 
 def _frame_of(obj: Any) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
     """The gap table ``build`` as a release piece of population ``pop``."""
     cells = build.cells
     n = len(cells.values)
-    if build.kind != "treatment" or not cells.placements:
+    if not _tied(build) or not cells.placements:
         return Piece(name, cells, (None,) * n)
     table = build.table
     shown = cells.placements[0]
@@ -74,6 +74,17 @@ def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
         )
     _part_defs(build, defs, names, pop)
     return Piece(name, cells, tuple(defs))
+
+
+def _tied(build: GapBuild) -> bool:
+    """Whether the table's counts are sums of known people: records, or an exact counts
+    file by drug_group and crack (no suppressed or rounded count, no substance column)."""
+    if build.kind == "treatment":
+        return True
+    flags = build.flags
+    exact = not (flags["t_unknown"].any() or flags["t_rounded"].any())
+    by_group = {"drug_group", "crack"} <= set(build.columns) and "substance" not in build.columns
+    return exact and by_group and build.kind == "counts"
 
 
 def _area_names(counted: pd.DataFrame) -> dict[int, tuple[str, ...]]:

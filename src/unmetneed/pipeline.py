@@ -248,7 +248,7 @@ def _compare_table(name: str, result: Comparison) -> Table:
 @dataclass(frozen=True)
 class Populations:
     """The people behind the run's tables: each gap/compare reference's population name
-    (a fingerprint of its data, so the same data is the same people in every release) and
+    (a fingerprint of its people, so the same people are one population in every release) and
     the records counted for it."""
 
     names: dict[str, str]
@@ -274,7 +274,7 @@ def populations(config: RunConfig, inputs: dict[str, Input], extract: Table | No
         else:
             data = inputs[ref].data
             frame = data.frame if hasattr(data, "frame") else data
-            name = population(inputs[ref].spec.kind, inputs[ref].sha256[:16])
+            name = population(inputs[ref].spec.kind, fingerprint(frame))
         names[ref], frames[name] = name, frame
     return Populations(names, frames)
 

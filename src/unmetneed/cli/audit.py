@@ -45,12 +45,11 @@ def audit(
     from unmetneed.disclosure.audit import audit as run_audit
     from unmetneed.disclosure.audit import gather
     from unmetneed.errors import DisclosureError, UsageError
-    from unmetneed.write import read_meta
 
     tables = list(tables or [])
     if not tables and release is None:
         raise UsageError("give the tables to audit, or --release DIR (or both)")
-    if tables and not any(read_meta(t) for t in tables) and (total_row or hierarchy):
+    if tables and not any(_meta(t) for t in tables) and (total_row or hierarchy):
         written = [_structure_from_options(tables[0], total_row, total_label, hierarchy, k)]
     else:
         written = gather(tables, release)
@@ -77,6 +76,17 @@ def audit(
     report.info(
         f"{title}: passed (every suppressed cell keeps an interval of at least {result.width})"
     )
+
+
+def _meta(path: Path) -> Any:
+    """A table's metadata, or None when it has none or it cannot be read (``gather`` then
+    names the problem)."""
+    from unmetneed.write import read_meta
+
+    try:
+        return read_meta(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _num(value: Any) -> str:

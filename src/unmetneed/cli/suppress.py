@@ -70,12 +70,14 @@ def suppress(
         raise
     dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
     tree = _hierarchy(hierarchy, dims)
-    if not total_row:
-        labelled = [d for d in dims if total_rows(frame, d, total_label).any()]
+    looks = [w for w in TOTAL_WORDS if not (total_row and w == total_label.strip().casefold())]
+    for word in looks:  # a total not read as one would be published unprotected
+        labelled = [d for d in dims if total_rows(frame, d, word).any()]
         if labelled:
             raise UsageError(
-                f"{table}: rows labelled {total_label!r} in {', '.join(labelled)} look like "
-                "totals; say --total-row so they are protected as totals"
+                f"{table}: rows labelled {word!r} in {', '.join(labelled)} look like totals; "
+                f"say --total-row --total-label {word!r} so they are protected as totals "
+                "(or rename them if they are not)"
             )
     spec = LongSpec(dims, total_row, total_label, tree)
     cells = from_long(frame.rename(columns={count: "count"}), values, spec)
@@ -113,6 +115,9 @@ def suppress(
     report.show_remarks(protection.remarks)
     done.record()
     release_note(release)
+
+
+TOTAL_WORDS = ("total", "all", "all areas", "all persons", "persons", "england", "overall")
 
 
 def _piece(table: Path, frame: Any, values: Any, cells: Any, spec: Any) -> tuple[Any, Any]:

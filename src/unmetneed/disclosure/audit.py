@@ -20,7 +20,15 @@ import pandas as pd
 
 from unmetneed.disclosure import attacker
 from unmetneed.disclosure.model import Cells, Policy
-from unmetneed.disclosure.release import Def, Piece, Release, assemble, exposed, floors
+from unmetneed.disclosure.release import (
+    ABSENT_COLUMN,
+    Def,
+    Piece,
+    Release,
+    assemble,
+    exposed,
+    floors,
+)
 
 EXACT_LIMIT = 400  # suppressed cells up to which every interval is computed exactly
 EXACT_CELLS = 5_000  # ... in a model of at most this many cells (else narrow ones only)
@@ -65,6 +73,10 @@ def published_values(
     published = np.zeros(n, dtype=bool)
     problems: list[str] = []
     for p in cells_meta.placements:
+        if p.name == ABSENT_COLUMN:  # groups a table does not list: published as 0
+            published[p.cells] = True
+            value[p.cells] = np.where(np.isnan(value[p.cells]), 0.0, value[p.cells])
+            continue
         frame = frames.get(p.table or "")
         if frame is None:  # an earlier table of the release: its values come from the register
             continue
@@ -389,7 +401,7 @@ def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
         frame = read_written(path)
         try:
             piece = piece_of(name, block)
-            Policy.from_meta(block["policy"])
+            _check_block(block, piece, len(frame))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(
                 f"{path}: its disclosure metadata is damaged ({type(exc).__name__}: {exc})",
@@ -402,6 +414,23 @@ def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
     if release is not None:
         out = _with_register(out, release)
     return out
+
+
+def _check_block(block: Mapping[str, Any], piece: Piece, rows: int) -> None:
+    """``ValueError`` unless the block is as the tool wrote it: its policy well typed, its
+    structure matching its fingerprint, its placements inside the table's rows."""
+    policy = block["policy"]
+    for key in ("k", "round_to", "width"):
+        if not isinstance(policy.get(key, 0), int) or policy.get(key, 0) < 0:
+            raise ValueError(f"policy {key} must be a whole number >= 0")
+    if not isinstance(block.get("width", 0), int) or block.get("width", 0) < 0:
+        raise ValueError("width must be a whole number >= 0")
+    Policy.from_meta(policy)
+    if "structure_id" in block and block["structure_id"] != Cells.structure_id(dict(block)):
+        raise ValueError("its relations do not match their fingerprint (structure_id)")
+    for p in piece.cells.placements:
+        if len(p.rows) and not p.name.startswith(("_", "~")) and p.rows.max() >= rows:
+            raise ValueError(f"placement {p.column!r} names a row the table does not have")
 
 
 def _with_register(written: list[Written], folder: Any) -> list[Written]:

@@ -36,6 +36,8 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
     A missing folder or register is a new, empty release. A damaged register is an
     ``InputError`` (exit 2) naming the file.
     """
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise InputError(f"{folder}: is not a folder; --release names a release folder")
     path = Path(folder) / REGISTER
     if not path.exists():
         return [], None
@@ -61,8 +63,14 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
     if not (len(defs) == len(true) == len(shown)):
         raise ValueError(f"table {index}: defs, true and shown differ in length")
     cells = Cells(true)
+    n = len(true)
     for total, parts in entry.get("relations", []):
-        cells.add_relation(int(total), [int(p) for p in parts])
+        ids = [int(total), *(int(p) for p in parts)]
+        if min(ids) < 0 or max(ids) >= n:
+            raise ValueError(f"table {index}: a relation names a cell outside 0..{n - 1}")
+        cells.add_relation(ids[0], ids[1:])
+    if any(not 0 <= int(c) < n for c in entry.get("guard", [])):
+        raise ValueError(f"table {index}: a guarded cell outside 0..{n - 1}")
     unshown = tuple(int(c) for c in entry.get("guard", []))
     name = f"{entry['table']}@{index}"
     return Piece(name, cells, defs, bool(entry.get("blocks")), shown, unshown)

@@ -64,6 +64,7 @@ RAW = "col:"  # a variable read as it is (``suppress`` tables' own columns)
 NOT_STATED = "not_stated"
 FLAGS = {True: "yes", False: "no"}
 REGISTER_COLUMN = "_register"  # pseudo frame of earlier published cells
+ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 8
 
 
@@ -113,13 +114,21 @@ class Def:
         return cls.of(str(pop), where)
 
 
-def fingerprint(frame: pd.DataFrame) -> str:
-    """A short name for a population that does not depend on where it was read from: the
-    sha256 of the frame's values (16 hex digits).
+def fingerprint(frame: pd.DataFrame, weight: str | None = None) -> str:
+    """A short name for the people of a frame, whatever file or format they came from: the
+    sha256 (16 hex digits) of their counts by period x area x drug_group x crack (records
+    one each, or ``weight`` people per row). The same extract as CSV or Parquet, a counts
+    file of it, or its rows collapsed, are one population.
+
+    >>> f = pd.DataFrame({"area": ["A", "B", "A"]})
+    >>> fingerprint(f) == fingerprint(f.iloc[::-1])
+    True
     """
-    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False)
-    head = ",".join(str(c) for c in frame.columns).encode()
-    return hashlib.sha256(head + hashed.to_numpy().tobytes()).hexdigest()[:16]
+    keys = pd.DataFrame({v: labels(frame, v) for v in ("period", "area", "dgc")})
+    people = frame[weight].to_numpy(np.int64) if weight and weight in frame else 1
+    counts = keys.assign(n=people).groupby(list(keys.columns), sort=True)["n"].sum()
+    text = counts.reset_index().to_csv(index=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --- dgc: drug group x crack ---------------------------------------------------------------
@@ -585,7 +594,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     targets = np.flatnonzero(start & (published | release.guard))
     # a group the tables never show can only be flagged when its count is below 2K (its
     # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
-    large = release.guard & (values >= 2 * max(policy.k, 1))
+    large = release.guard & ~published & (values >= 2 * max(policy.k, 1))
     proven = large.copy()
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed)
