@@ -1012,7 +1012,7 @@ def _remarks(
     for label, n in zip(labels, people, strict=True):
         if n == 0:
             out.append(f"Cohort {label} has no rows: it is not in the table.")
-    small = int(((groups.size > 0) & (groups.size < SMALL_DENOMINATOR)).sum())
+    small = _small_shown_groups(table)
     if small:
         out.append(
             f"{small} cohort group(s) have fewer than {SMALL_DENOMINATOR} people: their "
@@ -1043,6 +1043,15 @@ def _remarks(
     if bands is not None:
         out.extend(bands.remarks)
     return tuple(out)
+
+
+def _small_shown_groups(table: pd.DataFrame) -> int:
+    """Cohort groups whose shown size is under ``SMALL_DENOMINATOR`` (a suppressed size is
+    not counted: saying it is small would give it away)."""
+    keys = list(table.columns[: table.columns.get_loc("variable")])
+    denominator = pd.to_numeric(table["denominator"], errors="coerce")
+    small = table.loc[(denominator > 0) & (denominator < SMALL_DENOMINATOR), keys]
+    return len(small.drop_duplicates())
 
 
 def _suppression_remarks(options: CompareOptions, protection: Protection) -> list[str]:

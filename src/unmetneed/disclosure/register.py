@@ -81,8 +81,8 @@ def check_policy(folder: Path | str, policy: Policy, earlier: Policy | None) -> 
     between its tables (an ``InputError`` naming both)."""
     if earlier is not None and earlier.to_meta() != policy.to_meta():
         raise InputError(
-            f"{folder}: this release was published under policy {earlier.name} "
-            f"(k={earlier.k}), not {policy.name} (k={policy.k})",
+            f"{folder}: this release was published under policy {earlier.to_meta()}, "
+            f"not {policy.to_meta()}",
             hint="Use the release's policy, or start a new --release folder.",
         )
 

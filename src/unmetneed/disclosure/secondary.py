@@ -295,7 +295,7 @@ def repair(
             if spare is not None and spare[p]:
                 continue
             raise DisclosureError(
-                f"cell {p} (a count of {values[p]}) cannot be protected by suppression",
+                f"cell {p} cannot be protected by suppression",
                 hint="Its relations leave no room (earlier published tables may pin it): "
                 "merge categories or publish fewer totals.",
             )
