@@ -211,7 +211,7 @@ def audit(
     problems += group_disclosures(release.blocks, shown, hidden_mask, policy)
     floor = floors(release, hidden_mask, policy)
     try:
-        narrow, _, _ = exposed(release, shown, policy, floor)
+        narrow, _, _ = exposed(release, shown, policy, floor, min_gain=0.25)
     except attacker.InconsistentError as exc:
         problems.append(f"the published values contradict the tables' totals ({exc})")
         narrow = hidden_mask.copy()

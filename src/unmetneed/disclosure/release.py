@@ -770,6 +770,9 @@ def exposed(
     if not len(targets) or not cells.relations:
         return narrow, pinned, least
     know = attacker.knowledge(cells.matrix(), shown, published, policy, floor)
+    targets = targets[~_can_be_zero(know, targets, release.guard & ~hidden)]
+    if not len(targets):
+        return narrow, pinned, least
     found = attacker.narrow(know, targets, width, min_gain)
     low, high, ok = found["low"], found["high"], found["ok"]
     in_small = (low >= 1) & (low <= max(policy.k, 0))
@@ -778,6 +781,26 @@ def exposed(
     pinned[targets[bad & ((high - low) < 0.5)]] = True
     least[targets[bad]] = low[bad]
     return narrow, pinned, least
+
+
+def _can_be_zero(know: attacker.Knowledge, targets: np.ndarray, unshown: np.ndarray) -> np.ndarray:
+    """Mask over ``targets``: unshown groups an attacker's table can make 0 (one LP: the
+    least total of them all); a group that can be 0 is never known to be 1..K."""
+    pick = np.flatnonzero(unshown[targets])
+    out = np.zeros(len(targets), dtype=bool)
+    if not len(pick):
+        return out
+    from unmetneed.disclosure.lp import Model
+
+    cost = np.zeros(len(know.lower))
+    cost[targets[pick]] = 1.0
+    n_rows = know.matrix.shape[0]
+    model = Model(know.matrix, np.zeros(n_rows), know.lower, know.upper, cost, solver="ipm")
+    status, _, z = model.solve()
+    if status != "optimal":
+        return out
+    out[pick] = z[targets[pick]] < attacker.TOL
+    return out
 
 
 def sliced(release: Release, protection: Protection, name: str) -> Protection:
