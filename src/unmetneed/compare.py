@@ -1266,7 +1266,7 @@ def _collapsed(
     from unmetneed.stream import PEOPLE, collapse
 
     used = source_columns((*options.within_columns, *options.variables))
-    keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", *used)
+    keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", "age_band", "sex", *used)
     frames: dict[str, pd.DataFrame] = {}
     pops: dict[str, str] = {}
     for (label, path), kind in zip(parsed, kinds, strict=True):

@@ -68,6 +68,7 @@ DERIVED = (
 DEFAULT_K = 3
 AREA_NOT_STATED = "Area not stated"
 RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
+NAMING = ("age_band", "sex")  # kept too: they name the population (release.fingerprint)
 PARTS_COLUMN = "_substance_parts"  # not a column of the table: see _cells
 ROUNDING_HALF_WIDTH = {5: 2, 10: 5}  # a count rounded to 5 is within +-2 of the truth
 _NAME_RE = re.compile(r"[^a-z0-9]+")
@@ -357,7 +358,7 @@ def compute_files(
     _require_files(treatment, prevalence)
     kind = "counts" if "count" in _header(Path(treatment), treatment_columns) else "treatment"
     if streamable(treatment, kind):  # a Parquet record file: counted in batches
-        treat = collapse(treatment, kind, RECORD_COLUMNS, treatment_columns)
+        treat = collapse(treatment, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns)
     else:
         treat = load(treatment, kind, columns=treatment_columns)
     one = _one_substance(Path(prevalence), prevalence_columns, opts)

@@ -307,7 +307,8 @@ def protect_tables(
         extra = {
             label: {"period": (period,)}
             for label, ref in spec.cohorts.items()
-            if ref != "extract" and "period" in people.frames[people.of(ref)]
+            if not (ref == "extract" and extract is not None)
+            and "period" in people.frames[people.of(ref)]
         }
         pieces.append(build.piece(f"compare-{spec.name}", pops, extra))
     if not pieces:

@@ -114,17 +114,22 @@ class Def:
         return cls.of(str(pop), where)
 
 
+FINGERPRINT = ("period", "area", "dgc", "age_band", "sex")  # what names a population
+
+
 def fingerprint(frame: pd.DataFrame, weight: str | None = None) -> str:
     """A short name for the people of a frame, whatever file or format they came from: the
-    sha256 (16 hex digits) of their counts by period x area x drug_group x crack (records
-    one each, or ``weight`` people per row). The same extract as CSV or Parquet, a counts
-    file of it, or its rows collapsed, are one population.
+    sha256 (16 hex digits) of their counts by period x area x drug_group x crack x age band
+    x sex (the columns an extract requires; records one each, or ``weight`` people per row).
+    The same extract as CSV or Parquet, or its rows collapsed, are one population.
 
     >>> f = pd.DataFrame({"area": ["A", "B", "A"]})
     >>> fingerprint(f) == fingerprint(f.iloc[::-1])
     True
     """
-    keys = pd.DataFrame({v: labels(frame, v) for v in ("period", "area", "dgc")})
+    keys = pd.DataFrame({v: labels(frame, v) for v in FINGERPRINT if v in frame or v == "dgc"})
+    if "cohort" in frame:  # cohorts told apart by a column are different people
+        keys["cohort"] = frame["cohort"].astype("string").fillna(NOT_STATED).to_numpy(object)
     people = frame[weight].to_numpy(np.int64) if weight and weight in frame else 1
     counts = keys.assign(n=people).groupby(list(keys.columns), sort=True)["n"].sum()
     text = counts.reset_index().to_csv(index=False)
