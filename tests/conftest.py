@@ -60,4 +60,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 from hypothesis import settings as _settings  # noqa: E402
 
 _settings.register_profile("repeatable", derandomize=True)
-_settings.load_profile("repeatable")
+_settings.register_profile("explore", max_examples=200)  # hunting: UNMETNEED_HYPOTHESIS=explore
+_settings.load_profile(__import__("os").environ.get("UNMETNEED_HYPOTHESIS", "repeatable"))

@@ -559,7 +559,7 @@ def compare(
     from dataclasses import replace
 
     from unmetneed.disclosure.publish import protect_one
-    from unmetneed.disclosure.release import Piece, fingerprint, population
+    from unmetneed.disclosure.release import Piece, fingerprint, population, separate
     from unmetneed.stream import PEOPLE
 
     build = prepare(cohorts, options)
@@ -569,7 +569,7 @@ def compare(
         default = {
             label: population(_kind(f), fingerprint(f, PEOPLE)) for label, f in frames.items()
         }
-        pops = dict(populations or default)
+        pops = separate(populations or default, frames, PEOPLE)
         piece = build.piece("compare", pops)
         people = {pops[label]: f for label, f in frames.items()}
     else:

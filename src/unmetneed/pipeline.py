@@ -261,22 +261,22 @@ class Populations:
 
 def populations(config: RunConfig, inputs: dict[str, Input], extract: Table | None) -> Populations:
     """Every reference a table counts, named and with its records."""
-    from unmetneed.disclosure.release import fingerprint, population
+    from unmetneed.disclosure.release import fingerprint, population, separate
 
     refs = {config.gap.treatment} if config.gap is not None else set()
     refs |= {ref for spec in config.compare for ref in spec.cohorts.values()}
     names: dict[str, str] = {}
-    frames: dict[str, pd.DataFrame] = {}
+    records: dict[str, pd.DataFrame] = {}
     for ref in sorted(refs):
         if ref == "extract" and extract is not None:
-            frame = extract.frame
-            name = population("treatment", fingerprint(frame))
+            records[ref] = extract.frame
+            names[ref] = population("treatment", fingerprint(extract.frame))
         else:
             data = inputs[ref].data
-            frame = data.frame if hasattr(data, "frame") else data
-            name = population(inputs[ref].spec.kind, fingerprint(frame))
-        names[ref], frames[name] = name, frame
-    return Populations(names, frames)
+            records[ref] = data.frame if hasattr(data, "frame") else data
+            names[ref] = population(inputs[ref].spec.kind, fingerprint(records[ref]))
+    names = separate(names, records)
+    return Populations(names, {names[ref]: records[ref] for ref in names})
 
 
 def protect_tables(

@@ -136,6 +136,44 @@ def fingerprint(frame: pd.DataFrame, weight: str | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _whole(frame: pd.DataFrame, weight: str | None) -> str:
+    """The sha256 of a frame's people over every column it has (raw text; ``weight``
+    people per row): equal only for the same records, whatever their order."""
+    columns = sorted(c for c in frame.columns if c != weight)
+    keys = pd.DataFrame(
+        {c: frame[c].astype("string").fillna(NOT_STATED).to_numpy(object) for c in columns}
+    )
+    people = frame[weight].to_numpy(np.int64) if weight and weight in frame else 1
+    if not columns:
+        return str(int(np.sum(np.broadcast_to(people, len(frame)))))
+    counts = keys.assign(_n=people).groupby(columns, sort=True)["_n"].sum()
+    return hashlib.sha256(counts.reset_index().to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def separate(
+    names: Mapping[str, str], frames: Mapping[str, pd.DataFrame], weight: str | None = None
+) -> dict[str, str]:
+    """``names`` (label -> population) with labels that share a fingerprint but not their
+    records told apart (``population/label``): two different groups of people can have the
+    same counts by period x area x dgc x age band x sex, and one table's cohorts are then
+    still two populations. The same records under two labels stay one population.
+
+    >>> f = pd.DataFrame({"area": ["A"], "x": ["1"]})
+    >>> separate({"a": "p", "b": "p"}, {"a": f, "b": f.assign(x="2")})
+    {'a': 'p/a', 'b': 'p/b'}
+    >>> separate({"a": "p", "b": "p"}, {"a": f, "b": f.copy()})
+    {'a': 'p', 'b': 'p'}
+    """
+    out = dict(names)
+    shared: dict[str, list[str]] = {}
+    for label, name in names.items():
+        shared.setdefault(name, []).append(label)
+    for name, labels_ in shared.items():
+        if len(labels_) > 1 and len({_whole(frames[x], weight) for x in labels_}) > 1:
+            out.update({x: f"{name}/{x}" for x in labels_})
+    return out
+
+
 # --- dgc: drug group x crack ---------------------------------------------------------------
 
 
@@ -513,6 +551,7 @@ def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> n
     for k, piece in enumerate(pieces):
         own = ids[piece.name]
         mine = piece.cells.values
+        _one_value_each(piece.name, own, mine)
         clash = (values[own] >= 0) & (values[own] != mine)
         if clash.any():
             other = pieces[int(owner[own[clash][0]])].name
@@ -524,6 +563,18 @@ def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> n
             )
         values[own], owner[own] = mine, k
     return np.maximum(values, 0)
+
+
+def _one_value_each(name: str, own: np.ndarray, values: np.ndarray) -> None:
+    """Cells of one table with one definition must have one value (else two groups of
+    people were given one population name: a bug, never protected as if one)."""
+    order = np.lexsort((values, own))
+    same = own[order][1:] == own[order][:-1]
+    if (same & (values[order][1:] != values[order][:-1])).any():
+        raise DisclosureError(
+            f"{name}: one cell definition has two values (two populations share a name)",
+            hint="This is a bug in unmetneed: please report the command and its options.",
+        )
 
 
 def _place(
