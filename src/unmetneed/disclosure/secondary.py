@@ -248,16 +248,21 @@ class _Deviation:
 
 
 def repair_jointly(
-    state: State, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray
+    state: State,
+    hidden: np.ndarray,
+    cells: np.ndarray,
+    need: np.ndarray,
+    solver: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
     the cells that deviation does not prove safe (to verify again), and the mask of every
     cell it moves by at least the width (whole people), proven wide by it as well.
 
     One deviation for all is a valid deviation for each, so each is protected by it.
-    Simplex when the table falls apart into small independent blocks, else interior point.
+    ``solver``: HiGHS's (default: simplex when the table falls apart into small independent
+    blocks, else interior point, which is faster on one large cube).
     """
-    solver = attacker.solver_for(attacker.largest_block(state.matrix))
+    solver = solver or attacker.solver_for(attacker.largest_block(state.matrix))
     deviation = _Deviation(state, hidden, solver=solver)
     y = deviation.raise_cells(cells, need)
     if y is None:
