@@ -56,7 +56,8 @@ def column_label(name: str) -> str:
     >>> column_label("unmet_need_pct")
     'Not in treatment (%)'
     """
-    return _labels()["columns"].get(name, _plain(name).capitalize())
+    labels = _labels()
+    return labels["columns"].get(name) or labels["variables"].get(name) or _plain(name).capitalize()
 
 
 def round_half_up(numerator: Any, denominator: Any, digits: int = 0) -> np.ndarray:
