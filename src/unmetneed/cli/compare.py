@@ -225,7 +225,7 @@ def _tidy_rows(result: Comparison) -> tuple[list[str], list[list[str]], list[str
             )
         test = str(rec["test"])
         row.append("*" if test == "suppressed" else test)
-        row.append(_p(rec["p_value"], test == "suppressed"))
+        row.append(_p(rec["p_value"], test == "suppressed", rec.get("p_value_bound")))
         rows.append(row)
     right = ["n", "of", "% (95% CI)", "diff pp (95% CI)", "p"]
     return headers, rows, right
@@ -247,13 +247,12 @@ def _estimate(value: Any, lower: Any, upper: Any, suppressed: bool, sign: str = 
     return f"{text} ({float(lower):{sign}.1f} to {float(upper):{sign}.1f})"
 
 
-def _p(value: Any, suppressed: bool) -> str:
+def _p(value: Any, suppressed: bool, bound: Any = None) -> str:
+    from unmetneed.outputs.labels import p_text
+
     if suppressed:
         return "*"
-    if _is_na(value):
-        return ""
-    p = float(value)
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return p_text(value, None if _is_na(bound) else bound) or ""
 
 
 def _wide_rows(result: Comparison, cells: str) -> tuple[list[str], list[list[str]], list[str]]:

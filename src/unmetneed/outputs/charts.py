@@ -36,6 +36,9 @@ _RC = {
 }
 
 
+_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
 @dataclass(frozen=True)
 class Chart:
     """A drawn chart: the figure, its title and its alt text."""
@@ -258,8 +261,12 @@ def svg_text(chart: Chart, ident: str = "chart", inline: bool = False) -> str:
 
     buf = io.StringIO()
     with matplotlib.rc_context(_RC):
-        chart.figure.savefig(buf, format="svg", metadata={"Date": None})
+        chart.figure.savefig(buf, format="svg", metadata=_NO_METADATA)
     text = buf.getvalue()
+    if inline:  # HTML knows the SVG namespace: no URI left in the page
+        text = text.replace(' xmlns="http://www.w3.org/2000/svg"', "").replace(
+            ' xmlns:xlink="http://www.w3.org/1999/xlink"', ""
+        )
     start = text.index("<svg")
     end = text.index(">", start) + 1
     label = f'<svg role="img" aria-labelledby="{ident}-title {ident}-desc" '
