@@ -87,9 +87,10 @@ def caterpillar(gap: pd.DataFrame, substance: str | None = None, period: str | N
     colours = _vs_colours(shown)
     err = np.vstack([np.nan_to_num(x - lo), np.nan_to_num(hi - x)])
     for i in range(len(shown)):
-        ax.errorbar(
+        drawn = ax.errorbar(
             x[i], y_shown[i], xerr=err[:, i : i + 1], fmt="o", color=colours[i], capsize=2, ms=4
         )
+        drawn.lines[0].set_gid(f"point-{i}")  # one id per value drawn (checkable in the SVG)
     for y in y_hidden:
         ax.text(0.01, y, CONFIDENTIAL, transform=ax.get_yaxis_transform(), va="center")
     benchmark = _benchmark(rows)
@@ -210,8 +211,10 @@ def bars(
         hi = mine["pct_upper"].astype("Float64").reindex(categories).fillna(np.nan)
         err = np.vstack([y - lo.to_numpy(dtype=float), hi.to_numpy(dtype=float) - y])
         colour = OKABE_ITO[j % len(OKABE_ITO)]
-        ax.bar(xs[known], y[known], width, color=colour,
-               yerr=np.nan_to_num(err[:, known]), capsize=2, ecolor="#333333")
+        drawn = ax.bar(xs[known], y[known], width, color=colour,
+                       yerr=np.nan_to_num(err[:, known]), capsize=2, ecolor="#333333")
+        for k, patch in enumerate(drawn.patches):
+            patch.set_gid(f"bar-{j}-{k}")  # one id per value drawn
         handles.append(Patch(color=colour, label=cohort))
         for x in xs[~known]:
             ax.text(x, 0.02, CONFIDENTIAL, transform=ax.get_xaxis_transform(), ha="center",

@@ -45,6 +45,7 @@ _COUNT_COLUMNS = (
     "not_in_treatment",
 )
 _CODE_TEXT = {"suppressed": CONFIDENTIAL}  # the test column's "suppressed": a withheld test
+_BOUND_TEXT = {"=": "equals", "<=": "at most"}  # p_value_bound in words (GSS: no bare symbols)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ def _display_column(frame: pd.DataFrame, col: str, hidden: np.ndarray, first_not
         return _p_values(values, bound, hidden)
     if col == "remarks":
         return [_notes(v, first_note) for v in values]
+    if col == "p_value_bound":
+        return values.astype("string").replace(_BOUND_TEXT).fillna(NOT_AVAILABLE).to_numpy()
     if pd.api.types.is_numeric_dtype(values):
         out = values.astype(object).to_numpy().copy()
         blank = values.isna().to_numpy()
@@ -222,6 +225,17 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], notes: Sequence[str], co
     return path
 
 
+def is_accessible(path: Path | str) -> bool:
+    """Whether an .xlsx file is a workbook this module wrote (it has a Cover sheet)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    try:
+        return "Cover" in book.sheetnames and "Contents" in book.sheetnames
+    finally:
+        book.close()
+
+
 def read_workbook_table(path: Path | str, sheet: str | None = None) -> pd.DataFrame:
     """A table sheet of a workbook this module wrote, back as the published table
     (column names, ``[c]``/``[x]`` as missing, ``yes``/``no`` flags as booleans); the
@@ -239,6 +253,10 @@ def read_workbook_table(path: Path | str, sheet: str | None = None) -> pd.DataFr
     frame = frame.replace({CONFIDENTIAL: None, NOT_AVAILABLE: None})
     if "suppressed" in frame:
         frame["suppressed"] = frame["suppressed"].eq("yes")
+    if "p_value_bound" in frame:
+        frame["p_value_bound"] = frame["p_value_bound"].replace(
+            {v: k for k, v in _BOUND_TEXT.items()}
+        )
     for col in frame.columns:
         if col in _COUNT_COLUMNS or _PCT_COLUMNS.search(str(col)):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
