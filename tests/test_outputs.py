@@ -126,8 +126,9 @@ def test_suppressed_value_never_reaches_the_workbook(tmp_path: Path) -> None:
     ws = load_workbook(path)["t"]
     values = [c.value for row in ws.iter_rows() for c in row]
     assert values.count(CONFIDENTIAL) == 2  # count and pct of the suppressed row
-    assert 2 not in values and not any(isinstance(v, float) and abs(v - 200 / 19) < 1e-9
-                                       for v in values)
+    assert 2 not in values and not any(
+        isinstance(v, float) and abs(v - 200 / 19) < 1e-9 for v in values
+    )
 
 
 class _Page(HTMLParser):
@@ -180,10 +181,12 @@ def gap_frame(hidden_area: bool) -> pd.DataFrame:
             "period": "2024/25",
             "substance": "opiate",
             "unmet_need_pct": pd.array(value, dtype="Float64"),
-            "unmet_need_pct_lower": pd.array([30.0, None if hidden_area else 50.0, 45.0],
-                                             dtype="Float64"),
-            "unmet_need_pct_upper": pd.array([50.0, None if hidden_area else 71.5, 65.0],
-                                             dtype="Float64"),
+            "unmet_need_pct_lower": pd.array(
+                [30.0, None if hidden_area else 50.0, 45.0], dtype="Float64"
+            ),
+            "unmet_need_pct_upper": pd.array(
+                [50.0, None if hidden_area else 71.5, 65.0], dtype="Float64"
+            ),
             "suppressed": [False, hidden_area, False],
         }
     )
@@ -214,7 +217,9 @@ def test_caterpillar_draws_the_benchmark_when_the_table_has_it() -> None:
 def test_bars_leave_out_suppressed_cohort_cells(published: Path, tmp_path: Path) -> None:
     table = pd.read_parquet(published / "compare-disability-housing.parquet")
     group = {"substance_cohort": "opiate_and_crack"}
-    rows = table[(table["variable"] == "housing") & (table["substance_cohort"] == "opiate_and_crack")]
+    rows = table[
+        (table["variable"] == "housing") & (table["substance_cohort"] == "opiate_and_crack")
+    ]
     blank = int(rows["pct"].isna().sum())
     assert blank > 0
     svg = svg_text(draw(table, "bars", variable="housing", group=group))
@@ -222,19 +227,38 @@ def test_bars_leave_out_suppressed_cohort_cells(published: Path, tmp_path: Path)
     assert texts.count(CONFIDENTIAL) == blank
     assert svg.count('id="bar-') == len(rows) - blank
     for path in ("bars.png", "bars.svg", "bars.html"):
-        code = CliRunner().invoke(
-            app,
-            ["chart", str(published / "compare-disability-housing.csv"), "--variable", "housing",
-             "--group", "substance_cohort=opiate_and_crack", "--out", str(tmp_path / path)],
-        ).exit_code
+        code = (
+            CliRunner()
+            .invoke(
+                app,
+                [
+                    "chart",
+                    str(published / "compare-disability-housing.csv"),
+                    "--variable",
+                    "housing",
+                    "--group",
+                    "substance_cohort=opiate_and_crack",
+                    "--out",
+                    str(tmp_path / path),
+                ],
+            )
+            .exit_code
+        )
         assert code == 0 and (tmp_path / path).stat().st_size > 0
     assert (tmp_path / "bars.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_chart_command_refuses_a_wrong_kind(published: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["chart", str(published / "compare-disability-housing.parquet"), "--kind", "trend",
-              "--out", str(tmp_path / "t.svg")]
+        app,
+        [
+            "chart",
+            str(published / "compare-disability-housing.parquet"),
+            "--kind",
+            "trend",
+            "--out",
+            str(tmp_path / "t.svg"),
+        ],
     )
     assert result.exit_code == 2 and "needs a gap table" in result.stderr
     assert not (tmp_path / "t.svg").exists()
@@ -254,3 +278,39 @@ def test_highs_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
     status, value, _ = model.solve(maximise=False)
     out, _ = capfd.readouterr()
     assert status == "optimal" and out == ""
+
+
+def test_compare_table1_in_the_terminal_and_beside_out(tmp_path: Path, sample_dir: Path) -> None:
+    args = [
+        "compare",
+        "--cohort", f"NDTMS={sample_dir / 'extract.csv'}",
+        "--cohort", f"OOTU={sample_dir / 'cohort_ootu.csv'}",
+        "--by", "housing", "--within", "substance_cohort", "--table1",
+    ]  # fmt: skip
+    shown = CliRunner().invoke(app, args)
+    assert shown.exit_code == 0, shown.stderr
+    assert "Housing: urgent housing problem" in shown.stdout and "NDTMS n (%)" in shown.stdout
+    assert "[c]" not in shown.stdout  # the terminal shows * (contract 4.3)
+    written = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "t.csv")])
+    assert written.exit_code == 0, written.stderr
+    tidy = pd.read_csv(tmp_path / "t.csv")
+    view = pd.read_csv(tmp_path / "t_table1.csv", dtype=str)
+    cohort_cols = [c for c in view.columns if c.endswith("n (%)")]
+    assert cohort_cols == ["NDTMS n (%)", "OOTU n (%)"]
+    hidden = int(tidy["count"].isna().sum())
+    assert hidden > 0 and (view[cohort_cols] == CONFIDENTIAL).to_numpy().sum() >= hidden
+
+
+def test_gap_out_xlsx_is_the_accessible_workbook_and_audits(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    out = tmp_path / "gap.xlsx"
+    result = CliRunner().invoke(
+        app,
+        ["gap", "--treatment", str(sample_dir / "extract.csv"), "--prevalence",
+         str(sample_dir / "prevalence.csv"), "--total", "All areas", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert load_workbook(out).sheetnames == ["Cover", "Contents", "Notes", "gap"]
+    audited = CliRunner().invoke(app, ["audit", str(out)])
+    assert audited.exit_code == 0, audited.stdout + audited.stderr

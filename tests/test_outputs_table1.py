@@ -14,8 +14,16 @@ def tidy(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     count, denominator, suppressed, test, p_value) rows; pct follows from the counts."""
     frame = pd.DataFrame(
         rows,
-        columns=["cohort", "variable", "category", "count", "denominator", "suppressed",
-                 "test", "p_value"],
+        columns=[
+            "cohort",
+            "variable",
+            "category",
+            "count",
+            "denominator",
+            "suppressed",
+            "test",
+            "p_value",
+        ],
     ).astype({"count": "Int64", "denominator": "Int64", "p_value": "Float64"})
     pct = 100 * frame["count"].astype("Float64") / frame["denominator"].astype("Float64")
     return frame.assign(pct=pct, pct_lower=pct, pct_upper=pct)
@@ -49,7 +57,10 @@ def test_table1_labels_cells_and_p_values() -> None:
     )
     view = table1(t).shown()
     assert list(view.columns) == [
-        "Characteristic", "NDTMS (n = 48) n (%)", "OOTU (n = 27) n (%)", P_VALUE
+        "Characteristic",
+        "NDTMS (n = 48) n (%)",
+        "OOTU (n = 27) n (%)",
+        P_VALUE,
     ]
     assert view["Characteristic"].tolist() == [
         "People (n)",
@@ -89,3 +100,27 @@ def test_suppressed_cells_show_c_and_no_number() -> None:
 def test_digits_must_be_0_or_1() -> None:
     with pytest.raises(ValueError):
         table1(tidy([("A", "sex", "male", 1, 1, False, "none", None)]), digits=2)
+
+
+def test_monte_carlo_p_at_its_floor_is_an_upper_bound(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """40 vs 44 people with no category in common: no random table of 2,000 is as extreme,
+    so the Monte Carlo p-value is its floor 1/2001, written as an upper bound."""
+    from unmetneed.compare import CompareOptions, compare
+    from unmetneed.load import load
+
+    def cohort(name: str, counts: dict[str, int]) -> pd.DataFrame:
+        rows = [{"housing": h} for h, n in counts.items() for _ in range(n)]
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        return load(path, "cohort").frame
+
+    frames = {
+        "A": cohort("a", {"no_problem": 40}),
+        "B": cohort("b", {"housing_problem": 20, "urgent_housing_problem": 20, "": 4}),
+    }
+    t = compare(frames, CompareOptions(by=("housing",))).table
+    assert set(t["test"]) == {"fisher_monte_carlo"}  # an expected count of 4 x 40/84 < 5
+    assert t["p_value"].iloc[0] == pytest.approx(1 / 2001)
+    assert set(t["p_value_bound"]) == {"<="}
+    view = table1(t).shown()
+    assert set(view[P_VALUE].iloc[1:]) == {"<0.001"}

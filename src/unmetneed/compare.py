@@ -1006,9 +1006,13 @@ def p_value_bound(test: pd.Series, p_value: pd.Series, resamples: int) -> pd.Ser
     ['<=', '=', <NA>]
     """
     p = p_value.astype("Float64")
-    floor = (test.astype("string") == "fisher_monte_carlo") & (p <= 1.0 / (resamples + 1) * 1.000001)
-    out = pd.Series("=", index=p.index, dtype="string").where(p.notna(), pd.NA)
-    return out.mask(floor.fillna(False).astype(bool), "<=")
+    floor = (test.astype("string") == "fisher_monte_carlo") & (
+        p <= 1.0 / (resamples + 1) * 1.000001
+    )
+    text = np.full(len(p), None, dtype=object)
+    text[p.notna().to_numpy(dtype=bool)] = "="
+    text[floor.fillna(False).to_numpy(dtype=bool)] = "<="
+    return pd.Series(text, index=p.index, dtype="string")
 
 
 def _remarks(

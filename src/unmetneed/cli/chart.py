@@ -59,8 +59,6 @@ def chart(
             raise UsageError(f"--group {text!r}: write COLUMN=VALUE, e.g. area=Eastbury")
         chosen[column.strip()] = value.strip()
     frame = read_written(table)
-    drawn = draw(
-        frame, kind, substance=substance, period=period, variable=variable, group=chosen
-    )
+    drawn = draw(frame, kind, substance=substance, period=period, variable=variable, group=chosen)
     save(drawn, out)
     report.info(f"Wrote {drawn.title!r} to {out}")

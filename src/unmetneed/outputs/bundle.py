@@ -74,9 +74,7 @@ def sections(items: Sequence[Published]) -> tuple[list[Sheet], list[str]]:
         notes.extend(f"{item.name}: {_as_published(r)}" for r in item.remarks)
         span = f"notes {first} to {len(notes)}" if len(notes) >= first else "no notes"
         label = sheet_name(item.name, used)
-        sheets.append(
-            sheet_from_table(label, item.frame, title_of(item), first, f"See {span}.")
-        )
+        sheets.append(sheet_from_table(label, item.frame, title_of(item), first, f"See {span}."))
         if item.table1_digits is not None and item.kind == "compare":
             view = table1(item.frame, item.table1_digits).shown()
             sheets.append(

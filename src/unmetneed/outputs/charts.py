@@ -28,7 +28,7 @@ VS_COLOURS = {
     "lower": "#0072B2",
     "not_compared": "#999999",
 }
-_RC = {
+_RC: dict[Any, Any] = {
     "svg.hashsalt": "unmetneed",
     "svg.fonttype": "none",  # text stays text: readable, searchable, checkable
     "font.family": "DejaVu Sans",
@@ -66,7 +66,9 @@ def _pick(frame: pd.DataFrame, column: str, value: str | None, what: str) -> str
     return value
 
 
-def caterpillar(gap: pd.DataFrame, substance: str | None = None, period: str | None = None) -> Chart:
+def caterpillar(
+    gap: pd.DataFrame, substance: str | None = None, period: str | None = None
+) -> Chart:
     """The gap by area for one substance and period: each area's % not in treatment with
     its 95% interval, sorted; the benchmark's line and colours by ``vs_benchmark`` when the
     table has them; suppressed areas at the bottom with ``[c]`` and no point."""
@@ -131,8 +133,10 @@ def _vs_legend(ax: Any, rows: pd.DataFrame) -> None:
         present = set(rows["vs_benchmark"].astype("string").fillna("not_compared"))
         for key, colour in VS_COLOURS.items():
             if key in present:
-                label = f"{category_label(key)} than benchmark" if key in ("higher", "lower") else (
-                    "similar to benchmark" if key == "similar" else "not compared"
+                label = (
+                    f"{category_label(key)} than benchmark"
+                    if key in ("higher", "lower")
+                    else ("similar to benchmark" if key == "similar" else "not compared")
                 )
                 handles.append(Line2D([], [], marker="o", ls="", color=colour, label=label))
     ax.legend(handles=handles, loc="lower right", fontsize=8)
@@ -163,8 +167,14 @@ def trend(gap: pd.DataFrame, substance: str | None = None) -> Chart:
         ax.plot(part["_x"].to_numpy(), y, marker="o", color=colour, label=str(area))
     hidden = rows[rows["unmet_need_pct"].isna().to_numpy()]
     for p, n in hidden.groupby(hidden["period"].astype(str)).size().items():
-        ax.text(xpos[str(p)], 0.02, f"{CONFIDENTIAL} x{n}", transform=ax.get_xaxis_transform(),
-                ha="center", fontsize=8)
+        ax.text(
+            xpos[str(p)],
+            0.02,
+            f"{CONFIDENTIAL} x{n}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(periods)), periods)
     ax.set_xlabel("Period (financial year or rolling 12 months to the quarter)")
     ax.set_ylabel("People not in structured treatment (%)")
@@ -211,14 +221,22 @@ def bars(
         hi = mine["pct_upper"].astype("Float64").reindex(categories).fillna(np.nan)
         err = np.vstack([y - lo.to_numpy(dtype=float), hi.to_numpy(dtype=float) - y])
         colour = OKABE_ITO[j % len(OKABE_ITO)]
-        drawn = ax.bar(xs[known], y[known], width, color=colour,
-                       yerr=np.nan_to_num(err[:, known]), capsize=2, ecolor="#333333")
+        drawn = ax.bar(
+            xs[known],
+            y[known],
+            width,
+            color=colour,
+            yerr=np.nan_to_num(err[:, known]),
+            capsize=2,
+            ecolor="#333333",
+        )
         for k, patch in enumerate(drawn.patches):
             patch.set_gid(f"bar-{j}-{k}")  # one id per value drawn
         handles.append(Patch(color=colour, label=cohort))
         for x in xs[~known]:
-            ax.text(x, 0.02, CONFIDENTIAL, transform=ax.get_xaxis_transform(), ha="center",
-                    fontsize=8)
+            ax.text(
+                x, 0.02, CONFIDENTIAL, transform=ax.get_xaxis_transform(), ha="center", fontsize=8
+            )
     ax.set_xticks(range(len(categories)), [category_label(c) for c in categories])
     ax.set_xlabel(variable_label(var))
     ax.set_ylabel("People in the cohort group (%, 95% Wilson interval)")
@@ -228,7 +246,8 @@ def bars(
     ax.legend(handles=handles, title="Cohort", fontsize=8)
     alt = (
         f"Bar chart of the percentage of each cohort ({', '.join(cohorts)}) in each category "
-        f"of {variable_label(var).lower()}" + (f" ({where})" if where else "")
+        f"of {variable_label(var).lower()}"
+        + (f" ({where})" if where else "")
         + ", with 95% intervals; suppressed values are not drawn and are marked [c]."
     )
     return Chart(fig, title, alt)
@@ -294,13 +313,17 @@ def save(chart: Chart, path: Path) -> Path:
         if suffix == ".png":
             with matplotlib.rc_context(_RC):
                 chart.figure.savefig(
-                    tmp, format="png", dpi=150,
+                    tmp,
+                    format="png",
+                    dpi=150,
                     metadata={"Title": chart.title, "Description": chart.alt, "Software": None},
                 )
         elif suffix == ".svg":
             tmp.write_text(svg_text(chart), encoding="utf-8")
         else:
-            tmp.write_text(page(chart.title, f"<figure>{svg_text(chart, inline=True)}</figure>"), "utf-8")
+            tmp.write_text(
+                page(chart.title, f"<figure>{svg_text(chart, inline=True)}</figure>"), "utf-8"
+            )
     return path
 
 

@@ -80,7 +80,9 @@ def charts_for(item: Published) -> list[Any]:
                 out.append(draw(frame, "trend", substance=sub))
         return out
     if item.kind == "compare":
-        return [draw(frame, "bars", variable=v) for v in dict.fromkeys(frame["variable"].astype(str))]
+        return [
+            draw(frame, "bars", variable=v) for v in dict.fromkeys(frame["variable"].astype(str))
+        ]
     return []
 
 
@@ -101,7 +103,9 @@ def render(items: Sequence[Published], cover: Cover) -> str:
     parts.append("<h2>Key</h2><ul>")
     parts.extend(f"<li><b>{s}</b>: {html.escape(m)}</li>" for s, m in KEY)
     parts.append("</ul><h2>Contents</h2><ol>")
-    parts.extend(f'<li><a href="#s{i}">{html.escape(s.title)}</a></li>' for i, s in enumerate(sheets))
+    parts.extend(
+        f'<li><a href="#s{i}">{html.escape(s.title)}</a></li>' for i, s in enumerate(sheets)
+    )
     parts.append('<li><a href="#notes">Notes</a></li></ol>')
     by_name = {item.name: item for item in items}
     n_chart = 0

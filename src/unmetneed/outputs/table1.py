@@ -94,8 +94,7 @@ def _as_tuple(key: object) -> tuple[object, ...]:
 
 def _within_labels(values: dict[str, object]) -> dict[str, object]:
     return {
-        variable_label(w): (str(v) if w in _AS_IS else category_label(v))
-        for w, v in values.items()
+        variable_label(w): (str(v) if w in _AS_IS else category_label(v)) for w, v in values.items()
     }
 
 
@@ -126,9 +125,9 @@ def _n_pct(table: pd.DataFrame, digits: int) -> pd.Series:
 def _cell_hidden(table: pd.DataFrame) -> np.ndarray:
     """A row's count, denominator or percentage is blank because of suppression."""
     empty = table["denominator"].eq(0).fillna(False).to_numpy(dtype=bool)
-    blank = (
-        table["count"].isna() | table["denominator"].isna() | table["pct"].isna()
-    ).to_numpy(dtype=bool)
+    blank = (table["count"].isna() | table["denominator"].isna() | table["pct"].isna()).to_numpy(
+        dtype=bool
+    )
     return blank & ~empty
 
 

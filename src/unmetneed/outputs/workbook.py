@@ -99,7 +99,7 @@ def _display_column(frame: pd.DataFrame, col: str, hidden: np.ndarray, first_not
     if col == "suppressed" or pd.api.types.is_bool_dtype(values):
         return np.where(values.fillna(False).astype(bool), "yes", "no").astype(object)
     if col == "p_value":
-        bound = frame["p_value_bound"] if "p_value_bound" in frame else None
+        bound = frame.get("p_value_bound")
         return _p_values(values, bound, hidden)
     if col == "remarks":
         return [_notes(v, first_note) for v in values]
@@ -218,9 +218,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], notes: Sequence[str], co
             contentsheet_label="Contents",
             notes_table=None,
         )
-        wb.set_properties(
-            {"title": cover.title, "author": "unmetneed", "created": FIXED_DATE}
-        )
+        wb.set_properties({"title": cover.title, "author": "unmetneed", "created": FIXED_DATE})
         wb.close()
     return path
 
