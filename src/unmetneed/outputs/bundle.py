@@ -52,17 +52,6 @@ def _as_published(remark: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Section:
-    """A table ready for output: sheet label, title, display frame, and where its
-    notes start in the whole publication's numbering."""
-
-    label: str
-    title: str
-    sheet: Sheet
-    first_note: int
-
-
 def sections(items: Sequence[Published]) -> tuple[list[Sheet], list[str]]:
     """Every table's sheet (and Table 1 sheet) and the notes of all of them, numbered in
     order: a table's ``remarks`` column refers to its own notes by their new numbers."""
@@ -74,7 +63,8 @@ def sections(items: Sequence[Published]) -> tuple[list[Sheet], list[str]]:
         notes.extend(f"{item.name}: {_as_published(r)}" for r in item.remarks)
         span = f"notes {first} to {len(notes)}" if len(notes) >= first else "no notes"
         label = sheet_name(item.name, used)
-        sheets.append(sheet_from_table(label, item.frame, title_of(item), first, f"See {span}."))
+        note = f"See {span}."
+        sheets.append(sheet_from_table(label, item.frame, title_of(item), first, note, item.name))
         if item.table1_digits is not None and item.kind == "compare":
             view = table1(item.frame, item.table1_digits).shown()
             sheets.append(

@@ -200,9 +200,10 @@ def bars(
 
     var = _pick(compare, "variable", variable, "--variable")
     rows = compare[compare["variable"].astype(str) == var]
-    chosen = {}
-    for col in within_columns(compare):
-        chosen[col] = _pick(rows, col, (group or {}).get(col), f"--group {col}")
+    within = within_columns(compare)
+    chosen = {**_fullest_group(rows, within), **(group or {})}
+    for col in within:
+        chosen[col] = _pick(rows, col, chosen.get(col), f"--group {col}")
         rows = rows[rows[col].astype(str) == chosen[col]]
     cohorts = list(dict.fromkeys(rows["cohort"].astype(str)))
     categories = list(dict.fromkeys(rows["category"].astype(str)))
@@ -240,8 +241,8 @@ def bars(
     ax.set_xticks(range(len(categories)), [category_label(c) for c in categories])
     ax.set_xlabel(variable_label(var))
     ax.set_ylabel("People in the cohort group (%, 95% Wilson interval)")
-    where = ", ".join(f"{variable_label(k)} {category_label(v)}" for k, v in chosen.items())
-    title = f"{variable_label(var)} by cohort" + (f": {where}" if where else "")
+    where = ", ".join(f"{variable_label(k)}: {category_label(v)}" for k, v in chosen.items())
+    title = f"{variable_label(var)} by cohort" + (f" ({where})" if where else "")
     ax.set_title(title)
     ax.legend(handles=handles, title="Cohort", fontsize=8)
     alt = (
@@ -251,6 +252,21 @@ def bars(
         + ", with 95% intervals; suppressed values are not drawn and are marked [c]."
     )
     return Chart(fig, title, alt)
+
+
+def _fullest_group(rows: pd.DataFrame, within: list[str]) -> dict[str, str]:
+    """The first within-group in which every cohort has a shown percentage (the default
+    group of ``bars``); none when no group has them all."""
+    if not within:
+        return {}
+    shown = rows[rows["pct"].notna().to_numpy()]
+    keys = shown[within].astype(str)
+    cohorts = shown["cohort"].astype(str).groupby([keys[c] for c in within], sort=False).nunique()
+    full = cohorts[cohorts == rows["cohort"].nunique()]
+    if full.empty:
+        return {}
+    first = full.index[0] if len(within) > 1 else (full.index[0],)
+    return dict(zip(within, (str(v) for v in first), strict=True))
 
 
 def draw(table: pd.DataFrame, kind: str | None = None, **choices: Any) -> Chart:

@@ -111,7 +111,7 @@ def render(items: Sequence[Published], cover: Cover) -> str:
     n_chart = 0
     for i, sheet in enumerate(sheets):
         parts.append(table_html(sheet, f"s{i}"))
-        item = by_name.get(sheet.name)
+        item = by_name.get(sheet.of)
         if item is None:
             continue
         for chart in charts_for(item):

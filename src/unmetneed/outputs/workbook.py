@@ -68,10 +68,16 @@ class Sheet:
     frame: pd.DataFrame
     formats: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    of: str = ""  # the published table it shows (its name), when it is one
 
 
 def sheet_from_table(
-    name: str, frame: pd.DataFrame, title: str, first_note: int = 1, description: str = ""
+    name: str,
+    frame: pd.DataFrame,
+    title: str,
+    first_note: int = 1,
+    description: str = "",
+    of: str = "",
 ) -> Sheet:
     """A published table as a sheet: headings with units, ``[c]``/``[x]`` for blanks,
     ``yes``/``no`` for flags, remark numbers as ``note N`` (numbered from ``first_note``)."""
@@ -90,7 +96,7 @@ def sheet_from_table(
         elif col == "p_value":
             formats[label] = "0.000"
     out = pd.DataFrame(cells, index=range(len(frame)))
-    return Sheet(name, title, out, formats, description)
+    return Sheet(name, title, out, formats, description, of)
 
 
 def _display_column(frame: pd.DataFrame, col: str, hidden: np.ndarray, first_note: int) -> Any:
