@@ -268,7 +268,7 @@ def test_trend_marks_suppressed_points(tmp_path: Path) -> None:
     earlier = gap_frame(False).assign(period="2023/24")
     svg = svg_text(draw(pd.concat([earlier, gap_frame(True)]), "trend"))
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
-    assert f"{CONFIDENTIAL} x1" in texts and "62.5" not in svg
+    assert f"1 area {CONFIDENTIAL}" in texts and "62.5" not in svg
 
 
 def test_highs_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:

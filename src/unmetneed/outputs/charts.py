@@ -160,17 +160,26 @@ def trend(gap: pd.DataFrame, substance: str | None = None) -> Chart:
     fig = _figure(4.5)
     ax = fig.add_subplot()
     xpos = {p: i for i, p in enumerate(periods)}
+    many = rows["area"].nunique() > len(OKABE_ITO)  # more areas than colours: grey, no legend
     for i, (area, part) in enumerate(rows.groupby("area", sort=True, observed=True)):
         part = part.assign(_x=part["period"].astype(str).map(xpos)).sort_values("_x")
         y = part["unmet_need_pct"].astype("Float64").fillna(np.nan).to_numpy(dtype=float)
-        colour = OKABE_ITO[i % len(OKABE_ITO)]
-        ax.plot(part["_x"].to_numpy(), y, marker="o", color=colour, label=str(area))
+        colour = "#999999" if many else OKABE_ITO[i % len(OKABE_ITO)]
+        ax.plot(
+            part["_x"].to_numpy(),
+            y,
+            marker="o",
+            ms=3 if many else 6,
+            lw=0.8 if many else 1.5,
+            color=colour,
+            label=str(area),
+        )
     hidden = rows[rows["unmet_need_pct"].isna().to_numpy()]
     for p, n in hidden.groupby(hidden["period"].astype(str)).size().items():
         ax.text(
             xpos[str(p)],
             0.02,
-            f"{CONFIDENTIAL} x{n}",
+            f"{n} {'area' if n == 1 else 'areas'} {CONFIDENTIAL}",
             transform=ax.get_xaxis_transform(),
             ha="center",
             fontsize=8,
@@ -180,11 +189,13 @@ def trend(gap: pd.DataFrame, substance: str | None = None) -> Chart:
     ax.set_ylabel("People not in structured treatment (%)")
     title = f"Proportion not in treatment over time: {category_label(sub)}"
     ax.set_title(title)
-    ax.legend(title="Area", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    if not many:
+        ax.legend(title="Area", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     alt = (
         f"Line chart of the percentage of estimated {category_label(sub)} users not in "
-        f"structured treatment from {periods[0]} to {periods[-1]}, one line per area; "
-        "suppressed values are not drawn and are counted as [c] at the foot of their period."
+        f"structured treatment from {periods[0]} to {periods[-1]}, one line per area"
+        + (" (grey, without a legend: too many areas to tell apart)" if many else "")
+        + "; suppressed values are not drawn and are counted as [c] at the foot of their period."
     )
     return Chart(fig, title, alt)
 
