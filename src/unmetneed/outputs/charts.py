@@ -49,6 +49,7 @@ class Chart:
 
 
 def _figure(height: float, width: float = 7.5) -> Any:
+    """A figure of its own (no pyplot, no global state, no display needed)."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")

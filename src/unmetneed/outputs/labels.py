@@ -28,6 +28,7 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 def _plain(code: str) -> str:
+    """A code with ``_`` as a space."""
     return code.replace("_", " ")
 
 

@@ -89,10 +89,12 @@ def table1(table: pd.DataFrame, digits: int = 0) -> Table1:
 
 
 def _as_tuple(key: object) -> tuple[object, ...]:
+    """A group-by key as a tuple (one within column gives a scalar)."""
     return key if isinstance(key, tuple) else (key,)
 
 
 def _within_labels(values: dict[str, object]) -> dict[str, object]:
+    """The within-group columns of a row, headed and valued in words (names kept)."""
     return {
         variable_label(w): (str(v) if w in _AS_IS else category_label(v)) for w, v in values.items()
     }

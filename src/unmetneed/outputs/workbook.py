@@ -149,6 +149,7 @@ def _table_name(name: str) -> str:
 
 
 def _gptable(sheet: Sheet) -> Any:
+    """A sheet as a gptables table: title, description, the key, number formats."""
     import gptables as gpt
 
     formatting = [
@@ -168,6 +169,7 @@ def _gptable(sheet: Sheet) -> Any:
 
 
 def _notes_gptable(notes: Sequence[str]) -> Any:
+    """The Notes sheet: every numbered note, then the meaning of [c] and [x]."""
     import gptables as gpt
 
     rows = [(i, text) for i, text in enumerate(notes, start=1)]
@@ -183,6 +185,7 @@ def _notes_gptable(notes: Sequence[str]) -> Any:
 
 
 def _cover(cover: Cover) -> Any:
+    """The Cover sheet: title, period, source, disclosure rule, key and contact."""
     import gptables as gpt
 
     return gpt.Cover(
@@ -268,6 +271,7 @@ def read_workbook_table(path: Path | str, sheet: str | None = None) -> pd.DataFr
 
 
 def _known_columns() -> list[str]:
+    """Every column or variable name with a heading in ``schemas/labels.yaml``."""
     from unmetneed.outputs.labels import _labels
 
     return [*_labels()["variables"], *_labels()["columns"]]
