@@ -124,3 +124,40 @@ def test_monte_carlo_p_at_its_floor_is_an_upper_bound(tmp_path) -> None:  # type
     assert set(t["p_value_bound"]) == {"<="}
     view = table1(t).shown()
     assert set(view[P_VALUE].iloc[1:]) == {"<0.001"}
+
+
+def test_stated_only_denominators_get_a_size_row_per_variable() -> None:
+    """With not stated left out, each variable has its own denominator: one n row each."""
+    t = tidy(
+        [
+            ("A", "sex", "male", 30, 40, False, "chi2", 0.5),
+            ("A", "sex", "female", 10, 40, False, "chi2", 0.5),
+            ("A", "housing", "no_problem", 20, 25, False, "chi2", 0.04),
+            ("A", "housing", "housing_problem", 5, 25, False, "chi2", 0.04),
+        ]
+    )
+    view = table1(t).shown()
+    assert view["Characteristic"].tolist() == [
+        "Sex: people with a stated value (n)",
+        "Sex: male",
+        "Sex: female",
+        "Housing: people with a stated value (n)",
+        "Housing: no housing problem",
+        "Housing: housing problem",
+    ]
+    assert view.iloc[:, 1].tolist() == ["40", "30 (75%)", "10 (25%)", "25", "20 (80%)", "5 (20%)"]
+    assert view.columns[1] == "A n (%)"  # no single n for the heading
+
+
+def test_within_groups_are_columns_in_words() -> None:
+    t = tidy(
+        [
+            ("A", "sex", "male", 3, 4, False, "none", None),
+            ("A", "sex", "female", 1, 4, False, "none", None),
+        ]
+    )
+    t.insert(1, "substance_cohort", "opiate_and_crack")
+    view = table1(t).shown()
+    assert list(view.columns[:2]) == ["Substance group", "Characteristic"]
+    assert set(view["Substance group"]) == {"opiates and crack"}
+    assert view["p-value"].tolist() == ["[x]", "[x]", "[x]"]  # no test: not available
