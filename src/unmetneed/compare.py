@@ -18,6 +18,8 @@ followed by these extra columns:
   of the block): ``chi2`` (Pearson, no continuity correction), ``fisher_exact`` (2x2) or
   ``fisher_monte_carlo`` (r x c) when an expected count is below 5, ``none`` when there is
   nothing to test, ``suppressed`` when the table it uses holds a suppressed count.
+- ``p_value_bound``: ``<=`` where a Monte Carlo p-value is at its floor 1/(B+1) (an upper
+  bound: shown ``<0.001``), ``=`` for every other p-value.
 
 Units: ``count`` and ``denominator`` are people; ``pct`` and its interval are percent of
 the denominator. By default the denominator is every person of the cohort group and
@@ -81,6 +83,7 @@ EXTRA_COLUMNS = (
     "statistic",
     "dof",
     "p_value",
+    "p_value_bound",
 )
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
@@ -983,6 +986,7 @@ def _protect(
         out[name] = out[name].astype("Float64").mask(lose_diff)
     for name in ("statistic", "dof", "p_value"):
         out[name] = out[name].astype("Float64")
+    out["p_value_bound"] = p_value_bound(out["test"], out["p_value"], options.resamples)
     out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | lose_diff
     for name in ("count", "denominator"):
         out[name] = out[name].astype("Int64")
@@ -990,6 +994,25 @@ def _protect(
         out[name] = out[name].astype("Float64")
     columns = [c for c in table.columns if c not in (*PINNED_TAIL, *EXTRA_COLUMNS)]
     return out.loc[:, [*columns, *PINNED_TAIL, *EXTRA_COLUMNS]]
+
+
+def p_value_bound(test: pd.Series, p_value: pd.Series, resamples: int) -> pd.Series:
+    """``<=`` where a Monte Carlo p-value is at its floor 1/(B+1) (no random table was as
+    extreme: the true p-value may be far smaller), ``=`` for other p-values, null where
+    there is none.
+
+    >>> p_value_bound(pd.Series(["fisher_monte_carlo", "chi2", "none"]),
+    ...               pd.Series([1 / 2001, 0.5, None], dtype="Float64"), 2000).tolist()
+    ['<=', '=', <NA>]
+    """
+    p = p_value.astype("Float64")
+    floor = (test.astype("string") == "fisher_monte_carlo") & (
+        p <= 1.0 / (resamples + 1) * 1.000001
+    )
+    text = np.full(len(p), None, dtype=object)
+    text[p.notna().to_numpy(dtype=bool)] = "="
+    text[floor.fillna(False).to_numpy(dtype=bool)] = "<="
+    return pd.Series(text, index=p.index, dtype="string")
 
 
 def _remarks(

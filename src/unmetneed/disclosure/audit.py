@@ -361,6 +361,10 @@ def read_written(path: Any) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(p, encoding="utf-8")
         if suffix == ".xlsx":
+            from unmetneed.outputs.workbook import is_accessible, read_workbook_table
+
+            if is_accessible(p):
+                return read_workbook_table(p)
             return pd.read_excel(p, engine="openpyxl")
     except Exception as exc:  # a damaged file is an input problem
         raise InputError(f"{p}: could not be read ({type(exc).__name__}: {exc})") from None
