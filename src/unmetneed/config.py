@@ -48,7 +48,7 @@ class GapSpec:
     treatment: str
     prevalence: str
     substances: tuple[str, ...] | None = None
-    prevalence_years: int = 1
+    prevalence_years: int = 3
     total: str | None = None
 
 
@@ -320,7 +320,7 @@ def _gap(
     for sub in substances or ():
         if sub not in allowed:
             raise ConfigError(f"gap.substances: {sub!r} is not one of {', '.join(allowed)}")
-    years = s.get("prevalence_years", int, 1)
+    years = s.get("prevalence_years", int, 3)
     if years < 1:
         raise ConfigError(f"gap.prevalence_years: must be 1 or more, got {years}")
     spec = GapSpec(

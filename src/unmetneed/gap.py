@@ -66,6 +66,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+STAR_MAX = 4  # '*' in a published counts file: 1..4 (NDTMS, and data/sample/counts.csv)
 AREA_NOT_STATED = "Area not stated"
 RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
 NAMING = ("age_band", "sex")  # kept too: they name the population (release.fingerprint)
@@ -80,19 +81,24 @@ class GapOptions:
     """Options of a gap table.
 
     ``periods``: treatment periods to keep (empty: all in the treatment input).
-    ``prevalence_years``: N, the number of most recent estimate years averaged.
+    ``prevalence_years``: N, the number of most recent estimate years averaged, per area
+    (default 3, OHID's method for alcohol and opiate/crack).
     ``substances``: prevalence substances (empty: those in the prevalence input).
     ``k``: counts in 1..k are suppressed (0 turns suppression off).
     ``total``: name of a row summing the areas, per substance x period (None: no total).
     ``strict``: an area in one input only is an error instead of a remark.
     ``suppressed_max``: a count shown as ``*`` (or ``c``, ``~``...) in a counts file is read
-    as 1..this (None: K, or 3 when K is 0). ``<N`` is always 1..N-1.
+    as 1..this (None: 1..4, as NDTMS and the sample publish counts under 5, or 1..K where K
+    is larger). ``<N`` is always 1..N-1.
+    ``benchmark``: the area each row is compared with (``vs_benchmark``); None: England
+    where the table has it. ``periods_noted``: remarks on how ``--period`` spellings were
+    read (a bare year ``2019`` is 2019/20).
     ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
     """
 
     periods: tuple[str, ...] = ()
-    prevalence_years: int = 1
+    prevalence_years: int = 3
     substances: tuple[str, ...] = ()
     k: int = DEFAULT_K
     total: str | None = None
@@ -100,6 +106,8 @@ class GapOptions:
     suppressed_max: int | None = None
     policy: str | None = None
     zeros_disclosive: bool = False
+    benchmark: str | None = None
+    periods_noted: tuple[str, ...] = ()
 
     def disclosure_policy(self) -> Policy:
         """The disclosure policy these options ask for."""
@@ -113,7 +121,7 @@ class GapOptions:
         """The largest value a suppressed count (``*``) of the treatment input may hide."""
         if self.suppressed_max is not None:
             return self.suppressed_max
-        return self.k if self.k > 0 else DEFAULT_K
+        return max(self.k, STAR_MAX)
 
     def to_meta(self) -> dict[str, Any]:
         """The options as JSON-able metadata."""
@@ -127,6 +135,7 @@ class GapOptions:
             "suppressed_max": self.star_max,
             "policy": self.policy,
             "zeros_disclosive": self.zeros_disclosive,
+            "benchmark": self.benchmark,
         }
 
 
@@ -271,7 +280,7 @@ class GapBuild:
         remarks = Remarks(list(self.remarks.items))  # finishing twice adds nothing twice
         _prevalence_only(self.areas, self.prev, remarks)
         final = _with_remarks(
-            protected, flags, remarks, self.options, protection, self.used, self.areas.aliases
+            protected, flags, remarks, self.options, protection, self.used, self.areas
         )
         meta = protection.meta(_as_written(self.cells))
         return GapResult(final, tuple(remarks.items), meta, self.options)
@@ -375,7 +384,9 @@ def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         return frame
     from unmetneed.load import rounded_to
 
-    if rounded_to(frame):
+    if "count_rounding" in frame and bool((frame["count_rounding"] > 0).any()):
+        return frame
+    if "count_rounding" not in frame and rounded_to(frame):
         return frame
     return frame.assign(**{PEOPLE: frame["count"].astype("Int64").fillna(0).astype(np.int64)})
 
@@ -528,32 +539,85 @@ def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptio
 # Treatment input
 
 
+ASKED = ("drug_group", "crack", "substance")  # the dimensions gap splits T by
+NOT_DIMENSIONS = (
+    "count",
+    "count_suppressed",
+    "count_upper",
+    "count_rounding",
+    "period",
+    "area",
+    "area_code",
+)
+
+
 def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
-    """A counts frame without margin rows: rows where a dimension reads ``Total`` beside
-    that dimension's breakdown (so nobody is counted twice). A dimension that only ever
-    reads ``Total`` is kept (it splits nothing). Other columns of the file count as
-    dimensions too (e.g. an age group the contract does not know).
+    """The rows of a counts frame that count everyone once (contract 2.5).
+
+    For a dimension gap splits by (drug_group, crack, substance), rows reading ``Total``
+    beside that dimension's breakdown are left out: the breakdown is used. For any other
+    dimension (sex, age group, ethnicity...), the published ``Total`` row is used where the
+    file has one for the row's other values, and its breakdown left out: a published total
+    is more exact than a sum of rounded cells (Barnet 2017/18: 265 + 150, not 12 cells).
+    A dimension that only ever reads ``Total`` splits nothing and is kept.
     """
     frame = treat.frame
     if treat.kind != "counts":
         return frame
     from unmetneed.codes import key, map_distinct
 
+    dims = [str(c) for c in frame.columns if c not in NOT_DIMENSIONS and _is_dimension(frame[c])]
+    is_total = {d: (map_distinct(frame[d].astype(object), key) == "total").to_numpy(bool) for d in dims}
+    split = [d for d in dims if is_total[d].any() and not is_total[d].all()]
     keep = np.ones(len(frame), dtype=bool)
-    skip = {"count", "count_suppressed", "count_upper", "period", "area", "area_code"}
-    for name in frame.columns:
-        col = frame[name]
-        if name in skip or pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            continue
-        is_total = (map_distinct(col.astype(object), key) == "total").to_numpy(dtype=bool)
-        if is_total.any() and not is_total.all():
-            keep &= ~is_total
+    for d in split:
+        if d in ASKED:
+            keep &= ~is_total[d]
+        else:
+            keep &= is_total[d] | ~_has_published_total(frame, d, dims, is_total[d])
     if not keep.all():
+        asked = [d for d in split if d in ASKED]
+        other = [d for d in split if d not in ASKED]
+        said = []
+        if asked:
+            said.append(f"total rows over {', '.join(asked)} (the breakdown is used)")
+        if other:
+            said.append(
+                f"the breakdown by {', '.join(other)} where the file publishes its Total (the "
+                "published total is used, not a sum of cells)"
+            )
         remarks.add(
-            f"{treat.path}: {int((~keep).sum())} total row(s) (a dimension reading Total beside "
-            "its breakdown) left out so nobody is counted twice"
+            f"{treat.path}: {int((~keep).sum())} row(s) left out so nobody is counted twice: "
+            + "; ".join(said)
         )
     return frame.loc[keep]
+
+
+def _is_dimension(column: pd.Series) -> bool:
+    """Whether a column of a counts file splits its rows (text categories), not another
+    measure (numbers, e.g. ViewIt's counts by ethnicity beside the count)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    from unmetneed.codes import key, not_stated_keys
+
+    values = pd.Series(pd.unique(column.astype(object).dropna()), dtype=object)
+    text = values.astype(str).str.replace(",", "", regex=False).str.strip()
+    blank = text.map(key).isin(not_stated_keys())
+    numeric = pd.to_numeric(text, errors="coerce").notna()
+    return not bool((numeric | blank).all())
+
+
+def _has_published_total(
+    frame: pd.DataFrame, dim: str, dims: list[str], total: np.ndarray
+) -> np.ndarray:
+    """Per row, whether a row with the same period, area and other dimensions (``dims``)
+    has ``dim`` = Total."""
+    others = [c for c in ("period", "area", "area_code", *dims) if c in frame and c != dim]
+    keys = frame[others].astype(str).apply(lambda c: pd.factorize(c)[0]).to_numpy()
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    group = np.asarray(group).ravel()
+    has = np.bincount(group, weights=total, minlength=int(group.max()) + 1 if len(group) else 0)
+    return has[group] > 0
 
 
 def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -> None:
@@ -681,10 +745,20 @@ def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[st
     count = frame["count"].astype("Int64").to_numpy(dtype=np.int64, na_value=0)
     unknown = frame["count_suppressed"].to_numpy(dtype=bool)
     upper = frame["count_upper"].astype("Int64").to_numpy(dtype=np.int64, na_value=opts.star_max)
-    half = ROUNDING_HALF_WIDTH.get(treat.rounded_to or 0, 0)
+    half = _half_widths(treat, frame)
     lo = np.where(unknown, 1, np.maximum(count - half, 0))
     hi = np.where(unknown, upper, count + half)
     return {"t": np.where(unknown, 0, count), "lo": lo, "hi": hi, "unknown": unknown}
+
+
+def _half_widths(treat: _Input, frame: pd.DataFrame) -> np.ndarray:
+    """Per row, how far a shown count may be from the truth (people): +-2 where rounded to
+    5 (per row, as the loader read it for each area), 0 where exact."""
+    if "count_rounding" in frame:
+        base = frame["count_rounding"].to_numpy(dtype=np.int64)
+    else:
+        base = np.full(len(frame), treat.rounded_to or 0, dtype=np.int64)
+    return np.select([base == b for b in ROUNDING_HALF_WIDTH], list(ROUNDING_HALF_WIDTH.values()), 0)
 
 
 def _people(frame: pd.DataFrame) -> np.ndarray:
@@ -994,34 +1068,50 @@ def _prevalence_only(areas: _Areas, prev: _Input, remarks: Remarks) -> None:
 # Prevalence
 
 
-def _years_used(prev: pd.DataFrame, counts: pd.DataFrame, n_years: int) -> pd.DataFrame:
-    """For each treatment financial year x substance, the N most recent published estimate
-    years at or before it (``fy``, ``substance``, ``period``, ``complete``).
+def _years_used(
+    prev: pd.DataFrame, ids: np.ndarray, counts: pd.DataFrame, n_years: int
+) -> pd.DataFrame:
+    """For each treatment financial year x substance x area, that area's N most recent
+    published estimate years at or before it (``fy``, ``substance``, ``area_id``,
+    ``period``, ``complete``): chosen per area, so a year only some areas have (England a
+    year ahead of the local authorities) is used for them and blanks nobody else.
     """
-    published = prev[["substance", "period"]].astype(str).drop_duplicates().reset_index(drop=True)
-    wanted = pd.DataFrame(
-        {"fy": counts["period"].str.slice(0, 7), "substance": counts["substance"]}
+    published = pd.DataFrame(
+        {
+            "area_id": ids,
+            "substance": prev["substance"].astype(str).to_numpy(),
+            "period": prev["period"].astype(str).to_numpy(),
+        }
     ).drop_duplicates()
-    pairs = wanted.merge(published, on="substance")
+    wanted = pd.DataFrame(
+        {
+            "fy": counts["period"].str.slice(0, 7),
+            "substance": counts["substance"],
+            "area_id": counts["area_id"],
+        }
+    ).drop_duplicates()
+    keys = ["fy", "substance", "area_id"]
+    pairs = wanted.merge(published, on=["substance", "area_id"])
     start = pairs["period"].str.slice(0, 4).astype(int)
     pairs = pairs[start <= pairs["fy"].str.slice(0, 4).astype(int)]
-    pairs = pairs.sort_values(["fy", "substance", "period"], ascending=[True, True, False])
-    pairs = pairs[pairs.groupby(["fy", "substance"]).cumcount() < n_years]
-    got = pairs.groupby(["fy", "substance"])["period"].transform("size")
+    pairs = pairs.sort_values([*keys, "period"], ascending=[True, True, True, False])
+    pairs = pairs[pairs.groupby(keys).cumcount() < n_years]
+    got = pairs.groupby(keys)["period"].transform("size")
     pairs = pairs.assign(complete=got == n_years)
-    return wanted.merge(pairs, on=["fy", "substance"], how="left").reset_index(drop=True)
+    return wanted.merge(pairs, on=keys, how="left").reset_index(drop=True)
 
 
 def _prevalence_means(
     prev: pd.DataFrame, ids: np.ndarray, counts: pd.DataFrame, opts: GapOptions
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean estimate and bounds (people) per (fy, substance, area id) over the years used.
+    """Mean estimate and bounds (people) per (fy, substance, area id) over the area's
+    years used (see ``_years_used``).
 
     A mean needs all N years for that area (else missing); the interval needs both bounds
     in all N years (else both bounds are missing). Returns the means and the years used.
     """
     n = opts.prevalence_years
-    used = _years_used(prev, counts, n)
+    used = _years_used(prev, ids, counts, n)
     rows = pd.DataFrame(
         {
             "area_id": ids,
@@ -1032,8 +1122,10 @@ def _prevalence_means(
             "upper": _numbers(prev, "upper"),
         }
     )
-    chosen = used[used["complete"].fillna(False).astype(bool)][["fy", "substance", "period"]]
-    joined = chosen.merge(rows, on=["substance", "period"])
+    chosen = used[used["complete"].fillna(False).astype(bool)]
+    joined = chosen[["fy", "substance", "area_id", "period"]].merge(
+        rows, on=["substance", "period", "area_id"]
+    )
     agg = joined.groupby(["fy", "substance", "area_id"], sort=True).agg(
         years=("estimate", "size"),
         estimate=("estimate", "sum"),
@@ -1074,12 +1166,12 @@ def _assemble(
     periods = (
         used.dropna(subset=["period"])
         .sort_values("period")
-        .groupby(["fy", "substance"])["period"]
+        .groupby(["fy", "substance", "area_id"])["period"]
         .agg(",".join)
         .rename("prevalence_periods")
         .reset_index()
     )
-    table = table.merge(periods, on=["fy", "substance"], how="left")
+    table = table.merge(periods, on=["fy", "substance", "area_id"], how="left")
     ids = table["area_id"].to_numpy()
     table["area"] = areas.names[ids]
     table["area_code"] = areas.codes[ids]
@@ -1117,12 +1209,12 @@ def _flags(table: pd.DataFrame, areas: _Areas, used: pd.DataFrame) -> dict[str, 
     t_min = table["in_treatment_min"].to_numpy(dtype=float)
     complete = (
         used.assign(complete=used["complete"].fillna(False).astype(bool))
-        .groupby(["fy", "substance"], as_index=False)["complete"]
+        .groupby(["fy", "substance", "area_id"], as_index=False)["complete"]
         .max()
     )
     fy_ok = (
-        table[["fy", "substance"]]
-        .merge(complete, on=["fy", "substance"], how="left")["complete"]
+        table[["fy", "substance", "area_id"]]
+        .merge(complete, on=["fy", "substance", "area_id"], how="left")["complete"]
         .fillna(False)
         .to_numpy(dtype=bool)
     )
@@ -1387,7 +1479,8 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
         "unmatched": "no prevalence estimate for these areas (not in the prevalence file): {names}",
         "too_few_years": (
             f"fewer than {opts.prevalence_years} published estimate year(s) at or before the "
-            "treatment year: prevalence left missing ({names})"
+            "treatment year for these areas: prevalence left missing, not averaged over fewer "
+            "years ({names})"
         ),
         "area_years_missing": (
             f"not all of the {opts.prevalence_years} estimate year(s) used are in the prevalence "
@@ -1440,12 +1533,13 @@ def _with_remarks(
     opts: GapOptions,
     prot: Protection,
     used: pd.DataFrame,
-    aliases: tuple[str, ...],
+    areas: _Areas,
 ) -> pd.DataFrame:
     """The final table (pinned columns, then extras) with each row's remark numbers
     (``remarks``: e.g. ``"3,5"``, the numbers of the remarks printed under the table).
     """
-    remarks.extend(_years_remarks(used, opts))
+    aliases = areas.aliases
+    remarks.extend(_years_remarks(used, opts, areas.names))
     ids = pd.Series("", index=table.index, dtype=object)
     for name, text in _remark_texts(opts, prot, aliases).items():
         mask = flags.get(name, np.zeros(len(table), bool))
@@ -1469,23 +1563,39 @@ def _with_remarks(
     return _typed(out)
 
 
-def _years_remarks(used: pd.DataFrame, opts: GapOptions) -> list[str]:
-    """Which estimate years each treatment year's prevalence is the mean of."""
+def _years_remarks(used: pd.DataFrame, opts: GapOptions, names: np.ndarray) -> list[str]:
+    """Which estimate years each treatment year's prevalence is the mean of; where areas
+    differ (years are chosen per area), the areas of each choice but the commonest."""
     done = used.dropna(subset=["period"])
     done = done[done["complete"].astype(bool)]
     if done.empty:
         return []
-    lists = (
+    per_area = (
         done.sort_values("period")
-        .groupby(["fy", "substance"])["period"]
-        .agg(lambda s: ", ".join(s))
+        .groupby(["fy", "substance", "area_id"])["period"]
+        .agg(", ".join)
+        .rename("years")
         .reset_index()
     )
-    grouped = lists.groupby(["fy", "period"], sort=True)["substance"].agg(list).reset_index()
     what = "the estimate for" if opts.prevalence_years == 1 else "the mean of the estimates for"
+    choices = per_area.groupby(["fy", "substance", "years"], sort=True)["area_id"].agg(list)
+    sizes = choices.map(len)
+    commonest = set(sizes.groupby(level=[0, 1]).idxmax().tolist())
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    for (fy, sub, years), ids in choices.items():  # a handful of year choices, not rows
+        where = ""
+        if sizes.loc[(fy, sub)].size > 1:
+            named = sorted(str(names[i]) for i in ids)
+            where = (
+                " for the other areas"
+                if (fy, sub, years) in commonest
+                else " for " + ", ".join(named[:MAX_NAMED])
+                + (f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else "")
+            )
+        lines.setdefault((fy, years, where), []).append(sub)
     return [
-        f"prevalence for treatment year {fy} ({', '.join(subs)}): {what} {years}"
-        for fy, years, subs in grouped.itertuples(index=False)
+        f"prevalence for treatment year {fy} ({', '.join(subs)}): {what} {years}{where}"
+        for (fy, years, where), subs in sorted(lines.items())
     ]
 
 
