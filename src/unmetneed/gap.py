@@ -25,7 +25,7 @@ before :func:`compute` returns it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,14 @@ COLUMNS = (
     "unmet_need_pct_upper",
     "suppressed",
 )
-EXTRA_COLUMNS = ("in_treatment_min", "in_treatment_max", "prevalence_periods", "remarks")
+EXTRA_COLUMNS = (  # benchmark_area, vs_benchmark pinned (contract 4.1); then ours
+    "benchmark_area",
+    "vs_benchmark",
+    "in_treatment_min",
+    "in_treatment_max",
+    "prevalence_periods",
+    "remarks",
+)
 # Columns from which a suppressed in_treatment count could be worked out, given the
 # prevalence columns that stay shown.
 DERIVED = (
@@ -282,6 +289,7 @@ class GapBuild:
         final = _with_remarks(
             protected, flags, remarks, self.options, protection, self.used, self.areas
         )
+        final = with_benchmark(final, self.options.benchmark, remarks)
         meta = protection.meta(_as_written(self.cells))
         return GapResult(final, tuple(remarks.items), meta, self.options)
 
@@ -300,7 +308,9 @@ def prepare(
     treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
     prev = _as_input(prevalence, "prevalence", opts)
     remarks = Remarks()
-    remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
+    remarks.extend(list(opts.periods_noted))
+    several = getattr(treatment, "layout", None) == "several"  # notes name their files
+    remarks.extend([n if several else f"{treat.path}: {n}" for n in treat.notes])
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
     table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
     cells = _cells(table, parts)
@@ -348,31 +358,133 @@ def _unprotected(
 
 
 def compute_files(
-    treatment: Path | str,
+    treatment: Path | str | Sequence[Path | str],
     prevalence: Path | str,
     options: GapOptions | None = None,
     *,
     treatment_columns: Mapping[str, str] | None = None,
     prevalence_columns: Mapping[str, str] | None = None,
     release: Path | str | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> GapResult:
-    """Load both files (a ``count`` column makes the treatment file a counts file) and
-    compute the gap table. A prevalence file without a ``substance`` column takes the one
-    substance of ``options.substances``.
+    """Load the files and compute the gap table.
+
+    ``treatment``: one file or several (read together: e.g. ViewIt's England export and a
+    local authority's); a ``count`` column, or a counts layout such as NDTMS ViewIt, makes a
+    file a counts file. A prevalence file without a ``substance`` column takes the one
+    substance of its layout or of ``options.substances``. ``reading``: per input
+    (``treatment``, ``prevalence``) a :class:`unmetneed.load.InputOptions` (layout, sheet,
+    header row).
     """
-    from unmetneed.load import load
+    from unmetneed.load import InputOptions, load
     from unmetneed.stream import collapse, streamable
 
     opts = options or GapOptions()
-    _require_files(treatment, prevalence)
-    kind = "counts" if "count" in _header(Path(treatment), treatment_columns) else "treatment"
-    if streamable(treatment, kind):  # a Parquet record file: counted in batches
-        treat = collapse(treatment, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns)
-    else:
-        treat = load(treatment, kind, columns=treatment_columns)
-    one = _one_substance(Path(prevalence), prevalence_columns, opts)
-    prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
+    paths = [Path(treatment)] if isinstance(treatment, (str, Path)) else list(map(Path, treatment))
+    if not paths:
+        raise UsageError("--treatment: give at least one file")
+    _require_files(*paths, prevalence)
+    how = {"treatment": InputOptions(), "prevalence": InputOptions(), **(reading or {})}
+    t_how, p_how = how["treatment"], how["prevalence"]
+    p_layout = _layout_of(Path(prevalence), prevalence_columns, p_how)
+    loaded = []
+    for path in paths:
+        kind = _treatment_kind(path, treatment_columns, t_how, prevalence)
+        if streamable(path, kind):  # a Parquet record file: counted in batches
+            loaded.append(collapse(path, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns))
+            continue
+        loaded.append(
+            load(
+                path,
+                kind,
+                columns=treatment_columns,
+                layout=t_how.layout,
+                sheet=t_how.sheet,
+                header_row=t_how.header_row,
+            )
+        )
+    treat = loaded[0] if len(loaded) == 1 else _together(loaded)
+    if p_layout is None:
+        one = _one_substance(Path(prevalence), prevalence_columns, opts, p_how)
+    else:  # the layout names it, or the file (Fingertips: the indicator name)
+        one = opts.substances[0] if len(opts.substances) == 1 and not p_layout.substance else None
+    prev = load(
+        prevalence,
+        "prevalence",
+        columns=prevalence_columns,
+        substance=one,
+        layout=p_how.layout,
+        sheet=p_how.sheet,
+        header_row=p_how.header_row,
+    )
     return compute(treat, prev, opts, release=release)
+
+
+def _layout_of(path: Path, columns: Mapping[str, str] | None, how: Any) -> Any:
+    """The published layout ``path`` is read as (None: its own column names)."""
+    from unmetneed import layouts
+    from unmetneed.load import read_header
+
+    if columns and how.layout is None:
+        return None
+    return layouts.resolve(how.layout, read_header(path, how.sheet, how.header_row), path)
+
+
+def _treatment_kind(
+    path: Path, columns: Mapping[str, str] | None, how: Any, prevalence: Path | str
+) -> str:
+    """``counts`` or ``treatment`` for a treatment file; a usage error for an estimates file
+    (the inputs swapped, or the wrong file), naming what to do."""
+    layout = _layout_of(path, columns, how)
+    if layout is not None and layout.kind == "prevalence":
+        raise UsageError(
+            f"--treatment {path}: is {layout.title}, estimates, not people in treatment; "
+            f"did you mean --prevalence {path}? (--prevalence {prevalence} was given)"
+        )
+    if layout is not None:
+        return str(layout.kind)
+    names = _header(path, columns, how)
+    if "estimate" in names and "count" not in names:
+        raise UsageError(
+            f"--treatment {path}: has an estimate column, as a prevalence file does; did you "
+            f"mean --prevalence {path}? (--prevalence {prevalence} was given)"
+        )
+    return "counts" if "count" in names else "treatment"
+
+
+def _together(loaded: list[Any]) -> Any:
+    """Several treatment inputs as one: their rows stacked, each keeping its rounding, and
+    refused where two files count the same area and period (they would be counted twice).
+    """
+    from unmetneed.load import Loaded
+
+    kinds = {item.kind for item in loaded}
+    if len(kinds) > 1:
+        raise UsageError(
+            "--treatment: the files are of different kinds ("
+            + ", ".join(f"{item.path}: {item.kind}" for item in loaded)
+            + "); give record extracts or counts files, not both"
+        )
+    seen: dict[tuple[str, str], str] = {}
+    for item in loaded:
+        frame = item.frame
+        pairs = pd.DataFrame(
+            {"area": frame["area"].astype(str).map(name_key), "period": frame["period"].astype(str)}
+        ).drop_duplicates()
+        for area, period in pairs.itertuples(index=False):  # distinct area x period, not rows
+            if (area, period) in seen:
+                raise UsageError(
+                    f"--treatment: {item.path} and {seen[(area, period)]} both count area "
+                    f"{frame['area'].astype(str)[frame['area'].astype(str).map(name_key) == area].iloc[0]!r} "
+                    f"in {period}; give each area and period in one file only"
+                )
+        seen.update(dict.fromkeys(map(tuple, pairs.to_numpy().tolist()), str(item.path)))
+    frames = [item.frame.reset_index(drop=True) for item in loaded]
+    notes = [f"{item.path}: {n}" for item in loaded for n in item.notes]
+    combined = pd.concat(frames, ignore_index=True)
+    rounded = max((item.rounded_to or 0) for item in loaded) or None
+    path = Path(" + ".join(str(item.path) for item in loaded))
+    return Loaded(combined, path, loaded[0].kind, notes, rounded, "several")
 
 
 def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -451,8 +563,26 @@ def normalise_periods(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def period_notes(values: list[str] | None) -> tuple[str, ...]:
+    """Remarks on ``--period`` spellings that needed a rule: a bare year ``2019`` is read as
+    the financial year starting in it (2019/20), which may not be what was meant."""
+    out = []
+    for value in values or []:
+        period, note = parse_period(value)
+        if period is not None and note == "bare year":
+            year = int(period[:4])
+            out.append(
+                f"--period {value} is read as the financial year {period} (April {year} to "
+                f"March {year + 1}); write {year - 1}/{year % 100:02d} for the year ending in "
+                f"March {year}"
+            )
+    return tuple(out)
+
+
 def route_columns(
-    pairs: Iterable[tuple[str, str]], treatment: Path | str, prevalence: Path | str
+    pairs: Iterable[tuple[str, str]],
+    treatment: Path | str | Sequence[Path | str],
+    prevalence: Path | str,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split ``--column NEW=OLD`` renames between the two files: each goes to every file
     that has a column ``OLD`` (names compared as the loader does), so ``area=Area_Data``
@@ -460,16 +590,23 @@ def route_columns(
     """
     from unmetneed.codes import key
 
-    _require_files(treatment, prevalence)
-    t_cols, p_cols = _raw_columns(Path(treatment)), _raw_columns(Path(prevalence))
+    paths = [treatment] if isinstance(treatment, (str, Path)) else list(treatment)
+    _require_files(*paths, prevalence)
+    t_cols = [c for path in paths for c in _raw_columns(Path(path))]
+    p_cols = _raw_columns(Path(prevalence))
     t_keys, p_keys = {key(c) for c in t_cols}, {key(c) for c in p_cols}
     to_t: dict[str, str] = {}
     to_p: dict[str, str] = {}
     for new, old in pairs:
         in_t, in_p = key(old) in t_keys, key(old) in p_keys
         if not (in_t or in_p):
+            from unmetneed.layouts import did_you_mean
+
+            close = did_you_mean(old, [*t_cols, *p_cols], "the columns are").split("? ")[0]
+            hint = f"{close}? " if close.startswith("did you mean") else ""
             raise UsageError(
-                f"--column {new}={old}: neither file has a column {old!r}; {treatment} has "
+                f"--column {new}={old}: neither file has a column {old!r}; {hint}"
+                f"{' + '.join(map(str, paths))} has "
                 f"{', '.join(t_cols)}; {prevalence} has {', '.join(p_cols)}"
             )
         if in_t:
@@ -488,43 +625,31 @@ def _require_files(*paths: Path | str) -> None:
             read_table(path)  # raises the input error naming the path
 
 
-def _header(path: Path, columns: Mapping[str, str] | None) -> set[str]:
+def _header(path: Path, columns: Mapping[str, str] | None, how: Any = None) -> set[str]:
     """The contract names of a file's columns after ``NEW=OLD`` renames (header only)."""
     from unmetneed.codes import key
 
-    names = _raw_columns(path)
+    names = _raw_columns(path, how)
     renamed = {old: new for new, old in (columns or {}).items()}
     by_key = {key(o): n for o, n in renamed.items()}
     return {renamed.get(c, by_key.get(key(c), key(c))) for c in names}
 
 
-def _raw_columns(path: Path) -> list[str]:
+def _raw_columns(path: Path, how: Any = None) -> list[str]:
     """A file's column names, reading only its header where the format allows."""
-    from unmetneed.load import read_table
+    from unmetneed.load import read_header
 
-    suffix = path.suffix.lower()
     if not path.is_file():
         return []  # the loader says what is wrong with the path
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            return list(pq.read_schema(path).names)
-        except Exception:  # a damaged file: the reader below names the problem
-            pass
-    if suffix in (".csv", ".txt"):
-        import csv
-
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            first = fh.readline()
-        sep = max((",", ";", "\t", "|"), key=first.count)
-        return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
-    return [str(c) for c in read_table(path).columns]
+    sheet, header_row = (how.sheet, how.header_row) if how is not None else (None, None)
+    return read_header(path, sheet, header_row)
 
 
-def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptions) -> str | None:
+def _one_substance(
+    path: Path, columns: Mapping[str, str] | None, opts: GapOptions, how: Any = None
+) -> str | None:
     """The substance to fill into a prevalence file that has no ``substance`` column."""
-    if "substance" in _header(path, columns):
+    if "substance" in _header(path, columns, how):
         return None
     if len(opts.substances) != 1:
         raise UsageError(
@@ -567,7 +692,9 @@ def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
     from unmetneed.codes import key, map_distinct
 
     dims = [str(c) for c in frame.columns if c not in NOT_DIMENSIONS and _is_dimension(frame[c])]
-    is_total = {d: (map_distinct(frame[d].astype(object), key) == "total").to_numpy(bool) for d in dims}
+    is_total = {
+        d: (map_distinct(frame[d].astype(object), key) == "total").to_numpy(bool) for d in dims
+    }
     split = [d for d in dims if is_total[d].any() and not is_total[d].all()]
     keep = np.ones(len(frame), dtype=bool)
     for d in split:
@@ -758,7 +885,9 @@ def _half_widths(treat: _Input, frame: pd.DataFrame) -> np.ndarray:
         base = frame["count_rounding"].to_numpy(dtype=np.int64)
     else:
         base = np.full(len(frame), treat.rounded_to or 0, dtype=np.int64)
-    return np.select([base == b for b in ROUNDING_HALF_WIDTH], list(ROUNDING_HALF_WIDTH.values()), 0)
+    return np.select(
+        [base == b for b in ROUNDING_HALF_WIDTH], list(ROUNDING_HALF_WIDTH.values()), 0
+    )
 
 
 def _people(frame: pd.DataFrame) -> np.ndarray:
@@ -1245,7 +1374,10 @@ def _add_total(
     """
     if (table["area"].astype(str).map(name_key) == name_key(name)).any():
         raise UsageError(f"--total {name}: an area of that name is in the table; choose another")
-    has_d = table["prevalence"].notna().to_numpy()
+    summed = table["prevalence"].notna().to_numpy() & ~is_national_or_region(
+        table["area"], table["area_code"]
+    )
+    has_d = summed
     group = table.groupby(["period", "substance"], sort=True).ngroup().to_numpy()
     base = table.assign(total_group=np.where(has_d, group, -1), is_total=False)
     parts = base[has_d].assign(
@@ -1462,6 +1594,131 @@ def _relate(cells: Cells, table: pd.DataFrame, cell_of_row: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Benchmark and the Fingertips layout
+
+NATIONAL_CODE = "E92000001"
+REGION_PREFIX = "E12"
+REGIONS = (
+    "England",
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+)
+VS = {"similar": "Similar", "higher": "Higher", "lower": "Lower", "not_compared": "Not compared"}
+FINGERTIPS_COLUMNS = (
+    "Indicator ID",
+    "Indicator Name",
+    "Area Code",
+    "Area Name",
+    "Time period",
+    "Value",
+    "Lower CI 95.0 limit",
+    "Upper CI 95.0 limit",
+    "Count",
+    "Denominator",
+    "Value note",
+    "Compared to benchmark",
+)
+INDICATOR_NAMES = {
+    "opiate_crack": "Proportion of people who use opiates and/or crack not in treatment (%)",
+    "opiate": "Proportion of people who use opiates not in treatment (%)",
+    "crack": "Proportion of people who use crack cocaine not in treatment (%)",
+    "alcohol_dependent": "Proportion of dependent drinkers not in treatment (%)",
+}
+
+
+def is_national_or_region(names: pd.Series, codes: pd.Series) -> np.ndarray:
+    """Rows that are England (E92000001) or an English region (E12...), by code or name:
+    never summed into a ``--total`` of areas."""
+    code = codes.astype("string").fillna("").str.upper()
+    by_code = code.eq(NATIONAL_CODE) | code.str.startswith(REGION_PREFIX)
+    by_name = names.astype(str).map(name_key).isin({name_key(r) for r in REGIONS})
+    return (by_code | (code.eq("") & by_name)).to_numpy(dtype=bool)
+
+
+def with_benchmark(table: pd.DataFrame, benchmark: str | None, remarks: Remarks) -> pd.DataFrame:
+    """``benchmark_area`` and ``vs_benchmark`` after ``suppressed`` (contract 4.1).
+
+    Fingertips' rule for a proportion with a 95% interval: ``similar`` when the benchmark's
+    unmet_need_pct lies inside the area's interval (bounds included), ``higher`` when the
+    interval is above it, ``lower`` when below; ``not_compared`` when the area's interval or
+    the benchmark's value is missing or suppressed, or the benchmark is not in the table.
+    Only shown values are compared. ``benchmark`` None: England, where the table has it.
+    """
+    keys = table["area"].astype(str).map(name_key)
+    if benchmark is None:
+        national = (table["area_code"].astype("string") == NATIONAL_CODE).fillna(False)
+        name = table.loc[national | (keys == "england"), "area"]
+        chosen = str(name.iloc[0]) if len(name) else None
+    else:
+        chosen = benchmark
+    is_bench = keys == name_key(chosen) if chosen else pd.Series(False, index=table.index)
+    if chosen and not is_bench.any():
+        remarks.add(f"--benchmark {chosen}: not an area of the table, so nothing is compared")
+    value = table["unmet_need_pct"].where(is_bench & ~table["suppressed"])
+    bench = (
+        pd.DataFrame({"period": table["period"], "substance": table["substance"], "v": value})
+        .dropna(subset=["v"])
+        .drop_duplicates(["period", "substance"])
+    )
+    v = (
+        table[["period", "substance"]]
+        .merge(bench, how="left")["v"]
+        .to_numpy(dtype=float, na_value=np.nan)
+    )
+    lo = table["unmet_need_pct_lower"].to_numpy(dtype=float, na_value=np.nan)
+    hi = table["unmet_need_pct_upper"].to_numpy(dtype=float, na_value=np.nan)
+    vs = np.select(
+        [lo > v, hi < v, (lo <= v) & (v <= hi)], ["higher", "lower", "similar"], "not_compared"
+    )
+    out = table.copy()
+    at = list(out.columns).index("suppressed") + 1
+    out.insert(at, "benchmark_area", pd.Series(chosen, index=out.index, dtype="string"))
+    out.insert(at + 1, "vs_benchmark", pd.Series(vs, index=out.index, dtype="string"))
+    if chosen and is_bench.any():
+        remarks.add(
+            f"vs_benchmark: each area's unmet_need_pct interval against {chosen}'s value, as "
+            "Fingertips compares a proportion: similar when the value lies inside the 95% "
+            "interval, higher or lower when the interval lies above or below it; not_compared "
+            "where either is missing or suppressed"
+        )
+    return out
+
+
+def fingertips_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A gap table in the Fingertips export's columns (contract 4.1 ``--out-layout
+    fingertips``): Value = unmet_need_pct, Count = not_in_treatment (people), Denominator =
+    prevalence (people), numbers unrounded; suppressed values stay blank."""
+    note = np.where(
+        table["suppressed"].to_numpy(dtype=bool),
+        "Value suppressed for disclosure control",
+        np.where(table["prevalence"].isna(), "No estimate for this period", ""),
+    )
+    return pd.DataFrame(
+        {
+            "Indicator ID": pd.Series(pd.NA, index=table.index, dtype="Int64"),
+            "Indicator Name": table["substance"].map(INDICATOR_NAMES).astype("string"),
+            "Area Code": table["area_code"],
+            "Area Name": table["area"],
+            "Time period": table["period"],
+            "Value": table["unmet_need_pct"],
+            "Lower CI 95.0 limit": table["unmet_need_pct_lower"],
+            "Upper CI 95.0 limit": table["unmet_need_pct_upper"],
+            "Count": table["not_in_treatment"],
+            "Denominator": table["prevalence"],
+            "Value note": pd.Series(note, index=table.index, dtype="string").replace("", pd.NA),
+            "Compared to benchmark": table["vs_benchmark"].map(VS).astype("string"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # Remarks
 
 
@@ -1514,8 +1771,9 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
             "name where a row has no code): " + "; ".join(aliases)
         ),
         "total": (
-            f"{opts.total}: the sum of the areas with an estimate; its bounds are the sums of "
-            "the areas' bounds, which is conservative (wider than a proper interval of a total)"
+            f"{opts.total}: the sum of the areas with an estimate (England and region rows "
+            "are never added in); its bounds are the sums of the areas' bounds, which is "
+            "conservative (wider than a proper interval of a total)"
         ),
         "disclosure": (
             f"* suppressed: an in_treatment count of 1..{k}, or one that would let a small "
@@ -1589,7 +1847,8 @@ def _years_remarks(used: pd.DataFrame, opts: GapOptions, names: np.ndarray) -> l
             where = (
                 " for the other areas"
                 if (fy, sub, years) in commonest
-                else " for " + ", ".join(named[:MAX_NAMED])
+                else " for "
+                + ", ".join(named[:MAX_NAMED])
                 + (f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else "")
             )
         lines.setdefault((fy, years, where), []).append(sub)

@@ -199,7 +199,9 @@ def shape(frame: pd.DataFrame, layout: Layout, path: Path | str) -> Shaped:
     notes = [f"read as {layout.title} (layout {layout.name}; --layout none reads it as it is)"]
     dropped = [str(c) for c in frame.columns if str(c) not in kept]
     if dropped and layout.kind == "counts":
-        shown = ", ".join(dropped[:4]) + (f" and {len(dropped) - 4} more" if len(dropped) > 4 else "")
+        shown = ", ".join(dropped[:4]) + (
+            f" and {len(dropped) - 4} more" if len(dropped) > 4 else ""
+        )
         notes.append(
             f"{len(dropped)} other column(s) are measures this layout does not count ({shown}): "
             "not read"
@@ -248,9 +250,7 @@ def _fingertips(raw: pd.DataFrame, out: pd.DataFrame) -> tuple[pd.DataFrame, lis
     substance = None
     if "indicator_name" in by_key:
         names_ = raw.loc[keep, by_key["indicator_name"]].astype(str).str.lower().unique()
-        firsts = [
-            next((s for word, s in _FINGERTIPS_SUBSTANCE if word in n), None) for n in names_
-        ]
+        firsts = [next((s for word, s in _FINGERTIPS_SUBSTANCE if word in n), None) for n in names_]
         if len(set(firsts)) == 1 and firsts[0] is not None:
             substance = firsts[0]
             notes.append(f"substance {substance}, from the indicator name ({names_[0]})")

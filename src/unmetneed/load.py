@@ -68,9 +68,7 @@ def parse_column_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def read_table(
-    path: Path, sheet: str | None = None, header_row: int | None = None
-) -> pd.DataFrame:
+def read_table(path: Path, sheet: str | None = None, header_row: int | None = None) -> pd.DataFrame:
     """The file's rows as a frame (CSV/Excel values as text), without its notes."""
     return read_input(path, sheet, header_row)[0]
 
@@ -111,6 +109,62 @@ def read_input(
     except Exception as exc:  # any reader's failure on a damaged file is an input problem
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
     return _table_of(grid, path, header_row)
+
+
+def read_header(path: Path, sheet: str | None = None, header_row: int | None = None) -> list[str]:
+    """A file's column names (the header found as ``read_input`` finds it), reading only
+    the first lines of a CSV and the schema of a Parquet file."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception:  # a damaged file: the full read names the problem
+            pass
+    if suffix in (".csv", ".txt") and path.is_file():
+        try:
+            grid = _read_csv(path, nrows=200)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
+        return [str(c) for c in _table_of(grid, path, header_row)[0].columns]
+    return [str(c) for c in read_input(path, sheet, header_row)[0].columns]
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How to read one input file: ``layout`` (a published layout's name, ``none``, or
+    None to recognise it), ``sheet`` (Excel), ``header_row`` (1-based; None: found)."""
+
+    layout: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+
+
+def per_input(
+    values: list[str] | None, inputs: tuple[str, ...], option: str
+) -> dict[str, str | None]:
+    """``--layout NAME`` (every input) or ``--layout INPUT=NAME`` values, per input.
+
+    >>> per_input(["prevalence=phe-alcohol"], ("treatment", "prevalence"), "--layout")
+    {'treatment': None, 'prevalence': 'phe-alcohol'}
+    """
+    from unmetneed.layouts import did_you_mean
+
+    out: dict[str, str | None] = dict.fromkeys(inputs)
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if sep and name.strip() in inputs:
+            out[name.strip()] = rest.strip()
+        elif sep and key(name) in {key(i) for i in inputs} | {"treatments"}:
+            out[inputs[0]] = rest.strip()
+        elif sep:
+            raise UsageError(f"{option} {value!r}: {did_you_mean(name.strip(), inputs)} before =")
+        else:
+            out = dict.fromkeys(inputs, value.strip())
+    return out
 
 
 def _table_of(
@@ -188,7 +242,7 @@ def _drop_blank_and_notes(body: pd.DataFrame, filled: np.ndarray) -> tuple[pd.Da
     return body.loc[~(blank | is_note)], notes
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
     raw = path.read_bytes()
     encoding = "utf-8-sig"
     try:
@@ -201,14 +255,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: the file is empty (no header line)")
     sep = max((",", ";", "\t", "|"), key=lambda c: sum(line.count(c) for line in lines))
     try:
-        return _ragged_csv(path, sep, encoding)
+        return _ragged_csv(path, sep, encoding, nrows)
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
     except csv.Error as exc:
         raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
 
 
-def _ragged_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+def _ragged_csv(path: Path, sep: str, encoding: str, nrows: int | None = None) -> pd.DataFrame:
     """Every line of a CSV as text cells, as wide as the widest of its first 200 lines
     (title lines above a header are narrower than it); no header row."""
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
@@ -227,6 +281,7 @@ def _ragged_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
         skipinitialspace=True,
         skip_blank_lines=False,
         on_bad_lines="error",
+        nrows=nrows,
     )
 
 
@@ -543,9 +598,7 @@ def load(
         declared = shaped.layout.rounded_to if shaped.layout else None
         typed = typed.assign(count_rounding=rounding_by_area(typed, declared))
     rounded = int(typed["count_rounding"].max()) if "count_rounding" in typed else 0
-    loaded = Loaded(
-        typed, path, kind, [*read_notes, *shaped.notes, *notes], rounded or None, name
-    )
+    loaded = Loaded(typed, path, kind, [*read_notes, *shaped.notes, *notes], rounded or None, name)
     if "count_suppressed" in typed and typed["count_suppressed"].any():
         n = int(typed["count_suppressed"].sum())
         loaded.notes.append(f"{n} count(s) are suppressed in the file: read as unknown, never 0")

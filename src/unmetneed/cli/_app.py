@@ -80,3 +80,41 @@ def release_note(release: Any) -> None:
         from unmetneed.disclosure.publish import say_alone
 
         say_alone(report.info)
+
+
+Layout = typer.Option(
+    "--layout",
+    help="read an input as a published layout: ndtms-viewit-england, ndtms-viewit-la, "
+    "phe-alcohol, fingertips, or none (its own column names); INPUT=NAME for one input "
+    "(e.g. prevalence=phe-alcohol). Default: recognised by the header",
+)
+Sheet = typer.Option(
+    "--sheet", help="Excel sheet to read (default: the first); INPUT=SHEET for one input"
+)
+HeaderRow = typer.Option(
+    "--header-row",
+    help="the header's line (1-based) where title rows sit above it (default: found); "
+    "INPUT=N for one input",
+)
+
+
+def reading(
+    inputs: tuple[str, ...],
+    layout: list[str] | None,
+    sheet: list[str] | None,
+    header_row: list[str] | None,
+) -> dict[str, Any]:
+    """``--layout``, ``--sheet`` and ``--header-row`` as an ``InputOptions`` per input."""
+    from unmetneed.errors import UsageError
+    from unmetneed.load import InputOptions, per_input
+
+    layouts = per_input(layout, inputs, "--layout")
+    sheets = per_input(sheet, inputs, "--sheet")
+    rows = per_input(header_row, inputs, "--header-row")
+    out = {}
+    for name in inputs:
+        row = rows[name]
+        if row is not None and not row.isdigit():
+            raise UsageError(f"--header-row {row!r}: give the header's line number, e.g. 3")
+        out[name] = InputOptions(layouts[name], sheets[name], int(row) if row else None)
+    return out
