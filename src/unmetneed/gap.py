@@ -468,17 +468,19 @@ def _together(loaded: list[Any]) -> Any:
     seen: dict[tuple[str, str], str] = {}
     for item in loaded:
         frame = item.frame
+        names = frame["area"].astype(str)
         pairs = pd.DataFrame(
-            {"area": frame["area"].astype(str).map(name_key), "period": frame["period"].astype(str)}
-        ).drop_duplicates()
-        for area, period in pairs.itertuples(index=False):  # distinct area x period, not rows
+            {"area": names.map(name_key), "period": frame["period"].astype(str), "name": names}
+        ).drop_duplicates(["area", "period"])
+        for area, period, name in pairs.itertuples(index=False):  # distinct area x period
             if (area, period) in seen:
                 raise UsageError(
                     f"--treatment: {item.path} and {seen[(area, period)]} both count area "
-                    f"{frame['area'].astype(str)[frame['area'].astype(str).map(name_key) == area].iloc[0]!r} "
-                    f"in {period}; give each area and period in one file only"
+                    f"{name!r} in {period}; give each area and period in one file only"
                 )
-        seen.update(dict.fromkeys(map(tuple, pairs.to_numpy().tolist()), str(item.path)))
+        seen.update(
+            {(a, p): str(item.path) for a, p in zip(pairs["area"], pairs["period"], strict=True)}
+        )
     frames = [item.frame.reset_index(drop=True) for item in loaded]
     notes = [f"{item.path}: {n}" for item in loaded for n in item.notes]
     combined = pd.concat(frames, ignore_index=True)
@@ -1840,7 +1842,8 @@ def _years_remarks(used: pd.DataFrame, opts: GapOptions, names: np.ndarray) -> l
     sizes = choices.map(len)
     commonest = set(sizes.groupby(level=[0, 1]).idxmax().tolist())
     lines: dict[tuple[str, str, str], list[str]] = {}
-    for (fy, sub, years), ids in choices.items():  # a handful of year choices, not rows
+    for index, ids in choices.items():  # a handful of year choices, not rows
+        fy, sub, years = (str(x) for x in index)  # type: ignore[attr-defined]
         where = ""
         if sizes.loc[(fy, sub)].size > 1:
             named = sorted(str(names[i]) for i in ids)

@@ -176,7 +176,7 @@ def _table_of(
     line (a title above a table fills one cell).
     """
     grid = grid.fillna("").astype(str)
-    filled = grid.ne("").to_numpy()
+    filled = (grid != "").to_numpy()
     width = filled.sum(axis=1)
     if not len(grid) or width.max() == 0:
         raise InputError(f"{path}: the file is empty (no header line)")
@@ -217,6 +217,8 @@ def _drop_blank_and_notes(body: pd.DataFrame, filled: np.ndarray) -> tuple[pd.Da
     filled, only the first cell filled: "Source: ...", "* suppressed"), left out with a
     note naming them; a table of one or two columns keeps every filled line.
     """
+    if body.shape[1] < 2:  # one column: an empty line is a missing value ("" in the file)
+        return body, []
     cells = filled.sum(axis=1)
     blank = cells == 0
     is_note = np.zeros(len(body), dtype=bool)
