@@ -156,3 +156,185 @@ def test_layout_can_be_forced_or_turned_off(realdata: Path) -> None:
     assert code == 2 and "needs the column(s)" in err
     code, _, err = run("validate", str(realdata / PHE), "--kind", "prevalence", "--layout", "phe")
     assert code == 2 and "did you mean 'phe-alcohol'" in err
+
+
+# --- synthetic files: title rows, notes below, Fingertips, counts as a cohort -------------
+
+T_HEADER = "period,area,area_code,drug_group,crack,age_band,sex"
+P_HEADER = "area,area_code,period,substance,estimate,lower,upper"
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_title_rows_above_and_notes_below_are_skipped_and_said(tmp_path: Path) -> None:
+    """Line 1 a title, line 2 blank, the header on line 3, a source note at the end: the
+    data lines keep the numbers a person sees (a bad value on line 5 is named line 5)."""
+    path = write(
+        tmp_path / "titled.csv",
+        [
+            "Estimates of dependent drinkers,,,,,,",
+            ",,,,,,",
+            P_HEADER,
+            "Northshire,E06000001,2018/19,alcohol_dependent,1100,900,1400",
+            "Southshire,E06000002,2018/19,alcohol_dependent,lots,900,1400",
+            ",,,,,,",
+            "Source: a made-up table,,,,,,",
+        ],
+    )
+    code, _, err = run("validate", str(path), "--kind", "prevalence")
+    assert code == 3 and "line 5 column estimate value 'lots'" in err
+    fixed = write(tmp_path / "fixed.csv", path.read_text().replace("lots", "1000").splitlines())
+    loaded = load(fixed, "prevalence")
+    assert len(loaded.frame) == 2
+    assert any("2 line(s) above the header" in n for n in loaded.notes)
+    assert any("1 note line(s) below the table (from line 7" in n for n in loaded.notes)
+    again = load(fixed, "prevalence", header_row=3)
+    assert again.frame["estimate"].tolist() == [1100.0, 1000.0]
+
+
+def test_excel_sheet_with_a_title_row(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    frame = pd.DataFrame(
+        [
+            ["Table 1: estimates", None, None, None, None, None, None],
+            P_HEADER.split(","),
+            ["Northshire", "E06000001", "2018/19", "alcohol_dependent", 1100, 900, 1400],
+        ]
+    )
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"x": [1]}).to_excel(book, sheet_name="Cover", index=False)
+        frame.to_excel(book, sheet_name="Data", index=False, header=False)
+    loaded = load(path, "prevalence", sheet="Data")
+    assert loaded.frame["estimate"].tolist() == [1100.0]
+    code, _, err = run("validate", str(path), "--kind", "prevalence", "--sheet", "Nope")
+    assert code == 2 and "no sheet called 'Nope'" in err
+
+
+def test_fingertips_export_as_prevalence(tmp_path: Path) -> None:
+    """A rate per 1,000 with its count: estimate = Count 1100; limits 9.0-14.0 per 1,000
+    scaled by Count / Value = 1100 / 11 = 100: 900-1400. A Category row is a breakdown."""
+    header = (
+        "Indicator ID,Indicator Name,Area Code,Area Name,Category Type,Category,Time period,"
+        "Value,Lower CI 95.0 limit,Upper CI 95.0 limit,Count,Denominator,Value note"
+    )
+    name = "Estimated prevalence of alcohol dependence (rate per 1000)"
+    path = write(
+        tmp_path / "fingertips.csv",
+        [
+            header,
+            f"90999,{name},E06000001,Northshire,,,2018/19,11,9,14,1100,100000,",
+            f"90999,{name},E06000001,Northshire,Sex,Male,2018/19,15,12,19,700,48000,",
+        ],
+    )
+    loaded = load(path, "prevalence")
+    assert loaded.layout == "fingertips"
+    row_ = loaded.frame.iloc[0]
+    assert (row_["estimate"], row_["lower"], row_["upper"]) == (1100.0, 900.0, 1400.0)
+    assert row_["substance"] == "alcohol_dependent" and len(loaded.frame) == 1
+    assert any("1 row(s) are a breakdown" in n for n in loaded.notes)
+
+
+def test_gap_fingertips_out_layout_and_a_bare_year(tmp_path: Path) -> None:
+    """330 of 1100 (900-1400) in 2018/19: 70.0 (63.33-76.43); Count = not in treatment
+    770, Denominator 1100; --period 2018 is read as 2018/19 with a remark."""
+    people = ["2018/19,Northshire,E06000001,alcohol_only,no,30-34,male"] * 330
+    t = write(tmp_path / "t.csv", [T_HEADER, *people])
+    p = write(
+        tmp_path / "p.csv",
+        [P_HEADER, "Northshire,E06000001,2018/19,alcohol_dependent,1100,900,1400"],
+    )
+    out = tmp_path / "ft.csv"
+    code, _, err = run(
+        "gap",
+        "--treatment",
+        str(t),
+        "--prevalence",
+        str(p),
+        "--prevalence-years",
+        "1",
+        "--period",
+        "2018",
+        "--out-layout",
+        "fingertips",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    assert "--period 2018 is read as the financial year 2018/19" in err
+    ft = pd.read_csv(out)
+    assert list(ft.columns[:3]) == ["Indicator ID", "Indicator Name", "Area Code"]
+    r = ft.iloc[0]
+    assert r["Value"] == pytest.approx(70.0)
+    assert r["Count"] == pytest.approx(770.0) and r["Denominator"] == pytest.approx(1100.0)
+    assert r["Lower CI 95.0 limit"] == pytest.approx(100 * (1 - 330 / 900))
+    assert r["Time period"] == "2018/19"
+
+
+def test_the_same_treatment_file_twice_is_refused(tmp_path: Path) -> None:
+    people = ["2018/19,Northshire,E06000001,alcohol_only,no,30-34,male"] * 5
+    t = write(tmp_path / "t.csv", [T_HEADER, *people])
+    p = write(
+        tmp_path / "p.csv",
+        [P_HEADER, "Northshire,E06000001,2018/19,alcohol_dependent,1100,900,1400"],
+    )
+    code, out, err = run(
+        "gap", "--treatment", str(t), "--treatment", str(t), "--prevalence", str(p)
+    )
+    assert code == 2 and out == "" and "given twice" in err
+    copy = write(tmp_path / "t2.csv", [T_HEADER, *people])
+    code, out, err = run(
+        "gap", "--treatment", str(t), "--treatment", str(copy), "--prevalence", str(p)
+    )
+    assert code == 2 and "both count area 'Northshire' in 2018/19" in err
+
+
+def test_total_never_adds_england(tmp_path: Path) -> None:
+    """Northshire 330 + Southshire 170 = 500 in the total; England's 1000 is not added."""
+    rows = ["2018/19,Northshire,E06000001,alcohol_only,false,330"]
+    rows += ["2018/19,Southshire,E06000002,alcohol_only,false,170"]
+    rows += ["2018/19,England,E92000001,alcohol_only,false,1000"]
+    t = write(tmp_path / "c.csv", ["period,area,area_code,drug_group,crack,count", *rows])
+    p = write(
+        tmp_path / "p.csv",
+        [
+            P_HEADER,
+            "Northshire,E06000001,2018/19,alcohol_dependent,1100,900,1400",
+            "Southshire,E06000002,2018/19,alcohol_dependent,900,700,1200",
+            "England,E92000001,2018/19,alcohol_dependent,9000,8000,10000",
+        ],
+    )
+    result = gap.compute_files(t, p, GapOptions(prevalence_years=1, total="All areas"))
+    total = row(result.table, "All areas", "2018/19")
+    assert total["in_treatment"] == 500 and total["prevalence"] == 2000
+
+
+def test_compare_counts_file_as_a_cohort(tmp_path: Path) -> None:
+    """Counts 6 male and 4 female (and a Total row of 10, left out): 60% and 40% of 10."""
+    c = write(
+        tmp_path / "c.csv",
+        [
+            "period,area,sex,count",
+            "2018/19,Northshire,male,6",
+            "2018/19,Northshire,female,4",
+            "2018/19,Northshire,Total,10",
+        ],
+    )
+    out = tmp_path / "cmp.csv"
+    code, _, err = run(
+        "compare", "--cohort", f"A={c}", "--by", "sex", "--k", "0", "--out", str(out)
+    )
+    assert code == 0, err
+    t = pd.read_csv(out).set_index("category")
+    assert t.loc["male", "count"] == 6 and t.loc["male", "denominator"] == 10
+    assert t.loc["female", "pct"] == pytest.approx(40.0)
+
+
+def test_compare_refuses_suppressed_counts_cleanly(sample_dir: Path) -> None:
+    code, out, err = run(
+        "compare", "--cohort", f"A={sample_dir / 'counts.csv'}", "--by", "drug_group"
+    )
+    assert code == 3 and out == "" and "Traceback" not in err
+    assert "a suppressed count is not a number of people" in err

@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-HEADERS = ("area", "period", "substance", "prevalence", "treated", "not treated", "unmet %", "see")
+HEADERS = (
+    "area",
+    "period",
+    "substance",
+    "prevalence",
+    "treated",
+    "not treated",
+    "unmet %",
+    "vs benchmark",
+    "see",
+)
 RIGHT = ("prevalence", "treated", "not treated", "unmet %")
 TITLE = "Proportion not in treatment (95% interval in brackets; see: remarks below)"
 
@@ -242,6 +252,7 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
                 SUPPRESSED
                 if hidden
                 else _interval(r.unmet_need_pct, r.unmet_need_pct_lower, r.unmet_need_pct_upper),
+                "" if r.vs_benchmark == "not_compared" else str(r.vs_benchmark),
                 "" if _missing(r.remarks) else str(r.remarks),
             ]
         )
