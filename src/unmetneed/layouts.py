@@ -176,7 +176,7 @@ def resolve(name: str | None, headers: list[str], path: Path | str) -> Layout | 
     return layout
 
 
-def did_you_mean(value: str, choices: tuple[str, ...] | list[str], what: str = "use") -> str:
+def did_you_mean(value: str, choices: tuple[str, ...] | list[str], what: str = "use one of") -> str:
     """``did you mean X? use one of ...`` for a value that is not one of ``choices``.
 
     >>> did_you_mean("prevalance", ("treatment", "prevalence"))
@@ -185,7 +185,7 @@ def did_you_mean(value: str, choices: tuple[str, ...] | list[str], what: str = "
     starts = [c for c in choices if c.lower().startswith(value.strip().lower()) and value.strip()]
     close = starts[:1] or difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}{what} one of {', '.join(choices)}"
+    return f"{hint}{what} {', '.join(choices)}"
 
 
 def shape(frame: pd.DataFrame, layout: Layout, path: Path | str) -> Shaped:

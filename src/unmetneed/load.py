@@ -322,9 +322,11 @@ def rename_columns(
     for new, old in mapping.items():
         source = old if old in frame.columns else by_key.get(key(old))
         if source is None:
+            from unmetneed.layouts import did_you_mean
+
             raise UsageError(
-                f"{path}: --column {new}={old}: no column {old!r}; the columns are "
-                + ", ".join(map(str, frame.columns))
+                f"{path}: --column {new}={old}: no column {old!r}; "
+                + did_you_mean(old, [str(c) for c in frame.columns], "the columns are")
             )
         renames[str(source)] = new
     taken = set(renames.values())
@@ -348,10 +350,23 @@ def column_failures(names: list[str], c: Contract) -> list[Failure]:
     rule = "a direct identifier: extracts and cohorts must not carry it; remove the column"
     failures = [Failure(None, name, "", rule) for name in names if key(name) in ids]
     return failures + [
-        Failure(None, s.name, "", "required column is missing (rename one with --column NEW=OLD)")
+        Failure(None, s.name, "", _missing_rule(s.name, names))
         for s in c.columns
         if s.required and s.name not in names
     ]
+
+
+def _missing_rule(name: str, names: list[str]) -> str:
+    """The rule for a missing required column, naming a close header if the file has one."""
+    import difflib
+
+    others = [n for n in names if n not in ("count_suppressed", "count_upper")]
+    by_key = {key(n): n for n in others}
+    close = difflib.get_close_matches(name, list(by_key), n=1, cutoff=0.6)
+    if close:
+        old = by_key[close[0]]
+        return f"required column is missing; did you mean {old!r}? (--column {name}={old})"
+    return "required column is missing (rename one with --column NEW=OLD)"
 
 
 def _normalise_codes(column: pd.Series, spec: ColumnSpec) -> pd.Series:
@@ -637,8 +652,12 @@ def shape_input(
     if chosen.kind != kind and not (kind == "cohort" and chosen.kind == "counts"):
         raise UsageError(
             f"{path}: is {chosen.title} (layout {chosen.name}), a {chosen.kind} file, not "
-            f"{kind}; give it as the {chosen.kind} input"
-            + (" (were --treatment and --prevalence swapped?)" if kind != "counts" else "")
+            f"{kind}; give it as the {chosen.kind} input (--kind {chosen.kind})"
+            + (
+                " (were --treatment and --prevalence swapped?)"
+                if "prevalence" in (kind, chosen.kind)
+                else ""
+            )
         )
     return layouts.shape(raw, chosen, path)
 
