@@ -30,6 +30,8 @@ class InputSpec:
     columns: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None
     substance: str | None = None
+    layout: str | None = None
+    header_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,8 @@ def _inputs(data: dict[str, Any], base: Path) -> dict[str, InputSpec]:
             dict(columns),
             s.get("sheet", str),
             s.get("substance", str),
+            s.get("layout", str),
+            s.get("header_row", int),
         )
         s.done()
     if not specs:

@@ -225,7 +225,7 @@ def compute(
     from unmetneed.disclosure.release import population as named
 
     build = prepare(treatment, prevalence, options)
-    frame = _people_frame(_frame_of(treatment), build.kind)
+    frame = _people_frame(_counted_rows(treatment, build.kind), build.kind)
     pop = population or named("treatment", fingerprint(frame, PEOPLE))
     done = protect_one(build.piece(pop), {pop: frame}, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
@@ -487,6 +487,15 @@ def _together(loaded: list[Any]) -> Any:
     rounded = max((item.rounded_to or 0) for item in loaded) or None
     path = Path(" + ".join(str(item.path) for item in loaded))
     return Loaded(combined, path, loaded[0].kind, notes, rounded, "several")
+
+
+def _counted_rows(treatment: Any, kind: str) -> pd.DataFrame:
+    """The treatment rows the table counts people from: a counts file without the rows
+    ``_drop_margins`` leaves out (a Total beside its breakdown counts nobody new)."""
+    frame = _frame_of(treatment)
+    if kind != "counts":
+        return frame
+    return _drop_margins(_Input(frame, "", kind), Remarks())
 
 
 def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
