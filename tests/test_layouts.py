@@ -271,6 +271,20 @@ def test_gap_fingertips_out_layout_and_a_bare_year(tmp_path: Path) -> None:
     assert r["Count"] == pytest.approx(770.0) and r["Denominator"] == pytest.approx(1100.0)
     assert r["Lower CI 95.0 limit"] == pytest.approx(100 * (1 - 330 / 900))
     assert r["Time period"] == "2018/19"
+    code, _, err = run("audit", str(out))  # in_treatment read back as Denominator - Count
+    assert code == 0, err
+
+
+def test_fingertips_output_of_the_sample_passes_audit(sample_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ft.parquet"
+    args = ["--treatment", str(sample_dir / "extract.csv")]
+    args += ["--prevalence", str(sample_dir / "prevalence.csv"), "--total", "All areas"]
+    code, _, err = run("gap", *args, "--out-layout", "fingertips", "--out", str(out))
+    assert code == 0, err
+    table = pd.read_parquet(out)
+    assert table["Value note"].eq("Value suppressed for disclosure control").any()
+    code, _, err = run("audit", str(out))
+    assert code == 0, err
 
 
 def test_the_same_treatment_file_twice_is_refused(tmp_path: Path) -> None:
@@ -338,3 +352,41 @@ def test_compare_refuses_suppressed_counts_cleanly(sample_dir: Path) -> None:
     )
     assert code == 3 and out == "" and "Traceback" not in err
     assert "a suppressed count is not a number of people" in err
+
+
+def test_sample_counts_star_bounds_hold_the_true_counts(sample_dir: Path) -> None:
+    """data/sample/counts.csv writes counts of 1..4 as '*' (its README): read as 1..4, every
+    widened row's in_treatment_min..max holds the count from extract.csv it was made from."""
+    options = GapOptions(k=0)
+    counted = gap.compute_files(sample_dir / "counts.csv", sample_dir / "prevalence.csv", options)
+    truth = gap.compute_files(sample_dir / "extract.csv", sample_dir / "prevalence.csv", options)
+    keys = ["area", "period", "substance"]
+    both = counted.table.merge(
+        truth.table[[*keys, "in_treatment"]], on=keys, suffixes=("", "_true")
+    )
+    widened = both[both["in_treatment"].isna()]
+    assert len(widened) > 0
+    inside = (widened["in_treatment_min"] <= widened["in_treatment_true"]) & (
+        widened["in_treatment_true"] <= widened["in_treatment_max"]
+    )
+    assert inside.all(), widened[~inside]
+
+
+def test_rounding_is_detected_per_area(tmp_path: Path) -> None:
+    """England's counts are exact (1001, 507); Barnetshire's 10, 25, 40 are all multiples
+    of 5: read as rounded (+-2 each), England not."""
+    path = write(
+        tmp_path / "c.csv",
+        [
+            "period,area,drug_group,count",
+            "2018/19,England,alcohol_only,1001",
+            "2018/19,England,non_opiate_and_alcohol,507",
+            "2018/19,Barnetshire,alcohol_only,10",
+            "2018/19,Barnetshire,non_opiate_and_alcohol,25",
+            "2018/19,Barnetshire,opiate,40",
+        ],
+    )
+    loaded = load(path, "counts")
+    by_area = loaded.frame.groupby("area", observed=True)["count_rounding"].max().to_dict()
+    assert by_area == {"Barnetshire": 5, "England": 0}
+    assert any("every count of Barnetshire is a multiple of 5" in n for n in loaded.notes)

@@ -204,8 +204,12 @@ def gap(
         result.protected.record()
         release_note(release)
         return
-    shaped = fingertips_table(result.table) if out_layout == "fingertips" else result.table
-    write_table(shaped, out, meta=result.meta())
+    if out_layout == "fingertips":  # audit reads in_treatment back as Denominator - Count
+        write_table(
+            fingertips_table(result.table), out, meta={**result.meta(), "layout": "fingertips"}
+        )
+    else:
+        write_table(result.table, out, meta=result.meta())
     result.protected.record()
     release_note(release)
     report.info(f"Wrote {len(result.table)} rows to {out}")
