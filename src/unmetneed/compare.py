@@ -436,11 +436,17 @@ class Groups:
         return len(self.cohort)
 
 
-def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> Groups:
+def group_rows(
+    cohort: np.ndarray,
+    n_cohorts: int,
+    within: Sequence[Coded],
+    weights: np.ndarray | None = None,
+) -> Groups:
     """Dense group numbers of the rows, from their cohort and within codes.
 
     One ``bincount`` over the combined codes marks the combinations that occur (a sort
-    when there are more than ``MAX_DENSE_KEYS`` possible combinations).
+    when there are more than ``MAX_DENSE_KEYS`` possible combinations). ``weights``: people
+    per row (a collapsed frame or a counts file), else one each.
     """
     dims = (*(len(w.categories) for w in within), n_cohorts)
     flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
@@ -460,15 +466,19 @@ def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> G
         cohort=np.asarray(keys[-1], dtype=np.int64),
         within=within_keys.astype(np.int64),
         block=block.astype(np.int64),
-        size=np.bincount(of_row, minlength=len(occupied)).astype(np.int64),
+        size=np.bincount(of_row, weights=weights, minlength=len(occupied)).astype(np.int64),
     )
 
 
-def count_by_group(groups: Groups, variable: Coded) -> np.ndarray:
-    """People per group x category (groups x categories), by one ``numpy.bincount``."""
+def count_by_group(
+    groups: Groups, variable: Coded, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """People per group x category (groups x categories), by one ``numpy.bincount``
+    (``weights``: people per row, else one each)."""
     ncat = len(variable.categories)
     flat = groups.of_row * ncat + variable.codes
-    return np.bincount(flat, minlength=groups.n * ncat).reshape(groups.n, ncat)
+    counted = np.bincount(flat, weights=weights, minlength=groups.n * ncat)
+    return counted.astype(np.int64).reshape(groups.n, ncat)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -688,17 +698,30 @@ def tally_frames(
     options: CompareOptions,
     bands: AgeBands | None,
 ) -> Tally:
-    """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``)."""
+    """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``);
+    a frame with a ``PEOPLE`` column (collapsed records, a counts file) counts that many
+    people per row."""
+    from unmetneed.stream import PEOPLE
+
     variables, within = options.variables, options.within_columns
-    frame = combine_cohorts(cohorts, source_columns((*within, *variables)))
+    columns = source_columns((*within, *variables))
+    weighted = (
+        PEOPLE in cohorts
+        if isinstance(cohorts, pd.DataFrame)
+        else any(PEOPLE in f for f in cohorts.values())
+    )
+    if weighted and not isinstance(cohorts, pd.DataFrame):
+        cohorts = {k: f if PEOPLE in f else f.assign(**{PEOPLE: 1}) for k, f in cohorts.items()}
+    frame = combine_cohorts(cohorts, (*columns, PEOPLE) if weighted else columns)
+    weights = frame[PEOPLE].to_numpy(dtype=np.float64) if weighted else None
     labels = tuple(str(c) for c in frame["cohort"].cat.categories)
     cohort_codes = np.asarray(frame["cohort"].cat.codes, dtype=np.int64)
     within_coded = tuple(code_variable(frame, w, bands) for w in within)
-    groups = group_rows(cohort_codes, len(labels), within_coded)
+    groups = group_rows(cohort_codes, len(labels), within_coded, weights)
     coded = tuple(code_variable(frame, v, bands) for v in variables)
-    counts = tuple(count_by_group(groups, var) for var in coded)
-    sizes = tuple(int(n) for n in np.bincount(cohort_codes, minlength=len(labels)))
-    return Tally(labels, within_coded, coded, groups, counts, sizes)
+    counts = tuple(count_by_group(groups, var, weights) for var in coded)
+    sizes = np.bincount(cohort_codes, weights=weights, minlength=len(labels))
+    return Tally(labels, within_coded, coded, groups, counts, tuple(int(n) for n in sizes))
 
 
 def prepare(
@@ -1243,19 +1266,21 @@ def counts_as_people(loaded: Loaded) -> Loaded:
                 )
             ],
         )
+    from unmetneed.stream import PEOPLE
+
     dims = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     margin = (frame[dims] == "total").any(axis=1).to_numpy() if dims else np.zeros(len(frame), bool)
-    cells = frame.loc[~margin]
-    people = cells.loc[cells.index.repeat(cells["count"].astype("Int64").fillna(0).to_numpy())]
+    people = frame["count"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    cells = frame.loc[~margin & (people > 0)].assign(**{PEOPLE: people[~margin & (people > 0)]})
     drop = ["count", "count_suppressed", "count_upper", "count_rounding"]
-    out = people.drop(columns=[c for c in drop if c in people]).reset_index(drop=True)
+    out = cells.drop(columns=[c for c in drop if c in cells])
     for c in dims:
         if "total" in list(out[c].cat.categories):
             out[c] = out[c].cat.remove_categories(["total"])
     notes = [
         *(f"{path}: {n}" for n in loaded.notes),
         f"{path}: a counts file read as a cohort: each row counts `count` people "
-        f"({len(out)} people in {int((~margin).sum())} rows"
+        f"({int(out[PEOPLE].sum())} people in {len(out)} rows"
         + (
             f"; {int(margin.sum())} Total rows left out, the cells count everyone"
             if margin.any()
