@@ -407,3 +407,20 @@ def test_exact_counts_cohort_gives_the_records_table(sample_dir: Path, tmp_path:
         assert code == 0, err
         tables.append(pd.read_csv(out)[["area", "category", "count", "denominator", "pct"]])
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_swapped_sample_files_are_named(sample_dir: Path) -> None:
+    extract, prevalence = sample_dir / "extract.csv", sample_dir / "prevalence.csv"
+    code, out, err = run("gap", "--treatment", str(prevalence), "--prevalence", str(extract))
+    assert code == 2 and out == "" and f"did you mean --prevalence {prevalence}" in err
+    counts = sample_dir / "counts.csv"
+    code, out, err = run("gap", "--treatment", str(counts), "--prevalence", str(extract))
+    assert code == 2 and f"did you mean --treatment {extract}" in err
+
+
+def test_did_you_mean_for_kinds_and_columns(sample_dir: Path) -> None:
+    extract = str(sample_dir / "extract.csv")
+    code, _, err = run("validate", extract, "--kind", "treatmnt")
+    assert code == 2 and "did you mean 'treatment'" in err
+    code, _, err = run("validate", extract, "--kind", "treatment", "--column", "age_band=ageband")
+    assert code == 2 and "did you mean 'age_band'" in err

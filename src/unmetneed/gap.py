@@ -405,6 +405,7 @@ def compute_files(
         )
     treat = loaded[0] if len(loaded) == 1 else _together(loaded)
     if p_layout is None:
+        _not_people(Path(prevalence), prevalence_columns, p_how, paths)
         one = _one_substance(Path(prevalence), prevalence_columns, opts, p_how)
     else:  # the layout names it, or the file (Fingertips: the indicator name)
         one = opts.substances[0] if len(opts.substances) == 1 and not p_layout.substance else None
@@ -450,6 +451,21 @@ def _treatment_kind(
             f"mean --prevalence {path}? (--prevalence {prevalence} was given)"
         )
     return "counts" if "count" in names else "treatment"
+
+
+def _not_people(
+    path: Path, columns: Mapping[str, str] | None, how: Any, treatment: list[Path]
+) -> None:
+    """A usage error for a prevalence file that is people in treatment (records or
+    counts, no estimate): the inputs swapped, most likely."""
+    names = _header(path, columns, how)
+    if "estimate" not in names and ({"count", "drug_group"} & names):
+        given = " ".join(f"--treatment {t}" for t in treatment)
+        raise UsageError(
+            f"--prevalence {path}: has no estimate column but "
+            f"{'a count' if 'count' in names else 'a drug_group'} column, as a treatment "
+            f"file does; did you mean --treatment {path}? ({given} was given)"
+        )
 
 
 def _together(loaded: list[Any]) -> Any:
