@@ -424,3 +424,45 @@ def test_did_you_mean_for_kinds_and_columns(sample_dir: Path) -> None:
     assert code == 2 and "did you mean 'treatment'" in err
     code, _, err = run("validate", extract, "--kind", "treatment", "--column", "age_band=ageband")
     assert code == 2 and "did you mean 'age_band'" in err
+
+
+def test_fingertips_reads_persons_rows_only(tmp_path: Path) -> None:
+    """A Sex column with Persons, Male, Female: the Persons row (500) is the estimate."""
+    header = "Indicator ID,Indicator Name,Area Code,Area Name,Sex,Time period,Value"
+    name = "Estimated number of dependent drinkers"
+    path = write(
+        tmp_path / "ft.csv",
+        [
+            header,
+            f"1,{name},E06000001,Northshire,Persons,2018/19,500",
+            f"1,{name},E06000001,Northshire,Male,2018/19,300",
+            f"1,{name},E06000001,Northshire,Female,2018/19,200",
+        ],
+    )
+    loaded = load(path, "prevalence")
+    assert loaded.frame["estimate"].tolist() == [500.0]
+    assert any("2 row(s) are for one sex" in n for n in loaded.notes)
+
+
+def test_gap_reads_per_input_header_row_and_layout(tmp_path: Path, realdata: Path) -> None:
+    """--header-row prevalence=3 for a prevalence file with two title lines; --layout
+    treatment=ndtms-viewit-la forces Barnet's layout. Barnet 2017/18: 265 + 150 = 415."""
+    phe = (realdata / PHE).read_text().splitlines()
+    prev = write(tmp_path / "phe.csv", ["PHE estimates,,,,,,", "(people),,,,,,", *phe])
+    code, out, err = run(
+        "gap",
+        "--treatment",
+        str(realdata / BARNET),
+        "--prevalence",
+        str(prev),
+        "--header-row",
+        "prevalence=3",
+        "--layout",
+        "treatment=ndtms-viewit-la",
+        "--period",
+        "2017/18",
+    )
+    assert code == 0, err
+    barnet = next(line for line in out.splitlines() if "Barnet" in line)
+    assert " 415 " in barnet
+    assert "2 line(s) above the header" in out

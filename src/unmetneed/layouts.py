@@ -121,6 +121,7 @@ LAYOUTS = {x.name: x for x in (VIEWIT_ENGLAND, VIEWIT_LA, PHE_ALCOHOL, FINGERTIP
 # Fingertips indicator names -> substance (first match wins, checked in this order)
 _FINGERTIPS_SUBSTANCE = (
     ("alcohol", "alcohol_dependent"),
+    ("drinker", "alcohol_dependent"),
     ("opiate and/or crack", "opiate_crack"),
     ("opiates and/or crack", "opiate_crack"),
     ("opiate and crack", "opiate_crack"),
@@ -232,17 +233,26 @@ def _fingertips(raw: pd.DataFrame, out: pd.DataFrame) -> tuple[pd.DataFrame, lis
         keep = (category.astype(str).str.strip() == "").to_numpy()
         if (~keep).any():
             notes.append(f"{int((~keep).sum())} row(s) are a breakdown (Category given): not read")
+    if "sex" in by_key:
+        persons = raw[by_key["sex"]].astype(str).map(key).isin(("persons", "all_persons"))
+        if persons.any() and not persons.all():
+            notes.append(
+                f"{int((keep & ~persons.to_numpy()).sum())} row(s) are for one sex: only "
+                "Persons rows read"
+            )
+            keep &= persons.to_numpy()
     if "count" in by_key:
         count = _number(raw[by_key["count"]])
         value = _number(raw[by_key["value"]])
         has = count.notna() & value.gt(0)
         if has.any():
             scale = (count / value).where(has)
-            out = out.assign(
-                estimate=count.where(has, value).astype(object),
-                lower=(_number(out["lower"]) * scale).where(has, _number(out["lower"])),
-                upper=(_number(out["upper"]) * scale).where(has, _number(out["upper"])),
-            )
+            bounds = {
+                b: (_number(out[b]) * scale).where(has, _number(out[b]))
+                for b in ("lower", "upper")
+                if b in out
+            }
+            out = out.assign(estimate=count.where(has, value).astype(object), **bounds)
             notes.append(
                 "Fingertips Count read as the estimate (people), its 95% limits as the "
                 "Value's limits x Count / Value"
