@@ -466,3 +466,17 @@ def test_gap_reads_per_input_header_row_and_layout(tmp_path: Path, realdata: Pat
     barnet = next(line for line in out.splitlines() if "Barnet" in line)
     assert " 415 " in barnet
     assert "2 line(s) above the header" in out
+
+
+def test_rounding_can_be_declared(realdata: Path, tmp_path: Path) -> None:
+    """--rounded-to 0 reads Barnet's 415 as exact (415..415); the default is ViewIt's +-2
+    each (411..419); --rounded-to 7 is refused."""
+    out = tmp_path / "g.csv"
+    base = ["gap", "--treatment", str(realdata / BARNET), "--prevalence", str(realdata / PHE)]
+    base += ["--period", "2017/18", "--out", str(out)]
+    code, _, err = run(*base, "--rounded-to", "0")
+    assert code == 0, err
+    r = row(pd.read_csv(out), "Barnet", "2017/18")
+    assert (r["in_treatment_min"], r["in_treatment_max"]) == (415, 415)
+    code, _, err = run(*base, "--rounded-to", "7")
+    assert code == 2 and "--rounded-to 7" in err

@@ -401,6 +401,7 @@ def compute_files(
                 layout=t_how.layout,
                 sheet=t_how.sheet,
                 header_row=t_how.header_row,
+                rounded_to=t_how.rounded_to,
             )
         )
     treat = loaded[0] if len(loaded) == 1 else _together(loaded)

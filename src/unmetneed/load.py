@@ -136,11 +136,13 @@ def read_header(path: Path, sheet: str | None = None, header_row: int | None = N
 @dataclass(frozen=True)
 class InputOptions:
     """How to read one input file: ``layout`` (a published layout's name, ``none``, or
-    None to recognise it), ``sheet`` (Excel), ``header_row`` (1-based; None: found)."""
+    None to recognise it), ``sheet`` (Excel), ``header_row`` (1-based; None: found),
+    ``rounded_to`` (counts rounded to 5 or 10, 0 exact; None: the layout's or detected)."""
 
     layout: str | None = None
     sheet: str | None = None
     header_row: int | None = None
+    rounded_to: int | None = None
 
 
 def per_input(
@@ -584,6 +586,7 @@ def load(
     substance: str | None = None,
     layout: str | None = None,
     header_row: int | None = None,
+    rounded_to: int | None = None,
 ) -> Loaded:
     """Read, rename, normalise and validate one input of a contract kind.
 
@@ -592,6 +595,8 @@ def load(
     published layout's name (``unmetneed.layouts``), ``none`` for the file's own names, or
     None to recognise one by the header (only where no ``columns`` are given).
     ``header_row``: the header's line (1-based) where title rows sit above it.
+    ``rounded_to``: a counts file's counts are rounded to this (5 or 10; 0: exact), as the
+    publisher declares; None: the layout's, else detected per area.
     """
     if kind not in KINDS:
         from unmetneed.layouts import did_you_mean
@@ -613,6 +618,7 @@ def load(
     name = shaped.layout.name if shaped.layout else None
     if "count" in typed:
         declared = shaped.layout.rounded_to if shaped.layout else None
+        declared = rounded_to if rounded_to is not None else declared
         typed = typed.assign(count_rounding=rounding_by_area(typed, declared))
     rounded = int(typed["count_rounding"].max()) if "count_rounding" in typed else 0
     loaded = Loaded(typed, path, kind, [*read_notes, *shaped.notes, *notes], rounded or None, name)
@@ -625,7 +631,9 @@ def load(
             f"{margins} row(s) are totals over a dimension (e.g. drug_group = Total): kept as "
             "`total`, never added to the breakdown rows"
         )
-    if rounded and (shaped.layout is None or shaped.layout.rounded_to is None):
+    if rounded_to:
+        loaded.notes.append(f"counts declared rounded to the nearest {rounded_to} (--rounded-to)")
+    elif rounded and (shaped.layout is None or shaped.layout.rounded_to is None):
         loaded.notes.append(_rounding_note(typed))
     return loaded
 

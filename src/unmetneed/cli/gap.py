@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -104,6 +104,14 @@ def gap(
     layout: Annotated[list[str] | None, Layout] = None,
     sheet: Annotated[list[str] | None, Sheet] = None,
     header_row: Annotated[list[str] | None, HeaderRow] = None,
+    rounded_to: Annotated[
+        int | None,
+        typer.Option(
+            "--rounded-to",
+            help="the treatment counts are published rounded to N (5 or 10; 0: exact), "
+            "whatever their layout says or the counts look like",
+        ),
+    ] = None,
     benchmark: Annotated[
         str | None,
         typer.Option(
@@ -185,7 +193,9 @@ def gap(
             treatment_columns=to_treatment,
             prevalence_columns=to_prevalence,
             release=release,
-            reading=reading(("treatment", "prevalence"), layout, sheet, header_row),
+            reading=_with_rounding(
+                reading(("treatment", "prevalence"), layout, sheet, header_row), rounded_to
+            ),
         )
     except ValidationError as exc:
         if failures_out is not None:
@@ -215,6 +225,19 @@ def gap(
     report.info(f"Wrote {len(result.table)} rows to {out}")
     for number, text in enumerate(result.remarks, start=1):
         report.info(f"{number}. {text}")
+
+
+def _with_rounding(how: dict[str, Any], rounded_to: int | None) -> dict[str, Any]:
+    """The treatment input's reading options with ``--rounded-to`` (checked: 0, 5 or 10)."""
+    if rounded_to is None:
+        return how
+    from dataclasses import replace
+
+    from unmetneed.errors import UsageError
+
+    if rounded_to not in (0, 5, 10):
+        raise UsageError(f"--rounded-to {rounded_to}: use 5 or 10 (0: the counts are exact)")
+    return {**how, "treatment": replace(how["treatment"], rounded_to=rounded_to)}
 
 
 def _no_repeats(paths: list[Path]) -> None:
