@@ -1379,7 +1379,6 @@ def _flags(table: pd.DataFrame, areas: _Areas, used: pd.DataFrame) -> dict[str, 
     return {
         "unmatched": unmatched,
         "too_few_years": ~unmatched & ~fy_ok,
-        "area_years_missing": ~unmatched & fy_ok & ~has_d,
         "no_interval": has_d
         & (table["prevalence_lower"].isna() | table["prevalence_upper"].isna()).to_numpy(),
         "negative": has_d & (t_min > d),
@@ -1766,11 +1765,6 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
             f"fewer than {opts.prevalence_years} published estimate year(s) at or before the "
             "treatment year for these areas: prevalence left missing, not averaged over fewer "
             "years ({names})"
-        ),
-        "area_years_missing": (
-            f"not all of the {opts.prevalence_years} estimate year(s) used are in the prevalence "
-            "file for these areas, so prevalence is left missing rather than averaged over "
-            "fewer years: {names}"
         ),
         "no_interval": (
             "no interval: an estimate year used has no lower or upper bound, so the interval "
