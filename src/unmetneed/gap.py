@@ -1418,7 +1418,7 @@ def _add_total(
         parts.groupby(["period", "substance", "total_group"], sort=True)
         .agg(
             fy=("fy", "first"),
-            prevalence_periods=("prevalence_periods", "first"),
+            prevalence_periods=("prevalence_periods", _distinct_years),
             prevalence=("prevalence", "sum"),
             prevalence_lower=("prevalence_lower", "sum"),
             prevalence_upper=("prevalence_upper", "sum"),
@@ -1455,6 +1455,12 @@ def _add_total(
     new_flags["negative"][m:] = t_min > d
     new_flags["maybe_negative"][m:] = (t_min <= d) & (t_max > d)
     return out, new_flags
+
+
+def _distinct_years(values: pd.Series) -> str | None:
+    """A total row's estimate years: its areas' (``;`` between areas' different choices)."""
+    years = sorted({str(v) for v in values.dropna()})
+    return ";".join(years) if years else None
 
 
 def _sort(
