@@ -480,3 +480,12 @@ def test_rounding_can_be_declared(realdata: Path, tmp_path: Path) -> None:
     assert (r["in_treatment_min"], r["in_treatment_max"]) == (415, 415)
     code, _, err = run(*base, "--rounded-to", "7")
     assert code == 2 and "--rounded-to 7" in err
+
+
+def test_did_you_mean_for_compare_columns_and_substances(sample_dir: Path) -> None:
+    extract = str(sample_dir / "extract.csv")
+    code, _, err = run("compare", "--cohort", f"A={extract}", "--by", "housng")
+    assert code == 2 and "did you mean 'housing'?" in err
+    prev = str(sample_dir / "prevalence.csv")
+    code, _, err = run("gap", "--treatment", extract, "--prevalence", prev, "--substance", "opiat")
+    assert code == 2 and "did you mean 'opiate'?" in err

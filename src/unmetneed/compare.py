@@ -297,9 +297,13 @@ def require_columns(present: Sequence[str], columns: Sequence[str], what: str) -
     """A usage error naming the ``columns`` that ``what`` (with ``present``) lacks."""
     missing = [c for c in columns if c not in present]
     if missing:
+        import difflib
+
+        close = difflib.get_close_matches(missing[0], list(present), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(
             f"{what} has no column {', '.join(missing)} (its columns: "
-            f"{', '.join(present)}); rename one with --column NEW=OLD "
+            f"{', '.join(present)}); {hint}rename one with --column NEW=OLD "
             "or leave that variable out"
         )
 

@@ -573,7 +573,9 @@ def normalise_substances(values: list[str] | None) -> tuple[str, ...]:
     for value in values or []:
         code = codes.lookup(value)
         if not isinstance(code, str):
-            raise UsageError(f"--substance {value!r}: use one of {', '.join(SUBSTANCES)}")
+            from unmetneed.layouts import did_you_mean
+
+            raise UsageError(f"--substance {value!r}: {did_you_mean(value, SUBSTANCES)}")
         out += [code] if code not in out else []
     return tuple(out)
 

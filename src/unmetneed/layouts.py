@@ -184,7 +184,7 @@ def did_you_mean(value: str, choices: tuple[str, ...] | list[str], what: str = "
     "did you mean 'prevalence'? use one of treatment, prevalence"
     """
     starts = [c for c in choices if c.lower().startswith(value.strip().lower()) and value.strip()]
-    close = starts[:1] or difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6) or starts[:1]
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{hint}{what} {', '.join(choices)}"
 
