@@ -489,3 +489,23 @@ def test_did_you_mean_for_compare_columns_and_substances(sample_dir: Path) -> No
     prev = str(sample_dir / "prevalence.csv")
     code, _, err = run("gap", "--treatment", extract, "--prevalence", prev, "--substance", "opiat")
     assert code == 2 and "did you mean 'opiate'?" in err
+
+
+def test_notes_filling_two_cells_are_refused_with_how_to_skip_them(tmp_path: Path) -> None:
+    """'Source:,PHE' (two cells) on line 4 fails as data; the error says --last-row 3,
+    which reads the table above it."""
+    path = write(
+        tmp_path / "noted.csv",
+        [
+            P_HEADER,
+            "Northshire,E06000001,2018/19,alcohol_dependent,1100,900,1400",
+            "Southshire,E06000002,2018/19,alcohol_dependent,900,700,1200",
+            "Source:,PHE,,,,,",
+        ],
+    )
+    code, out, err = run("validate", str(path), "--kind", "prevalence")
+    assert code == 3 and out == ""
+    assert "line 4" in err and "give --last-row 3" in err
+    code, out, err = run("validate", str(path), "--kind", "prevalence", "--last-row", "3")
+    assert code == 0, err
+    assert "1 line(s) below line 3 not read" in out + err

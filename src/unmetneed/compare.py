@@ -1196,7 +1196,13 @@ def load_cohort_file(
     from unmetneed.load import load as load_any
 
     how = how or InputOptions()
-    load = partial(load_any, layout=how.layout, sheet=how.sheet, header_row=how.header_row)
+    load = partial(
+        load_any,
+        layout=how.layout,
+        sheet=how.sheet,
+        header_row=how.header_row,
+        last_row=how.last_row,
+    )
 
     if kind not in COHORT_KINDS:
         from unmetneed.layouts import did_you_mean

@@ -402,6 +402,7 @@ def compute_files(
                 sheet=t_how.sheet,
                 header_row=t_how.header_row,
                 rounded_to=t_how.rounded_to,
+                last_row=t_how.last_row,
             )
         )
     treat = loaded[0] if len(loaded) == 1 else _together(loaded)
@@ -418,6 +419,7 @@ def compute_files(
         layout=p_how.layout,
         sheet=p_how.sheet,
         header_row=p_how.header_row,
+        last_row=p_how.last_row,
     )
     return compute(treat, prev, opts, release=release)
 

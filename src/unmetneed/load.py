@@ -74,7 +74,10 @@ def read_table(path: Path, sheet: str | None = None, header_row: int | None = No
 
 
 def read_input(
-    path: Path, sheet: str | None = None, header_row: int | None = None
+    path: Path,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    last_row: int | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The file's table and notes on what was skipped around it.
 
@@ -82,7 +85,8 @@ def read_input(
     wide as the table, or ``header_row``, 1-based) and note rows below it (only the first
     cell filled) are left out, each said in a note. The frame's index is the 0-based data
     row counted from the file's first line minus 2 (so index + 2 is the line a person sees
-    in the file, as for a file whose header is line 1).
+    in the file, as for a file whose header is line 1). ``last_row``: the table's last
+    line (1-based); the lines below it (notes a reader cannot tell from data) not read.
     """
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -108,7 +112,23 @@ def read_input(
         raise
     except Exception as exc:  # any reader's failure on a damaged file is an input problem
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
-    return _table_of(grid, path, header_row)
+    table, notes = _table_of(grid, path, header_row)
+    return _cut(table, notes, path, last_row)
+
+
+def _cut(
+    table: pd.DataFrame, notes: list[str], path: Path, last_row: int | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """``table`` down to line ``last_row`` (``--last-row``), the lines below it said."""
+    if last_row is None:
+        return table, notes
+    lines = table.index.to_numpy() + 2
+    if last_row < 2 or (len(lines) and last_row < lines.min()):
+        raise UsageError(f"--last-row {last_row}: the table's first data line is {lines.min()}")
+    below = int((lines > last_row).sum())
+    if below:
+        notes = [*notes, f"{below} line(s) below line {last_row} not read (--last-row)"]
+    return table.loc[lines <= last_row], notes
 
 
 def read_header(path: Path, sheet: str | None = None, header_row: int | None = None) -> list[str]:
@@ -137,12 +157,14 @@ def read_header(path: Path, sheet: str | None = None, header_row: int | None = N
 class InputOptions:
     """How to read one input file: ``layout`` (a published layout's name, ``none``, or
     None to recognise it), ``sheet`` (Excel), ``header_row`` (1-based; None: found),
-    ``rounded_to`` (counts rounded to 5 or 10, 0 exact; None: the layout's or detected)."""
+    ``rounded_to`` (counts rounded to 5 or 10, 0 exact; None: the layout's or detected),
+    ``last_row`` (the table's last line, 1-based: notes below it not read)."""
 
     layout: str | None = None
     sheet: str | None = None
     header_row: int | None = None
     rounded_to: int | None = None
+    last_row: int | None = None
 
 
 def per_input(
@@ -587,6 +609,7 @@ def load(
     layout: str | None = None,
     header_row: int | None = None,
     rounded_to: int | None = None,
+    last_row: int | None = None,
 ) -> Loaded:
     """Read, rename, normalise and validate one input of a contract kind.
 
@@ -596,7 +619,8 @@ def load(
     None to recognise one by the header (only where no ``columns`` are given).
     ``header_row``: the header's line (1-based) where title rows sit above it.
     ``rounded_to``: a counts file's counts are rounded to this (5 or 10; 0: exact), as the
-    publisher declares; None: the layout's, else detected per area.
+    publisher declares; None: the layout's, else detected per area. ``last_row``: the
+    table's last line; lines below it (notes) are not read.
     """
     if kind not in KINDS:
         from unmetneed.layouts import did_you_mean
@@ -604,7 +628,7 @@ def load(
         raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, KINDS)}")
     path = Path(path)
     c = contract(kind)
-    raw, read_notes = read_input(path, sheet, header_row)
+    raw, read_notes = read_input(path, sheet, header_row, last_row)
     shaped = shape_input(raw, path, kind, layout, columns)
     frame = rename_columns(shaped.frame, columns or {}, c, path)
     fill = substance if substance is not None else shaped.substance
@@ -613,7 +637,7 @@ def load(
     normalised, notes = normalise_frame(frame, c)
     failures = validate_frame(normalised, c)
     if failures:
-        raise ValidationError(path, kind, failures)
+        raise _with_footer_hint(ValidationError(path, kind, failures), raw)
     typed = type_frame(normalised, c)
     name = shaped.layout.name if shaped.layout else None
     if "count" in typed:
@@ -636,6 +660,29 @@ def load(
     elif rounded and (shaped.layout is None or shaped.layout.rounded_to is None):
         loaded.notes.append(_rounding_note(typed))
     return loaded
+
+
+def _with_footer_hint(exc: ValidationError, raw: pd.DataFrame) -> ValidationError:
+    """``exc`` with a hint when every line it names is at the end of the file: notes below
+    a table that filled more than one cell (e.g. ``Source:,NDTMS``), most likely."""
+    lines = sorted({f.line for f in exc.failures if f.line is not None})
+    if (
+        not lines
+        or len(raw) < 2
+        or len(exc.failures) != sum(f.line is not None for f in exc.failures)
+    ):
+        return exc
+    data = raw.index.to_numpy() + 2
+    tail = data[data >= lines[0]]
+    if len(tail) > 10 or list(tail) != lines or lines[0] == data.min():
+        return exc
+    first = str(raw.iloc[len(data) - len(tail), 0])[:40]
+    exc.hint = (
+        f"Lines {lines[0]}-{lines[-1]}, the last of the file, do not read as rows of the table "
+        f"(the first starts {first!r}): if they are notes, give --last-row {lines[0] - 1} to "
+        "read the table above them, or delete them."
+    )
+    return exc
 
 
 def shape_input(

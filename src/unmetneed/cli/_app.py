@@ -97,24 +97,44 @@ HeaderRow = typer.Option(
     "INPUT=N for one input",
 )
 
+LastRow = typer.Option(
+    "--last-row",
+    help="the table's last line (1-based): notes below it are not read; INPUT=N for one input",
+)
+
 
 def reading(
     inputs: tuple[str, ...],
     layout: list[str] | None,
     sheet: list[str] | None,
     header_row: list[str] | None,
+    last_row: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``--layout``, ``--sheet`` and ``--header-row`` as an ``InputOptions`` per input."""
-    from unmetneed.errors import UsageError
+    """``--layout``, ``--sheet``, ``--header-row`` and ``--last-row`` as an
+    ``InputOptions`` per input."""
     from unmetneed.load import InputOptions, per_input
 
     layouts = per_input(layout, inputs, "--layout")
     sheets = per_input(sheet, inputs, "--sheet")
     rows = per_input(header_row, inputs, "--header-row")
-    out = {}
-    for name in inputs:
-        row = rows[name]
-        if row is not None and not row.isdigit():
-            raise UsageError(f"--header-row {row!r}: give the header's line number, e.g. 3")
-        out[name] = InputOptions(layouts[name], sheets[name], int(row) if row else None)
-    return out
+    lasts = per_input(last_row, inputs, "--last-row")
+    return {
+        name: InputOptions(
+            layouts[name],
+            sheets[name],
+            _line(rows[name], "--header-row"),
+            last_row=_line(lasts[name], "--last-row"),
+        )
+        for name in inputs
+    }
+
+
+def _line(value: str | None, option: str) -> int | None:
+    """A line number option's value, or a usage error."""
+    if value is None:
+        return None
+    if not value.isdigit():
+        from unmetneed.errors import UsageError
+
+        raise UsageError(f"{option} {value!r}: give a line number, e.g. 3")
+    return int(value)

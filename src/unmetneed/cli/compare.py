@@ -9,6 +9,7 @@ import typer
 
 from unmetneed.cli._app import (
     HeaderRow,
+    LastRow,
     Layout,
     Release,
     Sheet,
@@ -105,6 +106,7 @@ def compare(
     layout: Annotated[str | None, Layout] = None,
     sheet: Annotated[str | None, Sheet] = None,
     header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Compare cohorts (e.g. people in treatment and an out-of-treatment sample) by their
     characteristics: counts, percentages with 95% Wilson intervals, differences with
@@ -145,7 +147,7 @@ def compare(
         kind,
         parse_column_mapping(column),
         release=release,
-        how=InputOptions(layout, sheet, header_row),
+        how=InputOptions(layout, sheet, header_row, last_row=last_row),
     )
     remarks = [*notes, *result.remarks]
     if k == 0:

@@ -9,6 +9,7 @@ import typer
 
 from unmetneed.cli._app import (
     HeaderRow,
+    LastRow,
     Layout,
     Release,
     Sheet,
@@ -104,6 +105,7 @@ def gap(
     layout: Annotated[list[str] | None, Layout] = None,
     sheet: Annotated[list[str] | None, Sheet] = None,
     header_row: Annotated[list[str] | None, HeaderRow] = None,
+    last_row: Annotated[list[str] | None, LastRow] = None,
     rounded_to: Annotated[
         int | None,
         typer.Option(
@@ -194,7 +196,8 @@ def gap(
             prevalence_columns=to_prevalence,
             release=release,
             reading=_with_rounding(
-                reading(("treatment", "prevalence"), layout, sheet, header_row), rounded_to
+                reading(("treatment", "prevalence"), layout, sheet, header_row, last_row),
+                rounded_to,
             ),
         )
     except ValidationError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import HeaderRow, Release, Sheet, app, guarded, release_note
+from unmetneed.cli._app import HeaderRow, LastRow, Release, Sheet, app, guarded, release_note
 
 
 @app.command()
@@ -42,6 +42,7 @@ def suppress(
     ] = None,
     sheet: Annotated[str | None, Sheet] = None,
     header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Suppress small counts and enough others that none can be worked out from the totals.
 
@@ -64,7 +65,7 @@ def suppress(
     if out is not None:
         out = check_out_path(out)
     chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
-    frame, read_notes = read_input(table, sheet, header_row)
+    frame, read_notes = read_input(table, sheet, header_row, last_row)
     for note in read_notes:
         report.info(f"{table}: {note}")
     try:

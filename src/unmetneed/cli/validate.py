@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unmetneed.cli._app import HeaderRow, Layout, app, guarded
+from unmetneed.cli._app import HeaderRow, LastRow, Layout, app, guarded
 
 Kind = Annotated[str, typer.Option("--kind", help="treatment, counts, cohort or prevalence")]
 Columns = Annotated[
@@ -31,6 +31,7 @@ def validate(
     ] = None,
     layout: Annotated[str | None, Layout] = None,
     header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Check a file against its contract; print a summary, or every failure (exit 3).
 
@@ -51,6 +52,7 @@ def validate(
             substance=substance,
             layout=layout,
             header_row=header_row,
+            last_row=last_row,
         )
     except ValidationError as exc:
         if failures_out is not None:
