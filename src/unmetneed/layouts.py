@@ -200,14 +200,12 @@ def shape(frame: pd.DataFrame, layout: Layout, path: Path | str) -> Shaped:
     kept = [*renames, *(by_key[key(k)] for k in layout.keep if key(k) in by_key)]
     notes = [f"read as {layout.title} (layout {layout.name}; --layout none reads it as it is)"]
     dropped = [str(c) for c in frame.columns if str(c) not in kept]
-    if dropped and layout.kind == "counts":
+    if dropped:
         shown = ", ".join(dropped[:4]) + (
             f" and {len(dropped) - 4} more" if len(dropped) > 4 else ""
         )
-        notes.append(
-            f"{len(dropped)} other column(s) are measures this layout does not count ({shown}): "
-            "not read"
-        )
+        what = "other measures or breakdowns" if layout.kind == "counts" else "not used"
+        notes.append(f"{len(dropped)} other column(s) not read ({shown}): {what}")
     out = frame[kept].rename(columns=renames)
     substance = layout.substance
     if layout is FINGERTIPS:
