@@ -509,3 +509,23 @@ def test_notes_filling_two_cells_are_refused_with_how_to_skip_them(tmp_path: Pat
     code, out, err = run("validate", str(path), "--kind", "prevalence", "--last-row", "3")
     assert code == 0, err
     assert "1 line(s) below line 3 not read" in out + err
+
+
+def test_benchmark_by_name_or_code(realdata: Path) -> None:
+    """2018/19, Barnet as the benchmark: Barnet 100 (3043.33 - 390) / 3043.33 = 87.185%;
+    England's interval 100 (1 - 104153 / 487443.33) = 78.63 to 100 (1 - 104153 / 749319)
+    = 86.10 lies below it: lower. By code E92000001, England is the benchmark again."""
+    paths = [realdata / ENGLAND, realdata / BARNET]
+    result = gap.compute_files(
+        paths, realdata / PHE, GapOptions(periods=("2018/19",), benchmark="Barnet")
+    )
+    england = row(result.table, "England", "2018/19")
+    assert england["unmet_need_pct_upper"] == pytest.approx(86.10, abs=0.005)
+    assert row(result.table, "Barnet", "2018/19")["unmet_need_pct"] == pytest.approx(
+        87.185, abs=0.0005
+    )
+    assert (england["benchmark_area"], england["vs_benchmark"]) == ("Barnet", "lower")
+    by_code = gap.compute_files(
+        paths, realdata / PHE, GapOptions(periods=("2018/19",), benchmark="E92000001")
+    )
+    assert row(by_code.table, "Barnet", "2018/19")["benchmark_area"] == "England"

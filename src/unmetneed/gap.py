@@ -1686,15 +1686,17 @@ def with_benchmark(table: pd.DataFrame, benchmark: str | None, remarks: Remarks)
     unmet_need_pct lies inside the area's interval (bounds included), ``higher`` when the
     interval is above it, ``lower`` when below; ``not_compared`` when the area's interval or
     the benchmark's value is missing or suppressed, or the benchmark is not in the table.
-    Only shown values are compared. ``benchmark`` None: England, where the table has it.
+    Only shown values are compared. ``benchmark``: an area's name or GSS code; None:
+    England, where the table has it.
     """
     keys = table["area"].astype(str).map(name_key)
     if benchmark is None:
         national = (table["area_code"].astype("string") == NATIONAL_CODE).fillna(False)
         name = table.loc[national | (keys == "england"), "area"]
         chosen = str(name.iloc[0]) if len(name) else None
-    else:
-        chosen = benchmark
+    else:  # a name, or a GSS code (E92000001)
+        by_code = table.loc[table["area_code"].astype("string").str.upper() == benchmark.upper()]
+        chosen = str(by_code["area"].iloc[0]) if len(by_code) else benchmark
     is_bench = keys == name_key(chosen) if chosen else pd.Series(False, index=table.index)
     if chosen and not is_bench.any():
         remarks.add(f"--benchmark {chosen}: not an area of the table, so nothing is compared")
