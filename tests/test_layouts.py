@@ -529,3 +529,14 @@ def test_benchmark_by_name_or_code(realdata: Path) -> None:
         paths, realdata / PHE, GapOptions(periods=("2018/19",), benchmark="E92000001")
     )
     assert row(by_code.table, "Barnet", "2018/19")["benchmark_area"] == "England"
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from unmetneed import layouts
+    from unmetneed import load as load_module
+
+    assert doctest.testmod(layouts).failed == 0
+    assert doctest.testmod(load_module).failed == 0
+    assert doctest.testmod(gap).failed == 0
