@@ -31,6 +31,8 @@ class InputSpec:
     columns: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None
     substance: str | None = None
+    layout: str | None = None
+    header_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class GapSpec:
     treatment: str
     prevalence: str
     substances: tuple[str, ...] | None = None
-    prevalence_years: int = 1
+    prevalence_years: int = 3
     total: str | None = None
 
 
@@ -280,6 +282,8 @@ def _inputs(data: dict[str, Any], base: Path) -> dict[str, InputSpec]:
             dict(columns),
             s.get("sheet", str),
             s.get("substance", str),
+            s.get("layout", str),
+            s.get("header_row", int),
         )
         s.done()
     if not specs:
@@ -340,7 +344,7 @@ def _gap(
     for sub in substances or ():
         if sub not in allowed:
             raise ConfigError(f"gap.substances: {sub!r} is not one of {', '.join(allowed)}")
-    years = s.get("prevalence_years", int, 1)
+    years = s.get("prevalence_years", int, 3)
     if years < 1:
         raise ConfigError(f"gap.prevalence_years: must be 1 or more, got {years}")
     spec = GapSpec(

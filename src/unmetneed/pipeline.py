@@ -97,7 +97,13 @@ def _read(spec: InputSpec) -> tuple[Any, int]:
     from unmetneed.load import load
 
     loaded = load(
-        spec.path, spec.kind, columns=spec.columns, sheet=spec.sheet, substance=spec.substance
+        spec.path,
+        spec.kind,
+        columns=spec.columns,
+        sheet=spec.sheet,
+        substance=spec.substance,
+        layout=spec.layout,
+        header_row=spec.header_row,
     )
     return loaded, len(loaded.frame)
 

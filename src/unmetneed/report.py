@@ -47,6 +47,8 @@ def error(exc: UnmetneedError) -> None:
                 _failures(err, problem, indent="    ")
     elif isinstance(exc, ValidationError):
         _failures(err, exc)
+        if exc.hint:
+            err.print(exc.hint, markup=False)
         err.print("Nothing was written. Use --failures-out FILE.csv to save every failure.")
     elif exc.hint:
         err.print(exc.hint, markup=False)

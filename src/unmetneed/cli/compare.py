@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import Release, ZerosDisclosive, app, guarded, release_note
+from unmetneed.cli._app import (
+    HeaderRow,
+    LastRow,
+    Layout,
+    Release,
+    Sheet,
+    ZerosDisclosive,
+    app,
+    guarded,
+    release_note,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +114,10 @@ def compare(
     ] = None,
     release: Annotated[Path | None, Release] = None,
     zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
+    layout: Annotated[str | None, Layout] = None,
+    sheet: Annotated[str | None, Sheet] = None,
+    header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Compare cohorts (e.g. people in treatment and an out-of-treatment sample) by their
     characteristics: counts, percentages with 95% Wilson intervals, differences with
@@ -143,8 +157,15 @@ def compare(
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
+    from unmetneed.load import InputOptions
+
     result, notes = compare_files(
-        cohort, options, kind, parse_column_mapping(column), release=release
+        cohort,
+        options,
+        kind,
+        parse_column_mapping(column),
+        release=release,
+        how=InputOptions(layout, sheet, header_row, last_row=last_row),
     )
     remarks = [*notes, *result.remarks]
     if k == 0:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import Release, app, guarded, release_note
+from unmetneed.cli._app import HeaderRow, LastRow, Release, Sheet, app, guarded, release_note
 
 
 @app.command()
@@ -40,6 +40,9 @@ def suppress(
     failures_out: Annotated[
         Path | None, typer.Option("--failures-out", help="write every input failure to this CSV")
     ] = None,
+    sheet: Annotated[str | None, Sheet] = None,
+    header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Suppress small counts and enough others that none can be worked out from the totals.
 
@@ -56,13 +59,15 @@ def suppress(
         total_rows,
     )
     from unmetneed.errors import UsageError, ValidationError
-    from unmetneed.load import read_table
+    from unmetneed.load import read_input
     from unmetneed.write import check_out_path, write_table
 
     if out is not None:
         out = check_out_path(out)
     chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
-    frame = read_table(table)
+    frame, read_notes = read_input(table, sheet, header_row, last_row)
+    for note in read_notes:
+        report.info(f"{table}: {note}")
     try:
         values = counts_column(frame, table, count)
     except ValidationError as exc:
