@@ -35,15 +35,44 @@ def guarded(fn: F) -> F:
         from unmetneed import report
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not in click's exit (exit 1)
+            return result
         except UnmetneedError as exc:
             report.error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             print("Interrupted: nothing was written.", file=sys.stderr)
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # output piped into `head`: the reader has what it wanted
+            _quiet_stdout()
+            raise typer.Exit(0) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit into a closed pipe says nothing."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _flags_as_flags() -> None:
+    """Show on/off options as flags in --help (``--strict``, not ``--strict <bool>``):
+    typer prints every option's type, a flag's included."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display(self: TyperOption, ctx: Any) -> str | None:
+        return "" if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    TyperOption.display_type_rich = display  # type: ignore[method-assign]
+
+
+_flags_as_flags()
 
 
 def _version(value: bool) -> None:
