@@ -314,3 +314,15 @@ def test_gap_out_xlsx_is_the_accessible_workbook_and_audits(
     assert load_workbook(out).sheetnames == ["Cover", "Contents", "Notes", "gap"]
     audited = CliRunner().invoke(app, ["audit", str(out)])
     assert audited.exit_code == 0, audited.stdout + audited.stderr
+
+
+def test_one_table_workbook_states_its_own_rule(tmp_path: Path) -> None:
+    """--out x.xlsx under --k 5: the cover says 1..5, the rule the table was protected by."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    out = tmp_path / "c.xlsx"
+    args = ["compare", "--cohort", f"NDTMS={sample / 'extract.csv'}", "--cohort"]
+    args += [f"OOTU={sample / 'cohort_ootu.csv'}", "--by", "housing", "--k", "5", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    cover = " ".join(str(r[0]) for r in load_workbook(out)["Cover"].iter_rows(values_only=True))
+    assert "Counts of 1..5 are suppressed" in cover
+    assert "1 to 3" not in cover

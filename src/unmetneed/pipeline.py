@@ -429,8 +429,7 @@ def _write_joint(
             view = table1(item.frame, item.table1_digits).shown()
             write_table(view, path, meta={"table": "compare_table1", "view_of": item.name})
             entries.append(_entry(path, f"{item.name}-table1", len(view), meta))
-    pub = config.publication
-    cover = Cover(pub.title, pub.source, period, _rule(policy), pub.contact)
+    cover = Cover.of(policy, config.publication, period)
     rows = sum(len(t.frame) for t in tables)
     if "xlsx" in config.formats:
         from unmetneed.outputs.bundle import publish_workbook
@@ -443,15 +442,6 @@ def _write_joint(
         path = publish_report(folder / REPORT, items, cover)
         entries.append(_entry(path, "all tables", rows, meta))
     return entries
-
-
-def _rule(policy: Any) -> str:
-    """The disclosure rule as the cover and report state it (never how many are small)."""
-    from unmetneed.disclosure.protect import suppression_remark
-
-    if policy.k <= 0:
-        return "None: suppression was turned off (k = 0)."
-    return suppression_remark(policy)
 
 
 def make_manifest(config: RunConfig, period: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:

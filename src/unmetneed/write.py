@@ -104,13 +104,16 @@ def _accessible(meta: Mapping[str, Any] | None) -> bool:
 
 def _write_workbook(frame: pd.DataFrame, tmp: Path, name: str, meta: Mapping[str, Any]) -> None:
     """One published table as an accessible workbook (cover, contents, notes, the table)."""
+    from unmetneed.disclosure.model import Policy
     from unmetneed.outputs.bundle import Published, kind_of, publish_workbook
     from unmetneed.outputs.workbook import Cover
 
     kind = kind_of(frame, dict(meta))
     remarks = tuple(str(r) for r in meta.get("remarks", ()))
     digits = 0 if kind == "compare" else None
-    publish_workbook(tmp, [Published(name, kind, frame, remarks, digits)], Cover())
+    raw = meta.get("disclosure", {}).get("policy")
+    policy = Policy.from_meta(dict(raw)) if raw else Policy.named(k=3)
+    publish_workbook(tmp, [Published(name, kind, frame, remarks, digits)], Cover.of(policy))
 
 
 def _write_parquet(frame: pd.DataFrame, out: Path, meta: Mapping[str, Any] | None) -> None:

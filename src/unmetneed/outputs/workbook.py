@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from unmetneed.config import Publication
+from unmetneed.disclosure.model import Policy
 from unmetneed.outputs.labels import (
     CONFIDENTIAL,
     KEY,
@@ -50,13 +52,30 @@ _BOUND_TEXT = {"=": "equals", "<=": "at most"}  # p_value_bound in words (GSS: n
 
 @dataclass(frozen=True)
 class Cover:
-    """What the cover sheet says."""
+    """What the cover sheet says (title, source and contact default to the run config's
+    ``[output]`` defaults, :class:`unmetneed.config.Publication`)."""
 
-    title: str = "Treatment gap and cohort comparison tables"
-    source: str = "NDTMS treatment records and published prevalence estimates (unmetneed)"
+    title: str = Publication.title
+    source: str = Publication.source
     period: str = ""
-    rule: str = "Counts of 1 to 3 are suppressed, with other cells where needed."
-    contact: str = "Contact the analyst who published these tables."
+    rule: str = ""
+    contact: str = Publication.contact
+
+    @classmethod
+    def of(cls, policy: Policy, publication: Publication | None = None, period: str = "") -> Cover:
+        """The cover of tables protected under ``policy``: its rule as the remarks state it
+        (never how many cells are small)."""
+        pub = publication or Publication()
+        return cls(pub.title, pub.source, period, rule_text(policy), pub.contact)
+
+
+def rule_text(policy: Policy) -> str:
+    """The disclosure rule as the cover and report state it."""
+    from unmetneed.disclosure.protect import suppression_remark
+
+    if policy.k <= 0:
+        return "None: suppression was turned off (k = 0)."
+    return suppression_remark(policy)
 
 
 @dataclass(frozen=True)
