@@ -326,3 +326,15 @@ def test_one_table_workbook_states_its_own_rule(tmp_path: Path) -> None:
     cover = " ".join(str(r[0]) for r in load_workbook(out)["Cover"].iter_rows(values_only=True))
     assert "Counts of 1..5 are suppressed" in cover
     assert "1 to 3" not in cover
+
+
+def test_chart_draws_a_named_sheet_of_the_run_workbook(published: Path, tmp_path: Path) -> None:
+    book = published / "tables.xlsx"
+    args = ["chart", str(book), "--sheet", "compare-disability-housing"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b.svg")])
+    assert result.exit_code == 0, result.stderr
+    assert "by cohort" in (tmp_path / "b.svg").read_text()
+    missing = ["chart", str(book), "--sheet", "nope", "--out", str(tmp_path / "n.svg")]
+    result = CliRunner().invoke(app, missing)
+    assert result.exit_code == 2 and "no table sheet 'nope'" in result.stderr
+    assert not (tmp_path / "n.svg").exists()

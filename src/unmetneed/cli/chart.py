@@ -36,6 +36,10 @@ def chart(
         list[str] | None,
         typer.Option("--group", help="bars: the within-group, COLUMN=VALUE (repeatable)"),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="a workbook's table sheet (default: its first table)"),
+    ] = None,
 ) -> None:
     r"""Draw a published table: suppressed values are never drawn (a \[c] label instead);
     colour-blind-safe colours, titles, axis labels with units and alt text.
@@ -58,7 +62,7 @@ def chart(
         if not sep:
             raise UsageError(f"--group {text!r}: write COLUMN=VALUE, e.g. area=Eastbury")
         chosen[column.strip()] = value.strip()
-    frame = read_written(table)
+    frame = read_written(table, sheet)
     drawn = draw(frame, kind, substance=substance, period=period, variable=variable, group=chosen)
     save(drawn, out)
     report.info(f"Wrote {drawn.title!r} to {out}")

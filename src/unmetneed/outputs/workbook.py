@@ -270,6 +270,8 @@ def read_workbook_table(path: Path | str, sheet: str | None = None) -> pd.DataFr
 
     book = load_workbook(path, read_only=False, data_only=True)
     names = [n for n in book.sheetnames if n not in ("Cover", "Contents", "Notes")]
+    if sheet is not None and sheet not in names:
+        raise ValueError(f"no table sheet {sheet!r}; the tables are {', '.join(names)}")
     ws = book[sheet or names[0]]
     ref = next(iter(ws.tables.values())).ref
     rows = [[c.value for c in row] for row in ws[ref]]
