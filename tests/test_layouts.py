@@ -540,3 +540,11 @@ def test_doctests() -> None:
     assert doctest.testmod(layouts).failed == 0
     assert doctest.testmod(load_module).failed == 0
     assert doctest.testmod(gap).failed == 0
+
+
+def test_sheet_on_a_csv_is_said_not_silently_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("area,period,substance,estimate\nX,2024/25,opiate,100\n")
+    code, out, err = run("validate", str(path), "--kind", "prevalence", "--sheet", "Data")
+    assert code == 0
+    assert "--sheet Data not used (not an Excel file)" in out + err

@@ -113,6 +113,8 @@ def read_input(
     except Exception as exc:  # any reader's failure on a damaged file is an input problem
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
     table, notes = _table_of(grid, path, header_row)
+    if sheet is not None and suffix not in (".xlsx", ".xlsm"):
+        notes.append(f"--sheet {sheet} not used (not an Excel file)")
     return _cut(table, notes, path, last_row)
 
 
