@@ -99,11 +99,11 @@ def read_input(
         if suffix in (".csv", ".txt"):
             grid = _read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path).reset_index(drop=True), []
+            return pd.read_parquet(path).reset_index(drop=True), _unused_sheet(sheet, suffix)
         elif suffix in (".xlsx", ".xlsm"):
             grid = _read_excel(path, sheet)
         elif suffix in (".sav", ".zsav"):
-            return _read_sav(path).reset_index(drop=True), []
+            return _read_sav(path).reset_index(drop=True), _unused_sheet(sheet, suffix)
         else:
             raise InputError(
                 f"{path}: unknown file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}"
@@ -113,9 +113,14 @@ def read_input(
     except Exception as exc:  # any reader's failure on a damaged file is an input problem
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
     table, notes = _table_of(grid, path, header_row)
-    if sheet is not None and suffix not in (".xlsx", ".xlsm"):
-        notes.append(f"--sheet {sheet} not used (not an Excel file)")
-    return _cut(table, notes, path, last_row)
+    return _cut(table, [*notes, *_unused_sheet(sheet, suffix)], path, last_row)
+
+
+def _unused_sheet(sheet: str | None, suffix: str) -> list[str]:
+    """The note that ``--sheet`` was given for a file that has no sheets (else none)."""
+    if sheet is None or suffix in (".xlsx", ".xlsm"):
+        return []
+    return [f"--sheet {sheet} not used (not an Excel file)"]
 
 
 def _cut(
