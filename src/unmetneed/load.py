@@ -9,7 +9,6 @@ failure collected, each naming the line a person sees in the file (header = line
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,22 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import (
-    by_distinct,
-    code_list,
-    identifier_columns,
-    key,
-    map_distinct,
-    normalise,
-    not_stated_keys,
-    parse_period,
-    suppression_markers,
-)
+from unmetneed.codes import code_list, identifier_columns, key
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
-from unmetneed.schemas import GSS_PATTERN, KINDS, ColumnSpec, Contract, contract, pandera_schema
+from unmetneed.schemas import KINDS, Contract, contract
+from unmetneed.validate import (
+    REQUIRED,
+    check_distinct,
+    factorize,
+    frame_rule_failures,
+    normalise_distinct,
+    show,
+)
 
 SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".sav", ".zsav")
-_LESS_THAN = re.compile(r"^<\s*(\d+)$")
 HEADER_LINES = 1  # data row i (0-based) is line i + 2 in the file
 
 
@@ -400,50 +396,6 @@ def _missing_rule(name: str, names: list[str]) -> str:
     return "required column is missing (rename one with --column NEW=OLD)"
 
 
-def _normalise_codes(column: pd.Series, spec: ColumnSpec) -> pd.Series:
-    codes = spec.code_list() if spec.type == "code" else code_list("flag")
-    out, _bad = normalise(column, codes)
-    return out
-
-
-def _normalise_period(column: pd.Series) -> tuple[pd.Series, int]:
-    labels, uniques = pd.factorize(column, use_na_sentinel=True)
-    parsed = [parse_period(u) for u in uniques]
-    values = np.array(
-        [p if p is not None else u for (p, _), u in zip(parsed, uniques, strict=True)] + [None],
-        dtype=object,
-    )
-    bare = np.array([note == "bare year" for _, note in parsed] + [False])
-    blank = np.array([key(u) == "" for u in uniques] + [True])
-    values[blank] = None
-    return pd.Series(values[labels], index=column.index, name=column.name), int(bare[labels].sum())
-
-
-def _normalise_text(column: pd.Series) -> pd.Series:
-    """Text trimmed, inner white space single, blank as missing (per distinct value)."""
-
-    def tidy(uniques: pd.Series) -> pd.Series:
-        text = uniques.astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
-        return text.astype(object).where(text != "", None)
-
-    return by_distinct(column, tidy)
-
-
-def _blank_bad_codes(text: pd.Series, name: str) -> tuple[pd.Series, str]:
-    """Area codes that are not GSS codes read as missing (matched by name), with a note.
-
-    Published files carry placeholders such as ``E0999`` for merged areas; refusing them
-    would stop a real file loading, so they are reported instead.
-    """
-    upper = text.astype("string").str.upper()
-    bad = upper.notna() & ~upper.str.match(GSS_PATTERN).fillna(False).astype(bool)
-    if not bad.any():
-        return upper.astype(object).where(upper.notna(), None), ""
-    lines = (bad[bad].index[:5] + HEADER_LINES + 1).tolist()
-    note = not_gss_note(name, int(bad.sum()), sorted(upper[bad].unique())[:5], lines)
-    return upper.astype(object).where(upper.notna() & ~bad, None), note
-
-
 def not_gss_note(name: str, rows: int, values: list[str], lines: list[int]) -> str:
     """The note for ``rows`` rows whose ``name`` is not a GSS code (first values and lines)."""
     shown = ", ".join(repr(v) for v in values[:5])
@@ -462,116 +414,60 @@ def bare_year_note(rows: int) -> str:
     )
 
 
-def _normalise_number(column: pd.Series) -> pd.Series:
-    """Numbers with thousands separators parsed; not-stated spellings (``NA``...) missing."""
-    if pd.api.types.is_numeric_dtype(column):
-        return column.astype(object).where(column.notna(), None)
-    text = column.astype("string").str.strip().str.replace(",", "", regex=False)
-    missing = text.isna() | map_distinct(text, key).isin(not_stated_keys())
-    num = pd.to_numeric(text, errors="coerce")
-    out = num.astype(object).where(num.notna(), column.astype(object))
-    return out.where(~missing, None)
-
-
-def _normalise_count(column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """A count column as (value or raw text, suppressed flag, upper bound from ``<N``)."""
-    if pd.api.types.is_numeric_dtype(column):
-        suppressed = column.isna()
-        return (
-            column.astype(object).where(~suppressed, None),
-            suppressed,
-            pd.Series(pd.NA, index=column.index, dtype="Int64"),
-        )
-    text = column.astype("string").fillna("").str.strip()
-    keys = map_distinct(text, key)
-    less = text.str.extract(_LESS_THAN, expand=False)
-    suppressed = keys.isin(suppression_markers()) | less.notna()
-    upper = (pd.to_numeric(less, errors="coerce") - 1).astype("Int64")
-    value = _normalise_number(text.where(~suppressed, ""))
-    return value.where(~suppressed, None), suppressed.astype(bool), upper
-
-
 def normalise_frame(frame: pd.DataFrame, c: Contract) -> tuple[pd.DataFrame, list[str]]:
-    """Every contract column normalised (unmatched values kept as in the file) and notes."""
+    """Every contract column normalised (unmatched values kept as in the file) and notes:
+    each column's distinct values read once (``validate.normalise_distinct``)."""
     out = frame.copy()
     notes: list[str] = []
     for spec in c.columns:
         if spec.name not in out:
             continue
-        col = out[spec.name]
-        if spec.type in ("code", "flag"):
-            out[spec.name] = _normalise_codes(col, spec)
-        elif spec.type == "period":
-            out[spec.name], bare = _normalise_period(col)
-            if bare:
-                notes.append(bare_year_note(bare))
-        elif spec.type in ("text", "gss_code"):
-            text = _normalise_text(col)
-            if spec.type == "gss_code":
-                text, note = _blank_bad_codes(text, spec.name)
-                notes += [note] if note else []
-            out[spec.name] = text
-        elif spec.type == "number":
-            out[spec.name] = _normalise_number(col)
-        elif spec.type == "count":
-            value, suppressed, upper = _normalise_count(col)
-            out[spec.name] = value
-            out["count_suppressed"] = suppressed
-            out["count_upper"] = upper
+        labels, uniques = factorize(out[spec.name])
+        d = normalise_distinct(spec, uniques)
+        out[spec.name] = pd.Series(d.values[labels], index=out.index, dtype=object)
+        if d.bare.any() and (bare := int(d.bare[labels].sum())):
+            notes.append(bare_year_note(bare))
+        if d.not_gss.any():
+            rows = np.flatnonzero(d.not_gss[labels])
+            values = sorted({str(v) for v in d.shown[d.not_gss]})
+            lines = (out.index.to_numpy()[rows[:5]] + HEADER_LINES + 1).tolist()
+            notes.append(not_gss_note(spec.name, len(rows), values[:5], lines))
+        if spec.type == "count":
+            out["count_suppressed"] = d.suppressed[labels]
+            out["count_upper"] = pd.array(d.upper.to_numpy(object)[labels], dtype="Int64")
     return out, notes
 
 
 def validate_frame(frame: pd.DataFrame, c: Contract) -> list[Failure]:
-    """Every failure of a normalised frame against its contract, in line order."""
+    """Every failure of a normalised frame against its contract, in line order: the
+    contract's checks applied to each column's distinct values (``validate``), failing
+    values mapped back to the lines that hold them."""
     failures = column_failures([str(col) for col in frame.columns], c)
-    missing = [s.name for s in c.columns if s.required and s.name not in frame]
-    present = frame.drop(columns=missing, errors="ignore")
-    import pandera.pandas as pa  # here, not at the top: it costs 0.3 s to import
-
-    try:
-        pandera_schema(c.kind).validate(present, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        failures += _translate(exc.failure_cases, frame, c)
-    except pa.errors.SchemaError as exc:  # pragma: no cover - lazy mode collects all
-        failures.append(Failure(None, str(exc.schema.name), "", str(exc)))
+    lines = frame.index.to_numpy() + HEADER_LINES + 1
+    for spec in c.columns:
+        if spec.name not in frame:
+            continue
+        labels, uniques = factorize(frame[spec.name])
+        values = uniques.to_numpy(object)
+        bad, required = check_distinct(spec, values)
+        if bad.any():
+            shown = [show(v) for v in values]
+            failures += [
+                Failure(int(lines[r]), spec.name, shown[labels[r]], spec.rule())
+                for r in np.flatnonzero(bad[labels])
+            ]
+        if required.any():
+            failures += [
+                Failure(int(lines[r]), spec.name, "", REQUIRED)
+                for r in np.flatnonzero(required[labels])
+            ]
+    for row, column, rule in frame_rule_failures(frame, c):
+        raw = frame[column].iloc[row] if column in frame else ""
+        failures.append(Failure(int(lines[row]), column, show(raw), c.rules[rule]))
     return sorted(
         set(failures),
         key=lambda f: (f.line or 0, c.names.index(f.column) if f.column in c.names else 99),
     )
-
-
-def _translate(cases: pd.DataFrame, frame: pd.DataFrame, c: Contract) -> list[Failure]:
-    failures: list[Failure] = []
-    for column, check, value, index in cases[
-        ["column", "check", "failure_case", "index"]
-    ].itertuples(index=False):
-        if check == "column_in_dataframe":
-            continue  # reported above with a hint
-        line = int(index) + HEADER_LINES + 1 if pd.notna(index) else None
-        if column in c.rules or check in c.rules:
-            rule_name = check if check in c.rules else column
-            col = "lower" if "lower" in rule_name else "upper"
-            raw = frame.at[int(index), col] if line is not None and col in frame else value
-            failures.append(Failure(line, col, _show(raw), c.rules[rule_name]))
-            continue
-        if column not in c.names:
-            continue
-        spec = c.column(str(column))
-        if check == "not_nullable":
-            failures.append(
-                Failure(line, spec.name, "", "a value is required (it is blank or missing)")
-            )
-        else:
-            failures.append(Failure(line, spec.name, _show(value), spec.rule()))
-    return failures
-
-
-def _show(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def type_frame(frame: pd.DataFrame, c: Contract) -> pd.DataFrame:

@@ -167,7 +167,7 @@ def _is_period(values: pd.Series, pattern: str) -> pd.Series:
     return shaped & ((first + 1) % 100 == second)
 
 
-def _frame_checks(c: Contract) -> list[pa.Check]:
+def frame_checks(c: Contract) -> list[pa.Check]:
     import pandera.pandas as pa
 
     checks = []
@@ -210,7 +210,7 @@ def pandera_schema(kind: str) -> pa.DataFrameSchema:
             )
             for spec in c.columns
         },
-        checks=_frame_checks(c),
+        checks=frame_checks(c),
         strict=False,
         name=kind,
     )
