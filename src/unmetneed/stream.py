@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from unmetneed.codes import NOT_STATED, code_list, key, parse_period
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
-from unmetneed.schemas import GSS_PATTERN, ColumnSpec, Contract, contract
+from unmetneed.schemas import ColumnSpec, Contract, contract
+from unmetneed.validate import REQUIRED, check_distinct, normalise_distinct, with_missing
 
 BATCH_ROWS = 1 << 18
 READAHEAD = 2  # batches decoded ahead of the one being counted (memory: about 3 batches)
@@ -39,9 +40,7 @@ STREAM_KINDS = ("treatment", "cohort")
 MAX_LISTED = 1000  # failures listed per column and rule; the rest are counted in one line
 DENSE_KEYS = 1 << 22  # up to this many possible keys a batch is counted by bincount
 FIRST_LINE = 2  # data row 0 is line 2 (the header is line 1)
-_GSS = re.compile(GSS_PATTERN)
 _SPACE = re.compile(r"\s+")
-_REQUIRED = "a value is required (it is blank or missing)"
 
 
 def streamable(path: Path | str, kind: str) -> bool:
@@ -103,33 +102,6 @@ class Registry:
         return np.append(order, -1)
 
 
-_BAD = object()  # a value that breaks the column's rule
-
-
-def _normalise_value(spec: ColumnSpec, raw: Any) -> tuple[Any, str]:
-    """One distinct value as ``load`` normalises it: ``(value, note)``.
-
-    ``value`` is the normalised value, None for missing, or ``_BAD`` for a value that breaks
-    the column's rule; ``note`` is ``bare year`` or ``not gss`` where ``load`` notes it.
-    """
-    if spec.type in ("code", "flag"):
-        codes = spec.code_list() if spec.type == "code" else code_list("flag")
-        found = codes.lookup(raw)
-        return (found, "") if found is None or isinstance(found, str | bool) else (_BAD, "")
-    if spec.type == "period":
-        if key(raw) == "":
-            return None, ""
-        period, note = parse_period(raw)
-        return (period, note) if period is not None else (_BAD, "")
-    text = _SPACE.sub(" ", str(raw).strip())
-    if text == "":
-        return None, ""
-    if spec.type == "gss_code":
-        upper = text.upper()
-        return (upper, "") if _GSS.match(upper) else (None, "not gss")
-    return text, ""
-
-
 @dataclass
 class _Lookup:
     """A batch dictionary translated once: per entry (and a last entry for null) its code
@@ -148,32 +120,31 @@ class _Lookup:
 
     @classmethod
     def of(cls, spec: ColumnSpec, registry: Registry, dictionary: pa.Array) -> _Lookup:
-        """Every entry of ``dictionary`` normalised (none numbered yet)."""
-        raw = dictionary.to_pylist()
-        pairs = [_normalise_value(spec, v) for v in raw]
-        values = [v for v, _ in pairs]
-        codes = np.full(len(raw) + 1, -1, dtype=np.int64)
-        if spec.type == "code" and NOT_STATED in registry.values:
-            codes[-1] = registry.values.index(NOT_STATED)  # a true missing value is not stated
+        """Every entry of ``dictionary`` normalised and checked by the one validator
+        (``unmetneed.validate``), the null entry last (none numbered yet)."""
+        d = normalise_distinct(spec, with_missing(dictionary.to_pylist()))
+        bad, _required = check_distinct(spec, d.values)
+        missing = np.asarray(pd.isna(pd.Series(d.values, dtype=object)), dtype=bool)
         look = cls(
             dictionary,
-            values,
-            codes,
-            np.append(np.asarray([v is None or v is _BAD for v in values], bool), True),
-            np.append(np.asarray([v is _BAD for v in values], bool), False),
-            np.append(np.asarray([n == "bare year" for _, n in pairs], bool), False),
-            np.append(np.asarray([n == "not gss" for _, n in pairs], bool), False),
-            ["" if v is None else str(v) for v in raw],
+            d.values.tolist(),
+            np.full(len(d.values), -1, dtype=np.int64),
+            missing | bad,
+            bad,
+            d.bare,
+            d.not_gss,
+            d.shown.tolist(),
         )
         if registry.fixed:  # a code list: numbering an unused value adds no category
-            look.number(registry, np.ones(len(raw) + 1, dtype=bool))
+            look.number(registry, np.ones(len(d.values), dtype=bool))
         return look
 
     def __post_init__(self) -> None:
         # what ``clean`` needs, worked out once per dictionary rather than once per batch
         self._noted = bool(self.bad.any() or self.bare.any() or self.not_gss.any())
-        self._has_blank = any(v is None for v in self.values)
-        self._null_missing = bool(self.codes[-1] < 0)
+        missing = self.numbered & ~self.bad  # (before numbering: missing or bad entries)
+        self._has_blank = bool(missing[:-1].any())
+        self._null_missing = bool(missing[-1])
 
     def clean(self, nullable: bool, nulls: int) -> bool:
         """Whether no row of a batch with this dictionary can fail or carry a note."""
@@ -283,7 +254,7 @@ class _Column:
             missing &= ~bad
         if missing.any():
             rows = np.flatnonzero(missing)
-            self._add(rows, offset, _REQUIRED, [""] * min(len(rows), MAX_LISTED))
+            self._add(rows, offset, REQUIRED, [""] * min(len(rows), MAX_LISTED))
 
     def _add(self, rows: np.ndarray, offset: int, rule: str, shown: list[str]) -> None:
         """Failures for ``rows`` (0-based in the batch): the first ``MAX_LISTED`` per rule."""

@@ -67,6 +67,8 @@ def with_missing(values: Any) -> pd.Series:
         series = series.astype(object)
     if series.dtype == bool or pd.api.types.is_string_dtype(series.dtype):
         series = series.astype(object)
+    elif pd.api.types.is_integer_dtype(series.dtype):
+        series = series.astype("Int64")  # a missing value must not make 1 read as 1.0
     return series.reindex(range(len(series) + 1)).reset_index(drop=True)
 
 
