@@ -1378,24 +1378,38 @@ def compare_files(
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
-    Parquet files are counted in record batches (``unmetneed.compare_stream``: memory does
-    not grow with rows); other files are loaded whole. Either way the table is the same.
+    Parquet files, and CSV files whose header is line 1, are counted in record batches
+    (``unmetneed.compare_stream``: memory does not grow with rows); other files are loaded
+    whole, as is a CSV file that fails or has blank or note lines further down (so its
+    verdict and notes are ``load``'s). Either way the table is the same.
     """
-    from unmetneed.stream import streamable
+    from unmetneed.load import InputOptions
+    from unmetneed.stream import CSV_SUFFIXES, NotPlainError, streamable
 
     parsed = parse_cohort_specs(specs)
+    csv = [p for _, p in parsed if p.suffix.lower() in CSV_SUFFIXES]
+    plain = how is None or how == InputOptions()  # (a sheet, header row or layout: whole)
     streamed = all(
-        streamable(p, "cohort") and not is_counts_file(p, columns, how) for _, p in parsed
+        streamable(p, "cohort", csv=plain) and not is_counts_file(p, columns, how)
+        for _, p in parsed
     )
     if release is None and streamed:
         from unmetneed.compare_stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
-        kinds: list[str] = []
-        tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
-        frames, pops = _collapsed(parsed, kinds, options, columns)
-        return compare(tally, options, populations=pops, frames=frames), notes
+        try:
+            kinds: list[str] = []
+            tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
+            frames, pops = _collapsed(parsed, kinds, options, columns)
+            return compare(tally, options, populations=pops, frames=frames), notes
+        except NotPlainError:
+            pass  # a CSV file with a blank or note line further down: read whole below
+        except ValidationError:
+            if not csv:
+                raise
+            # a CSV file read whole gives load's verdict: lines it leaves out (notes,
+            # blank lines) said, values shown as load shows them
     loaded = [load_cohort_file(p, kind, columns, how) for _, p in parsed]
     cohorts, notes = _as_cohorts(parsed, loaded)
     pops = _file_populations(parsed, loaded)

@@ -272,23 +272,60 @@ def _drop_blank_and_notes(body: pd.DataFrame, filled: np.ndarray) -> tuple[pd.Da
 
 
 def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    raw = path.read_bytes()
-    encoding = "utf-8-sig"
-    try:
-        head = raw[:65536].decode(encoding)
-    except UnicodeDecodeError:
-        encoding = "cp1252"  # CSV saved by Excel on a UK machine
-        head = raw[:65536].decode(encoding, errors="replace")
-    lines = [line for line in head.splitlines()[:20] if line.strip()]
-    if not lines:
-        raise InputError(f"{path}: the file is empty (no header line)")
-    sep = max((",", ";", "\t", "|"), key=lambda c: sum(line.count(c) for line in lines))
+    sep, encoding = csv_dialect(path)
     try:
         return _ragged_csv(path, sep, encoding, nrows)
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
     except csv.Error as exc:
         raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
+
+
+def csv_dialect(path: Path) -> tuple[str, str]:
+    """A CSV file's separator (the commonest of , ; tab | in its first lines) and encoding
+    (UTF-8, else cp1252 as Excel saves CSV on a UK machine)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(65536)
+    encoding = "utf-8-sig"
+    try:
+        head = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3:  # a character cut at the end of the first 64 KiB
+            head = raw[: exc.start].decode(encoding)
+        else:
+            encoding = "cp1252"
+            head = raw.decode(encoding, errors="replace")
+    lines = [line for line in head.splitlines()[:20] if line.strip()]
+    if not lines:
+        raise InputError(f"{path}: the file is empty (no header line)")
+    sep = max((",", ";", "\t", "|"), key=lambda c: sum(line.count(c) for line in lines))
+    return sep, encoding
+
+
+def plain_csv(path: Path) -> list[str] | None:
+    """A CSV file's column names when its header is line 1 and the first lines hold no
+    title or note (a file ``stream`` can read in batches, lines counted as ``load``
+    counts them), else None."""
+    grid = _read_csv(path, nrows=200)
+    table, notes = _table_of(grid, path, None)
+    if notes or len(table.columns) != grid.shape[1] or (len(table) and table.index[0] != 0):
+        return None
+    if grid.shape[1] >= 3 and _last_line_cells(path) < 2:  # notes below the table, perhaps
+        return None
+    return [str(c) for c in table.columns]
+
+
+def _last_line_cells(path: Path) -> int:
+    """Cells filled in the last line of a CSV file that is not blank."""
+    sep, encoding = csv_dialect(path)
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - 65536, 0))
+        tail = fh.read().decode(encoding, errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return 0
+    cells = next(csv.reader([lines[-1]], delimiter=sep), [])
+    return sum(bool(c.strip()) for c in cells)
 
 
 def _ragged_csv(path: Path, sep: str, encoding: str, nrows: int | None = None) -> pd.DataFrame:

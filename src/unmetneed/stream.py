@@ -20,7 +20,7 @@ order first seen, put in sorted order by :meth:`Registry.remap` at the end. Miss
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ from unmetneed.validate import REQUIRED, check_distinct, normalise_distinct, wit
 BATCH_ROWS = 1 << 18
 READAHEAD = 2  # batches decoded ahead of the one being counted (memory: about 3 batches)
 STREAM_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt")
+CSV_BLOCK_BYTES = 1 << 24  # CSV text parsed per batch (about 150,000 rows of an extract)
 STREAM_KINDS = ("treatment", "cohort")
 MAX_LISTED = 1000  # failures listed per column and rule; the rest are counted in one line
 DENSE_KEYS = 1 << 22  # up to this many possible keys a batch is counted by bincount
@@ -43,9 +45,31 @@ FIRST_LINE = 2  # data row 0 is line 2 (the header is line 1)
 _SPACE = re.compile(r"\s+")
 
 
-def streamable(path: Path | str, kind: str) -> bool:
-    """Whether ``path`` of ``kind`` is read in batches (Parquet record files) by this module."""
-    return Path(path).suffix.lower() in STREAM_SUFFIXES and kind in STREAM_KINDS
+def streamable(path: Path | str, kind: str, csv: bool = False) -> bool:
+    """Whether ``path`` of ``kind`` is read in batches by this module: Parquet record
+    files, and with ``csv`` CSV record files whose header is line 1 (:func:`is_plain_csv`).
+    """
+    suffix = Path(path).suffix.lower()
+    if kind not in STREAM_KINDS:
+        return False
+    return suffix in STREAM_SUFFIXES or (csv and suffix in CSV_SUFFIXES and is_plain_csv(path))
+
+
+def is_plain_csv(path: Path | str) -> bool:
+    """A CSV file with its header on line 1 and no title or note in its first lines: read
+    in batches with the line of each row known. A file that turns out otherwise further
+    down (a blank line, a note below the table, a ragged line) raises :class:`NotPlainError`
+    while it is read, and is read whole by ``load`` instead."""
+    from unmetneed.load import plain_csv
+
+    try:
+        return Path(path).is_file() and plain_csv(Path(path)) is not None
+    except (InputError, UsageError):
+        return False  # ``load`` says what is wrong with it
+
+
+class NotPlainError(Exception):
+    """A CSV file read in batches is not a plain table after all (read it whole)."""
 
 
 # --- numbering the values of a column ---------------------------------------------------------
@@ -321,7 +345,7 @@ class Scan:
         self.batch_rows = batch_rows or BATCH_ROWS
         self.rows = 0
         self.notes: list[str] = []
-        self._dataset, self.names = _open(self.path, columns or {}, self.contract)
+        self._reader, self.names = _open(self.path, columns or {}, self.contract)
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -376,12 +400,9 @@ class Scan:
 
     def _read(self, sources: list[str]) -> Iterator[pa.RecordBatch]:
         try:
-            yield from self._dataset.to_batches(
-                columns=sources,
-                batch_size=self.batch_rows,
-                batch_readahead=READAHEAD,  # Arrow's default (16) holds 16 batches at once
-                fragment_readahead=1,
-            )
+            yield from self._reader(sources, self.batch_rows)
+        except NotPlainError:
+            raise
         except (OSError, pa.ArrowException) as exc:
             raise InputError(
                 f"{self.path}: could not be read ({type(exc).__name__}: {exc})"
@@ -406,10 +427,13 @@ def _column_notes(col: _Column) -> list[str]:
     return notes
 
 
-def _open(path: Path, columns: Mapping[str, str], c: Contract) -> tuple[Any, dict[str, str]]:
-    """The dataset (string columns read as dictionaries) and contract name -> file name."""
+Reader = Callable[[list[str], int], Iterator[pa.RecordBatch]]
+
+
+def _open(path: Path, columns: Mapping[str, str], c: Contract) -> tuple[Reader, dict[str, str]]:
+    """The file's reader (the named columns in record batches, text as dictionaries) and
+    contract name -> file name."""
     import pandas as pd
-    import pyarrow.dataset as ds
 
     from unmetneed.load import rename_columns
 
@@ -418,21 +442,101 @@ def _open(path: Path, columns: Mapping[str, str], c: Contract) -> tuple[Any, dic
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        schema = ds.dataset(path, format="parquet").schema
-        text = [
-            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-        ]
-        fmt = ds.ParquetFileFormat(
-            read_options=ds.ParquetReadOptions(dictionary_columns=text),
-            default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
-        )
-        dataset = ds.dataset(path, format=fmt)
+        if path.suffix.lower() in CSV_SUFFIXES:
+            reader, names = _csv_reader(path)
+        else:
+            reader, names = _parquet_reader(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
-    renamed = rename_columns(pd.DataFrame(columns=schema.names), columns, c, path)
-    return dataset, {
-        str(new): str(old) for new, old in zip(renamed.columns, schema.names, strict=True)
-    }
+    renamed = rename_columns(pd.DataFrame(columns=names), columns, c, path)
+    return reader, {str(new): str(old) for new, old in zip(renamed.columns, names, strict=True)}
+
+
+def _parquet_reader(path: Path) -> tuple[Reader, list[str]]:
+    """Parquet through ``pyarrow.dataset``: string columns read as dictionaries, a few
+    batches decoded ahead."""
+    import pyarrow.dataset as ds
+
+    schema = ds.dataset(path, format="parquet").schema
+    text = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    fmt = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=text),
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+    )
+    dataset = ds.dataset(path, format=fmt)
+
+    def read(sources: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        yield from dataset.to_batches(
+            columns=sources,
+            batch_size=batch_rows,
+            batch_readahead=READAHEAD,  # Arrow's default (16) holds 16 batches at once
+            fragment_readahead=1,
+        )
+
+    return read, list(schema.names)
+
+
+def _csv_reader(path: Path) -> tuple[Reader, list[str]]:
+    """A plain CSV file (header on line 1) through ``pyarrow.csv.open_csv``: every cell as
+    text (dictionary-encoded), ``CSV_BLOCK_BYTES`` of the file per batch, so row i is line
+    i + 2. A blank line, a line of another width or a value running over a line break
+    raises :class:`NotPlainError` (``load`` reads such a file whole and says what it skipped)."""
+    import pyarrow.csv as pacsv
+
+    from unmetneed.load import csv_dialect, plain_csv
+
+    names = plain_csv(path)
+    if names is None:
+        raise NotPlainError(str(path))
+    sep, encoding = csv_dialect(path)
+    text = pa.dictionary(pa.int32(), pa.string())
+
+    def read(sources: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in _batches(sources):
+                if _blank_rows(batch):  # a blank line (``load`` leaves it out, with a note)
+                    raise NotPlainError(f"{path}: a blank line")
+                yield batch
+        except pa.ArrowInvalid as exc:  # a line that is not a row of the table
+            raise NotPlainError(f"{path}: {exc}") from None
+
+    def _batches(sources: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=1,
+                encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                block_size=CSV_BLOCK_BYTES,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(sources, text),
+                include_columns=sources,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    return read, names
+
+
+def _blank_rows(batch: pa.RecordBatch) -> bool:
+    """Whether a row of a batch of text columns has every cell empty (or missing)."""
+    import pyarrow.compute as pc
+
+    blank = np.ones(batch.num_rows, dtype=bool)
+    for column in batch.columns:
+        empty = pc.equal(column.dictionary, "").fill_null(True).to_numpy(zero_copy_only=False)
+        entries = np.append(np.asarray(empty, dtype=bool), True)  # null last
+        blank &= entries[_indices(column)]
+        if not blank.any():
+            return False
+    return bool(blank.any())
 
 
 # --- counting ---------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def factorize(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     values with a missing value last."""
     labels, uniques = pd.factorize(column, use_na_sentinel=True)
     if isinstance(column.dtype, pd.CategoricalDtype):
-        uniques = np.asarray(uniques, dtype=object)
+        return np.asarray(labels), with_missing(np.asarray(uniques, dtype=object))
     return np.asarray(labels), with_missing(uniques)
 
 
@@ -100,8 +100,9 @@ def normalise_distinct(spec: ColumnSpec, raw: pd.Series) -> Distinct:
                 upper_text.notna() & ~upper_text.str.match(GSS_PATTERN).fillna(False).astype(bool)
             ).to_numpy(dtype=bool)
             shown = upper_text.astype(object).where(upper_text.notna(), None).to_numpy(object)
-            values = pd.Series(np.where(not_gss, None, shown), dtype=object)
-            return Distinct(values.to_numpy(object), _shown(shown), bare, not_gss, none, upper)
+            kept = shown.copy()
+            kept[not_gss] = None
+            return Distinct(kept, _shown(shown), bare, not_gss, none, upper)
     elif spec.type == "number":
         values = _normalise_number(raw)
     else:  # count
