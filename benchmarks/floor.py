@@ -35,7 +35,11 @@ def codes(column) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
 
 def main(path: str) -> int:
     """Count cohort x area x substance_cohort x category for each variable; return cells."""
-    table = pq.read_table(path, columns=["cohort", "area", "drug_group", "crack", *VARIABLES])
+    return count(pq.read_table(path, columns=["cohort", "area", "drug_group", "crack", *VARIABLES]))
+
+
+def count(table) -> int:  # type: ignore[no-untyped-def]
+    """Cells of the table (cohort, area, drug_group, crack and the variables) counted."""
     cohort, n_cohort = codes(table["cohort"])
     area, n_area = codes(table["area"])
     group, _ = codes(table["drug_group"])

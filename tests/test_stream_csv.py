@@ -110,3 +110,14 @@ def test_failures_far_down_are_loads(sample_dir: Path, tmp_path: Path, batches: 
         compare_files([f"A={path}"], CompareOptions(by=("sex",)), "treatment")
     assert batched.value.failures == whole.value.failures
     assert [f.line for f in batched.value.failures] == [14, 3002]
+
+
+def test_windows_line_ends_and_an_excel_encoding(
+    sample_dir: Path, tmp_path: Path, batches: list[Path]
+) -> None:
+    frame = pd.read_csv(sample_dir / "extract.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame["area"] == frame["area"].iloc[0], "area"] = "Bröckton"
+    path = tmp_path / "excel.csv"
+    frame.to_csv(path, index=False, encoding="cp1252", lineterminator="\r\n")
+    same_as_loaded([f"A={path}"], CompareOptions(by=("sex",), within=("area",)))
+    assert batches == [path, path]

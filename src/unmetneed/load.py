@@ -4,6 +4,8 @@
 the contract's columns typed (codes as categoricals in the code list's fixed order, flags as
 nullable booleans, counts as nullable integers) or raises :class:`ValidationError` with every
 failure collected, each naming the line a person sees in the file (header = line 1).
+Values are normalised and checked by the one validator (``unmetneed.validate``: the
+contract's rules applied to each column's distinct values), which ``stream`` uses too.
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
-"""Read a Parquet extract in record batches and count it, never holding it whole.
+"""Read a record file in record batches and count it, never holding it whole.
 
 A national archive of quarterly extracts is tens of millions of rows; ``load`` would hold
-every one as a pandas object. Here ``pyarrow.dataset`` yields batches of ``BATCH_ROWS``
-rows. Every column is read dictionary-encoded, so each rule of the contract (code lists,
-flags, periods, GSS codes, required values) is checked once per distinct value, and the
-rows are only ever integer codes: counted per batch with ``numpy.bincount`` and the counts
-added up (counts are additive). Memory is one batch plus the counts, whatever the rows.
+every one as a pandas object. Here a reader per format yields Arrow record batches:
+Parquet through ``pyarrow.dataset`` (``BATCH_ROWS`` rows a batch), CSV whose header is
+line 1 through ``pyarrow.csv.open_csv`` (``CSV_BLOCK_BYTES`` of text a batch). Every
+column is read dictionary-encoded, so each rule of the contract (code lists, flags,
+periods, GSS codes, required values) is checked once per distinct value by the one
+validator (``unmetneed.validate``, which ``load`` uses too), and the rows are only ever
+integer codes: counted per batch with ``numpy.bincount`` and the counts added up (counts
+are additive). Memory is one batch plus the counts, whatever the rows.
 
 The verdict is ``load``'s: the same values fail, with the same line numbers (data row i,
 0-based, is line i + 2), the same rules and the same notes. ``scan`` validates every column
 of the contract the file has, not only those counted, so a file that ``load`` refuses is
-refused here too.
+refused here too. A CSV file that is not a plain table further down (a blank line, notes
+below it, a ragged line) raises :class:`NotPlainError` and is read whole by ``load``.
 
 Codes: a column's values are numbered by a :class:`Registry`. Code-list columns use the
 list's order, flags ``True`` = 0 and ``False`` = 1, text (areas, periods, GSS codes) the
@@ -503,26 +507,45 @@ def _csv_reader(path: Path) -> tuple[Reader, list[str]]:
             raise NotPlainError(f"{path}: {exc}") from None
 
     def _batches(sources: list[str]) -> Iterator[pa.RecordBatch]:
-        yield from pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(
+        # Blocks cut at a line end and parsed one at a time (all cores on each):
+        # ``open_csv`` reads far ahead of its consumer, holding most of a large file.
+        options = {
+            "read_options": pacsv.ReadOptions(
                 column_names=names,
-                skip_rows=1,
                 encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                block_size=CSV_BLOCK_BYTES,
+                block_size=1 << 20,
             ),
-            parse_options=pacsv.ParseOptions(
+            "parse_options": pacsv.ParseOptions(
                 delimiter=sep, newlines_in_values=False, ignore_empty_lines=False
             ),
-            convert_options=pacsv.ConvertOptions(
+            "convert_options": pacsv.ConvertOptions(
                 column_types=dict.fromkeys(sources, text),
                 include_columns=sources,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
-        )
+        }
+        for block in _line_blocks(path):
+            table = pacsv.read_csv(pa.BufferReader(block), **options)
+            yield from table.unify_dictionaries().combine_chunks().to_batches()
 
     return read, names
+
+
+def _line_blocks(path: Path) -> Iterator[bytes]:
+    """A CSV file after its header line in blocks of about ``CSV_BLOCK_BYTES``, each
+    ending at a line end (a value never runs over a line end in a plain file)."""
+    with open(path, "rb") as fh:
+        fh.readline()  # the header: line 1
+        rest = b""
+        while block := fh.read(CSV_BLOCK_BYTES):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield block[:cut]
+        if rest.strip():
+            yield rest
 
 
 def _blank_rows(batch: pa.RecordBatch) -> bool:
