@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -123,7 +124,7 @@ def check_distinct(spec: ColumnSpec, values: np.ndarray) -> tuple[np.ndarray, np
     present = pd.Series(values[~missing], dtype=object)
     if len(present):
         ok = np.ones(len(present), dtype=bool)
-        for check in column_checks(spec):
+        for check in _checks(spec):
             ok &= np.asarray(check(present).check_output, dtype=bool)
         bad[np.flatnonzero(~missing)] = ~ok
     return bad, required
@@ -140,6 +141,12 @@ def frame_rule_failures(frame: pd.DataFrame, c: Contract) -> list[tuple[int, str
         column = "lower" if "lower" in str(check.name) else "upper"
         out += [(int(p), column, str(check.name)) for p in np.flatnonzero(~ok)]
     return out
+
+
+@cache
+def _checks(spec: ColumnSpec) -> list[Any]:
+    """The column's pandera checks, built once per column spec."""
+    return column_checks(spec)
 
 
 def show(value: object) -> str:
