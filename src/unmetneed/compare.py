@@ -1454,15 +1454,20 @@ def _file_populations(
     people in every command of a release, whatever the file's format); a cohort column's
     labels within one file each their own."""
     from unmetneed.disclosure.release import fingerprint, population
+    from unmetneed.stream import PEOPLE
+
+    def name(item: Loaded, frame: pd.DataFrame) -> str:
+        # a counts file (people per row) counts treatment people, as gap reads it
+        kind = "treatment" if PEOPLE in frame else item.kind
+        return population(kind, fingerprint(frame, PEOPLE))
 
     if parsed[0][0] is None:
         frame = loaded[0].frame
         text = frame["cohort"].astype("string")
         return {
-            str(x): population(loaded[0].kind, fingerprint(frame[(text == x).to_numpy(bool)]))
+            str(x): name(loaded[0], frame[(text == x).to_numpy(bool)])
             for x in text.dropna().unique().tolist()
         }
     return {
-        str(label): population(item.kind, fingerprint(item.frame))
-        for (label, _), item in zip(parsed, loaded, strict=True)
+        str(label): name(item, item.frame) for (label, _), item in zip(parsed, loaded, strict=True)
     }

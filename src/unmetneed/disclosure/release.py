@@ -132,7 +132,7 @@ def fingerprint(frame: pd.DataFrame, weight: str | None = None) -> str:
         keys["cohort"] = frame["cohort"].astype("string").fillna(NOT_STATED).to_numpy(object)
     people = frame[weight].to_numpy(np.int64) if weight and weight in frame else 1
     counts = keys.assign(n=people).groupby(list(keys.columns), sort=True)["n"].sum()
-    text = counts.reset_index().to_csv(index=False)
+    text = counts[counts > 0].reset_index().to_csv(index=False)  # rows of 0 people: nobody
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
