@@ -83,6 +83,7 @@ class State:
     policy: Policy
     floor: np.ndarray
     can: np.ndarray
+    weight: np.ndarray | None = None
 
     @classmethod
     def of(
@@ -93,11 +94,14 @@ class State:
         policy: Policy,
         floor: np.ndarray | None = None,
         locked: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
     ) -> State:
         """The state with the policy's floor unless ``floor`` is given; ``locked`` cells
-        (already published) are never complements."""
+        (already published) are never complements; ``weight``: each cell's cost per person
+        hidden (default 1: see :mod:`lean`)."""
         least = np.full(len(values), float(policy.floor)) if floor is None else floor
-        return cls(matrix, values, published, policy, least, eligible(values, least, locked))
+        can = eligible(values, least, locked)
+        return cls(matrix, values, published, policy, least, can, weight)
 
     def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
         """The attacker's knowledge when ``hidden`` cells are suppressed."""
@@ -188,7 +192,11 @@ class _Deviation:
         can = state.can & ~free  # shown, exact or rounded
         self.up = np.where(can, np.inf, know.upper - x)
         self.down = np.maximum(np.where(can, x - state.floor, x - know.lower), 0.0)
-        self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
+        if state.weight is None:  # fewest cells, then smallest counts
+            self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
+        else:  # what hiding it loses, spread over the width it moves (lean.prune)
+            per = state.weight * (1.0 + x) / max(state.policy.protection_width, 1)
+            self.cost = np.where(can, per, 0.0)
         self.n = len(values)
         self.hidden = hidden.copy()
         self.model = Model(
