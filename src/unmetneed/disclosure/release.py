@@ -55,7 +55,7 @@ import pandas as pd
 from unmetneed.disclosure import attacker, lean
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
-from unmetneed.disclosure.secondary import State, repair, repair_jointly
+from unmetneed.disclosure.secondary import State, heuristic, repair, repair_jointly
 from unmetneed.errors import DisclosureError, UsageError
 
 SEPARATOR = ("period", "area", "dgc")
@@ -653,7 +653,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     matrix = cells.matrix()
     start = small | release.forced
     weight = lean.weights(cells, published)
-    hidden = _settle_zeros(release, start.copy(), values, revealed, policy)
+    state = _state(release, matrix, start, policy, revealed, weight)
+    hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
     targets = np.flatnonzero(start & (published | release.guard))
     # a group the tables never show can only be flagged when its count is below 2K (its
     # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
@@ -674,7 +675,9 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         shown = _shown(values, hidden, policy)
         narrow, pinned, low = exposed(release, shown, policy, floor, proven, min_gain=0.25)
         beside = _beside_zeros(release, hidden) & ~start & published
-        if beside.any() and not __import__("os").environ.get("NOBESIDE"):  # a complement size over shown zeros: show it, never pick it again
+        if beside.any() and not __import__("os").environ.get(
+            "NOBESIDE"
+        ):  # a complement size over shown zeros: show it, never pick it again
             revealed |= beside
             hidden &= ~beside
             before, proven = hidden.copy(), large.copy()

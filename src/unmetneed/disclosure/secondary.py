@@ -126,6 +126,7 @@ def heuristic(state: State, primary: np.ndarray) -> np.ndarray:
     width = policy.protection_width
     rooms = (values - floor < width).astype(np.int64)  # 0: room to move down
     cost = values.astype(np.float64)
+    dear = np.zeros(len(values)) if state.weight is None else state.weight  # margins last
     hidden = primary.copy()
     if policy.round_to:  # rounded counts are not exact: leave the judgement to the LP
         return hidden
@@ -145,7 +146,7 @@ def heuristic(state: State, primary: np.ndarray) -> np.ndarray:
             return hidden
         # A partner closing several lone relations at once is worth more.
         hits = np.bincount(cols, minlength=len(values))
-        order = np.lexsort((cols, cost[cols], -hits[cols], rooms[cols], rows))
+        order = np.lexsort((cols, cost[cols], -hits[cols], rooms[cols], dear[cols], rows))
         _, first = np.unique(rows[order], return_index=True)
         picks = cols[order][first]
         if hidden[picks].all():
