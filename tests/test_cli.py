@@ -123,3 +123,24 @@ def test_console_script_runs_as_module(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "no such file" in proc.stderr
+
+
+def test_flags_are_shown_as_flags_in_help() -> None:
+    code, out, _ = run("gap", "--help")
+    assert code == 0 and "--strict" in out
+    assert "<bool>" not in out
+
+
+def test_output_piped_into_head_exits_quietly() -> None:
+    """A table cut short by `head` is not a bug: exit 0, nothing on stderr but notes."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    cmd = [sys.executable, "-m", "unmetneed", "compare"]
+    cmd += ["--cohort", f"NDTMS={sample / 'extract.csv'}", "--cohort"]
+    cmd += [f"OOTU={sample / 'cohort_ootu.csv'}", "--by", "housing"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0
+    assert "Traceback" not in err and "Error" not in err

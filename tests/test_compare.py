@@ -321,6 +321,7 @@ def test_pinned_columns_then_extras(tmp_path: Path) -> None:
         "statistic",
         "dof",
         "p_value",
+        "p_value_bound",
     ]
 
 

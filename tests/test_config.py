@@ -90,6 +90,9 @@ def test_good_config_resolves_paths_beside_the_file(tmp_path: Path) -> None:
         ('"opiate_crack",', '"heroin",', "gap.substances: 'heroin' is not one of"),
         ('formats = ["parquet", "csv"]', 'formats = ["pdf"]', "output.formats: use one or more of"),
         ('[output]\ndir = "out"', '[output]\nfolder = "out"', "output.dir: required"),
+        ('within = ["area"]', 'within = ["area"]\nwide = true', "unknown key 'compare[0].wide'"),
+        ('within = ["area"]', 'within = ["area"]\nview = "wide"', "compare[0].view: 'wide' is"),
+        ('within = ["area"]', 'within = ["area"]\npct_digits = 2', "compare[0].pct_digits: use 0"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -114,3 +117,16 @@ def test_a_config_that_asks_for_nothing(tmp_path: Path) -> None:
     text = '[output]\ndir = "o"\n[inputs.a]\npath = "a.csv"\nkind = "treatment"\n'
     with pytest.raises(ConfigError, match="asks for no table"):
         read_config(write(tmp_path, text))
+
+
+def test_publication_keys_and_views(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'formats = ["parquet", "csv"]',
+        'formats = ["parquet", "xlsx", "html"]\ncontact = "PHI team, phi@example.org"',
+    ).replace('within = ["area"]', 'within = ["area"]\nview = "table1"\npct_digits = 1')
+    config = read_config(write(tmp_path, text))
+    assert config.formats == ("parquet", "xlsx", "html")
+    assert config.publication.contact == "PHI team, phi@example.org"
+    assert config.publication.title  # a default title
+    assert (config.compare[0].view, config.compare[0].pct_digits) == ("table1", 1)
+    assert read_config(write(tmp_path, GOOD)).compare[0].view == "tidy"

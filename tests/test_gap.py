@@ -43,6 +43,9 @@ def prevalence(tmp_path: Path, rows: list[tuple[Any, ...]]) -> Path:
 
 
 def run(t: Path, p: Path, **options: Any) -> gap.GapResult:
+    """These tests were worked out with one estimate year unless they say otherwise (the
+    default is now 3, OHID's method: contract 4.1)."""
+    options.setdefault("prevalence_years", 1)
     return gap.compute_files(t, p, GapOptions(**options))
 
 
@@ -103,7 +106,7 @@ def test_three_year_mean_with_bounds(tmp_path: Path) -> None:
     assert any("mean of the estimates for 2016/17, 2017/18, 2018/19" in x for x in result.remarks)
 
 
-def test_one_year_default_uses_that_years_estimate(tmp_path: Path) -> None:
+def test_one_year_uses_that_years_estimate(tmp_path: Path) -> None:
     """N = 1: D = 1200 (1000-1500); gap = 100 (1200 - 330)/1200 = 72.5;
     lower = 100 (1 - 330/1000) = 67.0; upper = 100 (1 - 330/1500) = 78.0."""
     r = row(
@@ -176,8 +179,9 @@ def counts_file(tmp_path: Path, rows: list[tuple[Any, ...]]) -> Path:
 
 
 def test_suppressed_counts_give_t_as_an_interval(tmp_path: Path) -> None:
-    """alcohol: 50 + '*' (1..3 with K = 3) gives T in 51..53; D = 200 (150-260):
-    lower = 100 (1 - 53/150) = 64.67, upper = 100 (1 - 51/260) = 80.38; the point gap and
+    """alcohol: 50 + '*' (1..4, as NDTMS and the sample publish it) gives T in 51..54;
+    D = 200 (150-260): lower = 100 (1 - 54/150) = 64.0, upper = 100 (1 - 51/260) = 80.38;
+    the point gap and
     T itself are unknown (blank). opiate: 12 + '<5' (1..4) gives 13..16 against 40 (30-55):
     lower = 100 (1 - 16/30) = 46.67, upper = 100 (1 - 13/55) = 76.36."""
     c = counts_file(
@@ -199,19 +203,19 @@ def test_suppressed_counts_give_t_as_an_interval(tmp_path: Path) -> None:
     result = run(c, p)
     alc = row(result, "Northshire", "2018/19", "alcohol_dependent")
     assert pd.isna(alc["in_treatment"]) and pd.isna(alc["unmet_need_pct"])
-    assert (alc["in_treatment_min"], alc["in_treatment_max"]) == (51, 53)
-    assert alc["unmet_need_pct_lower"] == pytest.approx(64.6667, abs=1e-4)
+    assert (alc["in_treatment_min"], alc["in_treatment_max"]) == (51, 54)
+    assert alc["unmet_need_pct_lower"] == pytest.approx(64.0)
     assert alc["unmet_need_pct_upper"] == pytest.approx(80.3846, abs=1e-4)
     assert alc["prevalence"] == 200 and alc["suppressed"]
     opi = row(result, "Northshire", "2018/19", "opiate")
     assert (opi["in_treatment_min"], opi["in_treatment_max"]) == (13, 16)
     assert opi["unmet_need_pct_lower"] == pytest.approx(46.6667, abs=1e-4)
     assert opi["unmet_need_pct_upper"] == pytest.approx(76.3636, abs=1e-4)
-    assert any("'*' read as 1..3" in x for x in result.remarks)
-    wider = run(c, p, suppressed_max=4)
-    alc4 = row(wider, "Northshire", "2018/19", "alcohol_dependent")
-    assert alc4["in_treatment_max"] == 54  # 50 + 4
-    assert alc4["unmet_need_pct_lower"] == pytest.approx(64.0)  # 100 (1 - 54/150)
+    assert any("'*' read as 1..4" in x for x in result.remarks)
+    narrower = run(c, p, suppressed_max=3)
+    alc3 = row(narrower, "Northshire", "2018/19", "alcohol_dependent")
+    assert alc3["in_treatment_max"] == 53  # 50 + 3
+    assert alc3["unmet_need_pct_lower"] == pytest.approx(64.6667, abs=1e-4)  # 100 (1 - 53/150)
 
 
 def test_rounded_counts_widen_by_two_each(tmp_path: Path) -> None:
@@ -294,22 +298,33 @@ def test_too_few_estimate_years_leave_prevalence_missing(tmp_path: Path) -> None
     assert any("fewer than 3 published estimate year(s)" in x for x in result.remarks)
 
 
-def test_an_area_lacking_one_of_the_years_is_not_averaged_over_fewer(tmp_path: Path) -> None:
-    south = ("Southshire", "E06000002")
+def test_years_are_chosen_per_area_and_never_averaged_over_fewer(tmp_path: Path) -> None:
+    """Contract 4.1: each area's own 3 most recent years at or before 2018/19. Southshire
+    lacks 2017/18: (5000 + 1000 + 1200) / 3 = 2400 from 2015/16, 2016/17, 2018/19.
+    Westshire has two years only: missing, remarked, not averaged over two."""
+    south, west = ("Southshire", "E06000002"), ("Westshire", "E06000003")
     t = records(
         tmp_path,
         [
             ("2018/19", *NORTH, "alcohol_only", "no", 40),
             ("2018/19", *south, "alcohol_only", "no", 40),
+            ("2018/19", *west, "alcohol_only", "no", 40),
         ],
     )
     south_rows = [(*south, r[2], *r[3:]) for r in ALCOHOL_3Y if r[2] != "2017/18"]
-    result = run(t, prevalence(tmp_path, ALCOHOL_3Y + south_rows), prevalence_years=3)
+    west_rows = [(*west, r[2], *r[3:]) for r in ALCOHOL_3Y if r[2] in ("2017/18", "2018/19")]
+    p = prevalence(tmp_path, ALCOHOL_3Y + south_rows + west_rows)
+    result = run(t, p, prevalence_years=3)
     assert row(result, "Northshire", "2018/19", "alcohol_dependent")["prevalence"] == 1100
     s = row(result, "Southshire", "2018/19", "alcohol_dependent")
-    assert pd.isna(s["prevalence"])
-    texts = [result.remarks[n - 1] for n in remark_numbers(s)]
-    assert any("not all of the 3 estimate year(s)" in x and "Southshire" in x for x in texts)
+    assert s["prevalence"] == 2400
+    assert s["prevalence_periods"] == "2015/16,2016/17,2018/19"
+    w = row(result, "Westshire", "2018/19", "alcohol_dependent")
+    assert pd.isna(w["prevalence"])
+    texts = [result.remarks[n - 1] for n in remark_numbers(w)]
+    assert any("fewer than 3 published estimate year(s)" in x and "Westshire" in x for x in texts)
+    assert any("2015/16, 2016/17, 2018/19 for" in x for x in result.remarks)
+    assert any("2016/17, 2017/18, 2018/19 for" in x for x in result.remarks)
 
 
 def test_area_in_one_file_only_is_a_remark_or_with_strict_an_error(tmp_path: Path) -> None:
@@ -607,7 +622,9 @@ def test_python_api_takes_frames_and_a_one_substance_prevalence_frame(tmp_path: 
     the substance named in the options. Northshire 2018/19: 72.5 as in the one-year test."""
     treat = load(north_2018(tmp_path), "treatment").frame
     prev = load(prevalence(tmp_path, ALCOHOL_3Y), "prevalence").frame.drop(columns="substance")
-    result = gap.compute(treat, prev, GapOptions(substances=("alcohol_dependent",)))
+    result = gap.compute(
+        treat, prev, GapOptions(prevalence_years=1, substances=("alcohol_dependent",))
+    )
     r = row(result, "Northshire", "2018/19", "alcohol_dependent")
     assert r["unmet_need_pct"] == pytest.approx(72.5)
     with pytest.raises(UsageError, match="no substance column"):

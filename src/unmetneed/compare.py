@@ -18,6 +18,8 @@ followed by these extra columns:
   of the block): ``chi2`` (Pearson, no continuity correction), ``fisher_exact`` (2x2) or
   ``fisher_monte_carlo`` (r x c) when an expected count is below 5, ``none`` when there is
   nothing to test, ``suppressed`` when the table it uses holds a suppressed count.
+- ``p_value_bound``: ``<=`` where a Monte Carlo p-value is at its floor 1/(B+1) (an upper
+  bound: shown ``<0.001``), ``=`` for every other p-value.
 
 Units: ``count`` and ``denominator`` are people; ``pct`` and its interval are percent of
 the denominator. By default the denominator is every person of the cohort group and
@@ -81,6 +83,7 @@ EXTRA_COLUMNS = (
     "statistic",
     "dof",
     "p_value",
+    "p_value_bound",
 )
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
@@ -297,9 +300,13 @@ def require_columns(present: Sequence[str], columns: Sequence[str], what: str) -
     """A usage error naming the ``columns`` that ``what`` (with ``present``) lacks."""
     missing = [c for c in columns if c not in present]
     if missing:
+        import difflib
+
+        close = difflib.get_close_matches(missing[0], list(present), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(
             f"{what} has no column {', '.join(missing)} (its columns: "
-            f"{', '.join(present)}); rename one with --column NEW=OLD "
+            f"{', '.join(present)}); {hint}rename one with --column NEW=OLD "
             "or leave that variable out"
         )
 
@@ -436,11 +443,17 @@ class Groups:
         return len(self.cohort)
 
 
-def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> Groups:
+def group_rows(
+    cohort: np.ndarray,
+    n_cohorts: int,
+    within: Sequence[Coded],
+    weights: np.ndarray | None = None,
+) -> Groups:
     """Dense group numbers of the rows, from their cohort and within codes.
 
     One ``bincount`` over the combined codes marks the combinations that occur (a sort
-    when there are more than ``MAX_DENSE_KEYS`` possible combinations).
+    when there are more than ``MAX_DENSE_KEYS`` possible combinations). ``weights``: people
+    per row (a collapsed frame or a counts file), else one each.
     """
     dims = (*(len(w.categories) for w in within), n_cohorts)
     flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
@@ -460,15 +473,19 @@ def group_rows(cohort: np.ndarray, n_cohorts: int, within: Sequence[Coded]) -> G
         cohort=np.asarray(keys[-1], dtype=np.int64),
         within=within_keys.astype(np.int64),
         block=block.astype(np.int64),
-        size=np.bincount(of_row, minlength=len(occupied)).astype(np.int64),
+        size=np.bincount(of_row, weights=weights, minlength=len(occupied)).astype(np.int64),
     )
 
 
-def count_by_group(groups: Groups, variable: Coded) -> np.ndarray:
-    """People per group x category (groups x categories), by one ``numpy.bincount``."""
+def count_by_group(
+    groups: Groups, variable: Coded, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """People per group x category (groups x categories), by one ``numpy.bincount``
+    (``weights``: people per row, else one each)."""
     ncat = len(variable.categories)
     flat = groups.of_row * ncat + variable.codes
-    return np.bincount(flat, minlength=groups.n * ncat).reshape(groups.n, ncat)
+    counted = np.bincount(flat, weights=weights, minlength=groups.n * ncat)
+    return counted.astype(np.int64).reshape(groups.n, ncat)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -688,17 +705,30 @@ def tally_frames(
     options: CompareOptions,
     bands: AgeBands | None,
 ) -> Tally:
-    """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``)."""
+    """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``);
+    a frame with a ``PEOPLE`` column (collapsed records, a counts file) counts that many
+    people per row."""
+    from unmetneed.stream import PEOPLE
+
     variables, within = options.variables, options.within_columns
-    frame = combine_cohorts(cohorts, source_columns((*within, *variables)))
+    columns = source_columns((*within, *variables))
+    weighted = (
+        PEOPLE in cohorts
+        if isinstance(cohorts, pd.DataFrame)
+        else any(PEOPLE in f for f in cohorts.values())
+    )
+    if weighted and not isinstance(cohorts, pd.DataFrame):
+        cohorts = {k: f if PEOPLE in f else f.assign(**{PEOPLE: 1}) for k, f in cohorts.items()}
+    frame = combine_cohorts(cohorts, (*columns, PEOPLE) if weighted else columns)
+    weights = frame[PEOPLE].to_numpy(dtype=np.float64) if weighted else None
     labels = tuple(str(c) for c in frame["cohort"].cat.categories)
     cohort_codes = np.asarray(frame["cohort"].cat.codes, dtype=np.int64)
     within_coded = tuple(code_variable(frame, w, bands) for w in within)
-    groups = group_rows(cohort_codes, len(labels), within_coded)
+    groups = group_rows(cohort_codes, len(labels), within_coded, weights)
     coded = tuple(code_variable(frame, v, bands) for v in variables)
-    counts = tuple(count_by_group(groups, var) for var in coded)
-    sizes = tuple(int(n) for n in np.bincount(cohort_codes, minlength=len(labels)))
-    return Tally(labels, within_coded, coded, groups, counts, sizes)
+    counts = tuple(count_by_group(groups, var, weights) for var in coded)
+    sizes = np.bincount(cohort_codes, weights=weights, minlength=len(labels))
+    return Tally(labels, within_coded, coded, groups, counts, tuple(int(n) for n in sizes))
 
 
 def prepare(
@@ -983,6 +1013,7 @@ def _protect(
         out[name] = out[name].astype("Float64").mask(lose_diff)
     for name in ("statistic", "dof", "p_value"):
         out[name] = out[name].astype("Float64")
+    out["p_value_bound"] = p_value_bound(out["test"], out["p_value"], options.resamples)
     out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | lose_diff
     for name in ("count", "denominator"):
         out[name] = out[name].astype("Int64")
@@ -990,6 +1021,25 @@ def _protect(
         out[name] = out[name].astype("Float64")
     columns = [c for c in table.columns if c not in (*PINNED_TAIL, *EXTRA_COLUMNS)]
     return out.loc[:, [*columns, *PINNED_TAIL, *EXTRA_COLUMNS]]
+
+
+def p_value_bound(test: pd.Series, p_value: pd.Series, resamples: int) -> pd.Series:
+    """``<=`` where a Monte Carlo p-value is at its floor 1/(B+1) (no random table was as
+    extreme: the true p-value may be far smaller), ``=`` for other p-values, null where
+    there is none.
+
+    >>> p_value_bound(pd.Series(["fisher_monte_carlo", "chi2", "none"]),
+    ...               pd.Series([1 / 2001, 0.5, None], dtype="Float64"), 2000).tolist()
+    ['<=', '=', <NA>]
+    """
+    p = p_value.astype("Float64")
+    floor = (test.astype("string") == "fisher_monte_carlo") & (
+        p <= 1.0 / (resamples + 1) * 1.000001
+    )
+    text = np.full(len(p), None, dtype=object)
+    text[p.notna().to_numpy(dtype=bool)] = "="
+    text[floor.fillna(False).to_numpy(dtype=bool)] = "<="
+    return pd.Series(text, index=p.index, dtype="string")
 
 
 def _remarks(
@@ -1152,19 +1202,37 @@ def parse_cohort_spec(text: str) -> tuple[str | None, Path]:
 
 
 def load_cohort_file(
-    path: Path, kind: str = "auto", columns: Mapping[str, str] | None = None
+    path: Path, kind: str = "auto", columns: Mapping[str, str] | None = None, how: Any = None
 ) -> Loaded:
     """One cohort's file, validated as a treatment extract or a cohort file.
 
     ``kind="auto"``: a treatment extract if it passes that contract (every required column
     present and valid), else a cohort file (2.3: every column optional). When it passes
     neither, the treatment failures are raised if it has the treatment's required columns
-    (it looks like an extract), else the cohort failures.
+    (it looks like an extract), else the cohort failures. A counts file is read as one row
+    per person (``counts_as_people``). ``how``: an ``InputOptions`` (layout, sheet, header
+    row) for the file.
     """
-    from unmetneed.load import load
+    from functools import partial
+
+    from unmetneed.load import InputOptions
+    from unmetneed.load import load as load_any
+
+    how = how or InputOptions()
+    load = partial(
+        load_any,
+        layout=how.layout,
+        sheet=how.sheet,
+        header_row=how.header_row,
+        last_row=how.last_row,
+    )
 
     if kind not in COHORT_KINDS:
-        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
+        from unmetneed.layouts import did_you_mean
+
+        raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, COHORT_KINDS)}")
+    if is_counts_file(path, columns, how):
+        return counts_as_people(load(path, "counts", columns=columns))
     if kind != "auto":
         return load(path, kind, columns=columns)
     try:
@@ -1177,6 +1245,83 @@ def load_cohort_file(
             raise (as_cohort if missing else as_treatment) from None
         loaded.notes.append(f"{path}: read as a cohort file (it is not a treatment extract)")
         return loaded
+
+
+def is_counts_file(path: Path, columns: Mapping[str, str] | None = None, how: Any = None) -> bool:
+    """Whether a cohort file is a counts file (contract 2.2: a ``count`` column, or a
+    published counts layout such as NDTMS ViewIt): each row then counts ``count`` people."""
+    from unmetneed import layouts
+    from unmetneed.codes import key
+    from unmetneed.load import read_header
+
+    if not path.is_file():
+        return False
+    sheet, row, forced = (how.sheet, how.header_row, how.layout) if how else (None, None, None)
+    names = read_header(path, sheet, row)
+    layout = layouts.resolve(forced, names, path) if forced or not columns else None
+    if layout is not None:
+        return layout.kind == "counts"
+    renamed = {key(old): new for new, old in (columns or {}).items()}
+    return "count" in {renamed.get(key(n), key(n)) for n in names}
+
+
+def counts_as_people(loaded: Loaded) -> Loaded:
+    """A counts file as one row per person (each row repeated ``count`` times), so it is a
+    cohort like any other (contract 4.2). Rows with ``Total`` in a dimension are margins
+    and left out (the cells count everyone once). Suppressed or rounded counts are refused
+    (exit 3): they are not numbers of people, and a comparison would present them as such.
+    """
+    from unmetneed.errors import Failure
+    from unmetneed.load import Loaded
+
+    frame, path = loaded.frame, loaded.path
+    hidden = frame.index[frame["count_suppressed"].to_numpy(dtype=bool)]
+    rule = (
+        "a suppressed count is not a number of people: compare needs exact counts (give "
+        "the unsuppressed table, or the records)"
+    )
+    if len(hidden):
+        failures = [Failure(int(i) + 2, "count", "suppressed", rule) for i in hidden[:20]]
+        raise ValidationError(path, "counts as a cohort", failures)
+    if loaded.rounded_to:
+        areas = frame.loc[frame["count_rounding"] > 0, "area"].astype(str).unique()[:5]
+        raise ValidationError(
+            path,
+            "counts as a cohort",
+            [
+                Failure(
+                    None,
+                    "count",
+                    "",
+                    f"the counts of {', '.join(areas)} are rounded to the nearest 5 (as "
+                    "published): they are not numbers of people, so compare cannot count "
+                    "them as a cohort; give exact counts, or the records",
+                )
+            ],
+        )
+    from unmetneed.stream import PEOPLE
+
+    dims = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    margin = (frame[dims] == "total").any(axis=1).to_numpy() if dims else np.zeros(len(frame), bool)
+    people = frame["count"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    cells = frame.loc[~margin & (people > 0)].assign(**{PEOPLE: people[~margin & (people > 0)]})
+    drop = ["count", "count_suppressed", "count_upper", "count_rounding"]
+    out = cells.drop(columns=[c for c in drop if c in cells])
+    for c in dims:
+        if "total" in list(out[c].cat.categories):
+            out[c] = out[c].cat.remove_categories(["total"])
+    notes = [
+        *(f"{path}: {n}" for n in loaded.notes),
+        f"{path}: a counts file read as a cohort: each row counts `count` people "
+        f"({int(out[PEOPLE].sum())} people in {len(out)} rows"
+        + (
+            f"; {int(margin.sum())} Total rows left out, the cells count everyone"
+            if margin.any()
+            else ""
+        )
+        + ")",
+    ]
+    return Loaded(out, path, "cohort", notes, None, loaded.layout)
 
 
 def load_cohorts(
@@ -1229,6 +1374,7 @@ def compare_files(
     kind: str = "auto",
     columns: Mapping[str, str] | None = None,
     release: Path | str | None = None,
+    how: Any = None,
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
@@ -1238,7 +1384,10 @@ def compare_files(
     from unmetneed.stream import streamable
 
     parsed = parse_cohort_specs(specs)
-    if release is None and all(streamable(path, "cohort") for _, path in parsed):
+    streamed = all(
+        streamable(p, "cohort") and not is_counts_file(p, columns, how) for _, p in parsed
+    )
+    if release is None and streamed:
         from unmetneed.compare_stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
@@ -1247,7 +1396,7 @@ def compare_files(
         tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
         frames, pops = _collapsed(parsed, kinds, options, columns)
         return compare(tally, options, populations=pops, frames=frames), notes
-    loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
+    loaded = [load_cohort_file(p, kind, columns, how) for _, p in parsed]
     cohorts, notes = _as_cohorts(parsed, loaded)
     pops = _file_populations(parsed, loaded)
     return compare(cohorts, options, populations=pops, release=release), notes

@@ -16,7 +16,8 @@ from unmetneed.codes import code_list, parse_period
 from unmetneed.errors import ConfigError, InputError
 
 INPUT_KINDS = ("treatment", "counts", "cohort", "prevalence", "records")
-FORMATS = ("parquet", "csv", "xlsx")
+FORMATS = ("parquet", "csv", "xlsx", "html")
+VIEWS = ("tidy", "table1")
 POLICIES = ("k3", "lt5", "nhs")
 
 
@@ -30,6 +31,8 @@ class InputSpec:
     columns: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None
     substance: str | None = None
+    layout: str | None = None
+    header_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class GapSpec:
     treatment: str
     prevalence: str
     substances: tuple[str, ...] | None = None
-    prevalence_years: int = 1
+    prevalence_years: int = 3
     total: str | None = None
 
 
@@ -62,6 +65,17 @@ class CompareSpec:
     within: tuple[str, ...] = ()
     age_bands: str | None = None
     exclude_not_stated: bool = False
+    view: str = "tidy"
+    pct_digits: int = 0
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the workbook's cover and the report say about the tables ([output] keys)."""
+
+    title: str = "Treatment gap and cohort comparison tables"
+    source: str = "NDTMS treatment records and published prevalence estimates (unmetneed)"
+    contact: str = "Contact the analyst who published these tables."
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class RunConfig:
     gap: GapSpec | None
     compare: tuple[CompareSpec, ...]
     release: Path | None = None
+    publication: Publication = field(default_factory=lambda: Publication())
 
     def disclosure_policy(self) -> Any:
         """The one disclosure policy every table of the run gets (``Policy``)."""
@@ -215,6 +230,12 @@ def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
         raise ConfigError(
             f"output.formats: use one or more of {', '.join(FORMATS)}, got {list(formats)}"
         )
+    default = Publication()
+    publication = Publication(
+        output.get("title", str, default.title),
+        output.get("source", str, default.source),
+        output.get("contact", str, default.contact),
+    )
     output.done()
     inputs = _inputs(top.get("inputs", dict, required=True), base)
     extract = _extract(top.table("extract"), inputs, k)
@@ -238,6 +259,7 @@ def _parse(raw: dict[str, Any], source: Path) -> RunConfig:
         gap,
         compare,
         (base / release).resolve() if release else None,
+        publication,
     )
 
 
@@ -260,6 +282,8 @@ def _inputs(data: dict[str, Any], base: Path) -> dict[str, InputSpec]:
             dict(columns),
             s.get("sheet", str),
             s.get("substance", str),
+            s.get("layout", str),
+            s.get("header_row", int),
         )
         s.done()
     if not specs:
@@ -320,7 +344,7 @@ def _gap(
     for sub in substances or ():
         if sub not in allowed:
             raise ConfigError(f"gap.substances: {sub!r} is not one of {', '.join(allowed)}")
-    years = s.get("prevalence_years", int, 1)
+    years = s.get("prevalence_years", int, 3)
     if years < 1:
         raise ConfigError(f"gap.prevalence_years: must be 1 or more, got {years}")
     spec = GapSpec(
@@ -361,6 +385,12 @@ def _compare(
     by = s.strings("by")
     if not by:
         raise ConfigError(f"compare[{index}].by: name at least one variable")
+    view = s.get("view", str, "tidy")
+    if view not in VIEWS:
+        raise ConfigError(f"compare[{index}].view: {view!r} is not one of {', '.join(VIEWS)}")
+    digits = s.get("pct_digits", int, 0)
+    if digits not in (0, 1):
+        raise ConfigError(f"compare[{index}].pct_digits: use 0 or 1, got {digits}")
     spec = CompareSpec(
         name,
         dict(cohorts),
@@ -368,6 +398,8 @@ def _compare(
         s.strings("within", ()) or (),
         s.get("age_bands", str),
         s.get("exclude_not_stated", bool, False),
+        view,
+        digits,
     )
     s.done()
     return spec

@@ -25,7 +25,7 @@ before :func:`compute` returns it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,14 @@ COLUMNS = (
     "unmet_need_pct_upper",
     "suppressed",
 )
-EXTRA_COLUMNS = ("in_treatment_min", "in_treatment_max", "prevalence_periods", "remarks")
+EXTRA_COLUMNS = (  # benchmark_area, vs_benchmark pinned (contract 4.1); then ours
+    "benchmark_area",
+    "vs_benchmark",
+    "in_treatment_min",
+    "in_treatment_max",
+    "prevalence_periods",
+    "remarks",
+)
 # Columns from which a suppressed in_treatment count could be worked out, given the
 # prevalence columns that stay shown.
 DERIVED = (
@@ -66,6 +73,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+STAR_MAX = 4  # '*' in a published counts file: 1..4 (NDTMS, and data/sample/counts.csv)
 AREA_NOT_STATED = "Area not stated"
 RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
 NAMING = ("age_band", "sex")  # kept too: they name the population (release.fingerprint)
@@ -80,19 +88,24 @@ class GapOptions:
     """Options of a gap table.
 
     ``periods``: treatment periods to keep (empty: all in the treatment input).
-    ``prevalence_years``: N, the number of most recent estimate years averaged.
+    ``prevalence_years``: N, the number of most recent estimate years averaged, per area
+    (default 3, OHID's method for alcohol and opiate/crack).
     ``substances``: prevalence substances (empty: those in the prevalence input).
     ``k``: counts in 1..k are suppressed (0 turns suppression off).
     ``total``: name of a row summing the areas, per substance x period (None: no total).
     ``strict``: an area in one input only is an error instead of a remark.
     ``suppressed_max``: a count shown as ``*`` (or ``c``, ``~``...) in a counts file is read
-    as 1..this (None: K, or 3 when K is 0). ``<N`` is always 1..N-1.
+    as 1..this (None: 1..4, as NDTMS and the sample publish counts under 5, or 1..K where K
+    is larger). ``<N`` is always 1..N-1.
+    ``benchmark``: the area each row is compared with (``vs_benchmark``); None: England
+    where the table has it. ``periods_noted``: remarks on how ``--period`` spellings were
+    read (a bare year ``2019`` is 2019/20).
     ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
     """
 
     periods: tuple[str, ...] = ()
-    prevalence_years: int = 1
+    prevalence_years: int = 3
     substances: tuple[str, ...] = ()
     k: int = DEFAULT_K
     total: str | None = None
@@ -100,6 +113,8 @@ class GapOptions:
     suppressed_max: int | None = None
     policy: str | None = None
     zeros_disclosive: bool = False
+    benchmark: str | None = None
+    periods_noted: tuple[str, ...] = ()
 
     def disclosure_policy(self) -> Policy:
         """The disclosure policy these options ask for."""
@@ -113,7 +128,7 @@ class GapOptions:
         """The largest value a suppressed count (``*``) of the treatment input may hide."""
         if self.suppressed_max is not None:
             return self.suppressed_max
-        return self.k if self.k > 0 else DEFAULT_K
+        return max(self.k, STAR_MAX)
 
     def to_meta(self) -> dict[str, Any]:
         """The options as JSON-able metadata."""
@@ -127,6 +142,7 @@ class GapOptions:
             "suppressed_max": self.star_max,
             "policy": self.policy,
             "zeros_disclosive": self.zeros_disclosive,
+            "benchmark": self.benchmark,
         }
 
 
@@ -209,7 +225,7 @@ def compute(
     from unmetneed.disclosure.release import population as named
 
     build = prepare(treatment, prevalence, options)
-    frame = _people_frame(_frame_of(treatment), build.kind)
+    frame = _people_frame(_counted_rows(treatment, build.kind), build.kind)
     pop = population or named("treatment", fingerprint(frame, PEOPLE))
     done = protect_one(build.piece(pop), {pop: frame}, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
@@ -271,8 +287,9 @@ class GapBuild:
         remarks = Remarks(list(self.remarks.items))  # finishing twice adds nothing twice
         _prevalence_only(self.areas, self.prev, remarks)
         final = _with_remarks(
-            protected, flags, remarks, self.options, protection, self.used, self.areas.aliases
+            protected, flags, remarks, self.options, protection, self.used, self.areas
         )
+        final = with_benchmark(final, self.options.benchmark, remarks)
         meta = protection.meta(_as_written(self.cells))
         return GapResult(final, tuple(remarks.items), meta, self.options)
 
@@ -291,7 +308,9 @@ def prepare(
     treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
     prev = _as_input(prevalence, "prevalence", opts)
     remarks = Remarks()
-    remarks.extend([f"{treat.path}: {n}" for n in treat.notes])
+    remarks.extend(list(opts.periods_noted))
+    several = getattr(treatment, "layout", None) == "several"  # notes name their files
+    remarks.extend([n if several else f"{treat.path}: {n}" for n in treat.notes])
     remarks.extend([f"{prev.path}: {n}" for n in prev.notes])
     table, flags, areas, used, parts, chosen = _unprotected(treat, prev, opts, remarks)
     cells = _cells(table, parts)
@@ -339,31 +358,163 @@ def _unprotected(
 
 
 def compute_files(
-    treatment: Path | str,
+    treatment: Path | str | Sequence[Path | str],
     prevalence: Path | str,
     options: GapOptions | None = None,
     *,
     treatment_columns: Mapping[str, str] | None = None,
     prevalence_columns: Mapping[str, str] | None = None,
     release: Path | str | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> GapResult:
-    """Load both files (a ``count`` column makes the treatment file a counts file) and
-    compute the gap table. A prevalence file without a ``substance`` column takes the one
-    substance of ``options.substances``.
+    """Load the files and compute the gap table.
+
+    ``treatment``: one file or several (read together: e.g. ViewIt's England export and a
+    local authority's); a ``count`` column, or a counts layout such as NDTMS ViewIt, makes a
+    file a counts file. A prevalence file without a ``substance`` column takes the one
+    substance of its layout or of ``options.substances``. ``reading``: per input
+    (``treatment``, ``prevalence``) a :class:`unmetneed.load.InputOptions` (layout, sheet,
+    header row).
     """
-    from unmetneed.load import load
+    from unmetneed.load import InputOptions, load
     from unmetneed.stream import collapse, streamable
 
     opts = options or GapOptions()
-    _require_files(treatment, prevalence)
-    kind = "counts" if "count" in _header(Path(treatment), treatment_columns) else "treatment"
-    if streamable(treatment, kind):  # a Parquet record file: counted in batches
-        treat = collapse(treatment, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns)
-    else:
-        treat = load(treatment, kind, columns=treatment_columns)
-    one = _one_substance(Path(prevalence), prevalence_columns, opts)
-    prev = load(prevalence, "prevalence", columns=prevalence_columns, substance=one)
+    paths = [Path(treatment)] if isinstance(treatment, (str, Path)) else list(map(Path, treatment))
+    if not paths:
+        raise UsageError("--treatment: give at least one file")
+    _require_files(*paths, prevalence)
+    how = {"treatment": InputOptions(), "prevalence": InputOptions(), **(reading or {})}
+    t_how, p_how = how["treatment"], how["prevalence"]
+    p_layout = _layout_of(Path(prevalence), prevalence_columns, p_how)
+    loaded = []
+    for path in paths:
+        kind = _treatment_kind(path, treatment_columns, t_how, prevalence)
+        if streamable(path, kind):  # a Parquet record file: counted in batches
+            loaded.append(collapse(path, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns))
+            continue
+        loaded.append(
+            load(
+                path,
+                kind,
+                columns=treatment_columns,
+                layout=t_how.layout,
+                sheet=t_how.sheet,
+                header_row=t_how.header_row,
+                rounded_to=t_how.rounded_to,
+                last_row=t_how.last_row,
+            )
+        )
+    treat = loaded[0] if len(loaded) == 1 else _together(loaded)
+    if p_layout is None:
+        _not_people(Path(prevalence), prevalence_columns, p_how, paths)
+        one = _one_substance(Path(prevalence), prevalence_columns, opts, p_how)
+    else:  # the layout names it, or the file (Fingertips: the indicator name)
+        one = opts.substances[0] if len(opts.substances) == 1 and not p_layout.substance else None
+    prev = load(
+        prevalence,
+        "prevalence",
+        columns=prevalence_columns,
+        substance=one,
+        layout=p_how.layout,
+        sheet=p_how.sheet,
+        header_row=p_how.header_row,
+        last_row=p_how.last_row,
+    )
     return compute(treat, prev, opts, release=release)
+
+
+def _layout_of(path: Path, columns: Mapping[str, str] | None, how: Any) -> Any:
+    """The published layout ``path`` is read as (None: its own column names)."""
+    from unmetneed import layouts
+    from unmetneed.load import read_header
+
+    if columns and how.layout is None:
+        return None
+    return layouts.resolve(how.layout, read_header(path, how.sheet, how.header_row), path)
+
+
+def _treatment_kind(
+    path: Path, columns: Mapping[str, str] | None, how: Any, prevalence: Path | str
+) -> str:
+    """``counts`` or ``treatment`` for a treatment file; a usage error for an estimates file
+    (the inputs swapped, or the wrong file), naming what to do."""
+    layout = _layout_of(path, columns, how)
+    if layout is not None and layout.kind == "prevalence":
+        raise UsageError(
+            f"--treatment {path}: is {layout.title}, estimates, not people in treatment; "
+            f"did you mean --prevalence {path}? (--prevalence {prevalence} was given)"
+        )
+    if layout is not None:
+        return str(layout.kind)
+    names = _header(path, columns, how)
+    if "estimate" in names and "count" not in names:
+        raise UsageError(
+            f"--treatment {path}: has an estimate column, as a prevalence file does; did you "
+            f"mean --prevalence {path}? (--prevalence {prevalence} was given)"
+        )
+    return "counts" if "count" in names else "treatment"
+
+
+def _not_people(
+    path: Path, columns: Mapping[str, str] | None, how: Any, treatment: list[Path]
+) -> None:
+    """A usage error for a prevalence file that is people in treatment (records or
+    counts, no estimate): the inputs swapped, most likely."""
+    names = _header(path, columns, how)
+    if "estimate" not in names and ({"count", "drug_group"} & names):
+        given = " ".join(f"--treatment {t}" for t in treatment)
+        raise UsageError(
+            f"--prevalence {path}: has no estimate column but "
+            f"{'a count' if 'count' in names else 'a drug_group'} column, as a treatment "
+            f"file does; did you mean --treatment {path}? ({given} was given)"
+        )
+
+
+def _together(loaded: list[Any]) -> Any:
+    """Several treatment inputs as one: their rows stacked, each keeping its rounding, and
+    refused where two files count the same area and period (they would be counted twice).
+    """
+    from unmetneed.load import Loaded
+
+    kinds = {item.kind for item in loaded}
+    if len(kinds) > 1:
+        raise UsageError(
+            "--treatment: the files are of different kinds ("
+            + ", ".join(f"{item.path}: {item.kind}" for item in loaded)
+            + "); give record extracts or counts files, not both"
+        )
+    seen: dict[tuple[str, str], str] = {}
+    for item in loaded:
+        frame = item.frame
+        names = frame["area"].astype(str)
+        pairs = pd.DataFrame(
+            {"area": names.map(name_key), "period": frame["period"].astype(str), "name": names}
+        ).drop_duplicates(["area", "period"])
+        for area, period, name in pairs.itertuples(index=False):  # distinct area x period
+            if (area, period) in seen:
+                raise UsageError(
+                    f"--treatment: {item.path} and {seen[(area, period)]} both count area "
+                    f"{name!r} in {period}; give each area and period in one file only"
+                )
+        seen.update(
+            {(a, p): str(item.path) for a, p in zip(pairs["area"], pairs["period"], strict=True)}
+        )
+    frames = [item.frame.reset_index(drop=True) for item in loaded]
+    notes = [f"{item.path}: {n}" for item in loaded for n in item.notes]
+    combined = pd.concat(frames, ignore_index=True)
+    rounded = max((item.rounded_to or 0) for item in loaded) or None
+    path = Path(" + ".join(str(item.path) for item in loaded))
+    return Loaded(combined, path, loaded[0].kind, notes, rounded, "several")
+
+
+def _counted_rows(treatment: Any, kind: str) -> pd.DataFrame:
+    """The treatment rows the table counts people from: a counts file without the rows
+    ``_drop_margins`` leaves out (a Total beside its breakdown counts nobody new)."""
+    frame = _frame_of(treatment)
+    if kind != "counts":
+        return frame
+    return _drop_margins(_Input(frame, "", kind), Remarks())
 
 
 def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -375,7 +526,9 @@ def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         return frame
     from unmetneed.load import rounded_to
 
-    if rounded_to(frame):
+    if "count_rounding" in frame and bool((frame["count_rounding"] > 0).any()):
+        return frame
+    if "count_rounding" not in frame and rounded_to(frame):
         return frame
     return frame.assign(**{PEOPLE: frame["count"].astype("Int64").fillna(0).astype(np.int64)})
 
@@ -422,7 +575,9 @@ def normalise_substances(values: list[str] | None) -> tuple[str, ...]:
     for value in values or []:
         code = codes.lookup(value)
         if not isinstance(code, str):
-            raise UsageError(f"--substance {value!r}: use one of {', '.join(SUBSTANCES)}")
+            from unmetneed.layouts import did_you_mean
+
+            raise UsageError(f"--substance {value!r}: {did_you_mean(value, SUBSTANCES)}")
         out += [code] if code not in out else []
     return tuple(out)
 
@@ -440,8 +595,26 @@ def normalise_periods(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def period_notes(values: list[str] | None) -> tuple[str, ...]:
+    """Remarks on ``--period`` spellings that needed a rule: a bare year ``2019`` is read as
+    the financial year starting in it (2019/20), which may not be what was meant."""
+    out = []
+    for value in values or []:
+        period, note = parse_period(value)
+        if period is not None and note == "bare year":
+            year = int(period[:4])
+            out.append(
+                f"--period {value} is read as the financial year {period} (April {year} to "
+                f"March {year + 1}); write {year - 1}/{year % 100:02d} for the year ending in "
+                f"March {year}"
+            )
+    return tuple(out)
+
+
 def route_columns(
-    pairs: Iterable[tuple[str, str]], treatment: Path | str, prevalence: Path | str
+    pairs: Iterable[tuple[str, str]],
+    treatment: Path | str | Sequence[Path | str],
+    prevalence: Path | str,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split ``--column NEW=OLD`` renames between the two files: each goes to every file
     that has a column ``OLD`` (names compared as the loader does), so ``area=Area_Data``
@@ -449,16 +622,23 @@ def route_columns(
     """
     from unmetneed.codes import key
 
-    _require_files(treatment, prevalence)
-    t_cols, p_cols = _raw_columns(Path(treatment)), _raw_columns(Path(prevalence))
+    paths = [treatment] if isinstance(treatment, (str, Path)) else list(treatment)
+    _require_files(*paths, prevalence)
+    t_cols = [c for path in paths for c in _raw_columns(Path(path))]
+    p_cols = _raw_columns(Path(prevalence))
     t_keys, p_keys = {key(c) for c in t_cols}, {key(c) for c in p_cols}
     to_t: dict[str, str] = {}
     to_p: dict[str, str] = {}
     for new, old in pairs:
         in_t, in_p = key(old) in t_keys, key(old) in p_keys
         if not (in_t or in_p):
+            from unmetneed.layouts import did_you_mean
+
+            close = did_you_mean(old, [*t_cols, *p_cols], "the columns are").split("? ")[0]
+            hint = f"{close}? " if close.startswith("did you mean") else ""
             raise UsageError(
-                f"--column {new}={old}: neither file has a column {old!r}; {treatment} has "
+                f"--column {new}={old}: neither file has a column {old!r}; {hint}"
+                f"{' + '.join(map(str, paths))} has "
                 f"{', '.join(t_cols)}; {prevalence} has {', '.join(p_cols)}"
             )
         if in_t:
@@ -477,43 +657,31 @@ def _require_files(*paths: Path | str) -> None:
             read_table(path)  # raises the input error naming the path
 
 
-def _header(path: Path, columns: Mapping[str, str] | None) -> set[str]:
+def _header(path: Path, columns: Mapping[str, str] | None, how: Any = None) -> set[str]:
     """The contract names of a file's columns after ``NEW=OLD`` renames (header only)."""
     from unmetneed.codes import key
 
-    names = _raw_columns(path)
+    names = _raw_columns(path, how)
     renamed = {old: new for new, old in (columns or {}).items()}
     by_key = {key(o): n for o, n in renamed.items()}
     return {renamed.get(c, by_key.get(key(c), key(c))) for c in names}
 
 
-def _raw_columns(path: Path) -> list[str]:
+def _raw_columns(path: Path, how: Any = None) -> list[str]:
     """A file's column names, reading only its header where the format allows."""
-    from unmetneed.load import read_table
+    from unmetneed.load import read_header
 
-    suffix = path.suffix.lower()
     if not path.is_file():
         return []  # the loader says what is wrong with the path
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            return list(pq.read_schema(path).names)
-        except Exception:  # a damaged file: the reader below names the problem
-            pass
-    if suffix in (".csv", ".txt"):
-        import csv
-
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            first = fh.readline()
-        sep = max((",", ";", "\t", "|"), key=first.count)
-        return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
-    return [str(c) for c in read_table(path).columns]
+    sheet, header_row = (how.sheet, how.header_row) if how is not None else (None, None)
+    return read_header(path, sheet, header_row)
 
 
-def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptions) -> str | None:
+def _one_substance(
+    path: Path, columns: Mapping[str, str] | None, opts: GapOptions, how: Any = None
+) -> str | None:
     """The substance to fill into a prevalence file that has no ``substance`` column."""
-    if "substance" in _header(path, columns):
+    if "substance" in _header(path, columns, how):
         return None
     if len(opts.substances) != 1:
         raise UsageError(
@@ -528,32 +696,87 @@ def _one_substance(path: Path, columns: Mapping[str, str] | None, opts: GapOptio
 # Treatment input
 
 
+ASKED = ("drug_group", "crack", "substance")  # the dimensions gap splits T by
+NOT_DIMENSIONS = (
+    "count",
+    "count_suppressed",
+    "count_upper",
+    "count_rounding",
+    "period",
+    "area",
+    "area_code",
+)
+
+
 def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
-    """A counts frame without margin rows: rows where a dimension reads ``Total`` beside
-    that dimension's breakdown (so nobody is counted twice). A dimension that only ever
-    reads ``Total`` is kept (it splits nothing). Other columns of the file count as
-    dimensions too (e.g. an age group the contract does not know).
+    """The rows of a counts frame that count everyone once (contract 2.5).
+
+    For a dimension gap splits by (drug_group, crack, substance), rows reading ``Total``
+    beside that dimension's breakdown are left out: the breakdown is used. For any other
+    dimension (sex, age group, ethnicity...), the published ``Total`` row is used where the
+    file has one for the row's other values, and its breakdown left out: a published total
+    is more exact than a sum of rounded cells (Barnet 2017/18: 265 + 150, not 12 cells).
+    A dimension that only ever reads ``Total`` splits nothing and is kept.
     """
     frame = treat.frame
     if treat.kind != "counts":
         return frame
     from unmetneed.codes import key, map_distinct
 
+    dims = [str(c) for c in frame.columns if c not in NOT_DIMENSIONS and _is_dimension(frame[c])]
+    is_total = {
+        d: (map_distinct(frame[d].astype(object), key) == "total").to_numpy(bool) for d in dims
+    }
+    split = [d for d in dims if is_total[d].any() and not is_total[d].all()]
     keep = np.ones(len(frame), dtype=bool)
-    skip = {"count", "count_suppressed", "count_upper", "period", "area", "area_code"}
-    for name in frame.columns:
-        col = frame[name]
-        if name in skip or pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            continue
-        is_total = (map_distinct(col.astype(object), key) == "total").to_numpy(dtype=bool)
-        if is_total.any() and not is_total.all():
-            keep &= ~is_total
+    for d in split:
+        if d in ASKED:
+            keep &= ~is_total[d]
+        else:
+            keep &= is_total[d] | ~_has_published_total(frame, d, dims, is_total[d])
     if not keep.all():
+        asked = [d for d in split if d in ASKED]
+        other = [d for d in split if d not in ASKED]
+        said = []
+        if asked:
+            said.append(f"total rows over {', '.join(asked)} (the breakdown is used)")
+        if other:
+            said.append(
+                f"the breakdown by {', '.join(other)} where the file publishes its Total (the "
+                "published total is used, not a sum of cells)"
+            )
         remarks.add(
-            f"{treat.path}: {int((~keep).sum())} total row(s) (a dimension reading Total beside "
-            "its breakdown) left out so nobody is counted twice"
+            f"{treat.path}: {int((~keep).sum())} row(s) left out so nobody is counted twice: "
+            + "; ".join(said)
         )
     return frame.loc[keep]
+
+
+def _is_dimension(column: pd.Series) -> bool:
+    """Whether a column of a counts file splits its rows (text categories), not another
+    measure (numbers, e.g. ViewIt's counts by ethnicity beside the count)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    from unmetneed.codes import key, not_stated_keys
+
+    values = pd.Series(pd.unique(column.astype(object).dropna()), dtype=object)
+    text = values.astype(str).str.replace(",", "", regex=False).str.strip()
+    blank = text.map(key).isin(not_stated_keys())
+    numeric = pd.to_numeric(text, errors="coerce").notna()
+    return not bool((numeric | blank).all())
+
+
+def _has_published_total(
+    frame: pd.DataFrame, dim: str, dims: list[str], total: np.ndarray
+) -> np.ndarray:
+    """Per row, whether a row with the same period, area and other dimensions (``dims``)
+    has ``dim`` = Total."""
+    others = [c for c in ("period", "area", "area_code", *dims) if c in frame and c != dim]
+    keys = frame[others].astype(str).apply(lambda c: pd.factorize(c)[0]).to_numpy()
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    group = np.asarray(group).ravel()
+    has = np.bincount(group, weights=total, minlength=int(group.max()) + 1 if len(group) else 0)
+    return has[group] > 0
 
 
 def _note_missing_groups(treat: _Input, frame: pd.DataFrame, remarks: Remarks) -> None:
@@ -681,10 +904,22 @@ def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[st
     count = frame["count"].astype("Int64").to_numpy(dtype=np.int64, na_value=0)
     unknown = frame["count_suppressed"].to_numpy(dtype=bool)
     upper = frame["count_upper"].astype("Int64").to_numpy(dtype=np.int64, na_value=opts.star_max)
-    half = ROUNDING_HALF_WIDTH.get(treat.rounded_to or 0, 0)
+    half = _half_widths(treat, frame)
     lo = np.where(unknown, 1, np.maximum(count - half, 0))
     hi = np.where(unknown, upper, count + half)
     return {"t": np.where(unknown, 0, count), "lo": lo, "hi": hi, "unknown": unknown}
+
+
+def _half_widths(treat: _Input, frame: pd.DataFrame) -> np.ndarray:
+    """Per row, how far a shown count may be from the truth (people): +-2 where rounded to
+    5 (per row, as the loader read it for each area), 0 where exact."""
+    if "count_rounding" in frame:
+        base = frame["count_rounding"].to_numpy(dtype=np.int64)
+    else:
+        base = np.full(len(frame), treat.rounded_to or 0, dtype=np.int64)
+    return np.select(
+        [base == b for b in ROUNDING_HALF_WIDTH], list(ROUNDING_HALF_WIDTH.values()), 0
+    )
 
 
 def _people(frame: pd.DataFrame) -> np.ndarray:
@@ -994,34 +1229,50 @@ def _prevalence_only(areas: _Areas, prev: _Input, remarks: Remarks) -> None:
 # Prevalence
 
 
-def _years_used(prev: pd.DataFrame, counts: pd.DataFrame, n_years: int) -> pd.DataFrame:
-    """For each treatment financial year x substance, the N most recent published estimate
-    years at or before it (``fy``, ``substance``, ``period``, ``complete``).
+def _years_used(
+    prev: pd.DataFrame, ids: np.ndarray, counts: pd.DataFrame, n_years: int
+) -> pd.DataFrame:
+    """For each treatment financial year x substance x area, that area's N most recent
+    published estimate years at or before it (``fy``, ``substance``, ``area_id``,
+    ``period``, ``complete``): chosen per area, so a year only some areas have (England a
+    year ahead of the local authorities) is used for them and blanks nobody else.
     """
-    published = prev[["substance", "period"]].astype(str).drop_duplicates().reset_index(drop=True)
-    wanted = pd.DataFrame(
-        {"fy": counts["period"].str.slice(0, 7), "substance": counts["substance"]}
+    published = pd.DataFrame(
+        {
+            "area_id": ids,
+            "substance": prev["substance"].astype(str).to_numpy(),
+            "period": prev["period"].astype(str).to_numpy(),
+        }
     ).drop_duplicates()
-    pairs = wanted.merge(published, on="substance")
+    wanted = pd.DataFrame(
+        {
+            "fy": counts["period"].str.slice(0, 7),
+            "substance": counts["substance"],
+            "area_id": counts["area_id"],
+        }
+    ).drop_duplicates()
+    keys = ["fy", "substance", "area_id"]
+    pairs = wanted.merge(published, on=["substance", "area_id"])
     start = pairs["period"].str.slice(0, 4).astype(int)
     pairs = pairs[start <= pairs["fy"].str.slice(0, 4).astype(int)]
-    pairs = pairs.sort_values(["fy", "substance", "period"], ascending=[True, True, False])
-    pairs = pairs[pairs.groupby(["fy", "substance"]).cumcount() < n_years]
-    got = pairs.groupby(["fy", "substance"])["period"].transform("size")
+    pairs = pairs.sort_values([*keys, "period"], ascending=[True, True, True, False])
+    pairs = pairs[pairs.groupby(keys).cumcount() < n_years]
+    got = pairs.groupby(keys)["period"].transform("size")
     pairs = pairs.assign(complete=got == n_years)
-    return wanted.merge(pairs, on=["fy", "substance"], how="left").reset_index(drop=True)
+    return wanted.merge(pairs, on=keys, how="left").reset_index(drop=True)
 
 
 def _prevalence_means(
     prev: pd.DataFrame, ids: np.ndarray, counts: pd.DataFrame, opts: GapOptions
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean estimate and bounds (people) per (fy, substance, area id) over the years used.
+    """Mean estimate and bounds (people) per (fy, substance, area id) over the area's
+    years used (see ``_years_used``).
 
     A mean needs all N years for that area (else missing); the interval needs both bounds
     in all N years (else both bounds are missing). Returns the means and the years used.
     """
     n = opts.prevalence_years
-    used = _years_used(prev, counts, n)
+    used = _years_used(prev, ids, counts, n)
     rows = pd.DataFrame(
         {
             "area_id": ids,
@@ -1032,8 +1283,10 @@ def _prevalence_means(
             "upper": _numbers(prev, "upper"),
         }
     )
-    chosen = used[used["complete"].fillna(False).astype(bool)][["fy", "substance", "period"]]
-    joined = chosen.merge(rows, on=["substance", "period"])
+    chosen = used[used["complete"].fillna(False).astype(bool)]
+    joined = chosen[["fy", "substance", "area_id", "period"]].merge(
+        rows, on=["substance", "period", "area_id"]
+    )
     agg = joined.groupby(["fy", "substance", "area_id"], sort=True).agg(
         years=("estimate", "size"),
         estimate=("estimate", "sum"),
@@ -1074,12 +1327,12 @@ def _assemble(
     periods = (
         used.dropna(subset=["period"])
         .sort_values("period")
-        .groupby(["fy", "substance"])["period"]
+        .groupby(["fy", "substance", "area_id"])["period"]
         .agg(",".join)
         .rename("prevalence_periods")
         .reset_index()
     )
-    table = table.merge(periods, on=["fy", "substance"], how="left")
+    table = table.merge(periods, on=["fy", "substance", "area_id"], how="left")
     ids = table["area_id"].to_numpy()
     table["area"] = areas.names[ids]
     table["area_code"] = areas.codes[ids]
@@ -1117,12 +1370,12 @@ def _flags(table: pd.DataFrame, areas: _Areas, used: pd.DataFrame) -> dict[str, 
     t_min = table["in_treatment_min"].to_numpy(dtype=float)
     complete = (
         used.assign(complete=used["complete"].fillna(False).astype(bool))
-        .groupby(["fy", "substance"], as_index=False)["complete"]
+        .groupby(["fy", "substance", "area_id"], as_index=False)["complete"]
         .max()
     )
     fy_ok = (
-        table[["fy", "substance"]]
-        .merge(complete, on=["fy", "substance"], how="left")["complete"]
+        table[["fy", "substance", "area_id"]]
+        .merge(complete, on=["fy", "substance", "area_id"], how="left")["complete"]
         .fillna(False)
         .to_numpy(dtype=bool)
     )
@@ -1130,7 +1383,6 @@ def _flags(table: pd.DataFrame, areas: _Areas, used: pd.DataFrame) -> dict[str, 
     return {
         "unmatched": unmatched,
         "too_few_years": ~unmatched & ~fy_ok,
-        "area_years_missing": ~unmatched & fy_ok & ~has_d,
         "no_interval": has_d
         & (table["prevalence_lower"].isna() | table["prevalence_upper"].isna()).to_numpy(),
         "negative": has_d & (t_min > d),
@@ -1153,7 +1405,10 @@ def _add_total(
     """
     if (table["area"].astype(str).map(name_key) == name_key(name)).any():
         raise UsageError(f"--total {name}: an area of that name is in the table; choose another")
-    has_d = table["prevalence"].notna().to_numpy()
+    summed = table["prevalence"].notna().to_numpy() & ~is_national_or_region(
+        table["area"], table["area_code"]
+    )
+    has_d = summed
     group = table.groupby(["period", "substance"], sort=True).ngroup().to_numpy()
     base = table.assign(total_group=np.where(has_d, group, -1), is_total=False)
     parts = base[has_d].assign(
@@ -1167,7 +1422,7 @@ def _add_total(
         parts.groupby(["period", "substance", "total_group"], sort=True)
         .agg(
             fy=("fy", "first"),
-            prevalence_periods=("prevalence_periods", "first"),
+            prevalence_periods=("prevalence_periods", _distinct_years),
             prevalence=("prevalence", "sum"),
             prevalence_lower=("prevalence_lower", "sum"),
             prevalence_upper=("prevalence_upper", "sum"),
@@ -1204,6 +1459,12 @@ def _add_total(
     new_flags["negative"][m:] = t_min > d
     new_flags["maybe_negative"][m:] = (t_min <= d) & (t_max > d)
     return out, new_flags
+
+
+def _distinct_years(values: pd.Series) -> str | None:
+    """A total row's estimate years: its areas' (``;`` between areas' different choices)."""
+    years = sorted({str(v) for v in values.dropna()})
+    return ";".join(years) if years else None
 
 
 def _sort(
@@ -1370,6 +1631,133 @@ def _relate(cells: Cells, table: pd.DataFrame, cell_of_row: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Benchmark and the Fingertips layout
+
+NATIONAL_CODE = "E92000001"
+REGION_PREFIX = "E12"
+REGIONS = (
+    "England",
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+)
+VS = {"similar": "Similar", "higher": "Higher", "lower": "Lower", "not_compared": "Not compared"}
+FINGERTIPS_COLUMNS = (
+    "Indicator ID",
+    "Indicator Name",
+    "Area Code",
+    "Area Name",
+    "Time period",
+    "Value",
+    "Lower CI 95.0 limit",
+    "Upper CI 95.0 limit",
+    "Count",
+    "Denominator",
+    "Value note",
+    "Compared to benchmark",
+)
+INDICATOR_NAMES = {
+    "opiate_crack": "Proportion of people who use opiates and/or crack not in treatment (%)",
+    "opiate": "Proportion of people who use opiates not in treatment (%)",
+    "crack": "Proportion of people who use crack cocaine not in treatment (%)",
+    "alcohol_dependent": "Proportion of dependent drinkers not in treatment (%)",
+}
+
+
+def is_national_or_region(names: pd.Series, codes: pd.Series) -> np.ndarray:
+    """Rows that are England (E92000001) or an English region (E12...), by code or name:
+    never summed into a ``--total`` of areas."""
+    code = codes.astype("string").fillna("").str.upper()
+    by_code = code.eq(NATIONAL_CODE) | code.str.startswith(REGION_PREFIX)
+    by_name = names.astype(str).map(name_key).isin({name_key(r) for r in REGIONS})
+    return (by_code | (code.eq("") & by_name)).to_numpy(dtype=bool)
+
+
+def with_benchmark(table: pd.DataFrame, benchmark: str | None, remarks: Remarks) -> pd.DataFrame:
+    """``benchmark_area`` and ``vs_benchmark`` after ``suppressed`` (contract 4.1).
+
+    Fingertips' rule for a proportion with a 95% interval: ``similar`` when the benchmark's
+    unmet_need_pct lies inside the area's interval (bounds included), ``higher`` when the
+    interval is above it, ``lower`` when below; ``not_compared`` when the area's interval or
+    the benchmark's value is missing or suppressed, or the benchmark is not in the table.
+    Only shown values are compared. ``benchmark``: an area's name or GSS code; None:
+    England, where the table has it.
+    """
+    keys = table["area"].astype(str).map(name_key)
+    if benchmark is None:
+        national = (table["area_code"].astype("string") == NATIONAL_CODE).fillna(False)
+        name = table.loc[national | (keys == "england"), "area"]
+        chosen = str(name.iloc[0]) if len(name) else None
+    else:  # a name, or a GSS code (E92000001)
+        by_code = table.loc[table["area_code"].astype("string").str.upper() == benchmark.upper()]
+        chosen = str(by_code["area"].iloc[0]) if len(by_code) else benchmark
+    is_bench = keys == name_key(chosen) if chosen else pd.Series(False, index=table.index)
+    if chosen and not is_bench.any():
+        remarks.add(f"--benchmark {chosen}: not an area of the table, so nothing is compared")
+    value = table["unmet_need_pct"].where(is_bench & ~table["suppressed"])
+    bench = (
+        pd.DataFrame({"period": table["period"], "substance": table["substance"], "v": value})
+        .dropna(subset=["v"])
+        .drop_duplicates(["period", "substance"])
+    )
+    v = (
+        table[["period", "substance"]]
+        .merge(bench, how="left")["v"]
+        .to_numpy(dtype=float, na_value=np.nan)
+    )
+    lo = table["unmet_need_pct_lower"].to_numpy(dtype=float, na_value=np.nan)
+    hi = table["unmet_need_pct_upper"].to_numpy(dtype=float, na_value=np.nan)
+    vs = np.select(
+        [lo > v, hi < v, (lo <= v) & (v <= hi)], ["higher", "lower", "similar"], "not_compared"
+    )
+    out = table.copy()
+    at = list(out.columns).index("suppressed") + 1
+    out.insert(at, "benchmark_area", pd.Series(chosen, index=out.index, dtype="string"))
+    out.insert(at + 1, "vs_benchmark", pd.Series(vs, index=out.index, dtype="string"))
+    if chosen and is_bench.any():
+        remarks.add(
+            f"vs_benchmark: each area's unmet_need_pct interval against {chosen}'s value, as "
+            "Fingertips compares a proportion: similar when the value lies inside the 95% "
+            "interval, higher or lower when the interval lies above or below it; not_compared "
+            "where either is missing or suppressed"
+        )
+    return out
+
+
+def fingertips_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A gap table in the Fingertips export's columns (contract 4.1 ``--out-layout
+    fingertips``): Value = unmet_need_pct, Count = not_in_treatment (people), Denominator =
+    prevalence (people), numbers unrounded; suppressed values stay blank."""
+    note = np.where(
+        table["suppressed"].to_numpy(dtype=bool),
+        "Value suppressed for disclosure control",
+        np.where(table["prevalence"].isna(), "No estimate for this period", ""),
+    )
+    return pd.DataFrame(
+        {
+            "Indicator ID": pd.Series(pd.NA, index=table.index, dtype="Int64"),
+            "Indicator Name": table["substance"].map(INDICATOR_NAMES).astype("string"),
+            "Area Code": table["area_code"],
+            "Area Name": table["area"],
+            "Time period": table["period"],
+            "Value": table["unmet_need_pct"],
+            "Lower CI 95.0 limit": table["unmet_need_pct_lower"],
+            "Upper CI 95.0 limit": table["unmet_need_pct_upper"],
+            "Count": table["not_in_treatment"],
+            "Denominator": table["prevalence"],
+            "Value note": pd.Series(note, index=table.index, dtype="string").replace("", pd.NA),
+            "Compared to benchmark": table["vs_benchmark"].map(VS).astype("string"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # Remarks
 
 
@@ -1387,12 +1775,8 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
         "unmatched": "no prevalence estimate for these areas (not in the prevalence file): {names}",
         "too_few_years": (
             f"fewer than {opts.prevalence_years} published estimate year(s) at or before the "
-            "treatment year: prevalence left missing ({names})"
-        ),
-        "area_years_missing": (
-            f"not all of the {opts.prevalence_years} estimate year(s) used are in the prevalence "
-            "file for these areas, so prevalence is left missing rather than averaged over "
-            "fewer years: {names}"
+            "treatment year for these areas: prevalence left missing, not averaged over fewer "
+            "years ({names})"
         ),
         "no_interval": (
             "no interval: an estimate year used has no lower or upper bound, so the interval "
@@ -1421,8 +1805,9 @@ def _remark_texts(opts: GapOptions, prot: Protection, aliases: tuple[str, ...]) 
             "name where a row has no code): " + "; ".join(aliases)
         ),
         "total": (
-            f"{opts.total}: the sum of the areas with an estimate; its bounds are the sums of "
-            "the areas' bounds, which is conservative (wider than a proper interval of a total)"
+            f"{opts.total}: the sum of the areas with an estimate (England and region rows "
+            "are never added in); its bounds are the sums of the areas' bounds, which is "
+            "conservative (wider than a proper interval of a total)"
         ),
         "disclosure": (
             f"* suppressed: an in_treatment count of 1..{k}, or one that would let a small "
@@ -1440,12 +1825,13 @@ def _with_remarks(
     opts: GapOptions,
     prot: Protection,
     used: pd.DataFrame,
-    aliases: tuple[str, ...],
+    areas: _Areas,
 ) -> pd.DataFrame:
     """The final table (pinned columns, then extras) with each row's remark numbers
     (``remarks``: e.g. ``"3,5"``, the numbers of the remarks printed under the table).
     """
-    remarks.extend(_years_remarks(used, opts))
+    aliases = areas.aliases
+    remarks.extend(_years_remarks(used, opts, areas.names))
     ids = pd.Series("", index=table.index, dtype=object)
     for name, text in _remark_texts(opts, prot, aliases).items():
         mask = flags.get(name, np.zeros(len(table), bool))
@@ -1469,23 +1855,41 @@ def _with_remarks(
     return _typed(out)
 
 
-def _years_remarks(used: pd.DataFrame, opts: GapOptions) -> list[str]:
-    """Which estimate years each treatment year's prevalence is the mean of."""
+def _years_remarks(used: pd.DataFrame, opts: GapOptions, names: np.ndarray) -> list[str]:
+    """Which estimate years each treatment year's prevalence is the mean of; where areas
+    differ (years are chosen per area), the areas of each choice but the commonest."""
     done = used.dropna(subset=["period"])
     done = done[done["complete"].astype(bool)]
     if done.empty:
         return []
-    lists = (
+    per_area = (
         done.sort_values("period")
-        .groupby(["fy", "substance"])["period"]
-        .agg(lambda s: ", ".join(s))
+        .groupby(["fy", "substance", "area_id"])["period"]
+        .agg(", ".join)
+        .rename("years")
         .reset_index()
     )
-    grouped = lists.groupby(["fy", "period"], sort=True)["substance"].agg(list).reset_index()
     what = "the estimate for" if opts.prevalence_years == 1 else "the mean of the estimates for"
+    choices = per_area.groupby(["fy", "substance", "years"], sort=True)["area_id"].agg(list)
+    sizes = choices.map(len)
+    commonest = set(sizes.groupby(level=[0, 1]).idxmax().tolist())
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    for index, ids in choices.items():  # a handful of year choices, not rows
+        fy, sub, years = (str(x) for x in index)  # type: ignore[attr-defined]
+        where = ""
+        if sizes.loc[(fy, sub)].size > 1:
+            named = sorted(str(names[i]) for i in ids)
+            where = (
+                " for the other areas"
+                if (fy, sub, years) in commonest
+                else " for "
+                + ", ".join(named[:MAX_NAMED])
+                + (f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else "")
+            )
+        lines.setdefault((fy, years, where), []).append(sub)
     return [
-        f"prevalence for treatment year {fy} ({', '.join(subs)}): {what} {years}"
-        for fy, years, subs in grouped.itertuples(index=False)
+        f"prevalence for treatment year {fy} ({', '.join(subs)}): {what} {years}{where}"
+        for (fy, years, where), subs in sorted(lines.items())
     ]
 
 

@@ -41,6 +41,9 @@ MANIFEST = "manifest.json"
 RUNLOG = "runlog.json"
 PUBLISH = "publish"
 RESTRICTED = "restricted"
+WORKBOOK = "tables.xlsx"
+REPORT = "report.html"
+PER_TABLE = ("parquet", "csv")
 
 
 @dataclass
@@ -94,7 +97,13 @@ def _read(spec: InputSpec) -> tuple[Any, int]:
     from unmetneed.load import load
 
     loaded = load(
-        spec.path, spec.kind, columns=spec.columns, sheet=spec.sheet, substance=spec.substance
+        spec.path,
+        spec.kind,
+        columns=spec.columns,
+        sheet=spec.sheet,
+        substance=spec.substance,
+        layout=spec.layout,
+        header_row=spec.header_row,
     )
     return loaded, len(loaded.frame)
 
@@ -355,21 +364,83 @@ def build_tables(
 
 
 def _write(tables: list[Table], folder: Path, formats: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Write every table in every format; one manifest entry per file, in order."""
+    """Write every table in every per-table format (parquet, csv); one manifest entry per
+    file, in order. ``xlsx`` and ``html`` are one file for all tables (:func:`_write_joint`)."""
     entries = []
     for table in tables:
         for fmt in formats:
+            if fmt not in PER_TABLE:
+                continue
             path = folder / f"{table.name}.{fmt}"
             write_table(table.frame, path, meta=table.meta)
-            entries.append(
-                {
-                    "path": path.name,
-                    "table": table.name,
-                    "rows": len(table.frame),
-                    "sha256": sha256_file(path),
-                    "policy": table.meta.get("disclosure", {}).get("policy", {}).get("name"),
-                }
-            )
+            entries.append(_entry(path, table.name, len(table.frame), table.meta))
+    return entries
+
+
+def _entry(path: Path, name: str, rows: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """A manifest entry: file, table, rows, sha256 and policy."""
+    return {
+        "path": path.name,
+        "table": name,
+        "rows": rows,
+        "sha256": sha256_file(path),
+        "policy": meta.get("disclosure", {}).get("policy", {}).get("name"),
+    }
+
+
+def _published(config: RunConfig, tables: list[Table]) -> list[Any]:
+    """The run's tables as :class:`unmetneed.outputs.bundle.Published` (with the Table 1
+    view of each compare table whose config asks for ``view = "table1"``)."""
+    from unmetneed.outputs.bundle import Published, kind_of
+
+    views = {f"compare-{c.name}": c.pct_digits for c in config.compare if c.view == "table1"}
+    return [
+        Published(
+            t.name,
+            kind_of(t.frame, t.meta),
+            t.frame,
+            tuple(str(r) for r in t.meta.get("remarks", ())),
+            views.get(t.name),
+        )
+        for t in tables
+    ]
+
+
+def _write_joint(
+    config: RunConfig, tables: list[Table], folder: Path, period: str
+) -> list[dict[str, Any]]:
+    """The files that hold every table at once: the Table 1 CSV views, ``tables.xlsx``
+    (the accessible workbook) and ``report.html``, as the config's formats ask."""
+    from unmetneed.outputs.workbook import Cover
+
+    if not tables:
+        return []
+    items = _published(config, tables)
+    entries: list[dict[str, Any]] = []
+    meta = tables[0].meta
+    policy = config.disclosure_policy()
+    if "csv" in config.formats:
+        from unmetneed.outputs.table1 import table1
+
+        for item in items:
+            if item.table1_digits is None:
+                continue
+            path = folder / f"{item.name}-table1.csv"
+            view = table1(item.frame, item.table1_digits).shown()
+            write_table(view, path, meta={"table": "compare_table1", "view_of": item.name})
+            entries.append(_entry(path, f"{item.name}-table1", len(view), meta))
+    cover = Cover.of(policy, config.publication, period)
+    rows = sum(len(t.frame) for t in tables)
+    if "xlsx" in config.formats:
+        from unmetneed.outputs.bundle import publish_workbook
+
+        path = publish_workbook(folder / WORKBOOK, items, cover)
+        entries.append(_entry(path, "all tables", rows, meta))
+    if "html" in config.formats:
+        from unmetneed.outputs.report import publish_report
+
+        path = publish_report(folder / REPORT, items, cover)
+        entries.append(_entry(path, "all tables", rows, meta))
     return entries
 
 
@@ -448,6 +519,7 @@ def run(
         publish.mkdir()
         restricted.mkdir(mode=0o700)
         outputs = _write(tables, publish, config.formats)
+        outputs += _write_joint(config, tables, publish, chosen)
         manifest = make_manifest(config, chosen, outputs)
         (publish / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if extract is not None:

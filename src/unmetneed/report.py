@@ -23,11 +23,21 @@ SUPPRESSED = "*"
 PIPE_WIDTH = 240  # columns of a table written to a pipe or file (no terminal to fit)
 
 
+class _PipeConsole(Console):
+    """A console whose closed pipe (output piped into ``head``) is a BrokenPipeError for
+    the command to end quietly on, not rich's own exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing; let the command's wrapper end it (exit 0)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def stdout() -> Console:
     """A console on stdout; piped or redirected, wide enough that no cell is cut."""
-    console = Console(soft_wrap=True, highlight=False)
+    console = _PipeConsole(soft_wrap=True, highlight=False)
     if not console.is_terminal:
-        console = Console(soft_wrap=True, highlight=False, width=PIPE_WIDTH)
+        console = _PipeConsole(soft_wrap=True, highlight=False, width=PIPE_WIDTH)
     return console
 
 
@@ -47,6 +57,8 @@ def error(exc: UnmetneedError) -> None:
                 _failures(err, problem, indent="    ")
     elif isinstance(exc, ValidationError):
         _failures(err, exc)
+        if exc.hint:
+            err.print(exc.hint, markup=False)
         err.print("Nothing was written. Use --failures-out FILE.csv to save every failure.")
     elif exc.hint:
         err.print(exc.hint, markup=False)

@@ -86,12 +86,34 @@ def write_table(
         with atomic_path(out) as tmp:
             if suffix == ".csv":
                 safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+            elif _accessible(meta):
+                _write_workbook(safe, tmp, out.stem, meta or {})
             else:
                 safe.to_excel(tmp, index=False, engine="openpyxl")
         if meta is not None:
             with atomic_path(sidecar(out)) as tmp:
                 tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
     return out
+
+
+def _accessible(meta: Mapping[str, Any] | None) -> bool:
+    """A published table (one with metadata, not the record-level extract) goes into an
+    accessible workbook; a plain data sheet otherwise (e.g. an extract to load again)."""
+    return meta is not None and meta.get("table") != "extract"
+
+
+def _write_workbook(frame: pd.DataFrame, tmp: Path, name: str, meta: Mapping[str, Any]) -> None:
+    """One published table as an accessible workbook (cover, contents, notes, the table)."""
+    from unmetneed.disclosure.model import Policy
+    from unmetneed.outputs.bundle import Published, kind_of, publish_workbook
+    from unmetneed.outputs.workbook import Cover
+
+    kind = kind_of(frame, dict(meta))
+    remarks = tuple(str(r) for r in meta.get("remarks", ()))
+    digits = 0 if kind == "compare" else None
+    raw = meta.get("disclosure", {}).get("policy")
+    policy = Policy.from_meta(dict(raw)) if raw else Policy.named(k=3)
+    publish_workbook(tmp, [Published(name, kind, frame, remarks, digits)], Cover.of(policy))
 
 
 def _write_parquet(frame: pd.DataFrame, out: Path, meta: Mapping[str, Any] | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from unmetneed.cli import (
     anonymise,  # noqa: F401  (registers the command)
     audit,  # noqa: F401  (registers the command)
+    chart,  # noqa: F401  (registers the command)
     compare,  # noqa: F401  (registers the command)
     gap,  # noqa: F401  (registers the command)
     run,  # noqa: F401  (registers the command)

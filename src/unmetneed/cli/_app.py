@@ -35,15 +35,44 @@ def guarded(fn: F) -> F:
         from unmetneed import report
 
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not in click's exit (exit 1)
+            return result
         except UnmetneedError as exc:
             report.error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             print("Interrupted: nothing was written.", file=sys.stderr)
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # output piped into `head`: the reader has what it wanted
+            _quiet_stdout()
+            raise typer.Exit(0) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit into a closed pipe says nothing."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _flags_as_flags() -> None:
+    """Show on/off options as flags in --help (``--strict``, not ``--strict <bool>``):
+    typer prints every option's type, a flag's included."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display(self: TyperOption, ctx: Any) -> str | None:
+        return "" if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    TyperOption.display_type_rich = display  # type: ignore[method-assign]
+
+
+_flags_as_flags()
 
 
 def _version(value: bool) -> None:
@@ -80,3 +109,61 @@ def release_note(release: Any) -> None:
         from unmetneed.disclosure.publish import say_alone
 
         say_alone(report.info)
+
+
+Layout = typer.Option(
+    "--layout",
+    help="read an input as a published layout: ndtms-viewit-england, ndtms-viewit-la, "
+    "phe-alcohol, fingertips, or none (its own column names); INPUT=NAME for one input "
+    "(e.g. prevalence=phe-alcohol). Default: recognised by the header",
+)
+Sheet = typer.Option(
+    "--sheet", help="Excel sheet to read (default: the first); INPUT=SHEET for one input"
+)
+HeaderRow = typer.Option(
+    "--header-row",
+    help="the header's line (1-based) where title rows sit above it (default: found); "
+    "INPUT=N for one input",
+)
+
+LastRow = typer.Option(
+    "--last-row",
+    help="the table's last line (1-based): notes below it are not read; INPUT=N for one input",
+)
+
+
+def reading(
+    inputs: tuple[str, ...],
+    layout: list[str] | None,
+    sheet: list[str] | None,
+    header_row: list[str] | None,
+    last_row: list[str] | None = None,
+) -> dict[str, Any]:
+    """``--layout``, ``--sheet``, ``--header-row`` and ``--last-row`` as an
+    ``InputOptions`` per input."""
+    from unmetneed.load import InputOptions, per_input
+
+    layouts = per_input(layout, inputs, "--layout")
+    sheets = per_input(sheet, inputs, "--sheet")
+    rows = per_input(header_row, inputs, "--header-row")
+    lasts = per_input(last_row, inputs, "--last-row")
+    return {
+        name: InputOptions(
+            layouts[name],
+            sheets[name],
+            _line(rows[name], "--header-row"),
+            last_row=_line(lasts[name], "--last-row"),
+        )
+        for name in inputs
+    }
+
+
+def _line(value: str | None, option: str) -> int | None:
+    """A line number option's value, or a usage error."""
+    if value is None:
+        return None
+    if not value.isdigit():
+        from unmetneed.errors import UsageError
+
+        raise UsageError(f"{option} {value!r}: give a line number, e.g. 3")
+    return int(value)

@@ -53,6 +53,9 @@ def audit(
         written = [_structure_from_options(tables[0], total_row, total_label, hierarchy, k)]
     else:
         written = gather(tables, release)
+        written = [_as_tidy(w, t) for w, t in zip(written, tables, strict=False)] + written[
+            len(tables) :
+        ]
     if not written:
         raise UsageError(f"{release}: the release holds no table yet")
     result = run_audit(written, width)
@@ -76,6 +79,26 @@ def audit(
     report.info(
         f"{title}: passed (every suppressed cell keeps an interval of at least {result.width})"
     )
+
+
+def _as_tidy(written: Any, path: Path) -> Any:
+    """A gap table written with ``--out-layout fingertips`` as the cells its protection
+    placed: ``in_treatment`` = Denominator - Count (prevalence - not in treatment) where
+    both are shown (blank elsewhere: not published), ``suppressed`` from the Value note."""
+    meta = _meta(path)
+    if not isinstance(meta, dict) or meta.get("layout") != "fingertips":
+        return written
+    from dataclasses import replace
+
+    import pandas as pd
+
+    frame = written.frame
+    t = (frame["Denominator"] - frame["Count"]).round().astype("Int64")
+    note = frame["Value note"].astype("string").fillna("")
+    tidy = frame.assign(
+        in_treatment=t, suppressed=note.str.startswith("Value suppressed").astype(bool)
+    )
+    return replace(written, frame=pd.DataFrame(tidy))
 
 
 def _meta(path: Path) -> Any:

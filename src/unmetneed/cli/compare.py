@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import Release, ZerosDisclosive, app, guarded, release_note
+from unmetneed.cli._app import (
+    HeaderRow,
+    LastRow,
+    Layout,
+    Release,
+    Sheet,
+    ZerosDisclosive,
+    app,
+    guarded,
+    release_note,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,12 +97,27 @@ def compare(
     cells: Annotated[
         str, typer.Option("--cells", help="wide view cells: pct or n-pct ('n (pct%)')")
     ] = "pct",
+    table1: Annotated[
+        bool,
+        typer.Option(
+            "--table1",
+            help="Table 1 view: variables down the side, cohorts across, n (%) cells rounded "
+            "half up and a p-value column (with --out, also written as NAME_table1.SUFFIX)",
+        ),
+    ] = False,
+    pct_digits: Annotated[
+        int, typer.Option("--pct-digits", help="Table 1 percentages: 0 or 1 decimals")
+    ] = 0,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="write the tidy table (.parquet, .csv or .xlsx)"),
     ] = None,
     release: Annotated[Path | None, Release] = None,
     zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
+    layout: Annotated[str | None, Layout] = None,
+    sheet: Annotated[str | None, Sheet] = None,
+    header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Compare cohorts (e.g. people in treatment and an out-of-treatment sample) by their
     characteristics: counts, percentages with 95% Wilson intervals, differences with
@@ -112,8 +137,15 @@ def compare(
         raise UsageError(f"--k {k}: use 0 or more (0 turns suppression off)")
     if cells not in ("pct", "n-pct"):
         raise UsageError(f"--cells {cells!r}: use pct or n-pct")
+    if pct_digits not in (0, 1):
+        raise UsageError(f"--pct-digits {pct_digits}: use 0 or 1")
+    if wide and table1:
+        raise UsageError("--wide and --table1: choose one view")
     target = check_out_path(out) if out is not None else None
     wide_target = check_out_path(_wide_path(target)) if target is not None and wide else None
+    t1_target = (
+        check_out_path(_wide_path(target, "table1")) if target is not None and table1 else None
+    )
     options = CompareOptions(
         by=tuple(by),
         within=tuple(within or ()),
@@ -125,23 +157,62 @@ def compare(
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
+    from unmetneed.load import InputOptions
+
     result, notes = compare_files(
-        cohort, options, kind, parse_column_mapping(column), release=release
+        cohort,
+        options,
+        kind,
+        parse_column_mapping(column),
+        release=release,
+        how=InputOptions(layout, sheet, header_row, last_row=last_row),
     )
     remarks = [*notes, *result.remarks]
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 to 3 will be shown as they are")
-    if target is None:
+    if target is None and table1:
+        _show_table1(result, remarks, pct_digits)
+    elif target is None:
         _show(result, remarks, wide=wide, cells=cells)
     else:
         _write(result, target, wide_target, cells, remarks)
+        if t1_target is not None:
+            _write_table1(result, t1_target, target, pct_digits, remarks)
     result.protected.record()
     release_note(release)
 
 
-def _wide_path(path: Path) -> Path:
-    """Where ``--wide`` writes its view beside ``--out``: ``NAME_wide.SUFFIX``."""
-    return path.with_name(f"{path.stem}_wide{path.suffix}")
+def _wide_path(path: Path, view: str = "wide") -> Path:
+    """Where ``--wide`` (or ``--table1``) writes its view beside ``--out``:
+    ``NAME_wide.SUFFIX``."""
+    return path.with_name(f"{path.stem}_{view}{path.suffix}")
+
+
+def _write_table1(
+    result: Comparison, target: Path, of: Path, digits: int, remarks: list[str]
+) -> None:
+    """Write the Table 1 view (``[c]`` in suppressed cells), then say so on stderr."""
+    from unmetneed import report
+    from unmetneed.outputs.table1 import table1
+    from unmetneed.write import write_table
+
+    view = table1(result.table, digits).shown()
+    meta = {"table": "compare_table1", "view_of": of.name, "remarks": remarks}
+    write_table(view, target, meta=meta)
+    report.info(f"Wrote the Table 1 view ({len(view):,} rows) to {target}")
+
+
+def _show_table1(result: Comparison, remarks: list[str], digits: int) -> None:
+    """Print the Table 1 view (``*`` where suppressed, as every terminal table)."""
+    from unmetneed import report
+    from unmetneed.outputs.table1 import table1
+
+    view = table1(result.table, digits)
+    shown = view.shown(report.SUPPRESSED)
+    rows = [["" if v == "[x]" else str(v) for v in rec] for rec in shown.itertuples(index=False)]
+    title = "Table 1: " + " vs ".join(result.cohorts)
+    right = [*view.cohort_columns, "p-value"]
+    report.show_table(rows, list(shown.columns), title=title, remarks=remarks, right_align=right)
 
 
 def _write(
@@ -225,7 +296,7 @@ def _tidy_rows(result: Comparison) -> tuple[list[str], list[list[str]], list[str
             )
         test = str(rec["test"])
         row.append("*" if test == "suppressed" else test)
-        row.append(_p(rec["p_value"], test == "suppressed"))
+        row.append(_p(rec["p_value"], test == "suppressed", rec.get("p_value_bound")))
         rows.append(row)
     right = ["n", "of", "% (95% CI)", "diff pp (95% CI)", "p"]
     return headers, rows, right
@@ -247,13 +318,12 @@ def _estimate(value: Any, lower: Any, upper: Any, suppressed: bool, sign: str = 
     return f"{text} ({float(lower):{sign}.1f} to {float(upper):{sign}.1f})"
 
 
-def _p(value: Any, suppressed: bool) -> str:
+def _p(value: Any, suppressed: bool, bound: Any = None) -> str:
+    from unmetneed.outputs.labels import p_text
+
     if suppressed:
         return "*"
-    if _is_na(value):
-        return ""
-    p = float(value)
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return p_text(value, None if _is_na(bound) else bound) or ""
 
 
 def _wide_rows(result: Comparison, cells: str) -> tuple[list[str], list[list[str]], list[str]]:

@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import Release, ZerosDisclosive, app, guarded, release_note
+from unmetneed.cli._app import (
+    HeaderRow,
+    LastRow,
+    Layout,
+    Release,
+    Sheet,
+    ZerosDisclosive,
+    app,
+    guarded,
+    reading,
+    release_note,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-HEADERS = ("area", "period", "substance", "prevalence", "treated", "not treated", "unmet %", "see")
+HEADERS = (
+    "area",
+    "period",
+    "substance",
+    "prevalence",
+    "treated",
+    "not treated",
+    "unmet %",
+    "vs benchmark",
+    "see",
+)
 RIGHT = ("prevalence", "treated", "not treated", "unmet %")
 TITLE = "Proportion not in treatment (95% interval in brackets; see: remarks below)"
 
@@ -22,10 +43,11 @@ TITLE = "Proportion not in treatment (95% interval in brackets; see: remarks bel
 @guarded
 def gap(
     treatment: Annotated[
-        Path,
+        list[Path],
         typer.Option(
             "--treatment",
-            help="treatment extract (one row per person) or counts file (a count column)",
+            help="treatment extract (one row per person) or counts file (a count column, or a "
+            "published layout such as NDTMS ViewIt); repeatable: the files are read together",
         ),
     ],
     prevalence: Annotated[Path, typer.Option("--prevalence", help="prevalence estimates")],
@@ -37,9 +59,10 @@ def gap(
         int,
         typer.Option(
             "--prevalence-years",
-            help="average the N most recent estimate years at or before each period",
+            help="average each area's N most recent estimate years at or before each period "
+            "(OHID: 3)",
         ),
-    ] = 1,
+    ] = 3,
     substance: Annotated[
         list[str] | None,
         typer.Option(
@@ -71,7 +94,7 @@ def gap(
         int | None,
         typer.Option(
             "--suppressed-max",
-            help="a count shown as * in a counts file is 1..N (default: K)",
+            help="a count shown as * in a counts file is 1..N (default: 4, or K if larger)",
         ),
     ] = None,
     out: Annotated[
@@ -79,6 +102,33 @@ def gap(
     ] = None,
     release: Annotated[Path | None, Release] = None,
     zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
+    layout: Annotated[list[str] | None, Layout] = None,
+    sheet: Annotated[list[str] | None, Sheet] = None,
+    header_row: Annotated[list[str] | None, HeaderRow] = None,
+    last_row: Annotated[list[str] | None, LastRow] = None,
+    rounded_to: Annotated[
+        int | None,
+        typer.Option(
+            "--rounded-to",
+            help="the treatment counts are published rounded to N (5 or 10; 0: exact), "
+            "whatever their layout says or the counts look like",
+        ),
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(
+            "--benchmark",
+            help="compare each area with this area's value (vs_benchmark; default: England "
+            "where the table has it)",
+        ),
+    ] = None,
+    out_layout: Annotated[
+        str,
+        typer.Option(
+            "--out-layout",
+            help="tidy (the contract's columns) or fingertips (Fingertips export columns)",
+        ),
+    ] = "tidy",
     failures_out: Annotated[
         Path | None,
         typer.Option("--failures-out", help="on a validation failure, write every one to this CSV"),
@@ -90,6 +140,9 @@ def gap(
     estimate's 95% bounds. Counts of 1..K are suppressed with what they could be worked out
     from.
 
+    Published files are read as they are (NDTMS ViewIt, the PHE alcohol estimates,
+    Fingertips): recognised by their header, or --layout NAME / INPUT=NAME.
+
     Example: unmetneed gap --treatment data/sample/extract.csv \\
     --prevalence data/sample/prevalence.csv --total "All areas"
     """
@@ -98,8 +151,10 @@ def gap(
     from unmetneed.gap import (
         GapOptions,
         compute_files,
+        fingertips_table,
         normalise_periods,
         normalise_substances,
+        period_notes,
         route_columns,
     )
     from unmetneed.load import parse_column_mapping
@@ -107,6 +162,14 @@ def gap(
 
     if out is not None:
         check_out_path(out)
+    if out_layout not in ("tidy", "fingertips"):
+        from unmetneed.errors import UsageError
+        from unmetneed.layouts import did_you_mean
+
+        raise UsageError(
+            f"--out-layout {out_layout!r}: {did_you_mean(out_layout, ('tidy', 'fingertips'))}"
+        )
+    _no_repeats(treatment)
     options = GapOptions(
         periods=normalise_periods(period),
         prevalence_years=prevalence_years,
@@ -116,6 +179,8 @@ def gap(
         strict=strict,
         suppressed_max=suppressed_max,
         zeros_disclosive=zeros_disclosive,
+        benchmark=benchmark,
+        periods_noted=period_notes(period),
     )
     pairs = [pair for c in column or [] for pair in parse_column_mapping([c]).items()]
     to_treatment, to_prevalence = route_columns(pairs, treatment, prevalence)
@@ -130,6 +195,10 @@ def gap(
             treatment_columns=to_treatment,
             prevalence_columns=to_prevalence,
             release=release,
+            reading=_with_rounding(
+                reading(("treatment", "prevalence"), layout, sheet, header_row, last_row),
+                rounded_to,
+            ),
         )
     except ValidationError as exc:
         if failures_out is not None:
@@ -148,12 +217,42 @@ def gap(
         result.protected.record()
         release_note(release)
         return
-    write_table(result.table, out, meta=result.meta())
+    if out_layout == "fingertips":  # audit reads in_treatment back as Denominator - Count
+        write_table(
+            fingertips_table(result.table), out, meta={**result.meta(), "layout": "fingertips"}
+        )
+    else:
+        write_table(result.table, out, meta=result.meta())
     result.protected.record()
     release_note(release)
     report.info(f"Wrote {len(result.table)} rows to {out}")
     for number, text in enumerate(result.remarks, start=1):
         report.info(f"{number}. {text}")
+
+
+def _with_rounding(how: dict[str, Any], rounded_to: int | None) -> dict[str, Any]:
+    """The treatment input's reading options with ``--rounded-to`` (checked: 0, 5 or 10)."""
+    if rounded_to is None:
+        return how
+    from dataclasses import replace
+
+    from unmetneed.errors import UsageError
+
+    if rounded_to not in (0, 5, 10):
+        raise UsageError(f"--rounded-to {rounded_to}: use 5 or 10 (0: the counts are exact)")
+    return {**how, "treatment": replace(how["treatment"], rounded_to=rounded_to)}
+
+
+def _no_repeats(paths: list[Path]) -> None:
+    """A usage error for a file given twice as --treatment (it would be counted twice)."""
+    seen = set()
+    for path in paths:
+        resolved = path.resolve()
+        if resolved in seen:
+            from unmetneed.errors import UsageError
+
+            raise UsageError(f"--treatment {path}: given twice; give each file once")
+        seen.add(resolved)
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
@@ -183,6 +282,7 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
                 SUPPRESSED
                 if hidden
                 else _interval(r.unmet_need_pct, r.unmet_need_pct_lower, r.unmet_need_pct_upper),
+                "" if r.vs_benchmark == "not_compared" else str(r.vs_benchmark),
                 "" if _missing(r.remarks) else str(r.remarks),
             ]
         )

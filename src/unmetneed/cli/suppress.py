@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import Release, app, guarded, release_note
+from unmetneed.cli._app import HeaderRow, LastRow, Release, Sheet, app, guarded, release_note
 
 
 @app.command()
@@ -40,6 +40,9 @@ def suppress(
     failures_out: Annotated[
         Path | None, typer.Option("--failures-out", help="write every input failure to this CSV")
     ] = None,
+    sheet: Annotated[str | None, Sheet] = None,
+    header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Suppress small counts and enough others that none can be worked out from the totals.
 
@@ -47,108 +50,38 @@ def suppress(
     """
     from unmetneed import report
     from unmetneed.disclosure import Policy
-    from unmetneed.disclosure.publish import protect_one
-    from unmetneed.disclosure.tables import (
-        LongSpec,
-        counts_column,
-        from_long,
-        structure_failures,
-        total_rows,
-    )
-    from unmetneed.errors import UsageError, ValidationError
-    from unmetneed.load import read_table
-    from unmetneed.write import check_out_path, write_table
+    from unmetneed.errors import ValidationError
+    from unmetneed.load import read_input
+    from unmetneed.suppress import SuppressOptions, suppress_table
+    from unmetneed.write import check_out_path, sha256_file, write_table
 
     if out is not None:
         out = check_out_path(out)
     chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
-    frame = read_table(table)
+    frame, read_notes = read_input(table, sheet, header_row, last_row)
+    for note in read_notes:
+        report.info(f"{table}: {note}")
+    dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
+    options = SuppressOptions(chosen, total_row, total_label, _hierarchy(hierarchy, dims), count)
+    if chosen.off:
+        report.warn("--k 0: suppression is off; every count is published as it is")
     try:
-        values = counts_column(frame, table, count)
+        done = suppress_table(frame, options, str(table), release, sha256_file(table)[:16])
     except ValidationError as exc:
         _save_failures(exc, failures_out)
         raise
-    dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
-    tree = _hierarchy(hierarchy, dims)
-    looks = [w for w in TOTAL_WORDS if not (total_row and w == total_label.strip().casefold())]
-    for word in looks:  # a total not read as one would be published unprotected
-        labelled = [d for d in dims if total_rows(frame, d, word).any()]
-        if labelled:
-            raise UsageError(
-                f"{table}: rows labelled {word!r} in {', '.join(labelled)} look like totals; "
-                f"say --total-row --total-label {word!r} so they are protected as totals "
-                "(or rename them if they are not)"
-            )
-    spec = LongSpec(dims, total_row, total_label, tree)
-    cells = from_long(frame.rename(columns={count: "count"}), values, spec)
-    failures = structure_failures(frame, cells, spec, count)
-    if failures:
-        invalid = ValidationError(str(table), "counts", failures)
-        _save_failures(invalid, failures_out)
-        raise invalid
-    if chosen.off:
-        report.warn("--k 0: suppression is off; every count is published as it is")
-    piece, people = _piece(table, frame, values, cells, spec)
-    done = protect_one(piece, people, chosen, release, weight="count")
-    protection = done.protection
-    result = protection.apply(
-        frame.assign(**{count: values}).rename(columns={count: "count"}), cells
-    )
-    result = result.rename(columns={"count": count})
-    meta = {
-        "table": "suppress",
-        "source": str(table),
-        "disclosure": done.meta(),
-        "remarks": protection.remarks,
-    }
     if out is None:
-        shown = result.assign(**{count: result[count].astype("string").fillna("*")})
-        report.show_frame(shown, title=str(table), remarks=protection.remarks)
-        done.record()
-        release_note(release)
-        return
-    write_table(result, out, meta=meta)
-    report.info(
-        f"wrote {out}: {int(protection.suppressed.sum())} count(s) suppressed "
-        "(small ones and those that would give them away)"
-    )
-    report.show_remarks(protection.remarks)
-    done.record()
+        shown = done.table.assign(**{count: done.table[count].astype("string").fillna("*")})
+        report.show_frame(shown, title=str(table), remarks=done.remarks)
+    else:
+        write_table(done.table, out, meta=done.meta)
+        report.info(
+            f"wrote {out}: {int(done.protection.suppressed.sum())} count(s) suppressed "
+            "(small ones and those that would give them away)"
+        )
+        report.show_remarks(done.remarks)
+    done.protected.record()
     release_note(release)
-
-
-TOTAL_WORDS = ("total", "all", "all areas", "all persons", "persons", "england", "overall")
-
-
-def _piece(table: Path, frame: Any, values: Any, cells: Any, spec: Any) -> tuple[Any, Any]:
-    """The table as a release piece: each row counts the people of the table's inner rows
-    that match its labels (a Total label: any value), so separate ``suppress --release``
-    runs on the same table are one release. A hierarchy's rows are not defined (their
-    cells are protected by the table's own relations only)."""
-    import numpy as np
-
-    from unmetneed.disclosure.release import RAW, Def, Piece
-    from unmetneed.disclosure.tables import total_rows
-    from unmetneed.write import sha256_file
-
-    n = len(frame)
-    if spec.hierarchy:
-        return Piece("suppress", cells, (None,) * n, blocks=True), {}
-    pop = sha256_file(table)[:16]
-    is_total = {
-        d: total_rows(frame, d, spec.total_label) if spec.totals else np.zeros(n, bool)
-        for d in spec.dims
-    }
-    text = {d: frame[d].astype("string").fillna("not_stated").tolist() for d in spec.dims}
-    defs = tuple(
-        Def.of(pop, {RAW + d: [text[d][i]] for d in spec.dims if not is_total[d][i]})
-        for i in range(n)
-    )
-    inner = (
-        ~np.logical_or.reduce([is_total[d] for d in spec.dims]) if spec.dims else np.ones(n, bool)
-    )
-    people = frame.loc[inner, list(spec.dims)].assign(count=np.asarray(values)[inner])
-    return Piece("suppress", cells, defs, blocks=True), {pop: people.reset_index(drop=True)}
 
 
 def _save_failures(exc: Exception, path: Path | None) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unmetneed.cli._app import app, guarded
+from unmetneed.cli._app import HeaderRow, LastRow, Layout, app, guarded
 
 Kind = Annotated[str, typer.Option("--kind", help="treatment, counts, cohort or prevalence")]
 Columns = Annotated[
@@ -29,6 +29,9 @@ def validate(
     failures_out: Annotated[
         Path | None, typer.Option("--failures-out", help="write every failure to this CSV")
     ] = None,
+    layout: Annotated[str | None, Layout] = None,
+    header_row: Annotated[int | None, HeaderRow] = None,
+    last_row: Annotated[int | None, LastRow] = None,
 ) -> None:
     """Check a file against its contract; print a summary, or every failure (exit 3).
 
@@ -41,7 +44,16 @@ def validate(
 
     mapping = parse_column_mapping(column)
     try:
-        loaded = load(file, kind, columns=mapping, sheet=sheet, substance=substance)
+        loaded = load(
+            file,
+            kind,
+            columns=mapping,
+            sheet=sheet,
+            substance=substance,
+            layout=layout,
+            header_row=header_row,
+            last_row=last_row,
+        )
     except ValidationError as exc:
         if failures_out is not None:
             from unmetneed.write import write_failures

@@ -345,8 +345,9 @@ def _first_places(structure: Cells) -> tuple[np.ndarray, np.ndarray]:
     return place, row
 
 
-def read_written(path: Any) -> pd.DataFrame:
-    """A table as the tool wrote it (empty cells as missing), by suffix."""
+def read_written(path: Any, sheet: str | None = None) -> pd.DataFrame:
+    """A table as the tool wrote it (empty cells as missing), by suffix; ``sheet``: a
+    workbook's sheet (default: its first table)."""
     from pathlib import Path
 
     from unmetneed.errors import InputError
@@ -361,7 +362,11 @@ def read_written(path: Any) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(p, encoding="utf-8")
         if suffix == ".xlsx":
-            return pd.read_excel(p, engine="openpyxl")
+            from unmetneed.outputs.workbook import is_accessible, read_workbook_table
+
+            if is_accessible(p):
+                return read_workbook_table(p, sheet)
+            return pd.read_excel(p, sheet_name=sheet or 0, engine="openpyxl")
     except Exception as exc:  # a damaged file is an input problem
         raise InputError(f"{p}: could not be read ({type(exc).__name__}: {exc})") from None
     raise InputError(f"{p}: unknown table type {suffix or '(none)'}; use .parquet, .csv or .xlsx")

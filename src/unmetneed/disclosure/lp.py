@@ -44,7 +44,9 @@ class Model:
         lp.a_matrix_.value_ = csc.data
         self.n_col = n_col
         self.highs = highspy.Highs()
-        self.highs.silent()
+        self.highs.silent()  # no banner or log on stdout: stdout holds the tables
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("log_to_console", False)
         self.highs.setOptionValue("threads", 1)
         self.highs.setOptionValue("random_seed", 0)
         self.highs.setOptionValue("solver", solver)
