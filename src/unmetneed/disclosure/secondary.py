@@ -283,6 +283,20 @@ def repair_jointly(
     return deviation.hidden, cells[~proven], wide
 
 
+def _both_ways(deviation: _Deviation, cell: int, width: int, room: float) -> bool:
+    """Whether ``cell`` gets an interval of ``width`` from two deviations, one lowering it
+    by ``d`` people (at most its ``room`` above its floor) and one lifting it by
+    ``width - d`` (the two tables bound it on either side of its value), hiding what they
+    move; the largest ``d`` first. For a cell pinned near its floor from one side."""
+    at = np.array([cell])
+    for d in range(min(width - 1, int(room)), 0, -1):
+        if deviation.raise_cells(at, np.array([float(d)]), down=True) is None:
+            continue
+        if deviation.raise_cells(at, np.array([float(width - d)])) is not None:
+            return True
+    return False
+
+
 def repair(
     state: State,
     hidden: np.ndarray,
@@ -305,6 +319,7 @@ def repair(
         if (
             deviation.raise_cells(at, np.array([need])) is None
             and deviation.raise_cells(at, np.array([float(width)]), down=True) is None
+            and not _both_ways(deviation, p, width, float(values[p] - state.floor[p]))
         ):
             if spare is not None and spare[p]:
                 continue
