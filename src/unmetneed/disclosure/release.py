@@ -632,14 +632,15 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     """Suppression over the whole release (module docstring). Deterministic.
 
     1. Small cells (and small guarded groups) and the earlier release's suppressed cells
-       are hidden; one min-cost deviation LP lifts every one of them by the width at
-       once, hiding the shown cells it moves (``secondary``), at the cost of what each
-       hides (people; margins, denominators and totals far dearer: :mod:`lean`). (A
-       greedy pass closing lone relations first hid about three times the people.)
-    2. Zeros of groups whose size is suppressed are hidden (group disclosure).
+       are hidden; every relation left with one hidden cell gets a complement (an inner
+       cell before a margin); one min-cost deviation LP lifts every one of them by the
+       width at once, hiding the shown cells it moves (``secondary``), at the cost of
+       what each hides (people; margins, denominators and totals far dearer: :mod:`lean`).
+    2. Zeros of groups whose size is suppressed are hidden (group disclosure); a
+       complement group size beside shown zeros is shown again, never picked again.
     3. Rounds of checking as the attacker sees it: a complement it pins is shown (it gives
-       nothing new); every other narrow cell gets a deviation of its own (up, else down),
-       hiding what it moves; until nothing is narrow.
+       nothing new); every other narrow cell gets a deviation of its own (up, else down,
+       else both ways), hiding what it moves; until nothing is narrow.
     """
     cells, values = release.cells, release.cells.values
     published = cells.published()

@@ -7,8 +7,9 @@ Requirement (contract 4.3): for every primary cell ``p``, the attacker of
 Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed seed):
 
 1. **Heuristic.** While a relation has exactly one unknown cell (it could be worked out by
-   subtraction), hide its cheapest eligible partner: a cell with room to move down by the
-   width (``value - floor >= width``) first, then one closing the most lone relations at
+   subtraction), hide its cheapest eligible partner: the lightest (an inner cell before a
+   margin, when cells are weighed), then a cell with room to move down by the width
+   (``value - floor >= width``), then one closing the most lone relations at
    once, then the smallest count, then the lowest index. Vectorised over all relations at
    once with sparse matrices. Skipped under a rounding policy (a rounded count is known
    only to +-2, so a lone suppressed cell may already be safe).
@@ -18,7 +19,8 @@ Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed s
    true table, ``R @ y == 0``, lifting every uncertified primary by the width at once,
    cells staying within what the attacker would allow once suppressed (``x + y >= floor``),
    at cost ``1 + value / (1 + max value)`` per person moved in a shown cell (fewest cells,
-   then smallest counts) and 0 in an unknown one. Every shown cell it moves is suppressed.
+   then smallest counts; or, given each cell's weight, what hiding it loses: ``lean``)
+   and 0 in an unknown one. Every shown cell it moves is suppressed.
    The deviation is a table the attacker cannot rule out, so each lifted primary has
    ``max - min >= width``; suppressing more never narrows an interval, so cells proven
    safe stay safe.
