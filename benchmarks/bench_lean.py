@@ -29,7 +29,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_disclosure import synthetic  # noqa: E402  (beside this file)
-
 from unmetneed.disclosure.attacker import knowledge, narrow  # noqa: E402
 from unmetneed.disclosure.tables import LongSpec, from_long  # noqa: E402
 from unmetneed.suppress import SuppressOptions, suppress_table  # noqa: E402
@@ -71,7 +70,7 @@ def run(seed: int) -> str:
     policy = done.protection.policy
     know = knowledge(cells.matrix(), shown, cells.published(), policy)
     found = narrow(know, np.flatnonzero(primary), policy.protection_width)
-    people, count = TAU[seed] if seed in TAU else (0, 0)
+    people, count = TAU.get(seed, (0, 0))
     tau = f"{people:,} in {count:,}" if people else "-"
     return (
         f"| {seed} | {int(primary.sum()):,} | {int(complement.sum()):,} "
