@@ -170,6 +170,12 @@ def main() -> None:
         text=True,
         check=False,
     )
+    lean = subprocess.run(
+        [sys.executable, str(HERE / "bench_lean.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     csv = subprocess.run(
         [sys.executable, str(HERE / "bench_csv.py")],
         stdout=subprocess.PIPE,
@@ -200,6 +206,10 @@ def main() -> None:
         "## Secondary suppression (benchmarks/bench_disclosure.py)",
         "",
         disclosure.stdout.strip() or f"failed: {disclosure.stderr[-500:]}",
+        "",
+        "## What protection hides: table A beside tau-Argus (benchmarks/bench_lean.py)",
+        "",
+        lean.stdout.strip() or f"failed: {lean.stderr[-500:]}",
         "",
         "## CSV input, streamed (benchmarks/bench_csv.py)",
         "",

@@ -26,7 +26,7 @@ def commands() -> list[str]:
 def examples() -> list[str]:
     """Every README command line that runs unmetneed (continuation lines joined)."""
     lines = []
-    for block in re.findall(r"```\n(.*?)```", README, flags=re.S):
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
         lines += [
             ln.strip() for ln in joined.splitlines() if ln.strip().startswith(".venv/bin/unmetneed")

@@ -548,3 +548,31 @@ def test_sheet_on_a_csv_is_said_not_silently_ignored(tmp_path: Path) -> None:
     code, out, err = run("validate", str(path), "--kind", "prevalence", "--sheet", "Data")
     assert code == 0
     assert "--sheet Data not used (not an Excel file)" in out + err
+
+
+def test_a_counts_cohort_with_a_true_false_column_is_counted_not_a_bug(tmp_path: Path) -> None:
+    # 5 people with a mental-health disability, 6 without (red team: exit 1, TypeError).
+    path = tmp_path / "mini.csv"
+    path.write_text(
+        "period,area,disability_mental_health,count\n2024/25,A,true,5\n2024/25,A,no,6\n"
+    )
+    out = tmp_path / "c.csv"
+    code, _, err = run(
+        "compare", "--cohort", f"X={path}", "--cohort", f"Y={path}",
+        "--by", "disability_mental_health", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    table = pd.read_csv(out)
+    x = table[table["cohort"] == "X"].set_index("category")
+    assert x.loc["yes", "count"] == 5 and x.loc["no", "count"] == 6
+    assert (x["denominator"] == 11).all()
+    path.write_text("period,area,disability_mental_health,count\n2024/25,A,maybe,7\n")
+    code, _, err = run("compare", "--cohort", f"X={path}", "--by", "disability_mental_health")
+    assert code == 2 and "'maybe' is not true/false" in err
+
+
+def test_a_counts_file_with_a_header_only_is_not_a_bug(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("period,area,drug_group,crack,count\n")
+    code, _, err = run("validate", str(path), "--kind", "counts")
+    assert code == 0 and "Traceback" not in err

@@ -338,3 +338,23 @@ def test_chart_draws_a_named_sheet_of_the_run_workbook(published: Path, tmp_path
     result = CliRunner().invoke(app, missing)
     assert result.exit_code == 2 and "no table sheet 'nope'" in result.stderr
     assert not (tmp_path / "n.svg").exists()
+
+
+def test_a_zero_bar_whose_wilson_limit_is_a_hair_above_zero_is_drawn() -> None:
+    # Wilson's lower limit of 0/19 can come out as 6.9e-16 (found on a sample run): the
+    # chart drew it as a negative whisker and failed (exit 1). 15/19 = 78.9%.
+    frame = pd.DataFrame(
+        {
+            "cohort": ["A", "A"],
+            "variable": ["sex", "sex"],
+            "category": ["male", "female"],
+            "count": [15, 0],
+            "denominator": [19, 19],
+            "pct": [100 * 15 / 19, 0.0],
+            "pct_lower": [63.65, 6.9e-16],
+            "pct_upper": [88.9, 16.8],
+            "suppressed": [False, False],
+        }
+    )
+    drawn = draw(frame, "bars")
+    assert "bar-0-1" in svg_text(drawn)  # the 0% bar is drawn, with its whisker

@@ -313,3 +313,27 @@ def test_a_damaged_register_is_exit_2(files: tuple[Path, Path], tmp_path: Path) 
     (rel / "register.json").write_text('{"tables": [{"table": "x"}]}')
     code, said = cli("gap", "--treatment", extract, "--prevalence", prevalence, "--release", rel)
     assert code == 2 and "register" in said and "Traceback" not in said
+
+
+def test_a_counts_file_is_one_population_for_compare_and_gap(tmp_path: Path) -> None:
+    """compare with a counts file as its cohort, then gap on the same file, one --release:
+    the red team recovered gap's hidden counts when compare filed the people as a cohort
+    (each row one person) and gap as treatment (each row `count` people)."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    records = pd.read_csv(sample / "extract.csv")
+    records = records[records["period"] == records["period"].max()]
+    keys = ["period", "area", "drug_group", "crack"]
+    counts = records.groupby(keys, dropna=False).size().rename("count").reset_index()
+    path = tmp_path / "counts.csv"
+    counts.to_csv(path, index=False)
+    rel = tmp_path / "release"
+    runner = CliRunner()
+    args = ["compare", "--cohort", f"NDTMS={path}", "--by", "substance_cohort"]
+    args += ["--within", "area", "--release", str(rel), "--out", str(tmp_path / "c.csv")]
+    assert runner.invoke(app, args).exit_code == 0
+    args = ["gap", "--treatment", str(path), "--prevalence", str(sample / "prevalence.csv")]
+    args += ["--release", str(rel), "--out", str(tmp_path / "g.csv")]
+    assert runner.invoke(app, args).exit_code == 0
+    earlier, _ = register.read(rel)
+    names = {d.pop for piece in earlier for d in piece.defs if d is not None}
+    assert len(names) == 1 and next(iter(names)).startswith("treatment:")

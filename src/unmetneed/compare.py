@@ -350,11 +350,27 @@ def _with_not_stated(name: str, categories: Sequence[str], codes: np.ndarray) ->
 
 
 def _flag_codes(values: pd.Series) -> np.ndarray:
-    """yes -> 0, no -> 1, not stated -> 2 for a true/false column."""
+    """yes -> 0, no -> 1, not stated -> 2 for a true/false column (typed, or as text in a
+    counts file's extra column: spelled as the contract's flags, else a ``UsageError``)."""
+    if str(values.dtype) not in ("boolean", "bool"):
+        values = _flags_from_text(values)
     flags = values.astype("boolean")
     missing = flags.isna().to_numpy()
     true = flags.fillna(False).to_numpy(dtype=bool)
     return np.where(missing, 2, np.where(true, 0, 1)).astype(np.int64)
+
+
+def _flags_from_text(values: pd.Series) -> pd.Series:
+    """A column of flag spellings (``yes``, ``false``, blank...) as booleans."""
+    from unmetneed.codes import code_list, normalise
+
+    mapped, bad = normalise(values.astype("string"), code_list("flag"))
+    if bad.any():
+        wrong = values[bad.to_numpy()].iloc[0]
+        raise UsageError(
+            f"column {values.name}: value {wrong!r} is not true/false (yes/no, 1/0 or blank)"
+        )
+    return mapped.astype("boolean")
 
 
 def derive_substance_cohort(drug_group: pd.Series, crack: pd.Series) -> np.ndarray:
@@ -1452,15 +1468,20 @@ def _file_populations(
     people in every command of a release, whatever the file's format); a cohort column's
     labels within one file each their own."""
     from unmetneed.disclosure.release import fingerprint, population
+    from unmetneed.stream import PEOPLE
+
+    def name(item: Loaded, frame: pd.DataFrame) -> str:
+        # a counts file (people per row) counts treatment people, as gap reads it
+        kind = "treatment" if PEOPLE in frame else item.kind
+        return population(kind, fingerprint(frame, PEOPLE))
 
     if parsed[0][0] is None:
         frame = loaded[0].frame
         text = frame["cohort"].astype("string")
         return {
-            str(x): population(loaded[0].kind, fingerprint(frame[(text == x).to_numpy(bool)]))
+            str(x): name(loaded[0], frame[(text == x).to_numpy(bool)])
             for x in text.dropna().unique().tolist()
         }
     return {
-        str(label): population(item.kind, fingerprint(item.frame))
-        for (label, _), item in zip(parsed, loaded, strict=True)
+        str(label): name(item, item.frame) for (label, _), item in zip(parsed, loaded, strict=True)
     }

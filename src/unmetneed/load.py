@@ -586,7 +586,8 @@ def load(
         declared = shaped.layout.rounded_to if shaped.layout else None
         declared = rounded_to if rounded_to is not None else declared
         typed = typed.assign(count_rounding=rounding_by_area(typed, declared))
-    rounded = int(typed["count_rounding"].max()) if "count_rounding" in typed else 0
+    rounding = typed["count_rounding"] if "count_rounding" in typed else pd.Series(dtype=int)
+    rounded = int(rounding.max()) if len(rounding) else 0
     loaded = Loaded(typed, path, kind, [*read_notes, *shaped.notes, *notes], rounded or None, name)
     if "count_suppressed" in typed and typed["count_suppressed"].any():
         n = int(typed["count_suppressed"].sum())

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure import attacker
+from unmetneed.disclosure import attacker, lean
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
 from unmetneed.disclosure.secondary import State, heuristic, repair, repair_jointly
@@ -132,7 +132,7 @@ def fingerprint(frame: pd.DataFrame, weight: str | None = None) -> str:
         keys["cohort"] = frame["cohort"].astype("string").fillna(NOT_STATED).to_numpy(object)
     people = frame[weight].to_numpy(np.int64) if weight and weight in frame else 1
     counts = keys.assign(n=people).groupby(list(keys.columns), sort=True)["n"].sum()
-    text = counts.reset_index().to_csv(index=False)
+    text = counts[counts > 0].reset_index().to_csv(index=False)  # rows of 0 people: nobody
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -632,13 +632,15 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     """Suppression over the whole release (module docstring). Deterministic.
 
     1. Small cells (and small guarded groups) and the earlier release's suppressed cells
-       are hidden; every relation left with one hidden cell gets a complement; one
-       min-cost deviation LP lifts every one of them by the width at once, hiding the
-       shown cells it moves (``secondary``).
-    2. Zeros of groups whose size is suppressed are hidden (group disclosure).
+       are hidden; every relation left with one hidden cell gets a complement (an inner
+       cell before a margin); one min-cost deviation LP lifts every one of them by the
+       width at once, hiding the shown cells it moves (``secondary``), at the cost of
+       what each hides (people; margins, denominators and totals far dearer: :mod:`lean`).
+    2. Zeros of groups whose size is suppressed are hidden (group disclosure); a
+       complement group size beside shown zeros is shown again, never picked again.
     3. Rounds of checking as the attacker sees it: a complement it pins is shown (it gives
-       nothing new); every other narrow cell gets a deviation of its own (up, else down),
-       hiding what it moves; until nothing is narrow.
+       nothing new); every other narrow cell gets a deviation of its own (up, else down,
+       else both ways), hiding what it moves; until nothing is narrow.
     """
     cells, values = release.cells, release.cells.values
     published = cells.published()
@@ -651,7 +653,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     revealed = release.locked.copy()
     matrix = cells.matrix()
     start = small | release.forced
-    state = _state(release, matrix, start, policy, revealed)
+    weight = lean.weights(cells, published)
+    state = _state(release, matrix, start, policy, revealed, weight)
     hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
     targets = np.flatnonzero(start & (published | release.guard))
     # a group the tables never show can only be flagged when its count is below 2K (its
@@ -659,7 +662,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     large = release.guard & ~published & (values >= 2 * max(policy.k, 1))
     proven = large.copy()
     if len(targets) and cells.relations:
-        state = _state(release, matrix, hidden, policy, revealed)
+        state = _state(release, matrix, hidden, policy, revealed, weight)
         need = np.full(len(targets), float(policy.protection_width))
         hidden, unproven, wide = repair_jointly(state, hidden, targets, need, DEVIATION)
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
@@ -672,6 +675,14 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         floor = floors(release, hidden, policy)
         shown = _shown(values, hidden, policy)
         narrow, pinned, low = exposed(release, shown, policy, floor, proven, min_gain=0.25)
+        beside = _beside_zeros(release, hidden) & ~start & published
+        if beside.any() and not __import__("os").environ.get(
+            "NOBESIDE"
+        ):  # a complement size over shown zeros: show it, never pick it again
+            revealed |= beside
+            hidden &= ~beside
+            before, proven = hidden.copy(), large.copy()
+            continue
         if not narrow.any():
             return _protection(policy, small, hidden, values)
         # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
@@ -683,12 +694,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         hidden &= ~reveal
         fix = np.flatnonzero(narrow & ~reveal)
         if len(fix):
-            state = _state(release, matrix, hidden, policy, revealed)
+            state = _state(release, matrix, hidden, policy, revealed, weight)
             zero = published & (values == 0) & ~start
             need = np.maximum(low[fix] + policy.protection_width - values[fix], 0.0)
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
             proven |= wide
-            state = _state(release, matrix, hidden, policy, revealed)
+            state = _state(release, matrix, hidden, policy, revealed, weight)
             hidden = repair(state, hidden, fix, low[fix], spare=zero)
             # a zero no suppression can protect is known to be 0 from the other tables:
             # show it (hiding it tells nothing; its group may need more, found next round)
@@ -722,6 +733,23 @@ def _narrow_again(
     return out
 
 
+def _beside_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
+    """Mask of the suppressed group sizes (block totals) all of whose categories but at
+    most one are shown zeros: the zeros tell that the group shares one category, which a
+    suppressed size must not hide behind (group disclosure)."""
+    parts, totals = _memberships(release.blocks)
+    out = np.zeros(len(hidden), dtype=bool)
+    if not len(parts):
+        return out
+    sizes = np.asarray([len(p) for _, p in release.blocks], np.int64)
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    shown_zero = ~hidden[parts] & (release.cells.values[parts] == 0)
+    zeros = np.bincount(block, weights=shown_zero.astype(np.float64), minlength=len(sizes))
+    total = np.asarray([t for t, _ in release.blocks], np.int64)
+    out[total[(sizes > 1) & (zeros >= sizes - 1) & hidden[total]]] = True
+    return out
+
+
 def _over_hidden_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
     """Mask of the group sizes (block totals) one of whose categories is a hidden zero."""
     parts, totals = _memberships(release.blocks)
@@ -732,12 +760,19 @@ def _over_hidden_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
 
 
 def _state(
-    release: Release, matrix: Any, hidden: np.ndarray, policy: Policy, locked: np.ndarray
+    release: Release,
+    matrix: Any,
+    hidden: np.ndarray,
+    policy: Policy,
+    locked: np.ndarray,
+    weight: np.ndarray | None = None,
 ) -> State:
-    """The facts a complement search needs when ``hidden`` is suppressed."""
+    """The facts a complement search needs when ``hidden`` is suppressed (``weight``: what
+    hiding each cell costs, :func:`lean.weights`)."""
     cells = release.cells
     floor = floors(release, hidden, policy)
-    return State.of(matrix, cells.values, cells.published(), policy, floor, locked)
+    published = cells.published()
+    return State.of(matrix, cells.values, published, policy, floor, locked, weight)
 
 
 def _settle_zeros(

@@ -7,8 +7,9 @@ Requirement (contract 4.3): for every primary cell ``p``, the attacker of
 Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed seed):
 
 1. **Heuristic.** While a relation has exactly one unknown cell (it could be worked out by
-   subtraction), hide its cheapest eligible partner: a cell with room to move down by the
-   width (``value - floor >= width``) first, then one closing the most lone relations at
+   subtraction), hide its cheapest eligible partner: the lightest (an inner cell before a
+   margin, when cells are weighed), then a cell with room to move down by the width
+   (``value - floor >= width``), then one closing the most lone relations at
    once, then the smallest count, then the lowest index. Vectorised over all relations at
    once with sparse matrices. Skipped under a rounding policy (a rounded count is known
    only to +-2, so a lone suppressed cell may already be safe).
@@ -18,7 +19,8 @@ Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed s
    true table, ``R @ y == 0``, lifting every uncertified primary by the width at once,
    cells staying within what the attacker would allow once suppressed (``x + y >= floor``),
    at cost ``1 + value / (1 + max value)`` per person moved in a shown cell (fewest cells,
-   then smallest counts) and 0 in an unknown one. Every shown cell it moves is suppressed.
+   then smallest counts; or, given each cell's weight, what hiding it loses: ``lean``)
+   and 0 in an unknown one. Every shown cell it moves is suppressed.
    The deviation is a table the attacker cannot rule out, so each lifted primary has
    ``max - min >= width``; suppressing more never narrows an interval, so cells proven
    safe stay safe.
@@ -83,6 +85,7 @@ class State:
     policy: Policy
     floor: np.ndarray
     can: np.ndarray
+    weight: np.ndarray | None = None
 
     @classmethod
     def of(
@@ -93,11 +96,14 @@ class State:
         policy: Policy,
         floor: np.ndarray | None = None,
         locked: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
     ) -> State:
         """The state with the policy's floor unless ``floor`` is given; ``locked`` cells
-        (already published) are never complements."""
+        (already published) are never complements; ``weight``: each cell's cost per person
+        hidden (default 1: see :mod:`lean`)."""
         least = np.full(len(values), float(policy.floor)) if floor is None else floor
-        return cls(matrix, values, published, policy, least, eligible(values, least, locked))
+        can = eligible(values, least, locked)
+        return cls(matrix, values, published, policy, least, can, weight)
 
     def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
         """The attacker's knowledge when ``hidden`` cells are suppressed."""
@@ -122,6 +128,7 @@ def heuristic(state: State, primary: np.ndarray) -> np.ndarray:
     width = policy.protection_width
     rooms = (values - floor < width).astype(np.int64)  # 0: room to move down
     cost = values.astype(np.float64)
+    dear = np.zeros(len(values)) if state.weight is None else state.weight  # margins last
     hidden = primary.copy()
     if policy.round_to:  # rounded counts are not exact: leave the judgement to the LP
         return hidden
@@ -141,7 +148,7 @@ def heuristic(state: State, primary: np.ndarray) -> np.ndarray:
             return hidden
         # A partner closing several lone relations at once is worth more.
         hits = np.bincount(cols, minlength=len(values))
-        order = np.lexsort((cols, cost[cols], -hits[cols], rooms[cols], rows))
+        order = np.lexsort((cols, cost[cols], -hits[cols], rooms[cols], dear[cols], rows))
         _, first = np.unique(rows[order], return_index=True)
         picks = cols[order][first]
         if hidden[picks].all():
@@ -188,7 +195,11 @@ class _Deviation:
         can = state.can & ~free  # shown, exact or rounded
         self.up = np.where(can, np.inf, know.upper - x)
         self.down = np.maximum(np.where(can, x - state.floor, x - know.lower), 0.0)
-        self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
+        if state.weight is None:  # fewest cells, then smallest counts
+            self.cost = np.where(can, 1.0 + x / (1.0 + x.max()), 0.0)
+        else:  # what hiding it loses, spread over the width it moves (lean.prune)
+            per = state.weight * (1.0 + x) / max(state.policy.protection_width, 1)
+            self.cost = np.where(can, per, 0.0)
         self.n = len(values)
         self.hidden = hidden.copy()
         self.model = Model(
@@ -274,6 +285,20 @@ def repair_jointly(
     return deviation.hidden, cells[~proven], wide
 
 
+def _both_ways(deviation: _Deviation, cell: int, width: int, room: float) -> bool:
+    """Whether ``cell`` gets an interval of ``width`` from two deviations, one lowering it
+    by ``d`` people (at most its ``room`` above its floor) and one lifting it by
+    ``width - d`` (the two tables bound it on either side of its value), hiding what they
+    move; the largest ``d`` first. For a cell pinned near its floor from one side."""
+    at = np.array([cell])
+    for d in range(min(width - 1, int(room)), 0, -1):
+        if deviation.raise_cells(at, np.array([float(d)]), down=True) is None:
+            continue
+        if deviation.raise_cells(at, np.array([float(width - d)])) is not None:
+            return True
+    return False
+
+
 def repair(
     state: State,
     hidden: np.ndarray,
@@ -296,6 +321,7 @@ def repair(
         if (
             deviation.raise_cells(at, np.array([need])) is None
             and deviation.raise_cells(at, np.array([float(width)]), down=True) is None
+            and not _both_ways(deviation, p, width, float(values[p] - state.floor[p]))
         ):
             if spare is not None and spare[p]:
                 continue

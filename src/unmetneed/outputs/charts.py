@@ -88,7 +88,7 @@ def caterpillar(
     lo = shown["unmet_need_pct_lower"].astype("Float64").fillna(np.nan).to_numpy(dtype=float)
     hi = shown["unmet_need_pct_upper"].astype("Float64").fillna(np.nan).to_numpy(dtype=float)
     colours = _vs_colours(shown)
-    err = np.vstack([np.nan_to_num(x - lo), np.nan_to_num(hi - x)])
+    err = _whiskers(x, lo, hi)
     for i in range(len(shown)):
         drawn = ax.errorbar(
             x[i], y_shown[i], xerr=err[:, i : i + 1], fmt="o", color=colours[i], capsize=2, ms=4
@@ -232,14 +232,14 @@ def bars(
         y = pct.fillna(0).to_numpy(dtype=float)
         lo = mine["pct_lower"].astype("Float64").reindex(categories).fillna(np.nan)
         hi = mine["pct_upper"].astype("Float64").reindex(categories).fillna(np.nan)
-        err = np.vstack([y - lo.to_numpy(dtype=float), hi.to_numpy(dtype=float) - y])
+        err = _whiskers(y, lo.to_numpy(dtype=float), hi.to_numpy(dtype=float))
         colour = OKABE_ITO[j % len(OKABE_ITO)]
         drawn = ax.bar(
             xs[known],
             y[known],
             width,
             color=colour,
-            yerr=np.nan_to_num(err[:, known]),
+            yerr=err[:, known],
             capsize=2,
             ecolor="#333333",
         )
@@ -365,3 +365,16 @@ def page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "</head>\n<body>\n" + body + "\n</body>\n</html>\n"
     )
+
+
+def _whiskers(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Error-bar lengths below and above each value (percentage points): missing bounds
+    draw none, and a bound a hair past its value (a Wilson limit of 1e-16 beside a 0%,
+    or an interval not holding its value) draws none on that side.
+
+    >>> _whiskers(np.array([0.0, 50.0]), np.array([1e-16, 40.0]), np.array([9.0, np.nan]))
+    array([[ 0., 10.],
+           [ 9.,  0.]])
+    """
+    err = np.vstack([value - lower, upper - value])
+    return np.clip(np.nan_to_num(err), 0.0, None)
