@@ -1414,11 +1414,10 @@ def compare_files(
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
+        kinds: list[str] = []
         try:
-            kinds: list[str] = []
             tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
             frames, pops = _collapsed(parsed, kinds, options, columns)
-            return compare(tally, options, populations=pops, frames=frames), notes
         except NotPlainError:
             pass  # a CSV file with a blank or note line further down: read whole below
         except ValidationError:
@@ -1426,6 +1425,8 @@ def compare_files(
                 raise
             # a CSV file read whole gives load's verdict: lines it leaves out (notes,
             # blank lines) said, values shown as load shows them
+        else:
+            return compare(tally, options, populations=pops, frames=frames), notes
     loaded = [load_cohort_file(p, kind, columns, how) for _, p in parsed]
     cohorts, notes = _as_cohorts(parsed, loaded)
     pops = _file_populations(parsed, loaded)
