@@ -324,3 +324,28 @@ def test_audit_of_malformed_metadata_is_an_input_error(tmp_path, damage) -> None
     sidecar.write_text(json.dumps(meta))
     with pytest.raises(InputError, match="metadata"):
         gather([path])
+
+
+def test_a_cell_shown_because_it_was_pinned_is_hidden_again_when_a_primary_needs_it() -> None:
+    # 27 = 2 + 10 + 15 with the 27, the 10 and the 15 locked (shown in an earlier round
+    # because the attacker had pinned them): the 2 has no deviation, 27 - 10 - 15 gives it.
+    from unmetneed.disclosure.secondary import State, repair
+    from unmetneed.errors import DisclosureError
+
+    cells = Cells([27, 2, 10, 15])
+    cells.add_relation(0, [1, 2, 3])
+    policy = Policy.named(k=3)
+    values = np.asarray(cells.values)
+    published = np.ones(4, dtype=bool)
+    hidden = np.array([False, True, False, False])
+    locked = np.array([True, False, True, True])
+    strict = State.of(cells.matrix(), values, published, policy, None, locked)
+    looser = State.of(cells.matrix(), values, published, policy, None, np.zeros(4, dtype=bool))
+    with pytest.raises(DisclosureError):
+        repair(strict, hidden, np.array([1]), np.array([2.0]))
+    after = repair(strict, hidden, np.array([1]), np.array([2.0]), looser=looser)
+    # the cheapest move is 3 people between the 2 and the 10 (the smaller count)
+    assert after.tolist() == [False, True, True, False]
+    shown = np.where(after, np.nan, values.astype(float))
+    # attacker: x1 + x2 = 12 with both >= 1, so x1 in [1, 11]
+    assert simple_attacker(cells.relations, shown, 1)[1] == (1, 11)

@@ -651,6 +651,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         return Protection(policy, np.zeros(n, bool), release.forced.copy(), shown)
     small = policy.primary(values) & (published | release.guard) & ~release.locked
     revealed = release.locked.copy()
+    keep = np.zeros(n, dtype=bool)  # hidden again after being shown: never shown again
     matrix = cells.matrix()
     start = small | release.forced
     weight = lean.weights(cells, published)
@@ -676,9 +677,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         shown = _shown(values, hidden, policy)
         narrow, pinned, low = exposed(release, shown, policy, floor, proven, min_gain=0.25)
         beside = _beside_zeros(release, hidden) & ~start & published
-        if beside.any() and not __import__("os").environ.get(
-            "NOBESIDE"
-        ):  # a complement size over shown zeros: show it, never pick it again
+        if beside.any():  # a complement size over shown zeros: show it, never pick it again
             revealed |= beside
             hidden &= ~beside
             before, proven = hidden.copy(), large.copy()
@@ -689,7 +688,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         proven |= (hidden | release.guard) & ~narrow
         # known anyway: show it (not the size of a group whose zeros are hidden: they
         # would have to be shown too, which tells the attacker more)
-        reveal = pinned & ~start & published & (values > 0) & ~_over_hidden_zeros(release, hidden)
+        reveal = pinned & ~start & published & (values > 0) & ~keep
+        reveal &= ~_over_hidden_zeros(release, hidden)
         revealed |= reveal
         hidden &= ~reveal
         fix = np.flatnonzero(narrow & ~reveal)
@@ -700,7 +700,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
             proven |= wide
             state = _state(release, matrix, hidden, policy, revealed, weight)
-            hidden = repair(state, hidden, fix, low[fix], spare=zero)
+            looser = _state(release, matrix, hidden, policy, release.locked, weight)
+            hidden = repair(state, hidden, fix, low[fix], spare=zero, looser=looser)
+            # a cell shown because it was pinned may be needed hidden after all: keep it so
+            back = hidden & revealed & ~release.locked
+            revealed &= ~back
+            keep |= back
             # a zero no suppression can protect is known to be 0 from the other tables:
             # show it (hiding it tells nothing; its group may need more, found next round)
             stuck = _narrow_again(release, hidden, policy, fix[zero[fix]])

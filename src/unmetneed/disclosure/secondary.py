@@ -201,6 +201,8 @@ class _Deviation:
             per = state.weight * (1.0 + x) / max(state.policy.protection_width, 1)
             self.cost = np.where(can, per, 0.0)
         self.n = len(values)
+        self.values, self.floor = values, state.floor
+        self.width = state.policy.protection_width
         self.hidden = hidden.copy()
         self.model = Model(
             sparse.hstack([matrix, -matrix], format="csc"),
@@ -305,29 +307,44 @@ def repair(
     failing: np.ndarray,
     low: np.ndarray,
     spare: np.ndarray | None = None,
+    looser: State | None = None,
 ) -> np.ndarray:
     """Hidden mask after one min-cost deviation LP per failing cell (step 3): lifting it
-    to its attacker minimum + width, else lowering it by the width.
+    to its attacker minimum + width, else lowering it by the width, else both ways.
 
     ``spare``: cells the caller can deal with otherwise (no error when one cannot be
-    protected: it is left as it is).
+    protected: it is left as it is). ``looser``: the same search with fewer cells locked
+    (e.g. without cells shown again because the attacker had pinned them), tried for a
+    cell that has no deviation otherwise; the cells it moves are hidden (again).
     """
     deviation = _Deviation(state, hidden, solver="simplex")
-    width = state.policy.protection_width
-    values = state.values
+    again: _Deviation | None = None
     for p, m in zip(failing.tolist(), low.tolist(), strict=True):
-        need = max(m + width - float(values[p]), 0.0)
-        at = np.array([p])
-        if (
-            deviation.raise_cells(at, np.array([need])) is None
-            and deviation.raise_cells(at, np.array([float(width)]), down=True) is None
-            and not _both_ways(deviation, p, width, float(values[p] - state.floor[p]))
-        ):
-            if spare is not None and spare[p]:
+        if _protect_one(deviation, p, m):
+            continue
+        if looser is not None:
+            again = again or _Deviation(looser, deviation.hidden, solver="simplex")
+            if _protect_one(again, p, m):
                 continue
-            raise DisclosureError(
-                f"cell {p} cannot be protected by suppression",
-                hint="Its relations leave no room (earlier published tables may pin it): "
-                "merge categories or publish fewer totals.",
-            )
-    return deviation.hidden
+        if spare is not None and spare[p]:
+            continue
+        raise DisclosureError(
+            f"cell {p} cannot be protected by suppression",
+            hint="Its relations leave no room (earlier published tables may pin it): "
+            "merge categories or publish fewer totals.",
+        )
+    return deviation.hidden if again is None else deviation.hidden | again.hidden
+
+
+def _protect_one(deviation: _Deviation, cell: int, low: float) -> bool:
+    """Whether a deviation protects ``cell`` (attacker minimum ``low``, people): lifting it
+    to ``low`` + width, else lowering it by the width, else both ways; hides what it moves."""
+    width = deviation.width
+    at = np.array([cell])
+    value = float(deviation.values[cell])
+    need = max(low + width - value, 0.0)
+    return (
+        deviation.raise_cells(at, np.array([need])) is not None
+        or deviation.raise_cells(at, np.array([float(width)]), down=True) is not None
+        or _both_ways(deviation, cell, width, value - float(deviation.floor[cell]))
+    )
