@@ -275,12 +275,15 @@ def test_listed_groups_do_not_give_away_a_hidden_group(tmp_path: Path) -> None:
     )  # fmt: skip
     table = atk.read_table(out).frame
     found = []
+    sexes = set(table["sex"])
     for (cohort, area), rows in table.groupby(["cohort", "area"]):
-        sexes = set(rows["sex"])
-        hidden = rows["denominator"].isna().any()
-        if len(sexes) == 1 and hidden:
-            found.append(f"{cohort} in {area}: only sex={sexes.pop()} is listed, size hidden")
+        size = rows.drop_duplicates("sex").set_index("sex")["denominator"]
+        hidden = size[size.isna()].index.tolist()
+        zero_or_absent = (sexes - set(size.index)) | set(size[size == 0].index)
+        if len(hidden) == 1 and zero_or_absent == sexes - set(hidden):
+            found.append(f"{cohort} in {area}: everyone is sex={hidden[0]}, size hidden")
     assert not found, "group disclosure by the rows listed: " + "; ".join(found)
+    assert len(table.groupby(["cohort", "area"])) == 2 * table["area"].nunique()  # every cohort
 
 
 def test_zeros_disclosive_release_counts_listed_groups(tmp_path: Path) -> None:

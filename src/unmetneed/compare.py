@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -747,6 +747,40 @@ def tally_frames(
     return Tally(labels, within_coded, coded, groups, counts, tuple(int(n) for n in sizes))
 
 
+def every_cohort(tally: Tally) -> Tally:
+    """``tally`` with every cohort that has people listed in every within-group that some
+    cohort has people in (0 people where it has none), in the same within-major,
+    cohort-minor order. A cohort with nobody at all stays out (a remark says so).
+
+    A table that left a cohort's empty group out would tell a reader it is empty (e.g.
+    that all of a cohort's few people in one area share one sex): listed, it is a zero
+    that disclosure control can suppress beside a suppressed group size.
+    """
+    g = tally.groups
+    cohorts = np.flatnonzero(np.asarray(tally.sizes) > 0)
+    n_blocks = int(g.block.max()) + 1 if g.n else 0
+    if g.n == n_blocks * len(cohorts):
+        return tally
+    rank = np.searchsorted(cohorts, g.cohort)  # each group's cohort among those listed
+    at = g.block * len(cohorts) + rank  # each group's place in the complete list
+    first = np.unique(g.block, return_index=True)[1]
+    size = np.zeros(n_blocks * len(cohorts), dtype=np.int64)
+    size[at] = g.size
+    groups = Groups(
+        of_row=at[g.of_row] if len(g.of_row) else g.of_row,
+        cohort=np.tile(cohorts.astype(np.int64), n_blocks),
+        within=np.repeat(g.within[first], len(cohorts), axis=0),
+        block=np.repeat(np.arange(n_blocks, dtype=np.int64), len(cohorts)),
+        size=size,
+    )
+    counts = []
+    for c in tally.counts:
+        full = np.zeros((len(size), c.shape[1]), dtype=c.dtype)
+        full[at] = c
+        counts.append(full)
+    return replace(tally, groups=groups, counts=tuple(counts))
+
+
 def prepare(
     cohorts: Mapping[str, pd.DataFrame] | pd.DataFrame | Tally, options: CompareOptions
 ) -> CompareBuild:
@@ -757,6 +791,7 @@ def prepare(
     _check_columns(options.variables, options.within_columns)
     bands = parse_age_bands(options.age_bands) if options.age_bands else None
     tally = cohorts if isinstance(cohorts, Tally) else tally_frames(cohorts, options, bands)
+    tally = every_cohort(tally)
     groups, labels = tally.groups, tally.labels
     rows, cells = _count_rows(groups, tally.coded, tally.counts, options.exclude_not_stated)
     order = np.lexsort(
@@ -1069,6 +1104,12 @@ def _remarks(
 ) -> tuple[str, ...]:
     """Numbered caveats: suppression, small denominators, tests not done, conventions."""
     out: list[str] = list(protection.remarks) or _suppression_remarks(options, protection)
+    if options.within and not protection.policy.off and not options.zeros_disclosive:
+        out.append(
+            "Every cohort is listed in every within-group that has people: a cohort's group "
+            "with nobody in it shows 0, and is suppressed where that cohort's people across "
+            "one within column are few, so a suppressed denominator may be 0."
+        )
     if protection.suppressed.any():
         out.append(
             "Suppressed counts are * in the terminal and blank in files; the percentages, "

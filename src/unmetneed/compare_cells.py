@@ -19,7 +19,14 @@ import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.disclosure.model import Cells
-from unmetneed.disclosure.release import ABSENT_COLUMN, Def, Piece, dgc_codes, dgc_set
+from unmetneed.disclosure.release import (
+    ABSENT_COLUMN,
+    SPLIT_COLUMN,
+    Def,
+    Piece,
+    dgc_codes,
+    dgc_set,
+)
 
 if TYPE_CHECKING:
     from unmetneed.compare import AgeBands, CompareBuild
@@ -82,14 +89,7 @@ def compare_piece(
 ) -> Piece:
     """The compare table ``build`` as a release piece (module docstring)."""
     groups, bands, exclude = build.groups, build.bands, build.options.exclude_not_stated
-    groups_where = []
-    for g in range(groups.n):
-        label = build.labels[int(groups.cohort[g])]
-        where: Where = {v: set(c) for v, c in extra.get(label, {}).items()}
-        for j, w in enumerate(build.within):
-            variable, codes = _filter(w.name, w.categories[int(groups.within[g, j])], bands)
-            where = _add(where, variable, codes)
-        groups_where.append((pops[label], where))
+    groups_where = [_group_where(build, g, pops, extra) for g in range(groups.n)]
     defs: list[Def | None] = []
     if exclude:
         for var in build.coded:
@@ -119,7 +119,78 @@ def compare_piece(
         ids = np.arange(first, first + len(absent))
         cells.place(ABSENT_COLUMN, ids, np.zeros(len(absent), dtype=np.int64))
         defs.extend(absent)
+    cells, within_defs = _within_totals(build, cells, pops, extra)
+    defs.extend(within_defs)
     return Piece(name, cells, tuple(defs), blocks=True)
+
+
+def _group_where(
+    build: CompareBuild,
+    g: int,
+    pops: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, tuple[str, ...]]],
+    skip: int | None = None,
+) -> tuple[str, Where]:
+    """The population and filters of group ``g`` (without within column ``skip``)."""
+    groups, bands = build.groups, build.bands
+    label = build.labels[int(groups.cohort[g])]
+    where: Where = {v: set(c) for v, c in extra.get(label, {}).items()}
+    for j, w in enumerate(build.within):
+        if j != skip:
+            variable, codes = _filter(w.name, w.categories[int(groups.within[g, j])], bands)
+            where = _add(where, variable, codes)
+    return pops[label], where
+
+
+def _within_totals(
+    build: CompareBuild,
+    cells: Cells,
+    pops: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, tuple[str, ...]]],
+) -> tuple[Cells, list[Def | None]]:
+    """``cells`` with, for each within column, each cohort's groups summed over it (people,
+    never shown) as category blocks: total = the group sizes it sums. A zero group beside
+    such a total that is small is then suppressed (group disclosure: "all of this cohort's
+    2 people in Westmere are male" from the zero rows of the other sexes)."""
+    groups = build.groups
+    if not build.within or not groups.n:
+        return cells, []
+    sizes = _size_cells(build, cells)
+    totals: list[tuple[int, np.ndarray]] = []
+    for j in range(len(build.within)):
+        keys = np.column_stack([groups.cohort, np.delete(groups.within, j, axis=1)])
+        _, first, block = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        block = block.reshape(-1)
+        for b in np.flatnonzero(np.bincount(block) > 1).tolist():
+            totals.append((j * groups.n + int(first[b]), np.flatnonzero(block == b)))
+    if not totals:
+        return cells, []
+    start = len(cells.values)
+    values = [int(groups.size[parts].sum()) for _, parts in totals]
+    out = Cells(np.concatenate([cells.values, np.asarray(values, np.int64)]))
+    out.relations.extend(cells.relations)
+    out.placements.extend(cells.placements)
+    ids = start + np.arange(len(totals))
+    out.place(SPLIT_COLUMN, ids, np.zeros(len(totals), dtype=np.int64))
+    for cell, (_, parts) in zip(ids.tolist(), totals, strict=True):
+        out.add_relation(cell, sizes[parts].tolist())
+    defs = [
+        Def.of(*_group_where(build, at % groups.n, pops, extra, skip=at // groups.n))
+        for at, _ in totals
+    ]
+    return out, defs
+
+
+def _size_cells(build: CompareBuild, cells: Cells) -> np.ndarray:
+    """The cell counting each group's size: its denominator, or (excluding not stated)
+    its pseudo size cell."""
+    from unmetneed.compare import GROUP_PARTS_COLUMN
+
+    n = build.groups.n
+    if not build.options.exclude_not_stated:
+        return np.arange(n, dtype=np.int64)
+    pseudo = next(p for p in cells.placements if p.column == GROUP_PARTS_COLUMN)
+    return np.sort(pseudo.cells)[:n]
 
 
 MAX_ABSENT = 200_000  # within-group combinations listed as empty at most (per table)

@@ -579,6 +579,10 @@ ZERO_HIDDEN = re.compile(
     r"(also )?(suppressed|hidden)|zero counts are suppressed",
     re.IGNORECASE,
 )
+# "... so a suppressed denominator may be 0": a listed empty group of a cohort may be hidden
+DENOMINATOR_MAY_BE_ZERO = re.compile(
+    r"(suppressed|hidden|blank)\s+denominators?\b[^.]*\bmay be (0|zero)", re.IGNORECASE
+)
 ZERO_HIDDEN_WHERE_GROUP = re.compile(
     r"(group'?s?|denominator'?s?)[^.]*(size )?[^.]*(is |are )?(suppressed|hidden)", re.IGNORECASE
 )
@@ -818,7 +822,11 @@ def _collect_compare(
         den_val = min(shown_dens) if shown_dens else None
         den_sel = group if not exclude else group.plus(dim, union)
         base = f"{t.name} {label} {' '.join(wdesc) or '(all)'} {var}"
-        den_floor = 1 if not exclude else floor
+        # every cohort is listed in every within-group with people, so a denominator may
+        # be 0: hidden, it is >= 1 only where zeros are shown and the remarks say nothing
+        den_floor = floor if exclude or not floor_only_hidden_groups else 1
+        if DENOMINATOR_MAY_BE_ZERO.search(" ".join(t.remarks)):
+            den_floor = 0
         if den_val is not None:
             lo, hi = policy.shown_bounds(den_val)
             add_known(den_sel, lo, hi, f"{t.name} row {rows[0]} denominator")

@@ -64,6 +64,7 @@ RAW = "col:"  # a variable read as it is (``suppress`` tables' own columns)
 NOT_STATED = "not_stated"
 FLAGS = {True: "yes", False: "no"}
 REGISTER_COLUMN = "_register"  # pseudo frame of earlier published cells
+SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 8
 
@@ -485,6 +486,7 @@ class Release:
     locked: np.ndarray
     forced: np.ndarray
     blocks: list[tuple[int, list[int]]] = field(default_factory=list)
+    splits: list[tuple[int, list[int]]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -540,7 +542,24 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
     for totals, atoms in zip(tie_totals, tie_parts, strict=True):
         cells.add_relations(totals, atoms)
     guard[model.separators()] = True
-    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks)
+    splits = _splits(pieces, ids, blocks, n)
+    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, splits)
+
+
+def _splits(
+    pieces: Sequence[Piece],
+    ids: Mapping[str, np.ndarray],
+    blocks: Sequence[tuple[int, list[int]]],
+    n: int,
+) -> list[tuple[int, list[int]]]:
+    """The category blocks whose total is a split (:data:`SPLIT_COLUMN`): a cohort's
+    groups summed over one within column."""
+    split = np.zeros(n, dtype=bool)
+    for piece in pieces:
+        for p in piece.cells.placements:
+            if p.column == SPLIT_COLUMN:
+                split[ids[piece.name][p.cells]] = True
+    return [b for b in blocks if split[b[0]]]
 
 
 def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -786,7 +805,9 @@ def _settle_zeros(
     """``hidden`` with every zero of a group whose size is suppressed (in every table)
     suppressed, and no zero suppressed beside a shown size; no LP, a few passes."""
     for _ in range(ROUNDS):
-        add = block_zeros(release.blocks, hidden, values) & ~revealed & ~hidden
+        zeros = block_zeros(release.blocks, hidden, values)
+        zeros |= in_hidden_splits(release.splits, hidden) & (values == 0)
+        add = zeros & ~revealed & ~hidden
         floor = floors(release, hidden | add, policy)
         wrong = (hidden | add) & (values < floor) & ~release.forced
         new = (hidden | add) & ~wrong
@@ -834,7 +855,18 @@ def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
     suppressed too, so a suppressed count there may be 0)."""
     floor = np.full(len(release.cells.values), float(policy.floor))
     floor[in_hidden_groups(release.blocks, hidden)] = 0.0
+    floor[in_hidden_splits(release.splits, hidden)] = 0.0
     return floor
+
+
+def in_hidden_splits(splits: Sequence[tuple[int, list[int]]], hidden: np.ndarray) -> np.ndarray:
+    """Mask of the groups (their size cells) of a split whose total is suppressed: a zero
+    among them tells that the split's few people share the others' values, so it is
+    suppressed too, and a suppressed size there may be 0."""
+    parts, totals = _memberships(splits)
+    out = np.zeros(len(hidden), dtype=bool)
+    out[parts[hidden[totals]]] = True
+    return out
 
 
 def block_zeros(
