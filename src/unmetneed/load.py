@@ -370,9 +370,9 @@ def open_source(
     fill = substance if substance is not None else shaped.substance
     if fill is not None and not (substance is None and "substance" in frame):
         frame = _fill_substance(frame, fill, path)
-    names = {str(n): str(n) for n in frame.columns}
+    same = {str(n): str(n) for n in frame.columns}
     notes = (*read_notes, *shaped.notes)
-    return Source(path, names, frame_reader(frame), notes, raw, shaped.layout)
+    return Source(path, same, frame_reader(frame), notes, raw, shaped.layout)
 
 
 def _layout(

@@ -496,7 +496,7 @@ def read_frame(scan: Scan) -> tuple[pd.DataFrame, list[Failure]]:
     except ValidationError as exc:
         failures = exc.failures
     index = pd.Index(np.concatenate(positions) if positions else np.zeros(0, np.int64))
-    data = {n: _joined(parts[n]) for n in names}
+    data: dict[str, Any] = {n: _joined(parts[n]) for n in names}
     if "count" in checked:
         data["count_suppressed"] = _joined(parts["count_suppressed"]).astype(bool)
         data["count_upper"] = pd.array(_joined(parts["count_upper"]), dtype="Int64")
