@@ -1,4 +1,4 @@
-"""Count a comparison from Parquet files in record batches (``unmetneed.stream``).
+"""Count a comparison from record files of any format in batches (``unmetneed.stream``).
 
 ``tally_files`` gives the :class:`unmetneed.compare.Tally` that ``compare.tally_frames``
 gives for the same rows, without holding them: per batch, each within column and variable
@@ -117,7 +117,7 @@ def tally_files(
     how: Any = None,
     whole: bool = False,
 ) -> tuple[Tally, list[str]]:
-    """The :class:`Tally` of Parquet files (``(label, path)``; one ``(None, path)`` whose
+    """The :class:`Tally` of record files (``(label, path)``; one ``(None, path)`` whose
     ``cohort`` column labels its rows) and the notes of reading them. ``kinds``, if given,
     receives the kind each file was read as (treatment or cohort). ``how`` and ``whole``:
     how each file is read (``stream.Scan``).

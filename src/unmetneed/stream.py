@@ -47,7 +47,6 @@ from unmetneed.validate import (
 )
 
 BATCH_ROWS = 1 << 18
-STREAM_KINDS = ("treatment", "cohort")
 MAX_LISTED = 1000  # failures listed per column and rule; the rest are counted in one line
 DENSE_KEYS = 1 << 22  # up to this many possible keys a batch is counted by bincount
 FIRST_LINE = 2  # data row 0 is line 2 (the header is line 1)
