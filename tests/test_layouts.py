@@ -20,7 +20,8 @@ from unmetneed import gap
 from unmetneed.cli import app
 from unmetneed.gap import GapOptions
 from unmetneed.layouts import detect
-from unmetneed.load import load, read_header
+from unmetneed.load import load
+from unmetneed.readers import read_header
 
 ENGLAND = "ndtms_viewit_england.csv"
 BARNET = "ndtms_viewit_barnet.csv"

@@ -1,9 +1,9 @@
-"""The batch path (Parquet counted in record batches) gives what the whole-file path gives.
+"""Counting in record batches gives what the frame code gives on the loaded rows.
 
-Every table here is built twice from the same rows: once by ``load`` + the frame code
-(CSV, or Parquet read whole) and once by ``unmetneed.stream`` in small batches (so counts
-are added over many batches and text values first seen in later batches), and the two
-must be equal; validation failures and notes must be the same too.
+Every table here is built twice from the same rows: once by ``load`` (the batches
+collected into a frame) + the frame code, and once counted by ``unmetneed.stream`` in
+small batches (so counts are added over many batches and text values first seen in later
+batches), and the two must be equal; validation failures and notes must be the same too.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""CSV files counted in record batches (``stream``'s CSV reader) give what ``load`` gives.
+"""CSV files counted in record batches (``readers``' CSV reader) give what ``load`` gives.
 
 A CSV file whose header is line 1 is read by ``pyarrow.csv`` in blocks (here of 4 KiB, so
-the sample extract is read as about 60 batches); one with a title above its header, a
-blank line or notes below the table, or a value that fails, is read whole by ``load``,
-whose verdict, lines and notes are the ones a user sees.
+the sample extract is read as about 60 batches), by ``load`` and ``compare`` alike; one
+with a title above its header, a blank line or notes below the table, or a value that
+fails, is read whole (cut to its table, converted to batches in slices), whose verdict,
+lines and notes are the ones a user sees.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unmetneed import stream
+from unmetneed import readers
 from unmetneed.compare import CompareOptions, compare, compare_files, load_cohorts
 from unmetneed.errors import ValidationError
 
@@ -24,15 +25,16 @@ OPTIONS = CompareOptions(by=BY, within=("area", "substance_cohort"))
 @pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Small CSV blocks; the files read in batches are listed."""
-    monkeypatch.setattr(stream, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)
     read: list[Path] = []
-    reader = stream._csv_reader
+    reader = readers._csv_reader
 
     def spy(path: Path):  # type: ignore[no-untyped-def]
+        opened = reader(path)  # (raises NotPlainError for a CSV that is not plain)
         read.append(path)
-        return reader(path)
+        return opened
 
-    monkeypatch.setattr(stream, "_csv_reader", spy)
+    monkeypatch.setattr(readers, "_csv_reader", spy)
     return read
 
 
@@ -61,7 +63,7 @@ def test_a_cohort_column_and_a_semicolon_csv(
     path = tmp_path / "x.csv"
     frame.to_csv(path, index=False, sep=";")
     same_as_loaded([str(path)], CompareOptions(by=BY, within=("area",)))
-    assert batches == [path, path]  # counted, then collapsed for protection
+    assert batches == [path] * 3  # loaded, counted, then collapsed for protection
 
 
 def test_title_above_the_header_is_read_whole(
@@ -94,7 +96,7 @@ def test_a_blank_line_far_down_is_read_whole(
     path = tmp_path / "blank.csv"
     path.write_text("".join([*lines[:3000], "\n", *lines[3000:]]))
     notes = same_as_loaded([f"A={path}"], CompareOptions(by=("sex",)))
-    assert batches == [path]  # begun in batches, then read whole
+    assert batches == [path] * 2  # loaded and compared: begun in batches, then read whole
     assert any("1 blank line(s) inside the table" in n for n in notes)
 
 
@@ -120,4 +122,4 @@ def test_windows_line_ends_and_an_excel_encoding(
     path = tmp_path / "excel.csv"
     frame.to_csv(path, index=False, encoding="cp1252", lineterminator="\r\n")
     same_as_loaded([f"A={path}"], CompareOptions(by=("sex",), within=("area",)))
-    assert batches == [path, path]
+    assert batches == [path] * 3

@@ -64,14 +64,8 @@ from unmetneed.codes import (
     schema_dir,
 )
 from unmetneed.errors import Failure, UsageError, ValidationError
-from unmetneed.load import (
-    HEADER_LINES,
-    normalise_frame,
-    read_table,
-    rename_columns,
-    type_frame,
-    validate_frame,
-)
+from unmetneed.load import HEADER_LINES, check_frame, rename_columns, type_frame
+from unmetneed.readers import read_table
 from unmetneed.schemas import contract
 
 DEFAULT_QUASI = ("area", "age_band", "sex", "ethnicity", "sexuality", "religion", "nationality")
@@ -226,8 +220,8 @@ def prepare(frame: pd.DataFrame, *, path: Path | str = "records") -> Prepared:
     kept_columns = [s.name for s in c.columns if s.name in work]
     dropped_columns = _dropped_columns(frame.columns, kept_columns)
     keep = ~(under_18 | unknown | flagged)
-    normalised, notes = normalise_frame(work.loc[keep, kept_columns], c)
-    failures += validate_frame(normalised, c)
+    normalised, notes, more = check_frame(work.loc[keep, kept_columns], c, path)
+    failures += more
     if failures:
         raise ValidationError(path, "treatment", sorted(set(failures), key=_failure_order))
     dropped = {

@@ -1309,7 +1309,7 @@ def is_counts_file(path: Path, columns: Mapping[str, str] | None = None, how: An
     published counts layout such as NDTMS ViewIt): each row then counts ``count`` people."""
     from unmetneed import layouts
     from unmetneed.codes import key
-    from unmetneed.load import read_header
+    from unmetneed.readers import read_header
 
     if not path.is_file():
         return False
@@ -1435,39 +1435,28 @@ def compare_files(
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
-    Parquet files, and CSV files whose header is line 1, are counted in record batches
-    (``unmetneed.compare_stream``: memory does not grow with rows); other files are loaded
-    whole, as is a CSV file that fails or has blank or note lines further down (so its
-    verdict and notes are ``load``'s). Either way the table is the same.
+    Record files of any format are counted in record batches (``unmetneed.compare_stream``
+    over ``stream.Scan``: memory does not grow with the rows of a Parquet or plain CSV
+    file); a counts file, or a run for a ``release`` (which protects the rows themselves),
+    is loaded whole. Either way the table is the same.
     """
-    from unmetneed.load import InputOptions
-    from unmetneed.stream import CSV_SUFFIXES, NotPlainError, streamable
+    from unmetneed.load import streamed_or_whole
 
     parsed = parse_cohort_specs(specs)
-    csv = [p for _, p in parsed if p.suffix.lower() in CSV_SUFFIXES]
-    plain = how is None or how == InputOptions()  # (a sheet, header row or layout: whole)
-    streamed = all(
-        streamable(p, "cohort", csv=plain) and not is_counts_file(p, columns, how)
-        for _, p in parsed
-    )
-    if release is None and streamed:
+    if release is None and not any(is_counts_file(p, columns, how) for _, p in parsed):
         from unmetneed.compare_stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
-        kinds: list[str] = []
-        try:
-            tally, notes = tally_files(parsed, options, bands, kind, columns, kinds)
-            frames, pops = _collapsed(parsed, kinds, options, columns)
-        except NotPlainError:
-            pass  # a CSV file with a blank or note line further down: read whole below
-        except ValidationError:
-            if not csv:
-                raise
-            # a CSV file read whole gives load's verdict: lines it leaves out (notes,
-            # blank lines) said, values shown as load shows them
-        else:
-            return compare(tally, options, populations=pops, frames=frames), notes
+
+        def counted(whole: bool) -> tuple[Any, list[str], dict[str, pd.DataFrame], dict[str, str]]:
+            kinds: list[str] = []
+            tally, notes = tally_files(parsed, options, bands, kind, columns, kinds, how, whole)
+            frames, pops = _collapsed(parsed, kinds, options, columns, how, whole)
+            return tally, notes, frames, pops
+
+        tally, notes, frames, pops = streamed_or_whole(counted)
+        return compare(tally, options, populations=pops, frames=frames), notes
     loaded = [load_cohort_file(p, kind, columns, how) for _, p in parsed]
     cohorts, notes = _as_cohorts(parsed, loaded)
     pops = _file_populations(parsed, loaded)
@@ -1479,6 +1468,8 @@ def _collapsed(
     kinds: Sequence[str],
     options: CompareOptions,
     columns: Mapping[str, str] | None,
+    how: Any = None,
+    whole: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Each cohort's records collapsed to people per distinct combination of the columns
     its cells use (``stream.collapse``: one more pass, flat memory), and its population
@@ -1492,13 +1483,13 @@ def _collapsed(
     pops: dict[str, str] = {}
     for (label, path), kind in zip(parsed, kinds, strict=True):
         if label is not None:
-            frames[label] = collapse(path, kind, keep, columns).frame
+            frames[label] = collapse(path, kind, keep, columns, how, whole).frame
             pops[label] = population(kind, fingerprint(frames[label], PEOPLE))
             continue
-        whole = collapse(path, kind, (*keep, "cohort"), columns).frame
-        text = whole["cohort"].astype("string")
+        rows = collapse(path, kind, (*keep, "cohort"), columns, how, whole).frame
+        text = rows["cohort"].astype("string")
         for name in text.dropna().unique().tolist():
-            frames[str(name)] = whole[(text == name).to_numpy(bool)]
+            frames[str(name)] = rows[(text == name).to_numpy(bool)]
             pops[str(name)] = population(kind, fingerprint(frames[str(name)], PEOPLE))
     return frames, pops
 

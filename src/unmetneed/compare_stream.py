@@ -1,4 +1,4 @@
-"""Count a comparison from Parquet files in record batches (``unmetneed.stream``).
+"""Count a comparison from record files of any format in batches (``unmetneed.stream``).
 
 ``tally_files`` gives the :class:`unmetneed.compare.Tally` that ``compare.tally_frames``
 gives for the same rows, without holding them: per batch, each within column and variable
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from unmetneed.compare import (
 )
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.schemas import contract
-from unmetneed.stream import FIRST_LINE, Batch, Counted, Counter, Registry, Scan
+from unmetneed.stream import Batch, Counted, Counter, Registry, Scan
 
 Codes = tuple[np.ndarray, int]  # codes (-1 missing) and how many codes there are
 
@@ -99,7 +100,7 @@ class _Labels:
     def check(self, batch: Batch) -> None:
         rows = np.flatnonzero(batch.codes["cohort"] < 0)
         self.missing += len(rows)
-        self.lines += (rows[:5] + batch.offset + FIRST_LINE).tolist()
+        self.lines += batch.lines(rows[:5]).tolist()
 
     def raise_if_missing(self) -> None:
         if self.missing:
@@ -113,10 +114,13 @@ def tally_files(
     kind: str = "auto",
     columns: Mapping[str, str] | None = None,
     kinds: list[str] | None = None,
+    how: Any = None,
+    whole: bool = False,
 ) -> tuple[Tally, list[str]]:
-    """The :class:`Tally` of Parquet files (``(label, path)``; one ``(None, path)`` whose
+    """The :class:`Tally` of record files (``(label, path)``; one ``(None, path)`` whose
     ``cohort`` column labels its rows) and the notes of reading them. ``kinds``, if given,
-    receives the kind each file was read as (treatment or cohort).
+    receives the kind each file was read as (treatment or cohort). ``how`` and ``whole``:
+    how each file is read (``stream.Scan``).
     """
     if kind not in COHORT_KINDS:
         raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
@@ -126,7 +130,9 @@ def tally_files(
     notes: list[str] = []
     read_as = kinds if kinds is not None else []
     for number, (label, path) in enumerate(files):
-        count = _File(counter, registries, options, bands, columns, number, len(files), label)
+        count = _File(
+            counter, registries, options, bands, columns, number, len(files), label, how, whole
+        )
         notes += count.file(path, kind)
         read_as.append(count.kind)
     coders = [_coder(name, registries.__getitem__, bands) for name in (*within, *variables)]
@@ -151,26 +157,32 @@ class _File:
     number: int
     n_files: int
     label: str | None
+    how: Any = None
+    whole: bool = False
     kind: str = "auto"
+
+    def _scan(self, path: Path, kind: str) -> Scan:
+        """The file read as ``kind`` (values numbered in the table's shared registries)."""
+        return Scan(path, kind, self.columns, self.registries, how=self.how, whole=self.whole)
 
     def file(self, path: Path, kind: str) -> list[str]:
         """Count the file and return its notes; ``auto`` reads it as ``load_cohort_file``
         does: a treatment extract if it passes that contract, else a cohort file."""
         if kind != "auto":
-            return self.count(Scan(path, kind, self.columns, self.registries))
+            return self.count(self._scan(path, kind))
         from unmetneed.load import column_failures
 
-        treatment = Scan(path, "treatment", self.columns, self.registries)
+        treatment = self._scan(path, "treatment")
         as_cohort = [f"{path}: read as a cohort file (it is not a treatment extract)"]
         if column_failures(list(treatment.present), treatment.contract):
-            return self.count(Scan(path, "cohort", self.columns, self.registries)) + as_cohort
+            return self.count(self._scan(path, "cohort")) + as_cohort
         mark = len(self.counter.parts)
         try:
             return self.count(treatment)
         except ValidationError as failed:
             del self.counter.parts[mark:]  # counts of a file that failed are never used
             try:
-                return self.count(Scan(path, "cohort", self.columns, self.registries)) + as_cohort
+                return self.count(self._scan(path, "cohort")) + as_cohort
             except ValidationError:
                 raise failed from None
 
@@ -192,7 +204,7 @@ class _File:
                 who = cohort.codes(batch)
             keys = [c.codes(batch) for c in coders[: len(within)]]
             values = [c.codes(batch) for c in coders[len(within) :]]
-            self.counter.add(batch.offset, [*keys, who], values)
+            self.counter.add(batch.offset, [*keys, who], values, batch.positions)
         labels.raise_if_missing()
         return scan.notes
 

@@ -376,8 +376,10 @@ def compute_files(
     (``treatment``, ``prevalence``) a :class:`unmetneed.load.InputOptions` (layout, sheet,
     header row).
     """
-    from unmetneed.load import InputOptions, load
-    from unmetneed.stream import collapse, streamable
+    from functools import partial
+
+    from unmetneed.load import InputOptions, load, streamed_or_whole
+    from unmetneed.stream import collapse
 
     opts = options or GapOptions()
     paths = [Path(treatment)] if isinstance(treatment, (str, Path)) else list(map(Path, treatment))
@@ -390,8 +392,10 @@ def compute_files(
     loaded = []
     for path in paths:
         kind = _treatment_kind(path, treatment_columns, t_how, prevalence)
-        if streamable(path, kind):  # a Parquet record file: counted in batches
-            loaded.append(collapse(path, kind, (*RECORD_COLUMNS, *NAMING), treatment_columns))
+        if kind == "treatment":  # records (any format): counted in batches, never held
+            keep = (*RECORD_COLUMNS, *NAMING)
+            count = partial(collapse, path, kind, keep, treatment_columns, t_how)
+            loaded.append(streamed_or_whole(count))
             continue
         loaded.append(
             load(
@@ -427,7 +431,7 @@ def compute_files(
 def _layout_of(path: Path, columns: Mapping[str, str] | None, how: Any) -> Any:
     """The published layout ``path`` is read as (None: its own column names)."""
     from unmetneed import layouts
-    from unmetneed.load import read_header
+    from unmetneed.readers import read_header
 
     if columns and how.layout is None:
         return None
@@ -650,7 +654,7 @@ def route_columns(
 
 def _require_files(*paths: Path | str) -> None:
     """An input error for the first path that is not a readable file."""
-    from unmetneed.load import read_table
+    from unmetneed.readers import read_table
 
     for path in map(Path, paths):
         if not path.is_file():
@@ -669,7 +673,7 @@ def _header(path: Path, columns: Mapping[str, str] | None, how: Any = None) -> s
 
 def _raw_columns(path: Path, how: Any = None) -> list[str]:
     """A file's column names, reading only its header where the format allows."""
-    from unmetneed.load import read_header
+    from unmetneed.readers import read_header
 
     if not path.is_file():
         return []  # the loader says what is wrong with the path

@@ -1,37 +1,43 @@
-"""Read CSV, Parquet, Excel and SPSS inputs, rename columns, normalise codes, validate.
+"""Read an input of a contract kind: rename columns, normalise codes, validate, type.
 
 ``load(path, kind)`` is the one entry point: it returns a :class:`Loaded` whose frame has
 the contract's columns typed (codes as categoricals in the code list's fixed order, flags as
 nullable booleans, counts as nullable integers) or raises :class:`ValidationError` with every
 failure collected, each naming the line a person sees in the file (header = line 1).
-Values are normalised and checked by the one validator (``unmetneed.validate``: the
-contract's rules applied to each column's distinct values), which ``stream`` uses too.
+
+Every format goes through one path: :func:`open_source` gives the file's reader
+(``unmetneed.readers``: Parquet and plain CSV in record batches, Excel, SPSS and CSV with
+titles or notes read whole, cut to the table and converted in slices), and ``stream.Scan``
+checks every batch with the one validator (``unmetneed.validate``: the contract's rules
+applied to each column's distinct values). ``load`` collects the batches into a frame;
+``compare`` and ``gap`` count them without holding the rows.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from unmetneed.codes import code_list, identifier_columns, key
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
-from unmetneed.schemas import KINDS, Contract, contract
-from unmetneed.validate import (
-    REQUIRED,
-    check_distinct,
-    factorize,
-    frame_rule_failures,
-    normalise_distinct,
-    show,
+from unmetneed.readers import (
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
+    NotPlainError,
+    Reader,
+    frame_reader,
+    read_input,
+    record_reader,
 )
+from unmetneed.schemas import KINDS, Contract, contract
 
-SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".sav", ".zsav")
+RECORD_SUFFIXES = (*PARQUET_SUFFIXES, *CSV_SUFFIXES)  # formats read in blocks where plain
 HEADER_LINES = 1  # data row i (0-based) is line i + 2 in the file
 
 
@@ -64,98 +70,6 @@ def parse_column_mapping(pairs: list[str] | None) -> dict[str, str]:
             )
         mapping[new.strip()] = old.strip()
     return mapping
-
-
-def read_table(path: Path, sheet: str | None = None, header_row: int | None = None) -> pd.DataFrame:
-    """The file's rows as a frame (CSV/Excel values as text), without its notes."""
-    return read_input(path, sheet, header_row)[0]
-
-
-def read_input(
-    path: Path,
-    sheet: str | None = None,
-    header_row: int | None = None,
-    last_row: int | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """The file's table and notes on what was skipped around it.
-
-    CSV and Excel: title rows above the header are skipped (the header is the first row as
-    wide as the table, or ``header_row``, 1-based) and note rows below it (only the first
-    cell filled) are left out, each said in a note. The frame's index is the 0-based data
-    row counted from the file's first line minus 2 (so index + 2 is the line a person sees
-    in the file, as for a file whose header is line 1). ``last_row``: the table's last
-    line (1-based); the lines below it (notes a reader cannot tell from data) not read.
-    """
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    suffix = path.suffix.lower()
-    if header_row is not None and header_row < 1:
-        raise UsageError(f"--header-row {header_row}: the first line is 1")
-    try:
-        if suffix in (".csv", ".txt"):
-            grid = _read_csv(path)
-        elif suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path).reset_index(drop=True), _unused_sheet(sheet, suffix)
-        elif suffix in (".xlsx", ".xlsm"):
-            grid = _read_excel(path, sheet)
-        elif suffix in (".sav", ".zsav"):
-            return _read_sav(path).reset_index(drop=True), _unused_sheet(sheet, suffix)
-        else:
-            raise InputError(
-                f"{path}: unknown file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}"
-            )
-    except (InputError, UsageError):
-        raise
-    except Exception as exc:  # any reader's failure on a damaged file is an input problem
-        raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
-    table, notes = _table_of(grid, path, header_row)
-    return _cut(table, [*notes, *_unused_sheet(sheet, suffix)], path, last_row)
-
-
-def _unused_sheet(sheet: str | None, suffix: str) -> list[str]:
-    """The note that ``--sheet`` was given for a file that has no sheets (else none)."""
-    if sheet is None or suffix in (".xlsx", ".xlsm"):
-        return []
-    return [f"--sheet {sheet} not used (not an Excel file)"]
-
-
-def _cut(
-    table: pd.DataFrame, notes: list[str], path: Path, last_row: int | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """``table`` down to line ``last_row`` (``--last-row``), the lines below it said."""
-    if last_row is None:
-        return table, notes
-    lines = table.index.to_numpy() + 2
-    if last_row < 2 or (len(lines) and last_row < lines.min()):
-        raise UsageError(f"--last-row {last_row}: the table's first data line is {lines.min()}")
-    below = int((lines > last_row).sum())
-    if below:
-        notes = [*notes, f"{below} line(s) below line {last_row} not read (--last-row)"]
-    return table.loc[lines <= last_row], notes
-
-
-def read_header(path: Path, sheet: str | None = None, header_row: int | None = None) -> list[str]:
-    """A file's column names (the header found as ``read_input`` finds it), reading only
-    the first lines of a CSV and the schema of a Parquet file."""
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            return list(pq.read_schema(path).names)
-        except Exception:  # a damaged file: the full read names the problem
-            pass
-    if suffix in (".csv", ".txt") and path.is_file():
-        try:
-            grid = _read_csv(path, nrows=200)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
-        return [str(c) for c in _table_of(grid, path, header_row)[0].columns]
-    return [str(c) for c in read_input(path, sheet, header_row)[0].columns]
 
 
 @dataclass(frozen=True)
@@ -194,185 +108,6 @@ def per_input(
         else:
             out = dict.fromkeys(inputs, value.strip())
     return out
-
-
-def _table_of(
-    grid: pd.DataFrame, path: Path, header_row: int | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """The table in a grid of text cells: header found (or given), note rows dropped.
-
-    The header is the first line with more than half as many cells filled as the widest
-    line (a title above a table fills one cell).
-    """
-    grid = grid.fillna("").astype(str)
-    filled = (grid != "").to_numpy()
-    width = filled.sum(axis=1)
-    if not len(grid) or width.max() == 0:
-        raise InputError(f"{path}: the file is empty (no header line)")
-    if header_row is None:
-        header = int(np.flatnonzero(width > max(1, width.max() / 2))[0]) if width.max() > 1 else 0
-    elif header_row > len(grid):
-        raise UsageError(f"--header-row {header_row}: {path} has {len(grid)} lines")
-    else:
-        header = header_row - 1
-    notes = []
-    if header:
-        notes.append(
-            f"{header} line(s) above the header (a title or notes) skipped; the header is "
-            f"line {header + 1} (--header-row N gives another)"
-        )
-    raw = [str(v).strip() for v in grid.iloc[header]]
-    used = [i for i, n in enumerate(raw) if n or filled[header + 1 :, i].any()]
-    body = grid.iloc[header + 1 :, used]
-    body.columns = _unique_names([raw[i] or f"column_{i + 1}" for i in used])
-    body.index = pd.RangeIndex(header, header + len(body))
-    body, more = _drop_blank_and_notes(body, filled[header + 1 :][:, used])
-    return body, notes + more
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Header names with repeats numbered as pandas does (``a``, ``a.1``)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        n = seen.get(name, 0)
-        out.append(name if n == 0 else f"{name}.{n}")
-        seen[name] = n + 1
-    return out
-
-
-def _drop_blank_and_notes(body: pd.DataFrame, filled: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
-    """Blank lines, and note lines below the table (after its last line with two cells
-    filled, only the first cell filled: "Source: ...", "* suppressed"), left out with a
-    note naming them; a table of one or two columns keeps every filled line.
-    """
-    if body.shape[1] < 2:  # one column: an empty line is a missing value ("" in the file)
-        return body, []
-    cells = filled.sum(axis=1)
-    blank = cells == 0
-    is_note = np.zeros(len(body), dtype=bool)
-    if body.shape[1] >= 3 and len(body):
-        rows = np.flatnonzero(cells >= 2)
-        last = int(rows[-1]) + 1 if len(rows) else 0
-        is_note[last:] = (cells[last:] == 1) & filled[last:, 0]
-    notes = []
-    if is_note.any():
-        first = int(np.flatnonzero(is_note)[0])
-        notes.append(
-            f"{int(is_note.sum())} note line(s) below the table (from line "
-            f"{int(body.index[first]) + 2}: {str(body.iat[first, 0])[:50]!r}) are not data: "
-            "left out"
-        )
-    inner = blank.copy()
-    if len(body):
-        trailing = np.flatnonzero(~blank)
-        end = int(trailing[-1]) + 1 if len(trailing) else 0
-        inner[end:] = False
-    if inner.any():
-        notes.append(f"{int(inner.sum())} blank line(s) inside the table left out")
-    return body.loc[~(blank | is_note)], notes
-
-
-def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    sep, encoding = csv_dialect(path)
-    try:
-        return _ragged_csv(path, sep, encoding, nrows)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a well-formed CSV file ({exc})") from None
-
-
-def csv_dialect(path: Path) -> tuple[str, str]:
-    """A CSV file's separator (the commonest of , ; tab | in its first lines) and encoding
-    (UTF-8, else cp1252 as Excel saves CSV on a UK machine)."""
-    with open(path, "rb") as fh:
-        raw = fh.read(65536)
-    encoding = "utf-8-sig"
-    try:
-        head = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(raw) - 3:  # a character cut at the end of the first 64 KiB
-            head = raw[: exc.start].decode(encoding)
-        else:
-            encoding = "cp1252"
-            head = raw.decode(encoding, errors="replace")
-    lines = [line for line in head.splitlines()[:20] if line.strip()]
-    if not lines:
-        raise InputError(f"{path}: the file is empty (no header line)")
-    sep = max((",", ";", "\t", "|"), key=lambda c: sum(line.count(c) for line in lines))
-    return sep, encoding
-
-
-def plain_csv(path: Path) -> list[str] | None:
-    """A CSV file's column names when its header is line 1 and the first lines hold no
-    title or note (a file ``stream`` can read in batches, lines counted as ``load``
-    counts them), else None."""
-    grid = _read_csv(path, nrows=200)
-    table, notes = _table_of(grid, path, None)
-    if notes or len(table.columns) != grid.shape[1] or (len(table) and table.index[0] != 0):
-        return None
-    if grid.shape[1] >= 3 and _last_line_cells(path) < 2:  # notes below the table, perhaps
-        return None
-    return [str(c) for c in table.columns]
-
-
-def _last_line_cells(path: Path) -> int:
-    """Cells filled in the last line of a CSV file that is not blank."""
-    sep, encoding = csv_dialect(path)
-    with open(path, "rb") as fh:
-        fh.seek(max(path.stat().st_size - 65536, 0))
-        tail = fh.read().decode(encoding, errors="replace")
-    lines = [line for line in tail.splitlines() if line.strip()]
-    if not lines:
-        return 0
-    cells = next(csv.reader([lines[-1]], delimiter=sep), [])
-    return sum(bool(c.strip()) for c in cells)
-
-
-def _ragged_csv(path: Path, sep: str, encoding: str, nrows: int | None = None) -> pd.DataFrame:
-    """Every line of a CSV as text cells, as wide as the widest of its first 200 lines
-    (title lines above a header are narrower than it); no header row."""
-    with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        head = [len(r) for _, r in zip(range(200), csv.reader(fh, delimiter=sep), strict=False)]
-    width = max(head) if head else 0
-    if width == 0:
-        raise InputError(f"{path}: the file is empty (no header line)")
-    return pd.read_csv(
-        path,
-        sep=sep,
-        header=None,
-        names=range(width),
-        dtype=str,
-        keep_default_na=False,
-        encoding=encoding,
-        skipinitialspace=True,
-        skip_blank_lines=False,
-        on_bad_lines="error",
-        nrows=nrows,
-    )
-
-
-def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
-    with pd.ExcelFile(path, engine="openpyxl") as book:
-        names = [str(n) for n in book.sheet_names]
-    if sheet is not None and sheet not in names:
-        raise InputError(f"{path}: no sheet called {sheet!r}; the sheets are {', '.join(names)}")
-    return pd.read_excel(
-        path,
-        sheet_name=sheet if sheet is not None else 0,
-        header=None,
-        dtype=str,
-        keep_default_na=False,
-        engine="openpyxl",
-    )
-
-
-def _read_sav(path: Path) -> pd.DataFrame:
-    import pyreadstat
-
-    frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
-    return frame
 
 
 def rename_columns(
@@ -453,62 +188,6 @@ def bare_year_note(rows: int) -> str:
     )
 
 
-def normalise_frame(frame: pd.DataFrame, c: Contract) -> tuple[pd.DataFrame, list[str]]:
-    """Every contract column normalised (unmatched values kept as in the file) and notes:
-    each column's distinct values read once (``validate.normalise_distinct``)."""
-    out = frame.copy()
-    notes: list[str] = []
-    for spec in c.columns:
-        if spec.name not in out:
-            continue
-        labels, uniques = factorize(out[spec.name])
-        d = normalise_distinct(spec, uniques)
-        out[spec.name] = pd.Series(d.values[labels], index=out.index, dtype=object)
-        if d.bare.any() and (bare := int(d.bare[labels].sum())):
-            notes.append(bare_year_note(bare))
-        if d.not_gss.any():
-            rows = np.flatnonzero(d.not_gss[labels])
-            values = sorted({str(v) for v in d.shown[d.not_gss]})
-            lines = (out.index.to_numpy()[rows[:5]] + HEADER_LINES + 1).tolist()
-            notes.append(not_gss_note(spec.name, len(rows), values[:5], lines))
-        if spec.type == "count":
-            out["count_suppressed"] = d.suppressed[labels]
-            out["count_upper"] = pd.array(d.upper.to_numpy(object)[labels], dtype="Int64")
-    return out, notes
-
-
-def validate_frame(frame: pd.DataFrame, c: Contract) -> list[Failure]:
-    """Every failure of a normalised frame against its contract, in line order: the
-    contract's checks applied to each column's distinct values (``validate``), failing
-    values mapped back to the lines that hold them."""
-    failures = column_failures([str(col) for col in frame.columns], c)
-    lines = frame.index.to_numpy() + HEADER_LINES + 1
-    for spec in c.columns:
-        if spec.name not in frame:
-            continue
-        labels, uniques = factorize(frame[spec.name])
-        values = uniques.to_numpy(object)
-        bad, required = check_distinct(spec, values)
-        if bad.any():
-            shown = [show(v) for v in values]
-            failures += [
-                Failure(int(lines[r]), spec.name, shown[labels[r]], spec.rule())
-                for r in np.flatnonzero(bad[labels])
-            ]
-        if required.any():
-            failures += [
-                Failure(int(lines[r]), spec.name, "", REQUIRED)
-                for r in np.flatnonzero(required[labels])
-            ]
-    for row, column, rule in frame_rule_failures(frame, c):
-        raw = frame[column].iloc[row] if column in frame else ""
-        failures.append(Failure(int(lines[row]), column, show(raw), c.rules[rule]))
-    return sorted(
-        set(failures),
-        key=lambda f: (f.line or 0, c.names.index(f.column) if f.column in c.names else 99),
-    )
-
-
 def type_frame(frame: pd.DataFrame, c: Contract) -> pd.DataFrame:
     """A validated frame with its contract columns typed (codes as ordered categoricals)."""
     out = frame.copy()
@@ -563,32 +242,44 @@ def load(
     ``rounded_to``: a counts file's counts are rounded to this (5 or 10; 0: exact), as the
     publisher declares; None: the layout's, else detected per area. ``last_row``: the
     table's last line; lines below it (notes) are not read.
+
+    The rows are read, checked and normalised in record batches by ``stream.Scan`` (the
+    one path every command reads through) and collected here into one typed frame.
     """
     if kind not in KINDS:
         from unmetneed.layouts import did_you_mean
 
         raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, KINDS)}")
-    path = Path(path)
+    how = InputOptions(layout, sheet, header_row, rounded_to, last_row)
+    return streamed_or_whole(lambda whole: _load(Path(path), kind, columns, how, substance, whole))
+
+
+def _load(
+    path: Path,
+    kind: str,
+    columns: Mapping[str, str] | None,
+    how: InputOptions,
+    substance: str | None,
+    whole: bool,
+) -> Loaded:
+    """``load`` with the file read in blocks where it can be (or ``whole``)."""
+    from unmetneed.stream import Scan, read_frame
+
     c = contract(kind)
-    raw, read_notes = read_input(path, sheet, header_row, last_row)
-    shaped = shape_input(raw, path, kind, layout, columns)
-    frame = rename_columns(shaped.frame, columns or {}, c, path)
-    fill = substance if substance is not None else shaped.substance
-    if fill is not None and not (substance is None and "substance" in frame):
-        frame = _fill_substance(frame, fill, path)
-    normalised, notes = normalise_frame(frame, c)
-    failures = validate_frame(normalised, c)
+    scan = Scan(path, kind, columns, how=how, substance=substance, whole=whole, list_all=True)
+    normalised, failures = read_frame(scan)
     if failures:
-        raise _with_footer_hint(ValidationError(path, kind, failures), raw)
+        raise _with_footer_hint(ValidationError(path, kind, failures), scan.source.table)
     typed = type_frame(normalised, c)
-    name = shaped.layout.name if shaped.layout else None
+    shaped = scan.source.layout
     if "count" in typed:
-        declared = shaped.layout.rounded_to if shaped.layout else None
-        declared = rounded_to if rounded_to is not None else declared
+        declared = shaped.rounded_to if shaped else None
+        declared = how.rounded_to if how.rounded_to is not None else declared
         typed = typed.assign(count_rounding=rounding_by_area(typed, declared))
     rounding = typed["count_rounding"] if "count_rounding" in typed else pd.Series(dtype=int)
     rounded = int(rounding.max()) if len(rounding) else 0
-    loaded = Loaded(typed, path, kind, [*read_notes, *shaped.notes, *notes], rounded or None, name)
+    name = shaped.name if shaped else None
+    loaded = Loaded(typed, path, kind, list(scan.notes), rounded or None, name)
     if "count_suppressed" in typed and typed["count_suppressed"].any():
         n = int(typed["count_suppressed"].sum())
         loaded.notes.append(f"{n} count(s) are suppressed in the file: read as unknown, never 0")
@@ -598,19 +289,123 @@ def load(
             f"{margins} row(s) are totals over a dimension (e.g. drug_group = Total): kept as "
             "`total`, never added to the breakdown rows"
         )
-    if rounded_to:
-        loaded.notes.append(f"counts declared rounded to the nearest {rounded_to} (--rounded-to)")
-    elif rounded and (shaped.layout is None or shaped.layout.rounded_to is None):
+    if how.rounded_to:
+        loaded.notes.append(
+            f"counts declared rounded to the nearest {how.rounded_to} (--rounded-to)"
+        )
+    elif rounded and (shaped is None or shaped.rounded_to is None):
         loaded.notes.append(_rounding_note(typed))
     return loaded
 
 
-def _with_footer_hint(exc: ValidationError, raw: pd.DataFrame) -> ValidationError:
+T = TypeVar("T")
+
+
+def streamed_or_whole(run: Callable[[bool], T]) -> T:
+    """``run(False)``: files read in blocks where they can be; ``run(True)`` when a CSV
+    file read in blocks turns out not to be a plain table further down (a blank line, a
+    ragged line: :class:`NotPlainError`), or fails validation: read whole, the lines
+    around the table are left out with notes, values are shown as a person reads the
+    cells (leading spaces trimmed) and notes below the table are named in a hint."""
+    try:
+        return run(False)
+    except NotPlainError:
+        return run(True)
+    except ValidationError as exc:
+        if Path(exc.path).suffix.lower() not in CSV_SUFFIXES:
+            raise
+        return run(True)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input opened for reading as a contract kind: ``names`` maps the contract's (and
+    other) column names to the columns ``read`` reads (a ``readers.Reader``); ``notes`` say
+    what reading skipped or assumed; ``table`` is the table read whole (None: read in
+    blocks); ``layout`` the published layout it is read as (None: its own names)."""
+
+    path: Path
+    names: dict[str, str]
+    read: Reader
+    notes: tuple[str, ...] = ()
+    table: pd.DataFrame | None = None
+    layout: Any = None
+
+
+def open_source(
+    path: Path,
+    kind: str,
+    columns: Mapping[str, str] | None = None,
+    how: InputOptions | None = None,
+    substance: str | None = None,
+    whole: bool = False,
+) -> Source:
+    """``path`` opened as ``kind``: a Parquet file, or a CSV file whose header is line 1
+    with no title or notes, read in blocks (``readers.record_reader``), unless ``whole``;
+    any other file (Excel, SPSS, a CSV with a title or notes, a published layout, a sheet,
+    header row, last row or substance given) read whole, cut to its table, shaped to a
+    published layout, renamed and converted in slices (``readers.frame_reader``)."""
+    how = how or InputOptions()
+    c = contract(kind)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    blocks = how.sheet is None and how.header_row is None and how.last_row is None
+    if not whole and blocks and substance is None and path.suffix.lower() in RECORD_SUFFIXES:
+        try:
+            reader, names = record_reader(path)
+        except NotPlainError:
+            pass
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
+        else:
+            if _layout(names, path, how.layout, columns) is None:
+                renamed = rename_columns(pd.DataFrame(columns=names), columns or {}, c, path)
+                pairs = zip(renamed.columns, names, strict=True)
+                return Source(path, {str(new): str(old) for new, old in pairs}, reader)
+    raw, read_notes = read_input(path, how.sheet, how.header_row, how.last_row)
+    shaped = shape_input(raw, path, kind, how.layout, columns)
+    frame = rename_columns(shaped.frame, columns or {}, c, path)
+    fill = substance if substance is not None else shaped.substance
+    if fill is not None and not (substance is None and "substance" in frame):
+        frame = _fill_substance(frame, fill, path)
+    same = {str(n): str(n) for n in frame.columns}
+    notes = (*read_notes, *shaped.notes)
+    return Source(path, same, frame_reader(frame), notes, raw, shaped.layout)
+
+
+def _layout(
+    headers: list[str], path: Path, layout: str | None, columns: Mapping[str, str] | None
+) -> Any:
+    """The published layout a file with these headers is read as (None: its own names)."""
+    from unmetneed import layouts
+
+    return layouts.resolve(layout, headers, path) if layout or not columns else None
+
+
+def check_frame(
+    frame: pd.DataFrame, c: Contract, path: Path | str = "records"
+) -> tuple[pd.DataFrame, list[str], list[Failure]]:
+    """A frame of contract columns (index: each row's position, line - 2) checked as a file
+    is (``stream.read_frame`` over its rows in record batches): normalised, notes and
+    every failure."""
+    from unmetneed.stream import Scan, read_frame
+
+    source = Source(Path(path), {str(n): str(n) for n in frame.columns}, frame_reader(frame))
+    scan = Scan(path, c.kind, source=source, list_all=True)
+    normalised, failures = read_frame(scan)
+    return normalised, scan.notes, failures
+
+
+def _with_footer_hint(exc: ValidationError, raw: pd.DataFrame | None) -> ValidationError:
     """``exc`` with a hint when every line it names is at the end of the file: notes below
-    a table that filled more than one cell (e.g. ``Source:,NDTMS``), most likely."""
+    a table that filled more than one cell (e.g. ``Source:,NDTMS``), most likely (``raw``:
+    the table read whole; None, read in blocks: no hint)."""
     lines = sorted({f.line for f in exc.failures if f.line is not None})
     if (
-        not lines
+        raw is None
+        or not lines
         or len(raw) < 2
         or len(exc.failures) != sum(f.line is not None for f in exc.failures)
     ):
@@ -643,8 +438,7 @@ def shape_input(
     """
     from unmetneed import layouts
 
-    headers = [str(c) for c in raw.columns]
-    chosen = layouts.resolve(layout, headers, path) if layout or not columns else None
+    chosen = _layout([str(c) for c in raw.columns], path, layout, columns)
     if chosen is None:
         return layouts.Shaped(raw, None)
     if chosen.kind != kind and not (kind == "cohort" and chosen.kind == "counts"):

@@ -1,20 +1,20 @@
-"""Read a record file in record batches and count it, never holding it whole.
+"""Validate and count an input in record batches, whatever its format, never holding it whole.
 
-A national archive of quarterly extracts is tens of millions of rows; ``load`` would hold
-every one as a pandas object. Here a reader per format yields Arrow record batches:
-Parquet through ``pyarrow.dataset`` (``BATCH_ROWS`` rows a batch), CSV whose header is
-line 1 through ``pyarrow.csv.open_csv`` (``CSV_BLOCK_BYTES`` of text a batch). Every
-column is read dictionary-encoded, so each rule of the contract (code lists, flags,
-periods, GSS codes, required values) is checked once per distinct value by the one
-validator (``unmetneed.validate``, which ``load`` uses too), and the rows are only ever
-integer codes: counted per batch with ``numpy.bincount`` and the counts added up (counts
-are additive). Memory is one batch plus the counts, whatever the rows.
+A national archive of quarterly extracts is tens of millions of rows. A reader per format
+(``unmetneed.readers``) yields Arrow record batches: Parquet and plain CSV in blocks, Excel,
+SPSS and CSV with titles or notes read whole and converted in slices. Every column is read
+dictionary-encoded, so each rule of the contract (code lists, flags, periods, GSS codes,
+counts, required values) is checked once per distinct value by the one validator
+(``unmetneed.validate``), and the rows are only ever integer codes: counted per batch with
+``numpy.bincount`` and the counts added up (counts are additive). Memory is one batch plus
+the counts, whatever the rows.
 
-The verdict is ``load``'s: the same values fail, with the same line numbers (data row i,
-0-based, is line i + 2), the same rules and the same notes. ``scan`` validates every column
-of the contract the file has, not only those counted, so a file that ``load`` refuses is
-refused here too. A CSV file that is not a plain table further down (a blank line, notes
-below it, a ragged line) raises :class:`NotPlainError` and is read whole by ``load``.
+:class:`Scan` is the one path: ``load`` collects its batches into a frame
+(:func:`read_frame`), ``compare`` and ``gap`` count them (:class:`Counter`,
+:func:`collapse`). Failures name the line a person sees in the file (header = line 1: data
+row i of a file read in blocks is line i + 2; a table cut out of a sheet or a CSV with
+notes keeps each row's line). ``scan`` validates every column of the contract the file has,
+not only those counted, so every consumer gives the same verdict.
 
 Codes: a column's values are numbered by a :class:`Registry`. Code-list columns use the
 list's order, flags ``True`` = 0 and ``False`` = 1, text (areas, periods, GSS codes) the
@@ -24,7 +24,7 @@ order first seen, put in sorted order by :meth:`Registry.remap` at the end. Miss
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,46 +34,23 @@ import pandas as pd
 import pyarrow as pa
 
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
+from unmetneed.readers import NotPlainError, Positions, dictionary_indices
 from unmetneed.schemas import ColumnSpec, Contract, contract
-from unmetneed.validate import REQUIRED, check_distinct, normalise_distinct, with_missing
+from unmetneed.validate import (
+    REQUIRED,
+    Distinct,
+    check_distinct,
+    frame_rule_failures,
+    normalise_distinct,
+    show,
+    with_missing,
+)
 
 BATCH_ROWS = 1 << 18
-READAHEAD = 2  # batches decoded ahead of the one being counted (memory: about 3 batches)
-STREAM_SUFFIXES = (".parquet", ".pq")
-CSV_SUFFIXES = (".csv", ".txt")
-CSV_BLOCK_BYTES = 1 << 24  # CSV text parsed per batch (about 150,000 rows of an extract)
-STREAM_KINDS = ("treatment", "cohort")
 MAX_LISTED = 1000  # failures listed per column and rule; the rest are counted in one line
 DENSE_KEYS = 1 << 22  # up to this many possible keys a batch is counted by bincount
 FIRST_LINE = 2  # data row 0 is line 2 (the header is line 1)
 _SPACE = re.compile(r"\s+")
-
-
-def streamable(path: Path | str, kind: str, csv: bool = False) -> bool:
-    """Whether ``path`` of ``kind`` is read in batches by this module: Parquet record
-    files, and with ``csv`` CSV record files whose header is line 1 (:func:`is_plain_csv`).
-    """
-    suffix = Path(path).suffix.lower()
-    if kind not in STREAM_KINDS:
-        return False
-    return suffix in STREAM_SUFFIXES or (csv and suffix in CSV_SUFFIXES and is_plain_csv(path))
-
-
-def is_plain_csv(path: Path | str) -> bool:
-    """A CSV file with its header on line 1 and no title or note in its first lines: read
-    in batches with the line of each row known. A file that turns out otherwise further
-    down (a blank line, a note below the table, a ragged line) raises :class:`NotPlainError`
-    while it is read, and is read whole by ``load`` instead."""
-    from unmetneed.load import plain_csv
-
-    try:
-        return Path(path).is_file() and plain_csv(Path(path)) is not None
-    except (InputError, UsageError):
-        return False  # ``load`` says what is wrong with it
-
-
-class NotPlainError(Exception):
-    """A CSV file read in batches is not a plain table after all (read it whole)."""
 
 
 # --- numbering the values of a column ---------------------------------------------------------
@@ -131,19 +108,20 @@ class Registry:
 
 
 @dataclass
+@dataclass
 class _Lookup:
-    """A batch dictionary translated once: per entry (and a last entry for null) its code
-    (-1 missing or not yet numbered), whether it breaks the rule, and its note. Entries are
-    numbered in the registry only once a row uses them.
+    """A batch dictionary translated once: per entry (and a last entry for null) its
+    normalised value (``distinct``), its code (-1 missing or not yet numbered), whether it
+    breaks the rule, is missing where the contract requires a value, or carries a note.
+    Entries are numbered in the registry only once a row uses them.
     """
 
     dictionary: pa.Array
-    values: list[Any]
+    distinct: Distinct
     codes: np.ndarray
     numbered: np.ndarray
+    required: np.ndarray
     bad: np.ndarray
-    bare: np.ndarray
-    not_gss: np.ndarray
     shown: list[str]
 
     @classmethod
@@ -151,16 +129,15 @@ class _Lookup:
         """Every entry of ``dictionary`` normalised and checked by the one validator
         (``unmetneed.validate``), the null entry last (none numbered yet)."""
         d = normalise_distinct(spec, with_missing(dictionary.to_pylist()))
-        bad, _required = check_distinct(spec, d.values)
+        bad, required = check_distinct(spec, d.values)
         missing = np.asarray(pd.isna(pd.Series(d.values, dtype=object)), dtype=bool)
         look = cls(
             dictionary,
-            d.values.tolist(),
+            d,
             np.full(len(d.values), -1, dtype=np.int64),
             missing | bad,
+            required,
             bad,
-            d.bare,
-            d.not_gss,
             d.shown.tolist(),
         )
         if registry.fixed:  # a code list: numbering an unused value adds no category
@@ -169,23 +146,23 @@ class _Lookup:
 
     def __post_init__(self) -> None:
         # what ``clean`` needs, worked out once per dictionary rather than once per batch
-        self._noted = bool(self.bad.any() or self.bare.any() or self.not_gss.any())
-        missing = self.numbered & ~self.bad  # (before numbering: missing or bad entries)
-        self._has_blank = bool(missing[:-1].any())
-        self._null_missing = bool(missing[-1])
+        d = self.distinct
+        self._noted = bool(self.bad.any() or d.bare.any() or d.not_gss.any())
+        self._has_blank = bool(self.required[:-1].any())
+        self._null_missing = bool(self.required[-1])
 
-    def clean(self, nullable: bool, nulls: int) -> bool:
-        """Whether no row of a batch with this dictionary can fail or carry a note."""
-        if self._noted or nullable:
-            return not self._noted
-        return not self._has_blank and not (nulls and self._null_missing)
+    def clean(self, nulls: int) -> bool:
+        """Whether no row of a batch with this dictionary (``nulls`` rows null) can fail
+        or carry a note."""
+        return not self._noted and not self._has_blank and not (nulls and self._null_missing)
 
     def number(self, registry: Registry, used: np.ndarray) -> None:
         """Give a code to every used entry that has none yet, in the order of ``used``
         (entries, first used first; or a boolean mask)."""
         entries = np.flatnonzero(used) if used.dtype == bool else used
+        values = self.distinct.values
         for i in entries[~self.numbered[entries]]:
-            self.codes[i] = registry.code(self.values[i])
+            self.codes[i] = registry.code(values[i])
             self.numbered[i] = True
 
 
@@ -197,14 +174,6 @@ def _dictionary(array: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     return array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
-
-
-def _indices(array: pa.Array) -> np.ndarray:
-    """Dictionary indices of a dictionary column, nulls as ``len(dictionary)``."""
-    indices = array.indices
-    if array.null_count:  # (int32: len(dictionary) may not fit the file's index type)
-        indices = indices.cast(pa.int32()).fill_null(len(array.dictionary))
-    return np.asarray(indices.to_numpy(zero_copy_only=False))
 
 
 def _used(array: pa.Array, entries: int) -> np.ndarray:
@@ -226,6 +195,23 @@ def _flag_codes(array: pa.Array) -> np.ndarray:
     return codes
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a batch's rows are in the file: ``offset`` is its first row (0-based) when
+    ``positions`` is None (rows in order), else each row's position (line - 2)."""
+
+    offset: int
+    positions: Positions
+
+    def lines(self, rows: np.ndarray) -> np.ndarray:
+        """The file lines of ``rows`` (0-based in the batch)."""
+        at = rows + self.offset if self.positions is None else self.positions[rows]
+        return np.asarray(at, dtype=np.int64) + FIRST_LINE
+
+
+CODES, ENTRIES = "codes", "entries"  # what a column of a batch is read as
+
+
 @dataclass
 class _Column:
     """A contract column being scanned: its registry, last lookup, failures and notes."""
@@ -233,6 +219,7 @@ class _Column:
     spec: ColumnSpec
     source: str
     registry: Registry
+    listed: int | None = MAX_LISTED  # failures listed per rule (None: every one)
     lookup: _Lookup | None = None
     failures: list[Failure] = field(default_factory=list)
     counted: dict[str, int] = field(default_factory=dict)
@@ -241,76 +228,87 @@ class _Column:
     not_gss_values: set[str] = field(default_factory=set)
     not_gss_lines: list[int] = field(default_factory=list)
 
-    def codes(self, array: pa.Array, offset: int, wanted: bool = True) -> np.ndarray | None:
-        """The batch's codes (-1 missing), checking every used value and required rows;
-        None when not ``wanted`` (only checked: no row is looked at when every value of
+    def read(self, array: pa.Array, where: _Where, want: str | None) -> Any:
+        """The batch's column checked (every used value, required rows), read as ``want``:
+        ``CODES`` (-1 missing), ``ENTRIES`` (the normalised distinct values and each row's
+        entry, null last) or None (only checked: no row is looked at when every value of
         the batch's dictionary is valid and no required value is missing).
         """
-        if pa.types.is_boolean(array.type) and self.spec.type == "flag":
-            if not wanted and (self.spec.nullable or not array.null_count):
+        if want != ENTRIES and pa.types.is_boolean(array.type) and self.spec.type == "flag":
+            if want is None and (self.spec.nullable or not array.null_count):
                 return None
             codes = _flag_codes(array)
-            self._required(codes, offset, None)
-            return codes
+            if not self.spec.nullable:
+                self._required(codes < 0, where)
+            return codes if want else None
         array = _dictionary(array)
         if self.lookup is None or not self.lookup.dictionary.equals(array.dictionary):
             self.lookup = _Lookup.of(self.spec, self.registry, array.dictionary)
         look = self.lookup
-        clean = look.clean(self.spec.nullable, array.null_count)
-        if not wanted and clean:
+        clean = look.clean(array.null_count)
+        if want is None and clean:
             return None
-        idx = _indices(array)
-        if clean and look.numbered.all():  # nothing to number, check or note: codes only
+        idx = dictionary_indices(array)
+        if want == CODES and clean and look.numbered.all():  # nothing to number or check
             return look.codes[idx]
         used = _used(array, len(look.codes))
-        look.number(self.registry, used)
-        codes = look.codes[idx]
-        self._notes(idx, look, used, offset)
-        if look.bad[used].any():  # (``used`` lists entries: indexing works as with a mask)
-            rows = np.flatnonzero(look.bad[idx])
-            shown = [look.shown[i] for i in idx[rows[:MAX_LISTED]]]
-            self._add(rows, offset, self.spec.rule(), shown)
-        self._required(codes, offset, look.bad[idx])
-        return codes if wanted else None
+        if want == CODES:
+            look.number(self.registry, used)
+        if not clean:
+            self._notes(idx, look, used, where)
+            if look.bad[used].any():  # (``used`` lists entries: indexes as a mask would)
+                rows = np.flatnonzero(look.bad[idx])
+                shown = [look.shown[i] for i in idx[rows[: self._room(self.spec.rule())]]]
+                self._add(rows, where, self.spec.rule(), shown)
+            self._required(look.required[idx], where)
+        if want == ENTRIES:
+            return look.distinct, idx
+        return look.codes[idx] if want else None
 
-    def _required(self, codes: np.ndarray, offset: int, bad: np.ndarray | None) -> None:
-        """Rows missing a value the contract requires (``bad`` rows are failures already)."""
-        if self.spec.nullable:
+    def _required(self, missing: np.ndarray, where: _Where) -> None:
+        """Rows missing a value the contract requires (``missing``: per row)."""
+        if not missing.any():
             return
-        missing = codes < 0
-        if bad is not None:
-            missing &= ~bad
-        if missing.any():
-            rows = np.flatnonzero(missing)
-            self._add(rows, offset, REQUIRED, [""] * min(len(rows), MAX_LISTED))
+        rows = np.flatnonzero(missing)
+        self._add(rows, where, REQUIRED, [""] * min(len(rows), self._room(REQUIRED)))
 
-    def _add(self, rows: np.ndarray, offset: int, rule: str, shown: list[str]) -> None:
-        """Failures for ``rows`` (0-based in the batch): the first ``MAX_LISTED`` per rule."""
-        room = max(MAX_LISTED - self.counted.get(rule, 0), 0)
-        lines = rows[:room] + offset + FIRST_LINE
+    def _room(self, rule: str) -> int:
+        """Failures of ``rule`` still to be listed."""
+        if self.listed is None:
+            return 1 << 62
+        return max(self.listed - self.counted.get(rule, 0), 0)
+
+    def _add(self, rows: np.ndarray, where: _Where, rule: str, shown: list[str]) -> None:
+        """Failures for ``rows`` (0-based in the batch): the first ``listed`` per rule."""
+        room = self._room(rule)
+        lines = where.lines(rows[:room])
         self.failures += [
             Failure(int(line), self.spec.name, value, rule)
             for line, value in zip(lines, shown, strict=False)
         ]
         self.counted[rule] = self.counted.get(rule, 0) + len(rows)
 
-    def _notes(self, idx: np.ndarray, look: _Lookup, used: np.ndarray, offset: int) -> None:
+    def _notes(self, idx: np.ndarray, look: _Lookup, used: np.ndarray, where: _Where) -> None:
         """Rows read with a note: bare years, area codes that are not GSS codes."""
-        if look.bare[used].any():
-            self.bare_rows += int(look.bare[idx].sum())
-        if look.not_gss[used].any():
-            rows = np.flatnonzero(look.not_gss[idx])
+        d = look.distinct
+        if d.bare[used].any():
+            self.bare_rows += int(d.bare[idx].sum())
+        if d.not_gss[used].any():
+            rows = np.flatnonzero(d.not_gss[idx])
             self.not_gss_rows += len(rows)
             shown = (look.shown[i] for i in np.unique(idx[rows]))
             self.not_gss_values |= {_SPACE.sub(" ", v.strip()).upper() for v in shown}
-            self.not_gss_lines += (rows[:5] + offset + FIRST_LINE).tolist()
+            if len(self.not_gss_lines) < 5:
+                self.not_gss_lines += where.lines(rows[:5]).tolist()
 
     def overflow(self) -> list[Failure]:
         """One failure per rule saying how many more rows break it than are listed."""
+        if self.listed is None:
+            return []
         return [
-            Failure(None, self.spec.name, "", f"{rule} ({n - MAX_LISTED:,} more row(s))")
+            Failure(None, self.spec.name, "", f"{rule} ({n - self.listed:,} more row(s))")
             for rule, n in self.counted.items()
-            if n > MAX_LISTED
+            if n > self.listed
         ]
 
 
@@ -319,19 +317,33 @@ class _Column:
 
 @dataclass(frozen=True)
 class Batch:
-    """One record batch as codes: ``offset`` is its first row (0-based) in the file."""
+    """One record batch: ``offset`` is its first row (0-based) in the table read,
+    ``positions`` each row's position in the file (line - 2; None: ``offset`` onwards),
+    ``codes`` the codes of the columns wanted as codes, ``entries`` per column wanted as
+    values its normalised distinct values and each row's entry, ``raw`` other columns as
+    read."""
 
     offset: int
     rows: int
     codes: dict[str, np.ndarray]
+    positions: Positions = None
+    entries: dict[str, tuple[Distinct, np.ndarray]] = field(default_factory=dict)
+    raw: dict[str, pa.Array] = field(default_factory=dict)
+
+    def lines(self, rows: np.ndarray) -> np.ndarray:
+        """The file lines of ``rows`` (0-based in the batch)."""
+        return _Where(self.offset, self.positions).lines(rows)
 
 
 class Scan:
-    """A Parquet file of ``kind`` read in batches, validated against its contract.
+    """An input of ``kind`` read in batches (``load.open_source``), validated against its
+    contract.
 
     ``columns``: contract name -> the file's name (``--column NEW=OLD``); other headers are
     matched by their key as ``load`` does. ``registries``: shared between the files of one
-    table, so the same value gets the same code in each.
+    table, so the same value gets the same code in each. ``how`` (``load.InputOptions``),
+    ``substance`` and ``whole`` say how the file is read; ``source``: one opened already.
+    ``list_all``: every failing row listed (else ``MAX_LISTED`` per column and rule).
     """
 
     def __init__(
@@ -341,15 +353,25 @@ class Scan:
         columns: Mapping[str, str] | None = None,
         registries: dict[str, Registry] | None = None,
         batch_rows: int | None = None,
+        *,
+        how: Any = None,
+        substance: str | None = None,
+        whole: bool = False,
+        source: Any = None,
+        list_all: bool = False,
     ) -> None:
+        from unmetneed.load import open_source
+
         self.path = Path(path)
         self.kind = kind
         self.contract: Contract = contract(kind)
         self.registries = registries if registries is not None else {}
         self.batch_rows = batch_rows or BATCH_ROWS
         self.rows = 0
-        self.notes: list[str] = []
-        self._reader, self.names = _open(self.path, columns or {}, self.contract)
+        self.listed = None if list_all else MAX_LISTED
+        self.source = source or open_source(self.path, kind, columns, how, substance, whole)
+        self.names: dict[str, str] = self.source.names
+        self.notes: list[str] = list(self.source.notes)
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -364,47 +386,65 @@ class Scan:
             self.registries[name] = Registry.of(spec)
         return self.registries[name]
 
-    def batches(self, wanted: Sequence[str]) -> Iterator[Batch]:
-        """Every batch with the codes of the ``wanted`` columns; raises
+    def batches(
+        self, wanted: Sequence[str], entries: Sequence[str] = (), raw: Sequence[str] = ()
+    ) -> Iterator[Batch]:
+        """Every batch with the codes of the ``wanted`` columns (the normalised values of
+        the ``entries`` columns, the ``raw`` columns as read); raises
         :class:`ValidationError` after the last batch if any value broke a rule (so a
         caller's counts are never used from a file that fails).
         """
         from unmetneed.load import column_failures
 
-        missing = [w for w in wanted if w not in self.names]
+        missing = [w for w in (*wanted, *entries, *raw) if w not in self.names]
         if missing:
             raise UsageError(f"{self.path} has no column {', '.join(missing)}")
         checked = [s.name for s in self.contract.columns if s.name in self.names]
-        read = [*checked, *(w for w in wanted if w not in checked)]
-        cols = {
-            name: _Column(self._spec(name), self.names[name], self.registry(name)) for name in read
-        }
+        read = [*checked, *(w for w in (*wanted, *entries) if w not in checked)]
+        cols = {name: self._column(name) for name in dict.fromkeys(read)}
+        want = {**dict.fromkeys(cols), **dict.fromkeys(wanted, CODES)}
+        want.update(dict.fromkeys(entries, ENTRIES))
         failures = column_failures(list(self.names), self.contract)
         offset = 0
-        for batch in self._read([self.names[n] for n in read]):
-            codes = {
-                name: col.codes(batch.column(i), offset, name in wanted)
+        sources = [self.names[n] for n in (*cols, *raw)]
+        for batch, positions in self._read(sources):
+            where = _Where(offset, positions)
+            out = {
+                name: col.read(batch.column(i), where, want[name])
                 for i, (name, col) in enumerate(cols.items())
             }
-            yield Batch(offset, batch.num_rows, {w: _must(codes[w]) for w in wanted})
+            yield Batch(
+                offset,
+                batch.num_rows,
+                {w: out[w] for w in wanted},
+                positions,
+                {e: out[e] for e in entries},
+                {r: batch.column(len(cols) + i) for i, r in enumerate(raw)},
+            )
             offset += batch.num_rows
         self.rows = offset
         for col in cols.values():
             failures += [*col.failures, *col.overflow()]
             self.notes += _column_notes(col)
         if failures:
-            order = {name: i for i, name in enumerate(self.contract.names)}
-            failures.sort(key=lambda f: (f.line or 0, order.get(f.column, 99)))
-            raise ValidationError(self.path, self.kind, failures)
+            raise ValidationError(self.path, self.kind, self._in_order(failures))
 
-    def _spec(self, name: str) -> ColumnSpec:
-        """The column's rules in this scan's contract (a registry may be another kind's)."""
+    def _in_order(self, failures: list[Failure]) -> list[Failure]:
+        """Failures once each, by line (file-wide ones first) and the contract's order."""
+        order = {name: i for i, name in enumerate(self.contract.names)}
+        unique = list(dict.fromkeys(failures))
+        return sorted(unique, key=lambda f: (f.line or 0, order.get(f.column, 99)))
+
+    def _column(self, name: str) -> _Column:
+        """A column to scan with the rules of this scan's contract (a registry may be
+        another kind's)."""
         specs = {s.name: s for s in self.contract.columns}
-        return specs.get(name, self.registry(name).spec)
+        spec = specs.get(name, self.registry(name).spec)
+        return _Column(spec, self.names[name], self.registry(name), self.listed)
 
-    def _read(self, sources: list[str]) -> Iterator[pa.RecordBatch]:
+    def _read(self, sources: list[str]) -> Iterator[tuple[pa.RecordBatch, Positions]]:
         try:
-            yield from self._reader(sources, self.batch_rows)
+            yield from self.source.read(sources, self.batch_rows)
         except NotPlainError:
             raise
         except (OSError, pa.ArrowException) as exc:
@@ -413,13 +453,8 @@ class Scan:
             ) from None
 
 
-def _must(codes: np.ndarray | None) -> np.ndarray:
-    assert codes is not None  # a wanted column always gives its codes
-    return codes
-
-
 def _column_notes(col: _Column) -> list[str]:
-    """``load``'s notes for the rows of a column read with a note."""
+    """The notes for the rows of a column read with a note."""
     from unmetneed.load import bare_year_note, not_gss_note
 
     notes = []
@@ -431,135 +466,57 @@ def _column_notes(col: _Column) -> list[str]:
     return notes
 
 
-Reader = Callable[[list[str], int], Iterator[pa.RecordBatch]]
+# --- a whole input as a frame -----------------------------------------------------------------
 
 
-def _open(path: Path, columns: Mapping[str, str], c: Contract) -> tuple[Reader, dict[str, str]]:
-    """The file's reader (the named columns in record batches, text as dictionaries) and
-    contract name -> file name."""
-    import pandas as pd
-
-    from unmetneed.load import rename_columns
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
+def read_frame(scan: Scan) -> tuple[pd.DataFrame, list[Failure]]:
+    """Every row of ``scan`` with its contract columns normalised by the validator (values
+    matching no spelling kept as in the file) and every failure, rules across columns
+    (``lower`` above ``estimate``...) included; other columns as read. Indexed by each
+    row's position (line - 2); a count column adds ``count_suppressed`` and ``count_upper``
+    (the bound of ``<N``)."""
+    names = list(scan.present)
+    checked = [n for n in names if n in scan.contract.names]
+    others = [n for n in names if n not in checked]
+    parts: dict[str, list[Any]] = {n: [] for n in [*names, "count_suppressed", "count_upper"]}
+    positions: list[np.ndarray] = []
+    failures: list[Failure] = []
     try:
-        if path.suffix.lower() in CSV_SUFFIXES:
-            reader, names = _csv_reader(path)
-        else:
-            reader, names = _parquet_reader(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from None
-    renamed = rename_columns(pd.DataFrame(columns=names), columns, c, path)
-    return reader, {str(new): str(old) for new, old in zip(renamed.columns, names, strict=True)}
+        for batch in scan.batches([], checked, others):
+            rows = np.arange(batch.offset, batch.offset + batch.rows)
+            positions.append(rows if batch.positions is None else batch.positions)
+            for name, (d, idx) in batch.entries.items():
+                parts[name].append(d.values[idx])
+                if scan.contract.column(name).type == "count":
+                    parts["count_suppressed"].append(d.suppressed[idx])
+                    parts["count_upper"].append(d.upper.to_numpy(object)[idx])
+            for name, array in batch.raw.items():
+                parts[name].append(_as_read(array))
+    except ValidationError as exc:
+        failures = exc.failures
+    index = pd.Index(np.concatenate(positions) if positions else np.zeros(0, np.int64))
+    data: dict[str, Any] = {n: _joined(parts[n]) for n in names}
+    if "count" in checked:
+        data["count_suppressed"] = _joined(parts["count_suppressed"]).astype(bool)
+        data["count_upper"] = pd.array(_joined(parts["count_upper"]), dtype="Int64")
+    frame = pd.DataFrame(data, index=index)
+    lines = index.to_numpy() + FIRST_LINE
+    for row, column, rule in frame_rule_failures(frame, scan.contract):
+        raw = frame[column].iloc[row] if column in frame else ""
+        failures.append(Failure(int(lines[row]), column, show(raw), scan.contract.rules[rule]))
+    return frame, scan._in_order(failures)
 
 
-def _parquet_reader(path: Path) -> tuple[Reader, list[str]]:
-    """Parquet through ``pyarrow.dataset``: string columns read as dictionaries, a few
-    batches decoded ahead."""
-    import pyarrow.dataset as ds
-
-    schema = ds.dataset(path, format="parquet").schema
-    text = [
-        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
-    fmt = ds.ParquetFileFormat(
-        read_options=ds.ParquetReadOptions(dictionary_columns=text),
-        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
-    )
-    dataset = ds.dataset(path, format=fmt)
-
-    def read(sources: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        yield from dataset.to_batches(
-            columns=sources,
-            batch_size=batch_rows,
-            batch_readahead=READAHEAD,  # Arrow's default (16) holds 16 batches at once
-            fragment_readahead=1,
-        )
-
-    return read, list(schema.names)
+def _as_read(array: pa.Array) -> np.ndarray:
+    """A column outside the contract as read (text decoded from a dictionary)."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return np.asarray(array.to_pandas(), dtype=object)
 
 
-def _csv_reader(path: Path) -> tuple[Reader, list[str]]:
-    """A plain CSV file (header on line 1) through ``pyarrow.csv.open_csv``: every cell as
-    text (dictionary-encoded), ``CSV_BLOCK_BYTES`` of the file per batch, so row i is line
-    i + 2. A blank line, a line of another width or a value running over a line break
-    raises :class:`NotPlainError` (``load`` reads such a file whole and says what it skipped)."""
-    import pyarrow.csv as pacsv
-
-    from unmetneed.load import csv_dialect, plain_csv
-
-    names = plain_csv(path)
-    if names is None:
-        raise NotPlainError(str(path))
-    sep, encoding = csv_dialect(path)
-    text = pa.dictionary(pa.int32(), pa.string())
-
-    def read(sources: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in _batches(sources):
-                if _blank_rows(batch):  # a blank line (``load`` leaves it out, with a note)
-                    raise NotPlainError(f"{path}: a blank line")
-                yield batch
-        except pa.ArrowInvalid as exc:  # a line that is not a row of the table
-            raise NotPlainError(f"{path}: {exc}") from None
-
-    def _batches(sources: list[str]) -> Iterator[pa.RecordBatch]:
-        # Blocks cut at a line end and parsed one at a time (all cores on each):
-        # ``open_csv`` reads far ahead of its consumer, holding most of a large file.
-        options = {
-            "read_options": pacsv.ReadOptions(
-                column_names=names,
-                encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                block_size=1 << 20,
-            ),
-            "parse_options": pacsv.ParseOptions(
-                delimiter=sep, newlines_in_values=False, ignore_empty_lines=False
-            ),
-            "convert_options": pacsv.ConvertOptions(
-                column_types=dict.fromkeys(sources, text),
-                include_columns=sources,
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        }
-        for block in _line_blocks(path):
-            table = pacsv.read_csv(pa.BufferReader(block), **options)
-            yield from table.unify_dictionaries().combine_chunks().to_batches()
-
-    return read, names
-
-
-def _line_blocks(path: Path) -> Iterator[bytes]:
-    """A CSV file after its header line in blocks of about ``CSV_BLOCK_BYTES``, each
-    ending at a line end (a value never runs over a line end in a plain file)."""
-    with open(path, "rb") as fh:
-        fh.readline()  # the header: line 1
-        rest = b""
-        while block := fh.read(CSV_BLOCK_BYTES):
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            rest = block[cut:]
-            if cut:
-                yield block[:cut]
-        if rest.strip():
-            yield rest
-
-
-def _blank_rows(batch: pa.RecordBatch) -> bool:
-    """Whether a row of a batch of text columns has every cell empty (or missing)."""
-    import pyarrow.compute as pc
-
-    blank = np.ones(batch.num_rows, dtype=bool)
-    for column in batch.columns:
-        empty = pc.equal(column.dictionary, "").fill_null(True).to_numpy(zero_copy_only=False)
-        entries = np.append(np.asarray(empty, dtype=bool), True)  # null last
-        blank &= entries[_indices(column)]
-        if not blank.any():
-            return False
-    return bool(blank.any())
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One column's batches end to end (an object column when there are none)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
 # --- counting ---------------------------------------------------------------------------------
@@ -599,8 +556,10 @@ class Counter:
         offset: int,
         keys: Sequence[tuple[np.ndarray, int]],
         variables: Sequence[tuple[np.ndarray, int]] = (),
+        positions: Positions = None,
     ) -> None:
-        """Count one batch: ``keys`` and ``variables`` as (codes, number of codes) pairs."""
+        """Count one batch: ``keys`` and ``variables`` as (codes, number of codes) pairs;
+        its rows are ``offset`` onwards, or at ``positions`` (``Batch.positions``)."""
         dims = tuple(size + 1 for _, size in keys)
         flat = _ravel([codes for codes, _ in keys], dims) if keys else None
         n = len(keys[0][0]) if keys else len(variables[0][0])
@@ -618,7 +577,11 @@ class Counter:
             width = size + 1
             flat_v = inverse * width + codes % width  # missing (-1) is the last column
             counts.append(np.bincount(flat_v, minlength=len(occupied) * width).reshape(-1, width))
-        self.parts.append((key_codes.astype(np.int64), sizes, first + offset, counts))
+        if positions is not None:  # row n (a key seen before) is past the batch's last
+            at = np.append(positions, positions[-1] + 1 if len(positions) else offset)[first]
+        else:
+            at = first + offset
+        self.parts.append((key_codes.astype(np.int64), sizes, at, counts))
 
     def _first(
         self, occupied: np.ndarray, dims: tuple[int, ...], inverse: np.ndarray, n: int
@@ -759,21 +722,27 @@ PEOPLE = "_people"  # people per row of a collapsed frame (a row of a record fil
 
 
 def collapse(
-    path: Path | str, kind: str, keep: Sequence[str], columns: Mapping[str, str] | None = None
+    path: Path | str,
+    kind: str,
+    keep: Sequence[str],
+    columns: Mapping[str, str] | None = None,
+    how: Any = None,
+    whole: bool = False,
 ) -> Any:
-    """A record file as a :class:`unmetneed.load.Loaded` of people per distinct combination
-    of the ``keep`` columns it has: typed as ``load`` types them, plus ``PEOPLE`` (people
-    per row); each row's index is the first row (0-based) of its combination, so line
-    numbers in messages are the file's. Rows: at most the combinations, whatever the file.
+    """A record file (any format) as a :class:`unmetneed.load.Loaded` of people per
+    distinct combination of the ``keep`` columns it has: typed as ``load`` types them, plus
+    ``PEOPLE`` (people per row); each row's index is the position (line - 2) of its
+    combination's first row, so line numbers in messages are the file's. Rows: at most the
+    combinations, whatever the file. ``how`` and ``whole``: as :class:`Scan` reads it.
     """
     from unmetneed.load import Loaded
 
-    scan = Scan(path, kind, columns)
+    scan = Scan(path, kind, columns, how=how, whole=whole)
     names = [k for k in keep if k in scan.present]
     counter = Counter(len(names), 0, first_rows=True)
     for batch in scan.batches(names):
         pairs = [(batch.codes[n], scan.registry(n).size) for n in names]
-        counter.add(batch.offset, pairs)
+        counter.add(batch.offset, pairs, positions=batch.positions)
     registries = [scan.registry(n) for n in names]
     counted = counter.result([r.remap() for r in registries], [])
     frame = _typed_frame(registries, counted)

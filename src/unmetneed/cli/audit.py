@@ -129,7 +129,7 @@ def _structure_from_options(
     from unmetneed.disclosure import Policy
     from unmetneed.disclosure.model import Protection
     from unmetneed.disclosure.tables import LongSpec, from_long
-    from unmetneed.load import read_table
+    from unmetneed.readers import read_table
 
     frame = read_table(path)
     if "count" not in frame:

@@ -51,7 +51,7 @@ def suppress(
     from unmetneed import report
     from unmetneed.disclosure import Policy
     from unmetneed.errors import ValidationError
-    from unmetneed.load import read_input
+    from unmetneed.readers import read_input
     from unmetneed.suppress import SuppressOptions, suppress_table
     from unmetneed.write import check_out_path, sha256_file, write_table
 
