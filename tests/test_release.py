@@ -337,3 +337,18 @@ def test_a_counts_file_is_one_population_for_compare_and_gap(tmp_path: Path) -> 
     earlier, _ = register.read(rel)
     names = {d.pop for piece in earlier for d in piece.defs if d is not None}
     assert len(names) == 1 and next(iter(names)).startswith("treatment:")
+
+
+def test_a_cell_is_described_by_its_table_row_and_what_it_counts_never_its_value() -> None:
+    from unmetneed.disclosure import Cells
+    from unmetneed.disclosure.release import Def, Piece, assemble, describe
+
+    cells = Cells([9, 2, 7])
+    cells.add_relation(0, [1, 2])
+    cells.place("count", np.arange(3), np.arange(3))
+    where = {"area": {"Eastbury"}, "sex": {"other"}}
+    pop = "cohort:x"
+    defs = (Def.of(pop, {"area": {"Eastbury"}}), Def.of(pop, where), None)
+    release = assemble([Piece("sex-by-area", cells, defs)])
+    two = int(release.ids["sex-by-area"][1])
+    assert describe(release, two) == "sex-by-area row 2 (count: area=Eastbury, sex=other)"

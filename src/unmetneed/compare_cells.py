@@ -174,7 +174,7 @@ def _within_totals(
     out.place(SPLIT_COLUMN, ids, np.zeros(len(totals), dtype=np.int64))
     for cell, (_, parts) in zip(ids.tolist(), totals, strict=True):
         out.add_relation(cell, sizes[parts].tolist())
-    defs = [
+    defs: list[Def | None] = [
         Def.of(*_group_where(build, at % groups.n, pops, extra, skip=at // groups.n))
         for at, _ in totals
     ]

@@ -55,7 +55,13 @@ import pandas as pd
 from unmetneed.disclosure import attacker, lean
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
-from unmetneed.disclosure.secondary import State, heuristic, repair, repair_jointly
+from unmetneed.disclosure.secondary import (
+    State,
+    UnprotectableError,
+    heuristic,
+    repair,
+    repair_jointly,
+)
 from unmetneed.errors import DisclosureError, UsageError
 
 SEPARATOR = ("period", "area", "dgc")
@@ -720,7 +726,10 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             proven |= wide
             state = _state(release, matrix, hidden, policy, revealed, weight)
             looser = _state(release, matrix, hidden, policy, release.locked, weight)
-            hidden = repair(state, hidden, fix, low[fix], spare=zero, looser=looser)
+            try:
+                hidden = repair(state, hidden, fix, low[fix], spare=zero, looser=looser)
+            except UnprotectableError as err:
+                raise UnprotectableError(err.cell, describe(release, err.cell)) from None
             # a cell shown because it was pinned may be needed hidden after all: keep it so
             back = hidden & revealed & ~release.locked
             revealed &= ~back
@@ -735,6 +744,23 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         f"the release could not be protected in {ROUNDS} rounds",
         hint="This is a bug in unmetneed: please report the tables and their options.",
     )
+
+
+def describe(release: Release, cell: int) -> str:
+    """A cell as a person finds it: the first table row showing it, and what it counts
+    (never its value), e.g. ``compare-sex-by-area row 12 (denominator: area=Eastbury,
+    sex=other)``."""
+    what = ""
+    if cell < len(release.defs):
+        what = ", ".join(f"{v}={'|'.join(c)}" for v, c in release.defs[cell].where)
+    for piece in release.pieces:
+        local = np.flatnonzero(release.ids[piece.name] == cell)
+        for p in piece.cells.placements:
+            at = np.flatnonzero(np.isin(p.cells, local))
+            if len(at) and not p.column.startswith(("_", "~")):
+                row = int(p.rows[at[0]]) + 1
+                return f"{piece.name} row {row} ({p.column}{': ' + what if what else ''})"
+    return f"a group the tables count ({what or 'no definition'})"
 
 
 def _narrow_again(

@@ -328,12 +328,20 @@ def repair(
                 continue
         if spare is not None and spare[p]:
             continue
-        raise DisclosureError(
-            f"cell {p} cannot be protected by suppression",
+        raise UnprotectableError(p)
+    return deviation.hidden if again is None else deviation.hidden | again.hidden
+
+
+class UnprotectableError(DisclosureError):
+    """No suppression protects cell ``cell`` (exit 4); the caller may name it better."""
+
+    def __init__(self, cell: int, name: str | None = None) -> None:
+        super().__init__(
+            f"{name or f'cell {cell}'} cannot be protected by suppression",
             hint="Its relations leave no room (earlier published tables may pin it): "
             "merge categories or publish fewer totals.",
         )
-    return deviation.hidden if again is None else deviation.hidden | again.hidden
+        self.cell = cell
 
 
 def _protect_one(deviation: _Deviation, cell: int, low: float) -> bool:
