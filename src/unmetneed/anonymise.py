@@ -510,7 +510,10 @@ def group_ids(codes: np.ndarray, skip: Sequence[int] = ()) -> np.ndarray:
 def _sizes(ids: np.ndarray, active: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Per row: the number (or weighted count) of active rows sharing its id."""
     w = active if weights is None else np.where(active, weights, 0)
-    return np.bincount(ids, weights=w.astype(np.int64), minlength=int(ids.max(initial=-1)) + 1)[ids]
+    result: np.ndarray = np.bincount(
+        ids, weights=w.astype(np.int64), minlength=int(ids.max(initial=-1)) + 1
+    )[ids]
+    return result
 
 
 def small_rows(codes: np.ndarray, active: np.ndarray, k: int) -> np.ndarray:

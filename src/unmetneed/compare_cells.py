@@ -35,7 +35,8 @@ def cohort_dgc(category: str) -> tuple[str, ...]:
     code = SUBSTANCE_COHORTS.index(category) if category in SUBSTANCE_COHORTS else -1
 
     def rule(frame: pd.DataFrame) -> np.ndarray:
-        return derive_substance_cohort(frame["drug_group"], frame["crack"]) == code
+        result: np.ndarray = derive_substance_cohort(frame["drug_group"], frame["crack"]) == code
+        return result
 
     return dgc_set(rule)
 

@@ -107,7 +107,8 @@ class RunConfig:
         from dataclasses import asdict
 
         data = asdict(self)
-        return _jsonable(data)
+        result: dict[str, Any] = _jsonable(data)
+        return result
 
 
 def _jsonable(value: Any) -> Any:

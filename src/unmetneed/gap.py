@@ -888,7 +888,8 @@ def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[s
 def _is_in(codes: np.ndarray, values: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
     """Rows whose value (given as codes into ``values``; -1 missing) is one of ``wanted``."""
     hit = np.append(np.isin(values.astype(str), wanted), False)  # code -1 -> last: False
-    return hit[codes]
+    result: np.ndarray = hit[codes]
+    return result
 
 
 def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[str, np.ndarray]:
@@ -1004,7 +1005,8 @@ def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -
             "cno": total(~opiate & crack),
         }
     )
-    return parts[unknown == 0].reset_index(drop=True)
+    result: pd.DataFrame = parts[unknown == 0].reset_index(drop=True)
+    return result
 
 
 def _grouping(

@@ -43,9 +43,12 @@ def part_dgc() -> tuple[tuple[str, ...], ...]:
     def part(i: int) -> tuple[str, ...]:
         def rule(frame: pd.DataFrame) -> np.ndarray:
             m = _substance_masks(frame, ("opiate", "crack"))
-            return [m["opiate"] & ~m["crack"], m["opiate"] & m["crack"], ~m["opiate"] & m["crack"]][
-                i
-            ]
+            result: np.ndarray = [
+                m["opiate"] & ~m["crack"],
+                m["opiate"] & m["crack"],
+                ~m["opiate"] & m["crack"],
+            ][i]
+            return result
 
         return dgc_set(rule)
 

@@ -261,7 +261,8 @@ class _Column:
             return None
         idx = _indices(array)
         if clean and look.numbered.all():  # nothing to number, check or note: codes only
-            return look.codes[idx]
+            result: np.ndarray = look.codes[idx]
+            return result
         used = _used(array, len(look.codes))
         look.number(self.registry, used)
         codes = look.codes[idx]
