@@ -134,14 +134,13 @@ def compare(
     ``treatment`` or ``cohort`` (how to read files); ``columns``: ``NEW=OLD`` renames.
     """
     from unmetneed import compare as compare_module
+    from unmetneed.compare_files import compare_files
 
     named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
     if all(isinstance(v, (str, Path)) for v in named.values()):
         specs = [str(v) if k is None else f"{k}={v}" for k, v in named.items()]
         how = reading or InputOptions()
-        result, notes = compare_module.compare_files(
-            specs, options, kind, columns, release=release, how=how
-        )
+        result, notes = compare_files(specs, options, kind, columns, release=release, how=how)
         return replace(result, remarks=(*notes, *result.remarks))
     frames = {k: _frame_input(v, _cohort_kind(v, kind)).frame for k, v in named.items()}
     if None in frames:

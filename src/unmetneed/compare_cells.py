@@ -30,7 +30,7 @@ Where = dict[str, set[str]]
 @cache
 def cohort_dgc(category: str) -> tuple[str, ...]:
     """The drug_group x crack codes of a substance cohort (or ``not_stated``)."""
-    from unmetneed.compare import SUBSTANCE_COHORTS, derive_substance_cohort
+    from unmetneed.variables import SUBSTANCE_COHORTS, derive_substance_cohort
 
     code = SUBSTANCE_COHORTS.index(category) if category in SUBSTANCE_COHORTS else -1
 

@@ -37,6 +37,7 @@ from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
 from unmetneed.stream import PEOPLE
+from unmetneed.variables import column_codes, substance_masks
 
 SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
 COLUMNS = (
@@ -859,39 +860,6 @@ def _substances(treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks)
     return chosen
 
 
-def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """For each substance, which rows count towards it (CONTRACT 4.1 mapping).
-
-    Compares each column's distinct values once (``_codes``), not every row's text.
-    """
-    n = len(frame)
-    if "substance" in frame:
-        codes, values = _codes(frame["substance"])
-        return {s: _is_in(codes, values, (s,)) for s in substances}
-    opiate, alcohol = np.zeros(n, bool), np.zeros(n, bool)
-    if "drug_group" in frame:
-        codes, values = _codes(frame["drug_group"])
-        opiate = _is_in(codes, values, ("opiate",))
-        alcohol = _is_in(codes, values, ("alcohol_only", "non_opiate_and_alcohol"))
-    crack = np.zeros(n, bool)
-    if "crack" in frame:
-        crack = frame["crack"].astype("boolean").to_numpy(dtype=bool, na_value=False)
-    masks = {
-        "opiate_crack": opiate | crack,
-        "opiate": opiate,
-        "crack": crack,
-        "alcohol_dependent": alcohol,
-    }
-    return {s: masks[s] for s in substances}
-
-
-def _is_in(codes: np.ndarray, values: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
-    """Rows whose value (given as codes into ``values``; -1 missing) is one of ``wanted``."""
-    hit = np.append(np.isin(values.astype(str), wanted), False)  # code -1 -> last: False
-    result: np.ndarray = hit[codes]
-    return result
-
-
 def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[str, np.ndarray]:
     """Per input row: people counted (``t``), their bounds and whether the count is unknown.
 
@@ -942,7 +910,7 @@ def _in_treatment(
     Columns: period, area_id, substance, in_treatment (people; 0 where only bounds are
     known), in_treatment_min, in_treatment_max, t_unknown (a suppressed count contributed).
     """
-    masks = _substance_masks(frame, substances)
+    masks = substance_masks(frame, substances)
     bounds = _row_bounds(treat, frame, opts)
     groups, inverse, periods, n_area = _grouping(frame, area_ids)
     blocks = []
@@ -984,7 +952,7 @@ def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -
     empty = pd.DataFrame(columns=["period", "area_id", "onc", "oac", "cno"])
     if "substance" in frame or "drug_group" not in frame or "crack" not in frame:
         return empty
-    masks = _substance_masks(frame, ("opiate", "crack"))
+    masks = substance_masks(frame, ("opiate", "crack"))
     opiate, crack = masks["opiate"], masks["crack"]
     bounds = _row_bounds(treat, frame, GapOptions())
     groups, inverse, periods, n_area = _grouping(frame, area_ids)
@@ -1015,7 +983,7 @@ def _grouping(
     """Group numbers of (period, area id) for ``bincount``: the distinct keys, each row's
     group, the period labels and the key's area width (key = period code x width + area).
     """
-    period_codes, periods = _codes(frame["period"])
+    period_codes, periods = column_codes(frame["period"])
     n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
     groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
     return groups, inverse, periods, n_area
@@ -1031,17 +999,6 @@ _T_COLUMNS = [
     "t_unknown",
     "rows",
 ]
-
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a column (-1 where missing) and the values they stand for (as str)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy(dtype=np.int64)
-        values = np.asarray(column.cat.categories.astype(str), dtype=object)
-    else:
-        raw, uniques = pd.factorize(column, use_na_sentinel=True)
-        codes, values = raw.astype(np.int64), np.asarray([str(u) for u in uniques], dtype=object)
-    return codes, values
 
 
 # ---------------------------------------------------------------------------------------
@@ -1072,12 +1029,12 @@ def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 
     Works on the columns' integer codes, so a million rows cost one ``numpy.unique``.
     """
-    names, name_values = _codes(frame["area"])
+    names, name_values = column_codes(frame["area"])
     if (names < 0).any():  # an area blanked (e.g. by k-anonymising): one area of its own
         names = np.where(names < 0, len(name_values), names)
         name_values = np.append(name_values, AREA_NOT_STATED)
     if "area_code" in frame:
-        codes, code_values = _codes(frame["area_code"])
+        codes, code_values = column_codes(frame["area_code"])
     else:
         codes, code_values = np.full(len(frame), -1, dtype=np.int64), np.zeros(0, dtype=object)
     width = len(code_values) + 1
@@ -1544,7 +1501,7 @@ def _counted(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.Dat
             else np.full(len(frame), NOT_STATED, dtype=object),
         }
     )
-    masks = _substance_masks(frame, SUBSTANCES)
+    masks = substance_masks(frame, SUBSTANCES)
     return out.assign(**{f"in_{s}": m for s, m in masks.items()})
 
 

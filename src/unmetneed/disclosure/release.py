@@ -236,7 +236,7 @@ def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
         return np.full(len(frame), NOT_STATED, dtype=object)
     if variable in ("area", "period"):
         return frame[variable].astype("string").fillna(NOT_STATED).to_numpy(object)
-    from unmetneed.compare import code_variable
+    from unmetneed.variables import code_variable
 
     coded = code_variable(frame, variable)
     result: np.ndarray = np.asarray(coded.categories, dtype=object)[coded.codes]
