@@ -36,7 +36,7 @@ uses a suppressed count is blanked.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +141,9 @@ class CompareOptions:
     suppressed too. ``policy``: a named policy (``k3``, ``lt5``, ``nhs``: counts rounded to
     5 and percentages made from the rounded counts). ``reference``: cohort the others are
     compared with when there are more than two (default: the first). ``resamples``/``seed``:
-    the Monte Carlo Fisher test's random tables.
+    the Monte Carlo Fisher test's random tables. ``disclosure``: the disclosure policy
+    itself, when one is handed in (a run's, the same object for every table:
+    :meth:`with_policy`); it then decides, not ``k``/``zeros_disclosive``/``policy``.
     """
 
     by: tuple[str, ...]
@@ -154,6 +156,23 @@ class CompareOptions:
     resamples: int = RESAMPLES
     seed: int = SEED
     policy: str | None = None
+    disclosure: Policy | None = field(default=None, compare=False)
+
+    def with_policy(self, policy: Policy) -> CompareOptions:
+        """These options under ``policy`` (e.g. a run's one policy)."""
+        return replace(
+            self,
+            k=policy.k,
+            zeros_disclosive=policy.zeros_disclosive,
+            policy=policy.name,
+            disclosure=policy,
+        )
+
+    def disclosure_policy(self) -> Policy:
+        """The disclosure policy these options ask for (the one handed in, if any)."""
+        if self.disclosure is not None:
+            return self.disclosure
+        return Policy.named(self.policy, self.k, zeros=self.zeros_disclosive)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -468,8 +487,7 @@ class CompareBuild:
     @property
     def policy(self) -> Policy:
         """The disclosure policy of the options (counts 1..k suppressed)."""
-        opts = self.options
-        return Policy.named(opts.policy, opts.k, zeros=opts.zeros_disclosive)
+        return self.options.disclosure_policy()
 
     def finish(self, protection: Protection) -> Comparison:
         """The protected comparison: blanked table, remarks, cells and protection."""

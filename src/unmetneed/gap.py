@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+NAMED_POLICIES = ("lt5", "nhs")  # policies whose name says more than their threshold k
 STAR_MAX = 4  # '*' in a published counts file: 1..4 (NDTMS, and data/sample/counts.csv)
 AREA_NOT_STATED = "Area not stated"
 RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
@@ -103,6 +104,8 @@ class GapOptions:
     read (a bare year ``2019`` is 2019/20).
     ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
+    ``disclosure``: the disclosure policy itself, when one is handed in (a run's, the same
+    object for every table: :meth:`with_policy`); it then decides, not the fields above.
     """
 
     periods: tuple[str, ...] = ()
@@ -116,9 +119,23 @@ class GapOptions:
     zeros_disclosive: bool = False
     benchmark: str | None = None
     periods_noted: tuple[str, ...] = ()
+    disclosure: Policy | None = field(default=None, compare=False)
+
+    def with_policy(self, policy: Policy) -> GapOptions:
+        """These options under ``policy`` (e.g. a run's one policy): its threshold, zeros
+        rule and name (where it says more than the threshold: ``lt5``, ``nhs``)."""
+        return replace(
+            self,
+            k=policy.k,
+            policy=policy.name if policy.name in NAMED_POLICIES else None,
+            zeros_disclosive=policy.zeros_disclosive,
+            disclosure=policy,
+        )
 
     def disclosure_policy(self) -> Policy:
-        """The disclosure policy these options ask for."""
+        """The disclosure policy these options ask for (the one handed in, if any)."""
+        if self.disclosure is not None:
+            return self.disclosure
         try:
             return Policy.named(self.policy, k=self.k, zeros=self.zeros_disclosive)
         except ValueError as exc:
