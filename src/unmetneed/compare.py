@@ -45,6 +45,7 @@ import pandas as pd
 
 from unmetneed.codes import NOT_STATED
 from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
+from unmetneed.counting import count, groups_of, key_numbers
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.variables import (
@@ -126,7 +127,6 @@ EXTRA_COLUMNS = (
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
 GROUP_PARTS_COLUMN = "_group_parts"  # pseudo column: group sizes and not stated counts
-MAX_DENSE_KEYS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -297,20 +297,13 @@ def group_rows(
 ) -> Groups:
     """Dense group numbers of the rows, from their cohort and within codes.
 
-    One ``bincount`` over the combined codes marks the combinations that occur (a sort
-    when there are more than ``MAX_DENSE_KEYS`` possible combinations). ``weights``: people
-    per row (a collapsed frame or a counts file), else one each.
+    The combinations that occur are found by ``counting.groups_of`` (one ``bincount``,
+    or a sort when there are very many possible combinations). ``weights``: people per
+    row (a collapsed frame or a counts file), else one each.
     """
     dims = (*(len(w.categories) for w in within), n_cohorts)
-    flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
-    if int(np.prod(dims, dtype=np.float64)) <= MAX_DENSE_KEYS:
-        occupied_mask = np.bincount(flat, minlength=int(np.prod(dims))) > 0
-        occupied = np.flatnonzero(occupied_mask)
-        dense = np.full(len(occupied_mask), -1, dtype=np.int64)
-        dense[occupied] = np.arange(len(occupied))
-        of_row = dense[flat]
-    else:  # too many possible combinations for a lookup array: sort instead
-        occupied, of_row = np.unique(flat, return_inverse=True)
+    flat = key_numbers((*(w.codes for w in within), cohort), dims)
+    occupied, of_row = groups_of(flat, int(np.prod(dims, dtype=np.float64)))
     keys = np.unravel_index(occupied, dims)
     within_keys = np.column_stack(keys[:-1]) if within else np.zeros((len(occupied), 0), int)
     _, block = np.unique(occupied // n_cohorts, return_inverse=True)
@@ -319,7 +312,7 @@ def group_rows(
         cohort=np.asarray(keys[-1], dtype=np.int64),
         within=within_keys.astype(np.int64),
         block=block.astype(np.int64),
-        size=np.bincount(of_row, weights=weights, minlength=len(occupied)).astype(np.int64),
+        size=count(of_row, len(occupied), weights),
     )
 
 
@@ -330,8 +323,7 @@ def count_by_group(
     (``weights``: people per row, else one each)."""
     ncat = len(variable.categories)
     flat = groups.of_row * ncat + variable.codes
-    counted = np.bincount(flat, weights=weights, minlength=groups.n * ncat)
-    return counted.astype(np.int64).reshape(groups.n, ncat)
+    return count(flat, groups.n * ncat, weights).reshape(groups.n, ncat)
 
 
 # --- the table ------------------------------------------------------------------------------

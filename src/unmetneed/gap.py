@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
+from unmetneed.counting import count, groups_of
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
 from unmetneed.stream import PEOPLE
@@ -934,8 +935,7 @@ def _in_treatment(
     for s, mask in masks.items():  # four substances at most
 
         def total(values: np.ndarray, m: np.ndarray = mask) -> np.ndarray:
-            weights = np.where(m, values, 0).astype(np.float64)
-            return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+            return count(inverse, len(groups), np.where(m, values, 0).astype(np.float64))
 
         blocks.append(
             pd.DataFrame(
@@ -975,12 +975,9 @@ def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -
     groups, inverse, periods, n_area = _grouping(frame, area_ids)
 
     def total(mask: np.ndarray) -> np.ndarray:
-        weights = np.where(mask, bounds["t"], 0).astype(np.float64)
-        return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+        return count(inverse, len(groups), np.where(mask, bounds["t"], 0).astype(np.float64))
 
-    unknown = np.bincount(
-        inverse, weights=bounds["unknown"] & (opiate | crack), minlength=len(groups)
-    )
+    unknown = count(inverse, len(groups), bounds["unknown"] & (opiate | crack))
     parts = pd.DataFrame(
         {
             "period": periods[groups // n_area],
@@ -1002,7 +999,7 @@ def _grouping(
     """
     period_codes, periods = column_codes(frame["period"])
     n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
-    groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
+    groups, inverse = groups_of(period_codes * n_area + area_ids, len(periods) * n_area)
     return groups, inverse, periods, n_area
 
 
