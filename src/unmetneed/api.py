@@ -19,7 +19,7 @@ writing its folder. The command line (``unmetneed.cli``) is one client of these.
 =============================  =========================================================
 
 >>> import pandas as pd
->>> from unmetneed.api import gap
+>>> from unmetneed.api import GapOptions, gap
 >>> treated = pd.DataFrame({"period": ["2024/25"] * 2, "area": ["Eastbury"] * 2,
 ...                         "substance": ["opiate_crack"] * 2, "count": [100, 60]})
 >>> estimate = pd.DataFrame({"period": ["2024/25"], "area": ["Eastbury"],
@@ -38,20 +38,16 @@ from typing import TYPE_CHECKING, Any, Union
 
 import pandas as pd
 
-from unmetneed.anonymise import AnonymiseOptions
-from unmetneed.compare import CompareOptions
 from unmetneed.errors import UsageError, ValidationError
-from unmetneed.gap import GapOptions
-from unmetneed.load import InputOptions
 
 if TYPE_CHECKING:
-    from unmetneed.anonymise import Anonymised
+    from unmetneed.anonymise import Anonymised, AnonymiseOptions
     from unmetneed.audit_tables import Structure
-    from unmetneed.compare import Comparison
+    from unmetneed.compare import CompareOptions, Comparison
     from unmetneed.config import RunConfig
     from unmetneed.disclosure.audit import Audit
-    from unmetneed.gap import GapResult
-    from unmetneed.load import Loaded
+    from unmetneed.gap import GapOptions, GapResult
+    from unmetneed.load import InputOptions, Loaded
     from unmetneed.pipeline import RunResult
     from unmetneed.runlog import RunLog
     from unmetneed.suppress import Suppressed, SuppressOptions
@@ -70,6 +66,24 @@ __all__ = [
     "run",
     "suppress_table",
 ]
+
+# The options classes, imported when first asked for (a command pays only for its own).
+_OPTIONS = {
+    "AnonymiseOptions": "unmetneed.anonymise",
+    "CompareOptions": "unmetneed.compare",
+    "GapOptions": "unmetneed.gap",
+    "InputOptions": "unmetneed.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``GapOptions`` and the other options classes, imported when first asked for."""
+    if name not in _OPTIONS:
+        raise AttributeError(f"module 'unmetneed.api' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_OPTIONS[name]), name)
+
 
 Source = Union[str, Path, pd.DataFrame]  # noqa: UP007  (a runtime alias: Python 3.11 needs Union)
 """An input: a file's path, or a DataFrame in the contract's columns."""
@@ -135,6 +149,7 @@ def compare(
     """
     from unmetneed import compare as compare_module
     from unmetneed.compare_files import compare_files
+    from unmetneed.load import InputOptions
 
     named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
     if all(isinstance(v, (str, Path)) for v in named.values()):
@@ -162,7 +177,7 @@ def suppress_table(
     opts = options or SuppressOptions()
     if isinstance(table, pd.DataFrame):
         return suppress_table(table, opts, release=release)
-    from unmetneed.load import read_input
+    from unmetneed.load import InputOptions, read_input
     from unmetneed.write import sha256_file
 
     how = reading or InputOptions()
