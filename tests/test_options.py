@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from unmetneed.anonymise import AnonymiseOptions
 from unmetneed.compare import CompareOptions
-from unmetneed.config import COMPARE_OPTION_KEYS, GAP_OPTION_KEYS, read_config
+from unmetneed.config import (
+    COMPARE_OPTION_KEYS,
+    EXTRACT_OPTION_KEYS,
+    GAP_OPTION_KEYS,
+    read_config,
+)
 from unmetneed.disclosure import Policy
 from unmetneed.errors import ConfigError
 from unmetneed.gap import GapOptions
@@ -20,10 +26,12 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 def test_config_keys_are_the_options_fields() -> None:
     assert set(GAP_OPTION_KEYS) <= {f.name for f in fields(GapOptions)}
     assert set(COMPARE_OPTION_KEYS) <= {f.name for f in fields(CompareOptions)}
+    assert set(EXTRACT_OPTION_KEYS) <= {f.name for f in fields(AnonymiseOptions)}
 
 
 def test_the_sample_config_parses_into_the_library_options() -> None:
     config = read_config(SAMPLE / "quarterly.toml")
+    assert config.extract is not None and config.extract.options == AnonymiseOptions(k=3)
     assert config.gap is not None
     substances = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
     assert config.gap.options == GapOptions(

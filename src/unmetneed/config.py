@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unmetneed.anonymise import AnonymiseOptions
 from unmetneed.codes import code_list, parse_period
 from unmetneed.compare import CompareOptions
 from unmetneed.disclosure.model import Policy
@@ -40,16 +41,22 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ExtractSpec:
-    """The k-anonymised extract made from record-level input ``input``."""
+    """The k-anonymised extract made from record-level input ``input``, with its options
+    as the library takes them."""
 
     input: str
-    k: int
-    quasi: tuple[str, ...] | None = None
+    options: AnonymiseOptions
+
+    def resolved(self) -> dict[str, Any]:
+        """As the run log records it: the input and the options the config set."""
+        quasi = self.options.quasi
+        return {"input": self.input, "k": self.options.k, "quasi": _listed(quasi)}
 
 
 # The keys of [gap] and [[compare]] that are the table's options, named as the options'
 # fields (``GapOptions``, ``CompareOptions``: declared once, there); the period and the
 # disclosure policy are the run's, handed to every table.
+EXTRACT_OPTION_KEYS = ("k", "quasi")
 GAP_OPTION_KEYS = ("substances", "prevalence_years", "total")
 COMPARE_OPTION_KEYS = ("by", "within", "age_bands", "exclude_not_stated")
 
@@ -138,7 +145,7 @@ class RunConfig:
 
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["inputs"] = {name: asdict(spec) for name, spec in self.inputs.items()}
-        data["extract"] = asdict(self.extract) if self.extract is not None else None
+        data["extract"] = self.extract.resolved() if self.extract is not None else None
         data["gap"] = self.gap.resolved() if self.gap is not None else None
         data["compare"] = [spec.resolved() for spec in self.compare]
         data["publication"] = asdict(self.publication)
@@ -362,8 +369,7 @@ def _extract(
             ("records", "treatment"),
             None,
         ),
-        s.get("k", int, k),
-        s.strings("quasi"),
+        _options(s, AnonymiseOptions(k=k), EXTRACT_OPTION_KEYS),
     )
     s.done()
     return spec
@@ -440,12 +446,15 @@ def _options(section: _Section, defaults: Any, keys: tuple[str, ...]) -> Any:
     is the field of that name, read as the field's type (a list of text for a tuple;
     ``age_bands`` as one text, ``"18-29,30-39,40+"``); absent keys keep the default."""
     from dataclasses import replace
-    from typing import get_origin, get_type_hints
+    from types import NoneType
+    from typing import get_args, get_origin, get_type_hints
 
     hints = get_type_hints(type(defaults))
     given: dict[str, Any] = {}
     for key in keys:
         hint = hints[key]
+        if NoneType in get_args(hint):  # X | None: read as X
+            hint = next(a for a in get_args(hint) if a is not NoneType)
         value: Any
         if key == "age_bands":
             text = section.get(key, str)
@@ -459,3 +468,8 @@ def _options(section: _Section, defaults: Any, keys: tuple[str, ...]) -> Any:
         if value is not None:
             given[key] = value
     return replace(defaults, **given)
+
+
+def _listed(values: tuple[str, ...] | None) -> list[str] | None:
+    """A tuple as a JSON list (None stays None)."""
+    return None if values is None else list(values)

@@ -148,7 +148,7 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
     """The k-anonymised extract of the period's records (or the given extract, as is)."""
     if config.extract is None:
         return None
-    from unmetneed.anonymise import AnonymiseOptions, anonymise
+    from unmetneed.anonymise import anonymise
 
     source = inputs[config.extract.input]
     if source.spec.kind != "records":
@@ -157,7 +157,7 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
     records = in_period(source.data, period, source.spec.name)
     done = anonymise(
         records,
-        AnonymiseOptions(k=config.extract.k, quasi=config.extract.quasi),
+        config.extract.options,
         path=source.spec.path,
     )
     sol = done.solution
