@@ -110,8 +110,9 @@ def test_suppress_and_anonymise_take_a_path_or_a_frame() -> None:
         api.anonymise(pd.read_csv(raw), columns={"area": "Area"})
 
 
-def test_run_takes_a_config_path(tmp_path: Path) -> None:
+def test_run_takes_a_config_path(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     result = api.run(SAMPLE / "quarterly.toml", out_dir=tmp_path / "q")
+    assert capfd.readouterr() == ("", "")  # a library call prints nothing
     assert result.manifest["period"] == "2024/25"
     assert {o["path"] for o in result.manifest["outputs"]} >= {"gap.parquet", "gap.csv"}
 

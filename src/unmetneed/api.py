@@ -186,7 +186,7 @@ def suppress_table(
 
 
 def audit(
-    tables: Sequence[Any] = (),
+    tables: Sequence[Path | str | GapResult | Comparison | Suppressed] = (),
     *,
     release: Path | str | None = None,
     width: int | None = None,
@@ -244,13 +244,14 @@ def run(
 ) -> RunResult:
     """The quarterly job of a TOML config (a path, or a parsed ``RunConfig``): every
     table built, protected together and written atomically into ``out_dir`` (default: the
-    config's), with its manifest."""
+    config's), with its manifest. ``log``: where progress goes (default: nowhere)."""
     from unmetneed.config import RunConfig, read_config
     from unmetneed.pipeline import run as run_job
+    from unmetneed.runlog import RunLog
 
     parsed = config if isinstance(config, RunConfig) else read_config(config)
     dest = Path(out_dir) if out_dir is not None else None
-    return run_job(parsed, period=period, out_dir=dest, log=log)
+    return run_job(parsed, period=period, out_dir=dest, log=log or RunLog(quiet=True))
 
 
 # --------------------------------------------------------------------------- frames
