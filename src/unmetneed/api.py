@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 
@@ -85,7 +85,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(_OPTIONS[name]), name)
 
 
-Source = Union[str, Path, pd.DataFrame]  # noqa: UP007  (a runtime alias: Python 3.11 needs Union)
+Source: TypeAlias = str | Path | pd.DataFrame
 """An input: a file's path, or a DataFrame in the contract's columns."""
 
 
