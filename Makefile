@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := data/sample
 OUT ?= out/demo
 
-.PHONY: setup test lint demo bench sample constraints clean
+.PHONY: setup test lint demo bench sample constraints clean golden
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 	$(BIN)/unmetneed validate $(OUT)/restricted/extract.parquet --kind treatment
 	@echo "Published (tables and manifest.json): $(OUT)/publish/"
 	@echo "Restricted (the extract, the run log, the release register): $(OUT)/restricted/"
+
+# Rewrite tests/golden/ from what the README's examples and `make demo` give now: only when
+# an output is meant to change (review `git diff tests/golden/` before committing).
+golden: $(STAMP)
+	UNMETNEED_GOLDEN=update $(BIN)/python -m pytest -q tests/test_golden.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt

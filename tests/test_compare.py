@@ -667,7 +667,7 @@ def test_an_empty_cohort_gives_a_remark_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_grouping_by_sort_matches_grouping_by_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
-    import unmetneed.compare as module
+    from unmetneed import counting
     from unmetneed.compare import Coded, group_rows
 
     rng = np.random.default_rng(0)
@@ -677,7 +677,7 @@ def test_grouping_by_sort_matches_grouping_by_lookup(monkeypatch: pytest.MonkeyP
     ]
     cohort = rng.integers(0, 2, 1000)
     dense = group_rows(cohort, 2, within)
-    monkeypatch.setattr(module, "MAX_DENSE_KEYS", 0)
+    monkeypatch.setattr(counting, "LOOKUP_KEYS", 0)
     sorted_ = group_rows(cohort, 2, within)
     for name in ("of_row", "cohort", "within", "block", "size"):
         assert np.array_equal(getattr(dense, name), getattr(sorted_, name)), name

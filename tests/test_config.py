@@ -62,9 +62,9 @@ def test_good_config_resolves_paths_beside_the_file(tmp_path: Path) -> None:
     assert config.out_dir == tmp_path.resolve() / "out"
     assert config.inputs["prev"].path == tmp_path.resolve() / "prev.csv"
     assert config.inputs["prev"].columns == {"estimate": "Estimate"}
-    assert config.gap is not None and config.gap.prevalence_years == 3
+    assert config.gap is not None and config.gap.options.prevalence_years == 3
     assert config.compare[0].cohorts == {"NDTMS": "extract", "OOTU": "ootu"}
-    assert config.extract is not None and config.extract.k == 3
+    assert config.extract is not None and config.extract.options.k == 3
     assert config.resolved()["formats"] == ["parquet", "csv"]
 
 

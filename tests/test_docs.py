@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import glob
 import re
-import shlex
 from pathlib import Path
 
-import pytest
 from typer.main import get_command
-from typer.testing import CliRunner
 
 from unmetneed.cli import app
 
@@ -43,23 +39,5 @@ def test_every_command_has_help_an_example_and_a_readme_section() -> None:
         assert any(e.startswith(f".venv/bin/unmetneed {name} ") for e in examples()), name
 
 
-@pytest.fixture(scope="module")
-def shared_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder for every example's ``out/``: they run in README order, and later
-    examples read what earlier ones wrote (audit reads what run and suppress wrote)."""
-    out = tmp_path_factory.mktemp("readme") / "out"
-    out.mkdir()
-    return out
-
-
-@pytest.mark.parametrize("line", examples())
-def test_readme_example_runs(line: str, shared_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if "/srv/" in line:
-        pytest.skip("a production path, shown for cron")
-    if "../shared/realdata" in line and not (ROOT.parent / "shared" / "realdata").is_dir():
-        pytest.skip("../shared/realdata/ is not here")
-    monkeypatch.chdir(ROOT)
-    args = [a.replace("out/", f"{shared_out}/") for a in shlex.split(line)[1:]]
-    args = [x for a in args for x in (sorted(glob.glob(a)) if "*" in a else [a])]  # the shell's
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.stderr
+# Every example in the README runs, exits 0 and gives its golden outputs: tests/test_golden.py
+# runs them (once, in README order, then `make demo`).

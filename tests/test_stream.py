@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unmetneed import stream
-from unmetneed.compare import CompareOptions, compare, compare_files, load_cohorts
+from unmetneed.compare import CompareOptions, compare, load_cohorts
+from unmetneed.compare_files import compare_files
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.gap import GapOptions, compute, compute_files
 from unmetneed.load import load

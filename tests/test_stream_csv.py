@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from unmetneed import readers
-from unmetneed.compare import CompareOptions, compare, compare_files, load_cohorts
+from unmetneed.compare import CompareOptions, compare, load_cohorts
+from unmetneed.compare_files import compare_files
 from unmetneed.errors import ValidationError
 
 BY = ("disability", "housing", "sex", "age")

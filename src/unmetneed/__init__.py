@@ -1,11 +1,13 @@
 """unmetneed: the treatment gap for opiate/crack users and dependent drinkers in England.
 
-The library is the product; the ``unmetneed`` command is one client of it.
+The library is the product; the ``unmetneed`` command is one client of it. Every command
+is one call in :mod:`unmetneed.api` (``gap``, ``compare``, ``suppress_table``, ``audit``,
+``anonymise``, ``run``), on files or DataFrames.
 """
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "api"]
 
 
 def __getattr__(name: str) -> str:

@@ -45,7 +45,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import combinations
-from math import prod
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +62,7 @@ from unmetneed.codes import (
     parse_period,
     schema_dir,
 )
+from unmetneed.counting import row_groups
 from unmetneed.errors import Failure, UsageError, ValidationError
 from unmetneed.load import HEADER_LINES, check_frame, rename_columns, type_frame
 from unmetneed.readers import read_table
@@ -74,7 +74,6 @@ AGE_NAMES = frozenset({"age", "age_years", "age_at_period_end"})
 ADULT_AGE = 18
 OLDEST_AGE = 120
 AGE_EDGES = (18, 25, 30, 35, 40, 45, 50, 55, 60, 65)
-DIRECT_IDS = 1 << 20  # largest group number used without re-numbering
 MAX_POOL_WIDTH = 2  # columns suppressed together when pooling; wider goes step by step
 Method = Literal["local", "rows"]
 _MIDNIGHT = r"[ T]00:00(:00(\.0+)?)?$"
@@ -471,52 +470,31 @@ def _origin(frame: pd.DataFrame) -> np.ndarray:
     if frame.shape[1] == 0:
         return np.zeros(len(frame), dtype=np.int64)
     columns = [pd.factorize(_category_labels(frame[name]), sort=True)[0] for name in frame.columns]
-    return group_ids(np.column_stack(columns).astype(np.int64))
+    return row_groups(np.column_stack(columns).astype(np.int64))
 
 
 # --------------------------------------------------------------------------- the core
 
 
-def group_ids(codes: np.ndarray, skip: Sequence[int] = ()) -> np.ndarray:
-    """A group number per row (>= 0), equal exactly when the rows' codes are equal
-    (in every column but those in ``skip``).
-
-    The number depends on the codes alone, never on row order. It is the mixed-radix
-    number of the codes while that stays below ``max(DIRECT_IDS, 4 x rows)`` (so
-    ``numpy.bincount`` over it is cheap); beyond that the columns are combined one at a
-    time and re-numbered densely (sorted), so it never overflows.
-
-    >>> group_ids(np.array([[0, 1], [0, 1], [1, 0]])).tolist()
-    [1, 1, 2]
-    """
-    n = codes.shape[0]
-    columns = [j for j in range(codes.shape[1]) if j not in skip]
-    radix = {j: int(codes[:, j].max(initial=0)) + 1 for j in columns}
-    dense = prod(radix.values()) > max(DIRECT_IDS, 4 * n)
-    ids = np.zeros(n, dtype=np.int64)
-    for j in columns:
-        ids = ids * radix[j] + codes[:, j]
-        if dense:
-            ids = pd.factorize(ids, sort=True)[0].astype(np.int64)
-    return ids
-
-
 def _sizes(ids: np.ndarray, active: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Per row: the number (or weighted count) of active rows sharing its id."""
     w = active if weights is None else np.where(active, weights, 0)
-    return np.bincount(ids, weights=w.astype(np.int64), minlength=int(ids.max(initial=-1)) + 1)[ids]
+    result: np.ndarray = np.bincount(
+        ids, weights=w.astype(np.int64), minlength=int(ids.max(initial=-1)) + 1
+    )[ids]
+    return result
 
 
 def small_rows(codes: np.ndarray, active: np.ndarray, k: int) -> np.ndarray:
     """Active rows whose quasi combination has fewer than ``k`` active rows."""
     if codes.shape[0] == 0:
         return np.zeros(0, dtype=bool)
-    return active & (_sizes(group_ids(codes), active) < k)
+    return active & (_sizes(row_groups(codes), active) < k)
 
 
 def _block(codes: np.ndarray, j: int) -> np.ndarray:
     """Group ids over every column but ``j``: rows that differ at most in column ``j``."""
-    return group_ids(codes, skip=(j,))
+    return row_groups(codes, skip=(j,))
 
 
 @dataclass
@@ -610,7 +588,7 @@ def _pool_wide(state: _State, small: np.ndarray) -> int:
         for cols in combinations(movable, width):
             stated = state.codes[:, cols] != np.array([state.ns[j] for j in cols])
             movers = small & stated.any(axis=1)
-            block = group_ids(state.codes, skip=cols)
+            block = row_groups(state.codes, skip=cols)
             fixed = movers & (_sizes(block, state.active, movers | ~stated.any(axis=1)) >= state.k)
             rank = (int(fixed.sum()), -int(stated[fixed].sum()))
             if rank[0] > 0 and rank > best:
@@ -703,13 +681,13 @@ def _donate(state: _State, small: np.ndarray) -> np.ndarray:
     movable = state.movable()
     ns = np.array([state.ns[j] for j in movable])
     stated = (state.codes[:, movable] != ns).sum(axis=1)
-    blocks, ids = group_ids(state.codes, skip=movable), group_ids(state.codes)
+    blocks, ids = row_groups(state.codes, skip=movable), row_groups(state.codes)
     need = state.k - _sizes(blocks, state.active, stated == 0)
     stranded = _sizes(blocks, state.active, small) > 0
     donors = state.active & stranded & (stated > 0) & (_sizes(ids, state.active) > state.k)
     surplus = _sizes(ids, state.active) - state.k
     donors &= _rank_within(ids, donors, stated, state.origin) < surplus
-    tie = group_ids(np.column_stack([ids, state.origin]))
+    tie = row_groups(np.column_stack([ids, state.origin]))
     take = donors & (_rank_within(blocks, donors, stated, tie) < need)
     enough = _sizes(blocks, state.active, take) >= need
     gain = _sizes(blocks, state.active, small) * (state.width - len(movable))
@@ -735,10 +713,10 @@ def _restore(state: _State, original: np.ndarray) -> None:
             cand = state.active & (state.codes[:, j] != original[:, j])
             if not cand.any():
                 continue
-            ids = group_ids(state.codes)
+            ids = row_groups(state.codes)
             trial = state.codes.copy()
             trial[cand, j] = original[cand, j]
-            target_ids = group_ids(trial)
+            target_ids = row_groups(trial)
             ok = cand & (_sizes(target_ids, state.active & ~cand) >= state.k)
             leave = ok & (
                 _rank_within(ids, ok, state.score[:, j], state.origin)

@@ -35,7 +35,6 @@ uses a suppressed count is blanked.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,24 +43,64 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import NOT_STATED, code_list
+from unmetneed.codes import NOT_STATED
 from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
+from unmetneed.counting import count, groups_of, key_numbers
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import UsageError, ValidationError
-from unmetneed.schemas import contract
+from unmetneed.variables import (
+    FLAG_CATEGORIES,
+    SUBSTANCE_COHORTS,
+    AgeBands,
+    Coded,
+    code_variable,
+    derive_substance_cohort,
+    parse_age_bands,
+    source_columns,
+    substance_cohort_codes,
+)
 
 if TYPE_CHECKING:
     from unmetneed.load import Loaded
 
-SUBSTANCE_COHORTS = (
-    "opiate_no_crack",
-    "opiate_and_crack",
-    "crack_no_opiate",
-    "alcohol_only",
-    "other_non_opiate",
-)
+__all__ = [
+    "COHORT_KINDS",
+    "DISABILITY_COLUMNS",
+    "FLAG_CATEGORIES",
+    "SUBSTANCE_COHORTS",
+    "AgeBands",
+    "Coded",
+    "CompareBuild",
+    "CompareOptions",
+    "Comparison",
+    "Groups",
+    "Tally",
+    "code_variable",
+    "combine_cohorts",
+    "compare",
+    "count_by_group",
+    "counts_as_people",
+    "derive_substance_cohort",
+    "expand_columns",
+    "group_rows",
+    "is_counts_file",
+    "load_cohort_file",
+    "load_cohorts",
+    "p_value_bound",
+    "parse_age_bands",
+    "parse_cohort_spec",
+    "parse_cohort_specs",
+    "prepare",
+    "require_columns",
+    "source_columns",
+    "substance_cohort_codes",
+    "tally_frames",
+    "unlabelled",
+    "wide",
+    "wide_suppressed",
+]
+
 DISABILITY_COLUMNS = ("disability_learning", "disability_mental_health", "disability_physical")
-FLAG_CATEGORIES = ("yes", "no", NOT_STATED)
 ALIASES: dict[str, tuple[str, ...]] = {"age": ("age_band",), "disability": DISABILITY_COLUMNS}
 PINNED_HEAD = ("cohort",)
 PINNED_TAIL = (
@@ -88,8 +127,6 @@ EXTRA_COLUMNS = (
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
 GROUP_PARTS_COLUMN = "_group_parts"  # pseudo column: group sizes and not stated counts
-MAX_DENSE_KEYS = 20_000_000
-_BAND = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +141,9 @@ class CompareOptions:
     suppressed too. ``policy``: a named policy (``k3``, ``lt5``, ``nhs``: counts rounded to
     5 and percentages made from the rounded counts). ``reference``: cohort the others are
     compared with when there are more than two (default: the first). ``resamples``/``seed``:
-    the Monte Carlo Fisher test's random tables.
+    the Monte Carlo Fisher test's random tables. ``disclosure``: the disclosure policy
+    itself, when one is handed in (a run's, the same object for every table:
+    :meth:`with_policy`); it then decides, not ``k``/``zeros_disclosive``/``policy``.
     """
 
     by: tuple[str, ...]
@@ -117,6 +156,23 @@ class CompareOptions:
     resamples: int = RESAMPLES
     seed: int = SEED
     policy: str | None = None
+    disclosure: Policy | None = field(default=None, compare=False)
+
+    def with_policy(self, policy: Policy) -> CompareOptions:
+        """These options under ``policy`` (e.g. a run's one policy)."""
+        return replace(
+            self,
+            k=policy.k,
+            zeros_disclosive=policy.zeros_disclosive,
+            policy=policy.name,
+            disclosure=policy,
+        )
+
+    def disclosure_policy(self) -> Policy:
+        """The disclosure policy these options ask for (the one handed in, if any)."""
+        if self.disclosure is not None:
+            return self.disclosure
+        return Policy.named(self.policy, self.k, zeros=self.zeros_disclosive)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -143,109 +199,7 @@ def expand_columns(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# --- age bands -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgeBands:
-    """Collapsed age bands: their labels in age order and, for each 5-year band of the code
-    list, the index of the collapsed band it goes into."""
-
-    labels: tuple[str, ...]
-    source_to_band: tuple[int, ...]
-    remarks: tuple[str, ...] = ()
-
-
-def _five_year_bands() -> tuple[tuple[str, int, float], ...]:
-    """The code list's age bands as (label, first age, last age); ``65+`` ends at infinity."""
-    out = []
-    for label in code_list("age_band").codes:
-        lo, _, hi = label.rstrip("+").partition("-")
-        out.append((label, int(lo), float(hi) if hi else float("inf")))
-    return tuple(out)
-
-
-def parse_age_bands(spec: Sequence[str]) -> AgeBands:
-    """Bands like ``18-29``, ``30-39``, ``40+`` as a mapping of the 5-year bands onto them.
-
-    A band must start where a 5-year band starts and end where one ends, otherwise it
-    splits that band (a usage error naming it). The top band ``65+`` is open, so a band
-    whose upper age is 65 or more (``40-65``) takes it in: it is shown as ``40+`` with a
-    remark. Every 5-year band must fall in exactly one band.
-
-    >>> parse_age_bands(["18-29", "30-39", "40-65"]).labels
-    ('18-29', '30-39', '40+')
-    """
-    five = _five_year_bands()
-    top_start = five[-1][1]
-    parsed: list[tuple[int, float, str]] = []
-    remarks: list[str] = []
-    for text in (t for t in spec if t.strip()):
-        lo, hi, label = _parse_band(text.strip(), five)
-        if hi >= top_start and label != f"{lo}+":
-            remarks.append(
-                f"age band {text.strip()} takes in {five[-1][0]} (the oldest band is open, "
-                f"so it cannot be split): shown as {lo}+"
-            )
-            label = f"{lo}+"
-        parsed.append((lo, float("inf") if hi >= top_start else hi, label))
-    if not parsed:
-        raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
-    parsed.sort()
-    mapping = []
-    for label, lo, hi in five:
-        holders = [i for i, (blo, bhi, _) in enumerate(parsed) if blo <= lo and hi <= bhi]
-        if len(holders) != 1:
-            taken = " and ".join(parsed[i][2] for i in holders) or "no band"
-            raise UsageError(
-                f"--age-bands: the 5-year band {label} is in {taken}; every band from "
-                f"{five[0][0]} to {five[-1][0]} must be in exactly one band"
-            )
-        mapping.append(holders[0])
-    labels = tuple(p[2] for p in parsed)
-    if len(set(labels)) != len(labels):
-        raise UsageError(f"--age-bands: a band is given twice ({', '.join(labels)})")
-    return AgeBands(labels, tuple(mapping), tuple(remarks))
-
-
-def _parse_band(text: str, five: tuple[tuple[str, int, float], ...]) -> tuple[int, float, str]:
-    """One band as (first age, last age, label), refusing one that splits a 5-year band."""
-    match = _BAND.match(text)
-    if not match:
-        raise UsageError(f"--age-bands {text!r}: write a band as 18-29 or 50+")
-    lo = int(match[1])
-    hi = float("inf") if match[3] else float(match[2])
-    starts = {b[1]: b[0] for b in five}
-    if lo not in starts:
-        inside = [b[0] for b in five if b[1] <= lo <= b[2]]
-        where = f"splits the 5-year band {inside[0]}" if inside else f"starts below {five[0][1]}"
-        raise UsageError(
-            f"--age-bands {text}: {where}; bands start at " + ", ".join(str(b[1]) for b in five)
-        )
-    if hi < lo:
-        raise UsageError(f"--age-bands {text}: the upper age is below the lower age")
-    ends = {b[2] for b in five}
-    if hi < five[-1][1] and hi not in ends:
-        inside = [b[0] for b in five if b[1] <= hi <= b[2]]
-        raise UsageError(
-            f"--age-bands {text}: splits the 5-year band {inside[0]}; bands end at "
-            + ", ".join(str(int(b[2])) for b in five[:-1])
-            + ", or are open (50+)"
-        )
-    return lo, hi, f"{lo}+" if match[3] else f"{lo}-{int(hi)}"
-
-
 # --- cohorts and coded variables ------------------------------------------------------------
-
-
-def source_columns(columns: Sequence[str]) -> tuple[str, ...]:
-    """The input columns needed for these table columns (``substance_cohort`` is derived)."""
-    out: list[str] = []
-    for col in columns:
-        for src in ("drug_group", "crack") if col == "substance_cohort" else (col,):
-            if src not in out:
-                out.append(src)
-    return tuple(out)
 
 
 def combine_cohorts(
@@ -311,130 +265,6 @@ def require_columns(present: Sequence[str], columns: Sequence[str], what: str) -
         )
 
 
-@dataclass(frozen=True)
-class Coded:
-    """A variable as integer codes: ``codes[i]`` indexes ``categories`` for row ``i``.
-
-    Not stated (missing) rows have the index of ``not_stated``, which is the last category
-    when the variable has one.
-    """
-
-    name: str
-    categories: tuple[str, ...]
-    codes: np.ndarray
-
-    @property
-    def not_stated(self) -> int | None:
-        """Index of the ``not_stated`` category, if there is one."""
-        return self.categories.index(NOT_STATED) if NOT_STATED in self.categories else None
-
-
-def _category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Codes of ``values`` against ``categories`` (-1 for missing or unknown), vectorised."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        recoded = values.cat.rename_categories([str(c) for c in values.cat.categories])
-        return np.asarray(recoded.cat.set_categories(list(categories)).cat.codes, dtype=np.int64)
-    return np.asarray(
-        pd.Categorical(values.astype("string"), categories=list(categories)).codes, dtype=np.int64
-    )
-
-
-def _with_not_stated(name: str, categories: Sequence[str], codes: np.ndarray) -> Coded:
-    """Missing codes (-1) mapped to ``not_stated`` (added as the last category if needed)."""
-    cats = list(categories)
-    if (codes < 0).any() or NOT_STATED in cats:
-        if NOT_STATED not in cats:
-            cats.append(NOT_STATED)
-        codes = np.where(codes < 0, cats.index(NOT_STATED), codes)
-    return Coded(name, tuple(cats), codes.astype(np.int64))
-
-
-def _flag_codes(values: pd.Series) -> np.ndarray:
-    """yes -> 0, no -> 1, not stated -> 2 for a true/false column (typed, or as text in a
-    counts file's extra column: spelled as the contract's flags, else a ``UsageError``)."""
-    if str(values.dtype) not in ("boolean", "bool"):
-        values = _flags_from_text(values)
-    flags = values.astype("boolean")
-    missing = flags.isna().to_numpy()
-    true = flags.fillna(False).to_numpy(dtype=bool)
-    return np.where(missing, 2, np.where(true, 0, 1)).astype(np.int64)
-
-
-def _flags_from_text(values: pd.Series) -> pd.Series:
-    """A column of flag spellings (``yes``, ``false``, blank...) as booleans."""
-    from unmetneed.codes import code_list, normalise
-
-    mapped, bad = normalise(values.astype("string"), code_list("flag"))
-    if bad.any():
-        wrong = values[bad.to_numpy()].iloc[0]
-        raise UsageError(
-            f"column {values.name}: value {wrong!r} is not true/false (yes/no, 1/0 or blank)"
-        )
-    return mapped.astype("boolean")
-
-
-def derive_substance_cohort(drug_group: pd.Series, crack: pd.Series) -> np.ndarray:
-    """Codes into ``SUBSTANCE_COHORTS`` (-1 where it cannot be told) from drug group and crack.
-
-    opiate_no_crack: opiate, not crack; opiate_and_crack: opiate with crack; crack_no_opiate:
-    a non-opiate group with crack; alcohol_only: alcohol only (whatever the crack flag);
-    other_non_opiate: a non-opiate group without crack. A missing drug group, or a missing
-    crack flag outside alcohol_only, is not stated.
-    """
-    dg = _category_codes(drug_group, code_list("drug_group").codes)
-    flags = crack.astype("boolean")
-    known = flags.notna().to_numpy()
-    return substance_cohort_codes(dg, known, flags.fillna(False).to_numpy(dtype=bool))
-
-
-def substance_cohort_codes(dg: np.ndarray, known: np.ndarray, has_crack: np.ndarray) -> np.ndarray:
-    """``derive_substance_cohort`` on codes: ``dg`` indexes the drug_group code list (-1
-    missing); ``known``/``has_crack``: the crack flag is stated / is yes. Vectorised.
-    """
-    groups = code_list("drug_group").codes
-    opiate = dg == groups.index("opiate")
-    non_opiate = np.isin(
-        dg, [groups.index("non_opiate_only"), groups.index("non_opiate_and_alcohol")]
-    )
-    out = np.full(len(dg), -1, dtype=np.int64)
-    out[opiate & known & ~has_crack] = 0
-    out[opiate & has_crack] = 1
-    out[non_opiate & has_crack] = 2
-    out[dg == groups.index("alcohol_only")] = 3
-    out[non_opiate & known & ~has_crack] = 4
-    return out
-
-
-def code_variable(frame: pd.DataFrame, name: str, bands: AgeBands | None = None) -> Coded:
-    """One column of the combined frame as :class:`Coded`, categories in the code list's order.
-
-    True/false columns have ``yes``, ``no``, ``not_stated``; code-list columns the list's
-    codes (``not_stated`` added last when values are missing); ``age_band`` the collapsed
-    bands when ``bands`` is given; other columns their values in sorted (or categorical) order.
-    """
-    specs = {c.name: c for c in contract("cohort").columns}
-    spec = specs.get(name)
-    if name == "substance_cohort" and name not in frame:
-        codes = derive_substance_cohort(frame["drug_group"], frame["crack"])
-        return _with_not_stated(name, SUBSTANCE_COHORTS, codes)
-    values = frame[name]
-    if (spec is not None and spec.type == "flag") or str(values.dtype) in ("boolean", "bool"):
-        return Coded(name, FLAG_CATEGORIES, _flag_codes(values))
-    if spec is not None and spec.type == "code":
-        cats = code_list(str(spec.codes)).codes
-        codes = _category_codes(values, cats)
-        if name == "age_band" and bands is not None:
-            lookup = np.append(np.asarray(bands.source_to_band, dtype=np.int64), -1)
-            return _with_not_stated(name, bands.labels, lookup[codes])
-        return _with_not_stated(name, cats, codes)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        observed = set(values.dropna().astype(str).unique())
-        cats = tuple(str(c) for c in values.cat.categories if str(c) in observed)
-    else:
-        cats = tuple(sorted(values.dropna().astype(str).unique()))
-    return _with_not_stated(name, cats, _category_codes(values, cats))
-
-
 # --- groups and counts ----------------------------------------------------------------------
 
 
@@ -467,20 +297,13 @@ def group_rows(
 ) -> Groups:
     """Dense group numbers of the rows, from their cohort and within codes.
 
-    One ``bincount`` over the combined codes marks the combinations that occur (a sort
-    when there are more than ``MAX_DENSE_KEYS`` possible combinations). ``weights``: people
-    per row (a collapsed frame or a counts file), else one each.
+    The combinations that occur are found by ``counting.groups_of`` (one ``bincount``,
+    or a sort when there are very many possible combinations). ``weights``: people per
+    row (a collapsed frame or a counts file), else one each.
     """
     dims = (*(len(w.categories) for w in within), n_cohorts)
-    flat = np.ravel_multi_index((*(w.codes for w in within), cohort), dims)
-    if int(np.prod(dims, dtype=np.float64)) <= MAX_DENSE_KEYS:
-        occupied_mask = np.bincount(flat, minlength=int(np.prod(dims))) > 0
-        occupied = np.flatnonzero(occupied_mask)
-        dense = np.full(len(occupied_mask), -1, dtype=np.int64)
-        dense[occupied] = np.arange(len(occupied))
-        of_row = dense[flat]
-    else:  # too many possible combinations for a lookup array: sort instead
-        occupied, of_row = np.unique(flat, return_inverse=True)
+    flat = key_numbers((*(w.codes for w in within), cohort), dims)
+    occupied, of_row = groups_of(flat, int(np.prod(dims, dtype=np.float64)))
     keys = np.unravel_index(occupied, dims)
     within_keys = np.column_stack(keys[:-1]) if within else np.zeros((len(occupied), 0), int)
     _, block = np.unique(occupied // n_cohorts, return_inverse=True)
@@ -489,7 +312,7 @@ def group_rows(
         cohort=np.asarray(keys[-1], dtype=np.int64),
         within=within_keys.astype(np.int64),
         block=block.astype(np.int64),
-        size=np.bincount(of_row, weights=weights, minlength=len(occupied)).astype(np.int64),
+        size=count(of_row, len(occupied), weights),
     )
 
 
@@ -500,8 +323,7 @@ def count_by_group(
     (``weights``: people per row, else one each)."""
     ncat = len(variable.categories)
     flat = groups.of_row * ncat + variable.codes
-    counted = np.bincount(flat, weights=weights, minlength=groups.n * ncat)
-    return counted.astype(np.int64).reshape(groups.n, ncat)
+    return count(flat, groups.n * ncat, weights).reshape(groups.n, ncat)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -657,8 +479,7 @@ class CompareBuild:
     @property
     def policy(self) -> Policy:
         """The disclosure policy of the options (counts 1..k suppressed)."""
-        opts = self.options
-        return Policy.named(opts.policy, opts.k, zeros=opts.zeros_disclosive)
+        return self.options.disclosure_policy()
 
     def finish(self, protection: Protection) -> Comparison:
         """The protected comparison: blanked table, remarks, cells and protection."""
@@ -1423,98 +1244,3 @@ def parse_cohort_specs(specs: Sequence[str]) -> list[tuple[str | None, Path]]:
     if twice:
         raise UsageError(f"--cohort: the label {', '.join(twice)} is given twice")
     return parsed
-
-
-def compare_files(
-    specs: Sequence[str],
-    options: CompareOptions,
-    kind: str = "auto",
-    columns: Mapping[str, str] | None = None,
-    release: Path | str | None = None,
-    how: Any = None,
-) -> tuple[Comparison, list[str]]:
-    """The protected comparison of the ``--cohort`` files and the notes of reading them.
-
-    Record files of any format are counted in record batches (``unmetneed.compare_stream``
-    over ``stream.Scan``: memory does not grow with the rows of a Parquet or plain CSV
-    file); a counts file, or a run for a ``release`` (which protects the rows themselves),
-    is loaded whole. Either way the table is the same.
-    """
-    from unmetneed.load import streamed_or_whole
-
-    parsed = parse_cohort_specs(specs)
-    if release is None and not any(is_counts_file(p, columns, how) for _, p in parsed):
-        from unmetneed.compare_stream import tally_files
-
-        _check_columns(options.variables, options.within_columns)
-        bands = parse_age_bands(options.age_bands) if options.age_bands else None
-
-        def counted(whole: bool) -> tuple[Any, list[str], dict[str, pd.DataFrame], dict[str, str]]:
-            kinds: list[str] = []
-            tally, notes = tally_files(parsed, options, bands, kind, columns, kinds, how, whole)
-            frames, pops = _collapsed(parsed, kinds, options, columns, how, whole)
-            return tally, notes, frames, pops
-
-        tally, notes, frames, pops = streamed_or_whole(counted)
-        return compare(tally, options, populations=pops, frames=frames), notes
-    loaded = [load_cohort_file(p, kind, columns, how) for _, p in parsed]
-    cohorts, notes = _as_cohorts(parsed, loaded)
-    pops = _file_populations(parsed, loaded)
-    return compare(cohorts, options, populations=pops, release=release), notes
-
-
-def _collapsed(
-    parsed: Sequence[tuple[str | None, Path]],
-    kinds: Sequence[str],
-    options: CompareOptions,
-    columns: Mapping[str, str] | None,
-    how: Any = None,
-    whole: bool = False,
-) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Each cohort's records collapsed to people per distinct combination of the columns
-    its cells use (``stream.collapse``: one more pass, flat memory), and its population
-    name, for protecting a table counted in batches over the same model as a loaded one."""
-    from unmetneed.disclosure.release import fingerprint, population
-    from unmetneed.stream import PEOPLE, collapse
-
-    used = source_columns((*options.within_columns, *options.variables))
-    keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", "age_band", "sex", *used)
-    frames: dict[str, pd.DataFrame] = {}
-    pops: dict[str, str] = {}
-    for (label, path), kind in zip(parsed, kinds, strict=True):
-        if label is not None:
-            frames[label] = collapse(path, kind, keep, columns, how, whole).frame
-            pops[label] = population(kind, fingerprint(frames[label], PEOPLE))
-            continue
-        rows = collapse(path, kind, (*keep, "cohort"), columns, how, whole).frame
-        text = rows["cohort"].astype("string")
-        for name in text.dropna().unique().tolist():
-            frames[str(name)] = rows[(text == name).to_numpy(bool)]
-            pops[str(name)] = population(kind, fingerprint(frames[str(name)], PEOPLE))
-    return frames, pops
-
-
-def _file_populations(
-    parsed: Sequence[tuple[str | None, Path]], loaded: Sequence[Loaded]
-) -> dict[str, str]:
-    """Each cohort's population name: its kind and a fingerprint of its people (the same
-    people in every command of a release, whatever the file's format); a cohort column's
-    labels within one file each their own."""
-    from unmetneed.disclosure.release import fingerprint, population
-    from unmetneed.stream import PEOPLE
-
-    def name(item: Loaded, frame: pd.DataFrame) -> str:
-        # a counts file (people per row) counts treatment people, as gap reads it
-        kind = "treatment" if PEOPLE in frame else item.kind
-        return population(kind, fingerprint(frame, PEOPLE))
-
-    if parsed[0][0] is None:
-        frame = loaded[0].frame
-        text = frame["cohort"].astype("string")
-        return {
-            str(x): name(loaded[0], frame[(text == x).to_numpy(bool)])
-            for x in text.dropna().unique().tolist()
-        }
-    return {
-        str(label): name(item, item.frame) for (label, _), item in zip(parsed, loaded, strict=True)
-    }

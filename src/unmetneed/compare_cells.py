@@ -37,12 +37,13 @@ Where = dict[str, set[str]]
 @cache
 def cohort_dgc(category: str) -> tuple[str, ...]:
     """The drug_group x crack codes of a substance cohort (or ``not_stated``)."""
-    from unmetneed.compare import SUBSTANCE_COHORTS, derive_substance_cohort
+    from unmetneed.variables import SUBSTANCE_COHORTS, derive_substance_cohort
 
     code = SUBSTANCE_COHORTS.index(category) if category in SUBSTANCE_COHORTS else -1
 
     def rule(frame: pd.DataFrame) -> np.ndarray:
-        return derive_substance_cohort(frame["drug_group"], frame["crack"]) == code
+        result: np.ndarray = derive_substance_cohort(frame["drug_group"], frame["crack"]) == code
+        return result
 
     return dgc_set(rule)
 

@@ -286,7 +286,8 @@ def _expected(tables: np.ndarray) -> np.ndarray:
     rows = tables.sum(axis=2, dtype=np.float64)
     cols = tables.sum(axis=1, dtype=np.float64)
     total = rows.sum(axis=1)
-    return rows[:, :, None] * cols[:, None, :] / total[:, None, None]
+    result: np.ndarray = rows[:, :, None] * cols[:, None, :] / total[:, None, None]
+    return result
 
 
 def _chi2(tables: np.ndarray, expected: np.ndarray) -> Tests:
@@ -322,7 +323,8 @@ def _fisher_2x2(tables: np.ndarray) -> np.ndarray:
     def log_pmf(a: np.ndarray) -> np.ndarray:
         # log P(first cell = a) up to the table's constant log_norm
         lf, r1, r2, c1 = log_factorial, row1[:, None], row2[:, None], col1[:, None]
-        return -(lf[a] + lf[r1 - a] + lf[c1 - a] + lf[r2 - c1 + a])
+        result: np.ndarray = -(lf[a] + lf[r1 - a] + lf[c1 - a] + lf[r2 - c1 + a])
+        return result
 
     log_norm = (
         log_factorial[row1 + row2]
@@ -334,7 +336,8 @@ def _fisher_2x2(tables: np.ndarray) -> np.ndarray:
     logp = log_pmf(x)
     as_extreme = in_support & (logp <= log_pmf(first[:, None]) + np.log1p(RELATIVE_TIE))
     p = np.where(as_extreme, np.exp(logp - log_norm[:, None]), 0.0).sum(axis=1)
-    return np.minimum(p, 1.0)
+    result: np.ndarray = np.minimum(p, 1.0)
+    return result
 
 
 def _monte_carlo_2xc(tables: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -370,7 +373,8 @@ def _monte_carlo_2xc(tables: np.ndarray, resamples: int, seed: int) -> np.ndarra
 def _log_prob_2xc(first_row: np.ndarray, cols: np.ndarray, log_factorial: np.ndarray) -> np.ndarray:
     """Log-probability of 2 x c tables given their margins (column totals ``cols``), up to
     the constant ``-log C(N, first row total)``: ``log prod_j C(col_j, x_j)``."""
-    return -(log_factorial[first_row] + log_factorial[cols - first_row]).sum(axis=-1)
+    result: np.ndarray = -(log_factorial[first_row] + log_factorial[cols - first_row]).sum(axis=-1)
+    return result
 
 
 def _draws(cols: np.ndarray, row_total: int, resamples: int, seed: int) -> np.ndarray:

@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unmetneed.anonymise import AnonymiseOptions
 from unmetneed.codes import code_list, parse_period
+from unmetneed.compare import CompareOptions
+from unmetneed.disclosure.model import Policy
 from unmetneed.errors import ConfigError, InputError
+from unmetneed.gap import GapOptions
 
 INPUT_KINDS = ("treatment", "counts", "cohort", "prevalence", "records")
 FORMATS = ("parquet", "csv", "xlsx", "html")
@@ -37,36 +41,71 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ExtractSpec:
-    """The k-anonymised extract made from record-level input ``input``."""
+    """The k-anonymised extract made from record-level input ``input``, with its options
+    as the library takes them."""
 
     input: str
-    k: int
-    quasi: tuple[str, ...] | None = None
+    options: AnonymiseOptions
+
+    def resolved(self) -> dict[str, Any]:
+        """As the run log records it: the input and the options the config set."""
+        quasi = self.options.quasi
+        return {"input": self.input, "k": self.options.k, "quasi": _listed(quasi)}
+
+
+# The keys of [gap] and [[compare]] that are the table's options, named as the options'
+# fields (``GapOptions``, ``CompareOptions``: declared once, there); the period and the
+# disclosure policy are the run's, handed to every table.
+EXTRACT_OPTION_KEYS = ("k", "quasi")
+GAP_OPTION_KEYS = ("substances", "prevalence_years", "total")
+COMPARE_OPTION_KEYS = ("by", "within", "age_bands", "exclude_not_stated")
 
 
 @dataclass(frozen=True)
 class GapSpec:
-    """The gap table: treatment from an input (or ``extract``), prevalence from an input."""
+    """The gap table: treatment from an input (or ``extract``), prevalence from an input,
+    and its options as the library takes them."""
 
     treatment: str
     prevalence: str
-    substances: tuple[str, ...] | None = None
-    prevalence_years: int = 3
-    total: str | None = None
+    options: GapOptions = field(default_factory=lambda: GapOptions())
+
+    def resolved(self) -> dict[str, Any]:
+        """As the run log records it: the references and the options the config set."""
+        opts = self.options
+        return {
+            "treatment": self.treatment,
+            "prevalence": self.prevalence,
+            "substances": list(opts.substances) or None,
+            "prevalence_years": opts.prevalence_years,
+            "total": opts.total,
+        }
 
 
 @dataclass(frozen=True)
 class CompareSpec:
-    """One compare table: labelled cohorts (input names), by and within variables."""
+    """One compare table: its name, labelled cohorts (input names), its options as the
+    library takes them, and the view written beside it."""
 
     name: str
     cohorts: dict[str, str]
-    by: tuple[str, ...]
-    within: tuple[str, ...] = ()
-    age_bands: str | None = None
-    exclude_not_stated: bool = False
+    options: CompareOptions
     view: str = "tidy"
     pct_digits: int = 0
+
+    def resolved(self) -> dict[str, Any]:
+        """As the run log records it: the references, the options the config set, the view."""
+        opts = self.options
+        return {
+            "name": self.name,
+            "cohorts": dict(self.cohorts),
+            "by": list(opts.by),
+            "within": list(opts.within),
+            "age_bands": ",".join(opts.age_bands) or None,
+            "exclude_not_stated": opts.exclude_not_stated,
+            "view": self.view,
+            "pct_digits": self.pct_digits,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,18 +135,22 @@ class RunConfig:
     release: Path | None = None
     publication: Publication = field(default_factory=lambda: Publication())
 
-    def disclosure_policy(self) -> Any:
-        """The one disclosure policy every table of the run gets (``Policy``)."""
-        from unmetneed.disclosure import Policy
-
+    def disclosure_policy(self) -> Policy:
+        """The one disclosure policy every table of the run gets."""
         return Policy.named(self.policy, self.k, self.zeros_disclosive)
 
     def resolved(self) -> dict[str, Any]:
-        """The configuration as JSON-able data for the manifest (paths as given, resolved)."""
-        from dataclasses import asdict
+        """The configuration as JSON-able data for the run log (paths resolved)."""
+        from dataclasses import asdict, fields
 
-        data = asdict(self)
-        return _jsonable(data)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["inputs"] = {name: asdict(spec) for name, spec in self.inputs.items()}
+        data["extract"] = self.extract.resolved() if self.extract is not None else None
+        data["gap"] = self.gap.resolved() if self.gap is not None else None
+        data["compare"] = [spec.resolved() for spec in self.compare]
+        data["publication"] = asdict(self.publication)
+        result: dict[str, Any] = _jsonable(data)
+        return result
 
 
 def _jsonable(value: Any) -> Any:
@@ -326,8 +369,7 @@ def _extract(
             ("records", "treatment"),
             None,
         ),
-        s.get("k", int, k),
-        s.strings("quasi"),
+        _options(s, AnonymiseOptions(k=k), EXTRACT_OPTION_KEYS),
     )
     s.done()
     return spec
@@ -339,12 +381,11 @@ def _gap(
     if data is None:
         return None
     s = _Section(data, "gap")
-    substances = s.strings("substances")
     allowed = code_list("substance").codes
-    for sub in substances or ():
+    for sub in s.strings("substances") or ():
         if sub not in allowed:
             raise ConfigError(f"gap.substances: {sub!r} is not one of {', '.join(allowed)}")
-    years = s.get("prevalence_years", int, 3)
+    years = s.get("prevalence_years", int, GapOptions.prevalence_years)
     if years < 1:
         raise ConfigError(f"gap.prevalence_years: must be 1 or more, got {years}")
     spec = GapSpec(
@@ -362,9 +403,7 @@ def _gap(
             ("prevalence",),
             extract,
         ),
-        substances,
-        years,
-        s.get("total", str),
+        _options(s, GapOptions(), GAP_OPTION_KEYS),
     )
     s.done()
     return spec
@@ -394,12 +433,43 @@ def _compare(
     spec = CompareSpec(
         name,
         dict(cohorts),
-        by,
-        s.strings("within", ()) or (),
-        s.get("age_bands", str),
-        s.get("exclude_not_stated", bool, False),
+        _options(s, CompareOptions(by=by), COMPARE_OPTION_KEYS),
         view,
         digits,
     )
     s.done()
     return spec
+
+
+def _options(section: _Section, defaults: Any, keys: tuple[str, ...]) -> Any:
+    """``defaults`` (an options dataclass) with ``keys`` read from ``section``: each key
+    is the field of that name, read as the field's type (a list of text for a tuple;
+    ``age_bands`` as one text, ``"18-29,30-39,40+"``); absent keys keep the default."""
+    from dataclasses import replace
+    from types import NoneType
+    from typing import get_args, get_origin, get_type_hints
+
+    hints = get_type_hints(type(defaults))
+    given: dict[str, Any] = {}
+    for key in keys:
+        hint = hints[key]
+        if NoneType in get_args(hint):  # X | None: read as X
+            hint = next(a for a in get_args(hint) if a is not NoneType)
+        value: Any
+        if key == "age_bands":
+            text = section.get(key, str)
+            value = tuple(b.strip() for b in text.split(",")) if text else None
+        elif get_origin(hint) is tuple:
+            value = section.strings(key)
+        elif hint in (bool, int):
+            value = section.get(key, hint)
+        else:  # text, or None
+            value = section.get(key, str)
+        if value is not None:
+            given[key] = value
+    return replace(defaults, **given)
+
+
+def _listed(values: tuple[str, ...] | None) -> list[str] | None:
+    """A tuple as a JSON list (None stays None)."""
+    return None if values is None else list(values)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
+from unmetneed.counting import count, groups_of
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
 from unmetneed.stream import PEOPLE
+from unmetneed.variables import column_codes, substance_masks
 
 SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
 COLUMNS = (
@@ -73,6 +75,7 @@ DERIVED = (
     "in_treatment_max",
 )
 DEFAULT_K = 3
+NAMED_POLICIES = ("lt5", "nhs")  # policies whose name says more than their threshold k
 STAR_MAX = 4  # '*' in a published counts file: 1..4 (NDTMS, and data/sample/counts.csv)
 AREA_NOT_STATED = "Area not stated"
 RECORD_COLUMNS = ("period", "area", "area_code", "drug_group", "crack")  # what T is counted by
@@ -102,6 +105,8 @@ class GapOptions:
     read (a bare year ``2019`` is 2019/20).
     ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
+    ``disclosure``: the disclosure policy itself, when one is handed in (a run's, the same
+    object for every table: :meth:`with_policy`); it then decides, not the fields above.
     """
 
     periods: tuple[str, ...] = ()
@@ -115,9 +120,23 @@ class GapOptions:
     zeros_disclosive: bool = False
     benchmark: str | None = None
     periods_noted: tuple[str, ...] = ()
+    disclosure: Policy | None = field(default=None, compare=False)
+
+    def with_policy(self, policy: Policy) -> GapOptions:
+        """These options under ``policy`` (e.g. a run's one policy): its threshold, zeros
+        rule and name (where it says more than the threshold: ``lt5``, ``nhs``)."""
+        return replace(
+            self,
+            k=policy.k,
+            policy=policy.name if policy.name in NAMED_POLICIES else None,
+            zeros_disclosive=policy.zeros_disclosive,
+            disclosure=policy,
+        )
 
     def disclosure_policy(self) -> Policy:
-        """The disclosure policy these options ask for."""
+        """The disclosure policy these options ask for (the one handed in, if any)."""
+        if self.disclosure is not None:
+            return self.disclosure
         try:
             return Policy.named(self.policy, k=self.k, zeros=self.zeros_disclosive)
         except ValueError as exc:
@@ -863,38 +882,6 @@ def _substances(treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks)
     return chosen
 
 
-def _substance_masks(frame: pd.DataFrame, substances: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """For each substance, which rows count towards it (CONTRACT 4.1 mapping).
-
-    Compares each column's distinct values once (``_codes``), not every row's text.
-    """
-    n = len(frame)
-    if "substance" in frame:
-        codes, values = _codes(frame["substance"])
-        return {s: _is_in(codes, values, (s,)) for s in substances}
-    opiate, alcohol = np.zeros(n, bool), np.zeros(n, bool)
-    if "drug_group" in frame:
-        codes, values = _codes(frame["drug_group"])
-        opiate = _is_in(codes, values, ("opiate",))
-        alcohol = _is_in(codes, values, ("alcohol_only", "non_opiate_and_alcohol"))
-    crack = np.zeros(n, bool)
-    if "crack" in frame:
-        crack = frame["crack"].astype("boolean").to_numpy(dtype=bool, na_value=False)
-    masks = {
-        "opiate_crack": opiate | crack,
-        "opiate": opiate,
-        "crack": crack,
-        "alcohol_dependent": alcohol,
-    }
-    return {s: masks[s] for s in substances}
-
-
-def _is_in(codes: np.ndarray, values: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
-    """Rows whose value (given as codes into ``values``; -1 missing) is one of ``wanted``."""
-    hit = np.append(np.isin(values.astype(str), wanted), False)  # code -1 -> last: False
-    return hit[codes]
-
-
 def _row_bounds(treat: _Input, frame: pd.DataFrame, opts: GapOptions) -> dict[str, np.ndarray]:
     """Per input row: people counted (``t``), their bounds and whether the count is unknown.
 
@@ -945,15 +932,14 @@ def _in_treatment(
     Columns: period, area_id, substance, in_treatment (people; 0 where only bounds are
     known), in_treatment_min, in_treatment_max, t_unknown (a suppressed count contributed).
     """
-    masks = _substance_masks(frame, substances)
+    masks = substance_masks(frame, substances)
     bounds = _row_bounds(treat, frame, opts)
     groups, inverse, periods, n_area = _grouping(frame, area_ids)
     blocks = []
     for s, mask in masks.items():  # four substances at most
 
         def total(values: np.ndarray, m: np.ndarray = mask) -> np.ndarray:
-            weights = np.where(m, values, 0).astype(np.float64)
-            return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+            return count(inverse, len(groups), np.where(m, values, 0).astype(np.float64))
 
         blocks.append(
             pd.DataFrame(
@@ -987,18 +973,15 @@ def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -
     empty = pd.DataFrame(columns=["period", "area_id", "onc", "oac", "cno"])
     if "substance" in frame or "drug_group" not in frame or "crack" not in frame:
         return empty
-    masks = _substance_masks(frame, ("opiate", "crack"))
+    masks = substance_masks(frame, ("opiate", "crack"))
     opiate, crack = masks["opiate"], masks["crack"]
     bounds = _row_bounds(treat, frame, GapOptions())
     groups, inverse, periods, n_area = _grouping(frame, area_ids)
 
     def total(mask: np.ndarray) -> np.ndarray:
-        weights = np.where(mask, bounds["t"], 0).astype(np.float64)
-        return np.bincount(inverse, weights=weights, minlength=len(groups)).astype(np.int64)
+        return count(inverse, len(groups), np.where(mask, bounds["t"], 0).astype(np.float64))
 
-    unknown = np.bincount(
-        inverse, weights=bounds["unknown"] & (opiate | crack), minlength=len(groups)
-    )
+    unknown = count(inverse, len(groups), bounds["unknown"] & (opiate | crack))
     parts = pd.DataFrame(
         {
             "period": periods[groups // n_area],
@@ -1008,7 +991,8 @@ def _substance_parts(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -
             "cno": total(~opiate & crack),
         }
     )
-    return parts[unknown == 0].reset_index(drop=True)
+    result: pd.DataFrame = parts[unknown == 0].reset_index(drop=True)
+    return result
 
 
 def _grouping(
@@ -1017,9 +1001,9 @@ def _grouping(
     """Group numbers of (period, area id) for ``bincount``: the distinct keys, each row's
     group, the period labels and the key's area width (key = period code x width + area).
     """
-    period_codes, periods = _codes(frame["period"])
+    period_codes, periods = column_codes(frame["period"])
     n_area = int(area_ids.max()) + 1 if len(area_ids) else 1
-    groups, inverse = np.unique(period_codes * n_area + area_ids, return_inverse=True)
+    groups, inverse = groups_of(period_codes * n_area + area_ids, len(periods) * n_area)
     return groups, inverse, periods, n_area
 
 
@@ -1033,17 +1017,6 @@ _T_COLUMNS = [
     "t_unknown",
     "rows",
 ]
-
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a column (-1 where missing) and the values they stand for (as str)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy(dtype=np.int64)
-        values = np.asarray(column.cat.categories.astype(str), dtype=object)
-    else:
-        raw, uniques = pd.factorize(column, use_na_sentinel=True)
-        codes, values = raw.astype(np.int64), np.asarray([str(u) for u in uniques], dtype=object)
-    return codes, values
 
 
 # ---------------------------------------------------------------------------------------
@@ -1074,12 +1047,12 @@ def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 
     Works on the columns' integer codes, so a million rows cost one ``numpy.unique``.
     """
-    names, name_values = _codes(frame["area"])
+    names, name_values = column_codes(frame["area"])
     if (names < 0).any():  # an area blanked (e.g. by k-anonymising): one area of its own
         names = np.where(names < 0, len(name_values), names)
         name_values = np.append(name_values, AREA_NOT_STATED)
     if "area_code" in frame:
-        codes, code_values = _codes(frame["area_code"])
+        codes, code_values = column_codes(frame["area_code"])
     else:
         codes, code_values = np.full(len(frame), -1, dtype=np.int64), np.zeros(0, dtype=object)
     width = len(code_values) + 1
@@ -1546,7 +1519,7 @@ def _counted(treat: _Input, frame: pd.DataFrame, area_ids: np.ndarray) -> pd.Dat
             else np.full(len(frame), NOT_STATED, dtype=object),
         }
     )
-    masks = _substance_masks(frame, SUBSTANCES)
+    masks = substance_masks(frame, SUBSTANCES)
     return out.assign(**{f"in_{s}": m for s, m in masks.items()})
 
 

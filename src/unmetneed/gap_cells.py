@@ -5,7 +5,7 @@ period P whose area is one of A's names in the extract and whose drug_group x cr
 S's set (contract 4.1: ``opiate_crack`` = opiate or crack, ...); a total row counts its
 areas' names together; the substance parts (opiate without crack, opiate with crack, crack
 without opiate) count their sets of one area. The sets are found by applying the gap's own
-row rule (``gap._substance_masks``) to one row of each drug_group x crack code, so the
+row rule (``variables.substance_masks``) to one row of each drug_group x crack code, so the
 definitions cannot drift from the counting.
 """
 
@@ -30,22 +30,25 @@ def substance_dgc(substance: str) -> tuple[str, ...]:
     >>> substance_dgc("opiate")
     ('opiate|yes', 'opiate|no', 'opiate|not_stated')
     """
-    from unmetneed.gap import _substance_masks
+    from unmetneed.variables import substance_masks
 
-    return dgc_set(lambda f: _substance_masks(f, (substance,))[substance])
+    return dgc_set(lambda f: substance_masks(f, (substance,))[substance])
 
 
 @lru_cache(maxsize=1)
 def part_dgc() -> tuple[tuple[str, ...], ...]:
     """The codes of the three substance parts: onc, oac, cno (see ``gap._substance_parts``)."""
-    from unmetneed.gap import _substance_masks
+    from unmetneed.variables import substance_masks
 
     def part(i: int) -> tuple[str, ...]:
         def rule(frame: pd.DataFrame) -> np.ndarray:
-            m = _substance_masks(frame, ("opiate", "crack"))
-            return [m["opiate"] & ~m["crack"], m["opiate"] & m["crack"], ~m["opiate"] & m["crack"]][
-                i
-            ]
+            m = substance_masks(frame, ("opiate", "crack"))
+            result: np.ndarray = [
+                m["opiate"] & ~m["crack"],
+                m["opiate"] & m["crack"],
+                ~m["opiate"] & m["crack"],
+            ][i]
+            return result
 
         return dgc_set(rule)
 

@@ -35,6 +35,7 @@ from unmetneed.write import atomic_dir, sha256_file, write_table
 if TYPE_CHECKING:
     from unmetneed.compare import CompareBuild, Comparison
     from unmetneed.config import CompareSpec
+    from unmetneed.disclosure.model import Policy
     from unmetneed.gap import GapBuild, GapResult
 
 MANIFEST = "manifest.json"
@@ -147,7 +148,7 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
     """The k-anonymised extract of the period's records (or the given extract, as is)."""
     if config.extract is None:
         return None
-    from unmetneed.anonymise import AnonymiseOptions, anonymise
+    from unmetneed.anonymise import anonymise
 
     source = inputs[config.extract.input]
     if source.spec.kind != "records":
@@ -156,7 +157,7 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
     records = in_period(source.data, period, source.spec.name)
     done = anonymise(
         records,
-        AnonymiseOptions(k=config.extract.k, quasi=config.extract.quasi),
+        config.extract.options,
         path=source.spec.path,
     )
     sol = done.solution
@@ -181,23 +182,22 @@ def _treatment_data(ref: str, inputs: dict[str, Input], extract: Table | None) -
 
 
 def prepare_gap(
-    config: RunConfig, inputs: dict[str, Input], extract: Table | None, period: str
+    config: RunConfig,
+    inputs: dict[str, Input],
+    extract: Table | None,
+    period: str,
+    policy: Policy,
 ) -> GapBuild | None:
-    """The gap table for the period, not yet protected (see ``gap.prepare``)."""
+    """The gap table for the period under the run's ``policy``, not yet protected (see
+    ``gap.prepare``)."""
     if config.gap is None:
         return None
-    from unmetneed.gap import GapOptions, prepare
+    from dataclasses import replace
+
+    from unmetneed.gap import prepare
 
     spec = config.gap
-    options = GapOptions(
-        periods=(period,),
-        prevalence_years=spec.prevalence_years,
-        substances=spec.substances or (),
-        k=config.k,
-        policy=config.policy,
-        zeros_disclosive=config.zeros_disclosive,
-        total=spec.total,
-    )
+    options = replace(spec.options, periods=(period,)).with_policy(policy)
     return prepare(
         _treatment_data(spec.treatment, inputs, extract), inputs[spec.prevalence].data, options
     )
@@ -215,31 +215,25 @@ def _cohort_frame(
 
 
 def prepare_compares(
-    config: RunConfig, inputs: dict[str, Input], extract: Table | None, period: str
+    config: RunConfig,
+    inputs: dict[str, Input],
+    extract: Table | None,
+    period: str,
+    policy: Policy,
 ) -> list[tuple[CompareSpec, CompareBuild]]:
-    """One unprotected compare table per ``[[compare]]`` entry (see ``compare.prepare``)."""
+    """One unprotected compare table per ``[[compare]]`` entry, each under the run's
+    ``policy`` (see ``compare.prepare``)."""
     if not config.compare:
         return []
-    from unmetneed.compare import CompareOptions, prepare
+    from unmetneed.compare import prepare
 
-    policy = config.disclosure_policy()
     builds = []
     for spec in config.compare:
         cohorts = {
             label: _cohort_frame(ref, inputs, extract, period)
             for label, ref in spec.cohorts.items()
         }
-        bands = tuple(b.strip() for b in spec.age_bands.split(",")) if spec.age_bands else ()
-        options = CompareOptions(
-            by=spec.by,
-            within=spec.within,
-            age_bands=bands,
-            exclude_not_stated=spec.exclude_not_stated,
-            k=policy.k,
-            zeros_disclosive=config.zeros_disclosive,
-            policy=policy.name,
-        )
-        builds.append((spec, prepare(cohorts, options)))
+        builds.append((spec, prepare(cohorts, spec.options.with_policy(policy))))
     return builds
 
 
@@ -295,6 +289,7 @@ def protect_tables(
     compares: list[tuple[CompareSpec, CompareBuild]],
     people: Populations,
     period: str,
+    policy: Policy,
 ) -> tuple[list[Table], list[dict[str, Any]], list[str]]:
     """Every gap and compare table of the run protected together as one release (with the
     earlier tables of ``config.release``, if any): returns the tables in order (gap, then
@@ -303,7 +298,6 @@ def protect_tables(
     from unmetneed.disclosure import register
     from unmetneed.disclosure.release import piece_meta, protect_pieces, sliced
 
-    policy = config.disclosure_policy()
     earlier: list[Any] = []
     if config.release is not None:
         earlier, was = register.read(config.release)
@@ -354,10 +348,13 @@ def build_tables(
     extract = build_extract(config, inputs, period)
     if extract is not None:
         log.event("built", table="extract")
-    gap = prepare_gap(config, inputs, extract, period)
-    compares = prepare_compares(config, inputs, extract, period)
+    policy = config.disclosure_policy()  # one object, handed to every table
+    gap = prepare_gap(config, inputs, extract, period, policy)
+    compares = prepare_compares(config, inputs, extract, period, policy)
     people = populations(config, inputs, extract)
-    protected, entries, notes = protect_tables(config, extract, gap, compares, people, period)
+    protected, entries, notes = protect_tables(
+        config, extract, gap, compares, people, period, policy
+    )
     for table in protected:
         log.event("built", table=table.name)
     return extract, protected, entries, notes

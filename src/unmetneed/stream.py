@@ -250,7 +250,8 @@ class _Column:
             return None
         idx = dictionary_indices(array)
         if want == CODES and clean and look.numbered.all():  # nothing to number or check
-            return look.codes[idx]
+            result: np.ndarray = look.codes[idx]
+            return result
         used = _used(array, len(look.codes))
         if want == CODES:
             look.number(self.registry, used)

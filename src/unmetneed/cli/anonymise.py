@@ -10,8 +10,6 @@ import typer
 from unmetneed.cli._app import app, guarded
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from unmetneed.anonymise import Anonymised, AnonymiseOptions, Method
 
 Columns = Annotated[
@@ -71,8 +69,8 @@ def anonymise(
     Example: unmetneed anonymise data/sample/raw_records.csv --k 3 --out extract.parquet
     """
     from unmetneed import report
-    from unmetneed.anonymise import AnonymiseOptions, read_records
-    from unmetneed.anonymise import anonymise as run
+    from unmetneed.anonymise import AnonymiseOptions
+    from unmetneed.api import anonymise as run
     from unmetneed.errors import UsageError, ValidationError
     from unmetneed.load import parse_column_mapping
     from unmetneed.write import check_out_path, write_table
@@ -97,12 +95,12 @@ def anonymise(
     )
     if 0 <= k <= 1:
         report.warn(f"--k {k}: no k-anonymity; identifiers are removed, nothing else is")
-    frame, path = read_records(records, columns=parse_column_mapping(column), sheet=sheet)
+    columns = parse_column_mapping(column)
     try:
         if plan:
-            _plan(frame, options, path, report_path)
+            _plan(records, options, columns, sheet, report_path)
             return
-        result = run(frame, options, path=path)
+        result = run(records, options, columns=columns, sheet=sheet)
     except ValidationError as exc:
         if failures_out is not None:
             from unmetneed.write import write_failures
@@ -117,14 +115,18 @@ def anonymise(
 
 
 def _plan(
-    frame: pd.DataFrame, options: AnonymiseOptions, path: Path, report_path: Path | None
+    path: Path,
+    options: AnonymiseOptions,
+    columns: dict[str, str],
+    sheet: str | None,
+    report_path: Path | None,
 ) -> None:
     """Print (and with --report write) what each alternative collapsing would lose."""
     from unmetneed import report
-    from unmetneed.anonymise import plan as compare_plans
+    from unmetneed.api import anonymise_plan
     from unmetneed.write import write_table
 
-    table = compare_plans(frame, options, path=path)
+    table = anonymise_plan(path, options, columns=columns, sheet=sheet)
     report.show_frame(table.drop(columns="description"), title=f"{path}: k={options.k}, by plan")
     report.show_remarks(
         [f"{p}: {d}" for p, d in zip(table["plan"], table["description"], strict=True)]

@@ -42,23 +42,15 @@ def audit(
     Example: unmetneed audit protected.csv
     """
     from unmetneed import report
-    from unmetneed.disclosure.audit import audit as run_audit
-    from unmetneed.disclosure.audit import gather
-    from unmetneed.errors import DisclosureError, UsageError
+    from unmetneed.api import audit as run_audit
+    from unmetneed.audit_tables import Structure
+    from unmetneed.errors import DisclosureError
 
+    given = Structure(total_row, total_label, tuple(hierarchy or ()), k)
     tables = list(tables or [])
-    if not tables and release is None:
-        raise UsageError("give the tables to audit, or --release DIR (or both)")
-    if tables and not any(_meta(t) for t in tables) and (total_row or hierarchy):
-        written = [_structure_from_options(tables[0], total_row, total_label, hierarchy, k)]
-    else:
-        written = gather(tables, release)
-        written = [_as_tidy(w, t) for w, t in zip(written, tables, strict=False)] + written[
-            len(tables) :
-        ]
-    if not written:
-        raise UsageError(f"{release}: the release holds no table yet")
-    result = run_audit(written, width)
+    result = run_audit(
+        tables, release=release, width=width, structure=given if total_row or hierarchy else None
+    )
     title = str(tables[0]) if tables else f"release {release}"
     rows = result.narrowest(show)
     report.show_table(
@@ -81,76 +73,8 @@ def audit(
     )
 
 
-def _as_tidy(written: Any, path: Path) -> Any:
-    """A gap table written with ``--out-layout fingertips`` as the cells its protection
-    placed: ``in_treatment`` = Denominator - Count (prevalence - not in treatment) where
-    both are shown (blank elsewhere: not published), ``suppressed`` from the Value note."""
-    meta = _meta(path)
-    if not isinstance(meta, dict) or meta.get("layout") != "fingertips":
-        return written
-    from dataclasses import replace
-
-    import pandas as pd
-
-    frame = written.frame
-    t = (frame["Denominator"] - frame["Count"]).round().astype("Int64")
-    note = frame["Value note"].astype("string").fillna("")
-    tidy = frame.assign(
-        in_treatment=t, suppressed=note.str.startswith("Value suppressed").astype(bool)
-    )
-    return replace(written, frame=pd.DataFrame(tidy))
-
-
-def _meta(path: Path) -> Any:
-    """A table's metadata, or None when it has none or it cannot be read (``gather`` then
-    names the problem)."""
-    from unmetneed.write import read_meta
-
-    try:
-        return read_meta(path)
-    except (OSError, ValueError):
-        return None
-
-
 def _num(value: Any) -> str:
     """An interval end: ``>=w`` proven without computing (NaN), ``inf``, or a whole number."""
     if value != value:
         return "(wide)"
     return "inf" if value == float("inf") else f"{value + 0.0:,.0f}"
-
-
-def _structure_from_options(
-    path: Path, total_row: bool, label: str, hierarchy: list[str] | None, k: int
-) -> Any:
-    """A long table from elsewhere (empty or marked counts suppressed), its structure given."""
-    import numpy as np
-
-    from unmetneed.cli.suppress import _hierarchy
-    from unmetneed.disclosure import Policy
-    from unmetneed.disclosure.model import Protection
-    from unmetneed.disclosure.tables import LongSpec, from_long
-    from unmetneed.readers import read_table
-
-    frame = read_table(path)
-    if "count" not in frame:
-        from unmetneed.errors import InputError
-
-        raise InputError(f"{path}: has no count column to audit")
-    dims = tuple(c for c in frame.columns if c not in ("count", "suppressed"))
-    spec = LongSpec(dims, total_row, label, _hierarchy(hierarchy, dims))
-    number = frame.assign(count=_counts_or_missing(frame["count"]))
-    cells = from_long(number, np.zeros(len(frame), np.int64), spec)
-    none = np.zeros(len(frame), dtype=bool)
-    meta = Protection(Policy.named(k=k), none, none, np.zeros(len(frame))).meta(cells)
-    from unmetneed.disclosure.audit import Written, piece_of
-
-    name = path.stem
-    return Written(name, number, meta, piece_of(name, meta))
-
-
-def _counts_or_missing(column: Any) -> Any:
-    """Counts as numbers; suppression markers, blanks and text as missing."""
-    import pandas as pd
-
-    text = column.astype("string").str.strip().str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce")

@@ -128,7 +128,8 @@ def compare(
 --within area --within substance_cohort
     """
     from unmetneed import report
-    from unmetneed.compare import CompareOptions, compare_files
+    from unmetneed.api import compare as compare_cohorts
+    from unmetneed.compare import CompareOptions, parse_cohort_specs
     from unmetneed.errors import UsageError
     from unmetneed.load import parse_column_mapping
     from unmetneed.write import check_out_path
@@ -159,15 +160,15 @@ def compare(
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
     from unmetneed.load import InputOptions
 
-    result, notes = compare_files(
-        cohort,
+    result = compare_cohorts(
+        _cohorts(parse_cohort_specs(cohort)),
         options,
-        kind,
-        parse_column_mapping(column),
+        kind=kind,
+        columns=parse_column_mapping(column),
+        reading=InputOptions(layout, sheet, header_row, last_row=last_row),
         release=release,
-        how=InputOptions(layout, sheet, header_row, last_row=last_row),
     )
-    remarks = [*notes, *result.remarks]
+    remarks = list(result.remarks)
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 to 3 will be shown as they are")
     if target is None and table1:
@@ -180,6 +181,14 @@ def compare(
             _write_table1(result, t1_target, target, pct_digits, remarks)
     result.protected.record()
     release_note(release)
+
+
+def _cohorts(parsed: list[tuple[str | None, Path]]) -> dict[str, Path] | Path:
+    """``--cohort`` values as the library takes them: label -> file, or one file whose
+    ``cohort`` column labels its rows."""
+    if len(parsed) == 1 and parsed[0][0] is None:
+        return parsed[0][1]
+    return {str(label): path for label, path in parsed}
 
 
 def _wide_path(path: Path, view: str = "wide") -> Path:

@@ -147,10 +147,10 @@ def gap(
     --prevalence data/sample/prevalence.csv --total "All areas"
     """
     from unmetneed import report
+    from unmetneed.api import gap as compute
     from unmetneed.errors import ValidationError
     from unmetneed.gap import (
         GapOptions,
-        compute_files,
         fingertips_table,
         normalise_periods,
         normalise_substances,
@@ -188,7 +188,7 @@ def gap(
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 and more are shown as they are")
     try:
-        result = compute_files(
+        result = compute(
             treatment,
             prevalence,
             options,

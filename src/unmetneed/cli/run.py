@@ -33,12 +33,11 @@ def run(
 
     Example: unmetneed run data/sample/quarterly.toml --out-dir out/quarterly
     """
-    from unmetneed.config import read_config
-    from unmetneed.pipeline import run as run_job
+    from unmetneed.api import run as run_job
     from unmetneed.runlog import RunLog
 
     log = RunLog(quiet=quiet, as_json=log_json)
-    result = run_job(read_config(config), period=period, out_dir=out_dir, log=log)
+    result = run_job(config, period=period, out_dir=out_dir, log=log)
     outputs = result.manifest["outputs"]
     if quiet:
         return

@@ -424,7 +424,8 @@ def _certify_block(red: Reduced, block: Block, position: np.ndarray, width: floa
         return np.zeros(t, dtype=bool)
     x1, x2, d = z[:n][position], z[n : 2 * n][position], z[2 * n : 2 * n + t]
     integral = (np.abs(x1 - np.round(x1)) < TOL) & (np.abs(x2 - np.round(x2)) < TOL)
-    return (d >= width - TOL) & integral
+    result: np.ndarray = (d >= width - TOL) & integral
+    return result
 
 
 def narrow(

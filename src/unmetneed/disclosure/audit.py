@@ -106,8 +106,10 @@ def small_shown(value: np.ndarray, policy: Policy) -> np.ndarray:
     seen = ~np.isnan(value)
     lo, hi = attacker.shown_bounds(np.where(seen, value, 0.0), policy)
     if policy.round_to:
-        return seen & (lo > hi)
-    return seen & (value >= policy.floor) & (value <= policy.k)
+        off_grid: np.ndarray = seen & (lo > hi)
+        return off_grid
+    result: np.ndarray = seen & (value >= policy.floor) & (value <= policy.k)
+    return result
 
 
 def derived_leaks(
@@ -330,7 +332,8 @@ def _where(frames: Mapping[str, pd.DataFrame], structure: Cells, cells: np.ndarr
                 joined = joined + ", " + pair
             text = text + " (" + joined + ")"
         out[mine] = text.to_numpy(dtype=object)
-    return out.tolist()
+    result: list[str] = out.tolist()
+    return result
 
 
 def _first_places(structure: Cells) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,7 @@ class Model:
         lp.a_matrix_.index_ = csc.indices.astype(np.int32)
         lp.a_matrix_.value_ = csc.data
         self.n_col = n_col
-        self.highs = highspy.Highs()
+        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
         self.highs.silent()  # no banner or log on stdout: stdout holds the tables
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("log_to_console", False)

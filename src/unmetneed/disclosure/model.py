@@ -275,7 +275,8 @@ class Protection:
     @property
     def suppressed(self) -> np.ndarray:
         """Mask of every suppressed cell, primary or secondary."""
-        return self.primary | self.secondary
+        result: np.ndarray = self.primary | self.secondary
+        return result
 
     def apply(
         self,

@@ -243,10 +243,11 @@ def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
         return np.full(len(frame), NOT_STATED, dtype=object)
     if variable in ("area", "period"):
         return frame[variable].astype("string").fillna(NOT_STATED).to_numpy(object)
-    from unmetneed.compare import code_variable
+    from unmetneed.variables import code_variable
 
     coded = code_variable(frame, variable)
-    return np.asarray(coded.categories, dtype=object)[coded.codes]
+    result: np.ndarray = np.asarray(coded.categories, dtype=object)[coded.codes]
+    return result
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -872,7 +873,8 @@ def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray
     n = len(hidden)
     member = np.bincount(parts, minlength=n)
     under_hidden = np.bincount(parts, weights=hidden[totals].astype(np.float64), minlength=n)
-    return (member > 0) & (under_hidden == member)
+    result: np.ndarray = (member > 0) & (under_hidden == member)
+    return result
 
 
 def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
@@ -899,7 +901,8 @@ def block_zeros(
     blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
     """Zero counts whose every group has its size suppressed (to be suppressed)."""
-    return in_hidden_groups(blocks, hidden) & (values == 0)
+    result: np.ndarray = in_hidden_groups(blocks, hidden) & (values == 0)
+    return result
 
 
 def exposed(

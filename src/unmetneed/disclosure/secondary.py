@@ -65,7 +65,8 @@ def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     for _ in range(MAX_ROUNDS):
         failing, low = _failing(state, hidden, todo)
         if len(failing) == 0:
-            return hidden & ~primary
+            result: np.ndarray = hidden & ~primary
+            return result
         hidden = repair(state, hidden, failing, low)
     raise DisclosureError(
         f"could not protect every small count after {MAX_ROUNDS} rounds of secondary suppression",
@@ -240,7 +241,8 @@ class _Deviation:
             self.hidden[new] = True
             self.cost[new] = 0.0
             self.model.set_cost(np.concatenate([new, new + self.n]), np.zeros(2 * len(new)))
-        return z[: self.n] - z[self.n :]
+        result: np.ndarray = z[: self.n] - z[self.n :]
+        return result
 
     def proves(
         self, y: np.ndarray, matrix: sparse.csr_matrix, cells: np.ndarray, need: np.ndarray
@@ -250,7 +252,8 @@ class _Deviation:
         rounded inwards to whole numbers, is still at least ``need`` wide (``x + need`` is
         a whole number).
         """
-        return (y[cells] >= need - attacker.TOL) & self.valid(y, matrix)
+        result: np.ndarray = (y[cells] >= need - attacker.TOL) & self.valid(y, matrix)
+        return result
 
     def valid(self, y: np.ndarray, matrix: sparse.csr_matrix) -> bool:
         """``x + y`` is a table the LP attacker cannot rule out: relations hold, bounds kept."""

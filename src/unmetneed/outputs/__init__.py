@@ -3,3 +3,5 @@
 Everything here reads published (already protected) tables: a suppressed value is a null
 there, and it is shown as ``[c]``, never drawn and never worked out again.
 """
+
+__all__ = ["bundle", "charts", "labels", "report", "table1", "workbook"]

@@ -377,4 +377,5 @@ def _whiskers(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.nda
            [ 9.,  0.]])
     """
     err = np.vstack([value - lower, upper - value])
-    return np.clip(np.nan_to_num(err), 0.0, None)
+    result: np.ndarray = np.clip(np.nan_to_num(err), 0.0, None)
+    return result

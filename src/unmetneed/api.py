@@ -1,0 +1,320 @@
+"""The library's front door: every command as one call, on files or DataFrames.
+
+Each function takes paths (read, renamed and validated as the command reads them) or
+pandas DataFrames in the contract's columns (normalised and validated the same way: a
+frame that fails raises :class:`unmetneed.errors.ValidationError` naming its rows as
+lines, the header being line 1; read a CSV file as text, ``pd.read_csv(f, dtype=str,
+keep_default_na=False)``, to keep values pandas would read as missing, such as the
+religion ``None``), and returns the command's typed result with its
+numbered remarks. Nothing here prints or writes a file, except :func:`run`, whose job is
+writing its folder. The command line (``unmetneed.cli``) is one client of these.
+
+=============================  =========================================================
+``gap(treatment, prevalence)``  :class:`unmetneed.gap.GapResult` (``.table``, ``.remarks``)
+``compare(cohorts, options)``   :class:`unmetneed.compare.Comparison`
+``suppress_table(table)``       :class:`unmetneed.suppress.Suppressed`
+``audit(tables)``               :class:`unmetneed.disclosure.audit.Audit` (``.ok``)
+``anonymise(records)``          :class:`unmetneed.anonymise.Anonymised` (``anonymise_plan``)
+``run(config)``                 :class:`unmetneed.pipeline.RunResult`
+=============================  =========================================================
+
+>>> import pandas as pd
+>>> from unmetneed.api import GapOptions, gap
+>>> treated = pd.DataFrame({"period": ["2024/25"] * 2, "area": ["Eastbury"] * 2,
+...                         "substance": ["opiate_crack"] * 2, "count": [100, 60]})
+>>> estimate = pd.DataFrame({"period": ["2024/25"], "area": ["Eastbury"],
+...                          "substance": ["opiate_crack"], "estimate": [400.0]})
+>>> result = gap(treated, estimate, GapOptions(prevalence_years=1))
+>>> result.table[["in_treatment", "unmet_need_pct"]].to_dict("records")
+[{'in_treatment': 160, 'unmet_need_pct': 60.0}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import pandas as pd
+
+from unmetneed.errors import UsageError, ValidationError
+
+if TYPE_CHECKING:
+    from unmetneed.anonymise import Anonymised, AnonymiseOptions
+    from unmetneed.audit_tables import Structure
+    from unmetneed.compare import CompareOptions, Comparison
+    from unmetneed.config import RunConfig
+    from unmetneed.disclosure.audit import Audit
+    from unmetneed.gap import GapOptions, GapResult
+    from unmetneed.load import InputOptions, Loaded
+    from unmetneed.pipeline import RunResult
+    from unmetneed.runlog import RunLog
+    from unmetneed.suppress import Suppressed, SuppressOptions
+
+__all__ = [
+    "AnonymiseOptions",
+    "CompareOptions",
+    "GapOptions",
+    "InputOptions",
+    "Source",
+    "anonymise",
+    "anonymise_plan",
+    "audit",
+    "compare",
+    "gap",
+    "run",
+    "suppress_table",
+]
+
+# The options classes, imported when first asked for (a command pays only for its own).
+_OPTIONS = {
+    "AnonymiseOptions": "unmetneed.anonymise",
+    "CompareOptions": "unmetneed.compare",
+    "GapOptions": "unmetneed.gap",
+    "InputOptions": "unmetneed.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``GapOptions`` and the other options classes, imported when first asked for."""
+    if name not in _OPTIONS:
+        raise AttributeError(f"module 'unmetneed.api' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_OPTIONS[name]), name)
+
+
+Source: TypeAlias = str | Path | pd.DataFrame
+"""An input: a file's path, or a DataFrame in the contract's columns."""
+
+
+def gap(
+    treatment: Source | Sequence[Source],
+    prevalence: Source,
+    options: GapOptions | None = None,
+    *,
+    treatment_columns: Mapping[str, str] | None = None,
+    prevalence_columns: Mapping[str, str] | None = None,
+    reading: Mapping[str, InputOptions] | None = None,
+    release: Path | str | None = None,
+) -> GapResult:
+    """The protected gap table: percent of each area's estimated people (prevalence)
+    not in treatment, per substance and period, with remarks.
+
+    ``treatment``: a record extract or counts (``count`` column) file or frame, or several
+    read together; ``prevalence``: the estimates. ``*_columns``: ``NEW=OLD`` renames of a
+    file's columns; ``reading``: per input (``treatment``, ``prevalence``) a sheet, header
+    row, layout. ``release``: a folder of tables published earlier, protected together
+    (``result.protected.record()`` adds this table once it is published).
+    """
+    from unmetneed import gap as gap_module
+
+    several = not isinstance(treatment, (str, Path, pd.DataFrame))
+    items: list[Source] = (
+        [treatment] if isinstance(treatment, (str, Path, pd.DataFrame)) else list(treatment)
+    )
+    if all(isinstance(t, (str, Path)) for t in items) and isinstance(prevalence, (str, Path)):
+        paths = [Path(t) for t in items]  # type: ignore[arg-type]
+        return gap_module.compute_files(
+            paths if several else paths[0],
+            prevalence,
+            options,
+            treatment_columns=treatment_columns,
+            prevalence_columns=prevalence_columns,
+            release=release,
+            reading=reading,
+        )
+    frames = [_frame_input(t, "counts" if _has_count(t) else "treatment") for t in items]
+    treat = frames[0] if len(frames) == 1 else gap_module._together(frames)
+    prev = _frame_input(prevalence, "prevalence", _one_substance(options))
+    return gap_module.compute(treat, prev, options, release=release)
+
+
+def compare(
+    cohorts: Mapping[str, Source] | Source,
+    options: CompareOptions,
+    *,
+    kind: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    reading: InputOptions | None = None,
+    release: Path | str | None = None,
+) -> Comparison:
+    """The protected comparison of cohorts (label -> file or frame; or one file or frame
+    whose ``cohort`` column labels its rows): each category's count and percent of its
+    group (denominator: the group's people) with intervals, differences and tests.
+
+    ``remarks`` start with what reading the files noted. ``kind``: ``auto``,
+    ``treatment`` or ``cohort`` (how to read files); ``columns``: ``NEW=OLD`` renames.
+    """
+    from unmetneed import compare as compare_module
+    from unmetneed.compare_files import compare_files
+    from unmetneed.load import InputOptions
+
+    named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
+    if all(isinstance(v, (str, Path)) for v in named.values()):
+        specs = [str(v) if k is None else f"{k}={v}" for k, v in named.items()]
+        how = reading or InputOptions()
+        result, notes = compare_files(specs, options, kind, columns, release=release, how=how)
+        return replace(result, remarks=(*notes, *result.remarks))
+    frames = {k: _frame_input(v, _cohort_kind(v, kind)).frame for k, v in named.items()}
+    if None in frames:
+        return compare_module.compare(frames[None], options, release=release)
+    return compare_module.compare({str(k): f for k, f in frames.items()}, options, release=release)
+
+
+def suppress_table(
+    table: Source,
+    options: SuppressOptions | None = None,
+    *,
+    reading: InputOptions | None = None,
+    release: Path | str | None = None,
+) -> Suppressed:
+    """A long table of counts (dimension columns + ``count``) with its small counts, and
+    enough others that none can be worked out, suppressed (``suppress.suppress_table``)."""
+    from unmetneed.suppress import SuppressOptions, suppress_table
+
+    opts = options or SuppressOptions()
+    if isinstance(table, pd.DataFrame):
+        return suppress_table(table, opts, release=release)
+    from unmetneed.load import InputOptions, read_input
+    from unmetneed.write import sha256_file
+
+    how = reading or InputOptions()
+    frame, _ = read_input(Path(table), how.sheet, how.header_row, how.last_row)
+    return suppress_table(frame, opts, str(table), release, sha256_file(Path(table))[:16])
+
+
+def audit(
+    tables: Sequence[Path | str | GapResult | Comparison | Suppressed] = (),
+    *,
+    release: Path | str | None = None,
+    width: int | None = None,
+    structure: Structure | None = None,
+) -> Audit:
+    """Audit tables published together: for every suppressed count the range an
+    attacker holding them all (and the ``release`` folder's earlier tables) can narrow it
+    to; ``result.ok`` is False (with ``result.problems``) when one is narrower than the
+    protection width, a small count is shown, or a shown zero gives a hidden group away.
+
+    ``tables``: files the tool wrote, or results of this module (``gap``, ``compare``,
+    ``suppress_table``) before writing them. ``structure``: how a file written elsewhere
+    adds up (``audit_tables.Structure``), for a file without the tool's metadata.
+    """
+    from unmetneed.audit_tables import audit_tables
+
+    return audit_tables(tables, release=release, width=width, structure=structure)
+
+
+def anonymise(
+    records: Source,
+    options: AnonymiseOptions | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+) -> Anonymised:
+    """A k-anonymised treatment extract from record-level data (identifiers dropped,
+    codes collapsed; every quasi-identifier group K or more rows) and what it cost."""
+    from unmetneed.anonymise import anonymise as run_anonymise
+
+    frame, path = _records(records, columns, sheet)
+    return run_anonymise(frame, options, path=path)
+
+
+def anonymise_plan(
+    records: Source,
+    options: AnonymiseOptions | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+) -> pd.DataFrame:
+    """What each alternative collapsing would lose (one row per plan), writing nothing."""
+    from unmetneed.anonymise import plan
+
+    frame, path = _records(records, columns, sheet)
+    return plan(frame, options, path=path)
+
+
+def run(
+    config: RunConfig | Path | str,
+    *,
+    period: str | None = None,
+    out_dir: Path | str | None = None,
+    log: RunLog | None = None,
+) -> RunResult:
+    """The quarterly job of a TOML config (a path, or a parsed ``RunConfig``): every
+    table built, protected together and written atomically into ``out_dir`` (default: the
+    config's), with its manifest. ``log``: where progress goes (default: nowhere)."""
+    from unmetneed.config import RunConfig, read_config
+    from unmetneed.pipeline import run as run_job
+    from unmetneed.runlog import RunLog
+
+    parsed = config if isinstance(config, RunConfig) else read_config(config)
+    dest = Path(out_dir) if out_dir is not None else None
+    return run_job(parsed, period=period, out_dir=dest, log=log or RunLog(quiet=True))
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _frame_input(obj: Source, kind: str, substance: str | None = None) -> Loaded:
+    """A DataFrame as a validated input of ``kind`` (a path is loaded as a file)."""
+    from unmetneed.load import Loaded, load
+
+    if not isinstance(obj, pd.DataFrame):
+        return load(obj, kind, substance=substance)
+    from unmetneed.load import check_frame, rounding_by_area, type_frame
+    from unmetneed.schemas import contract
+
+    c = contract(kind)
+    frame = obj if substance is None or "substance" in obj else obj.assign(substance=substance)
+    normalised, notes, failures = check_frame(frame.reset_index(drop=True), c, "DataFrame")
+    if failures:
+        raise ValidationError("DataFrame", kind, failures)
+    typed = type_frame(normalised, c)
+    rounded = None
+    if "count" in typed:
+        typed = typed.assign(count_rounding=rounding_by_area(typed, None))
+        rounded = int(typed["count_rounding"].max()) if len(typed) else None
+    return Loaded(typed, Path("DataFrame"), kind, notes, rounded or None)
+
+
+def _has_count(obj: Source) -> bool:
+    """True for a counts input (a ``count`` column)."""
+    if isinstance(obj, pd.DataFrame):
+        return "count" in obj
+    from unmetneed.readers import read_header
+
+    return "count" in read_header(Path(obj))
+
+
+def _cohort_kind(obj: Source, kind: str) -> str:
+    """``treatment`` or ``cohort``: as given, or (``auto``) by the columns a treatment
+    extract requires being present and filled."""
+    if kind in ("treatment", "cohort"):
+        return kind
+    if kind != "auto":
+        raise UsageError(f"--kind {kind!r}: use auto, treatment or cohort")
+    from unmetneed.compare import _kind
+
+    return _kind(obj) if isinstance(obj, pd.DataFrame) else "cohort"
+
+
+def _one_substance(options: GapOptions | None) -> str | None:
+    """The one substance the options name (for a prevalence frame without the column)."""
+    if options is not None and len(options.substances) == 1:
+        return options.substances[0]
+    return None
+
+
+def _records(
+    records: Source, columns: Mapping[str, str] | None, sheet: str | None
+) -> tuple[pd.DataFrame, Path]:
+    """Record-level rows with ``NEW=OLD`` renames applied, and where they came from."""
+    from unmetneed.anonymise import read_records
+
+    if isinstance(records, pd.DataFrame):
+        if columns:
+            raise UsageError("columns: rename a DataFrame's columns before giving it")
+        return records, Path("records")
+    return read_records(records, columns=columns, sheet=sheet)

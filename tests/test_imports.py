@@ -1,0 +1,143 @@
+"""Import rules of src/unmetneed, read from the source (ast), not by importing it:
+
+- no cycles among unmetneed's modules, counting imports inside functions too (they are
+  circles all the same, only later); imports under ``if TYPE_CHECKING:`` are annotations
+  and do not count;
+- typer only in ``cli/``, rich only in ``cli/`` and the rendering module ``report.py``:
+  the library never prints or parses arguments.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+RENDERING = {"unmetneed.report"}  # the one module outside cli/ that may import rich
+
+
+def module_name(path: Path) -> str:
+    """``src/unmetneed/cli/gap.py`` -> ``unmetneed.cli.gap`` (a package: its __init__)."""
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def runtime_imports(path: Path) -> list[str]:
+    """Every module name ``path`` imports (``from a import b``: ``a.b`` when that is a
+    module, else ``a``), except under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text(), str(path))
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for n in ast.walk(stmt)
+    }
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            for alias in node.names:
+                whole = f"{base}.{alias.name}"
+                found.append(whole if whole in MODULES else base)
+    return found
+
+
+def own_module(imported: str) -> str | None:
+    """The unmetneed module an import names (``unmetneed.a.B`` -> ``unmetneed.a``)."""
+    while imported and imported not in MODULES:
+        imported = imported.rpartition(".")[0]
+    return imported or None
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the unmetneed modules it imports."""
+    edges: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = {own_module(i) for i in runtime_imports(path) if i.startswith("unmetneed")}
+        edges[name] = {t for t in targets if t is not None and t != name}
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycles_are_found() -> None:
+    # the check itself: a <-> b is a cycle, c -> a is not part of it
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def test_no_import_cycles() -> None:
+    edges = graph()
+    assert "unmetneed.compare_stream" in edges["unmetneed.compare_files"]  # the graph is read
+    found = cycles(edges)
+    described = [" / ".join(f"{m} -> {sorted(edges[m] & set(c))}" for m in c) for c in found]
+    assert not found, "import cycles: " + "; ".join(described)
+
+
+def test_typer_and_rich_stay_in_the_cli_and_rendering() -> None:
+    wrong = []
+    for name, path in MODULES.items():
+        in_cli = name == "unmetneed.cli" or name.startswith("unmetneed.cli.")
+        for imported in runtime_imports(path) + typing_imports(path):
+            top = imported.split(".")[0]
+            if top == "typer" and not in_cli:
+                wrong.append(f"{name} imports {imported}")
+            if top == "rich" and not (in_cli or name in RENDERING):
+                wrong.append(f"{name} imports {imported}")
+    assert not wrong, wrong
+
+
+def typing_imports(path: Path) -> list[str]:
+    """Imports under ``if TYPE_CHECKING:`` (for the typer/rich rule, which counts them)."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for n in (n for stmt in node.body for n in ast.walk(stmt)):
+                if isinstance(n, ast.Import):
+                    found += [a.name for a in n.names]
+                elif isinstance(n, ast.ImportFrom) and n.module:
+                    found.append(n.module)
+    return found
