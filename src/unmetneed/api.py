@@ -177,7 +177,8 @@ def suppress_table(
     opts = options or SuppressOptions()
     if isinstance(table, pd.DataFrame):
         return suppress_table(table, opts, release=release)
-    from unmetneed.load import InputOptions, read_input
+    from unmetneed.load import InputOptions
+    from unmetneed.readers import read_input
     from unmetneed.write import sha256_file
 
     how = reading or InputOptions()
