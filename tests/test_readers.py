@@ -16,7 +16,8 @@ import pytest
 from openpyxl import Workbook
 
 from unmetneed import readers, stream
-from unmetneed.compare import CompareOptions, compare_files
+from unmetneed.compare import CompareOptions
+from unmetneed.compare_files import compare_files
 from unmetneed.errors import ValidationError
 from unmetneed.gap import GapOptions, compute_files
 from unmetneed.load import load
