@@ -47,6 +47,7 @@ from unmetneed.codes import NOT_STATED
 from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
 from unmetneed.counting import count, groups_of, key_numbers
 from unmetneed.disclosure import Cells, Policy, Protection
+from unmetneed.disclosure.release import GROUP_PARTS_COLUMN
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.variables import (
     FLAG_CATEGORIES,
@@ -126,7 +127,6 @@ EXTRA_COLUMNS = (
 )
 DERIVED = ("pct", "pct_lower", "pct_upper", "diff_pp", "diff_lower", "diff_upper")
 SMALL_DENOMINATOR = 30
-GROUP_PARTS_COLUMN = "_group_parts"  # pseudo column: group sizes and not stated counts
 
 
 @dataclass(frozen=True)

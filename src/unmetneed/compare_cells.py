@@ -21,6 +21,7 @@ from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.disclosure.model import Cells
 from unmetneed.disclosure.release import (
     ABSENT_COLUMN,
+    GROUP_PARTS_COLUMN,
     SPLIT_COLUMN,
     Def,
     Piece,
@@ -185,8 +186,6 @@ def _within_totals(
 def _size_cells(build: CompareBuild, cells: Cells) -> np.ndarray:
     """The cell counting each group's size: its denominator, or (excluding not stated)
     its pseudo size cell."""
-    from unmetneed.compare import GROUP_PARTS_COLUMN
-
     n = build.groups.n
     if not build.options.exclude_not_stated:
         return np.arange(n, dtype=np.int64)

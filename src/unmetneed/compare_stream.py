@@ -170,7 +170,7 @@ class _File:
         does: a treatment extract if it passes that contract, else a cohort file."""
         if kind != "auto":
             return self.count(self._scan(path, kind))
-        from unmetneed.load import column_failures
+        from unmetneed.sources import column_failures
 
         treatment = self._scan(path, "treatment")
         as_cohort = [f"{path}: read as a cohort file (it is not a treatment extract)"]

@@ -337,12 +337,12 @@ class Batch:
 
 
 class Scan:
-    """An input of ``kind`` read in batches (``load.open_source``), validated against its
+    """An input of ``kind`` read in batches (``sources.open_source``), validated against its
     contract.
 
     ``columns``: contract name -> the file's name (``--column NEW=OLD``); other headers are
     matched by their key as ``load`` does. ``registries``: shared between the files of one
-    table, so the same value gets the same code in each. ``how`` (``load.InputOptions``),
+    table, so the same value gets the same code in each. ``how`` (``sources.InputOptions``),
     ``substance`` and ``whole`` say how the file is read; ``source``: one opened already.
     ``list_all``: every failing row listed (else ``MAX_LISTED`` per column and rule).
     """
@@ -361,7 +361,7 @@ class Scan:
         source: Any = None,
         list_all: bool = False,
     ) -> None:
-        from unmetneed.load import open_source
+        from unmetneed.sources import open_source
 
         self.path = Path(path)
         self.kind = kind
@@ -395,7 +395,7 @@ class Scan:
         :class:`ValidationError` after the last batch if any value broke a rule (so a
         caller's counts are never used from a file that fails).
         """
-        from unmetneed.load import column_failures
+        from unmetneed.sources import column_failures
 
         missing = [w for w in (*wanted, *entries, *raw) if w not in self.names]
         if missing:
@@ -456,7 +456,7 @@ class Scan:
 
 def _column_notes(col: _Column) -> list[str]:
     """The notes for the rows of a column read with a note."""
-    from unmetneed.load import bare_year_note, not_gss_note
+    from unmetneed.sources import bare_year_note, not_gss_note
 
     notes = []
     if col.bare_rows:
@@ -730,13 +730,13 @@ def collapse(
     how: Any = None,
     whole: bool = False,
 ) -> Any:
-    """A record file (any format) as a :class:`unmetneed.load.Loaded` of people per
+    """A record file (any format) as a :class:`unmetneed.sources.Loaded` of people per
     distinct combination of the ``keep`` columns it has: typed as ``load`` types them, plus
     ``PEOPLE`` (people per row); each row's index is the position (line - 2) of its
     combination's first row, so line numbers in messages are the file's. Rows: at most the
     combinations, whatever the file. ``how`` and ``whole``: as :class:`Scan` reads it.
     """
-    from unmetneed.load import Loaded
+    from unmetneed.sources import Loaded
 
     scan = Scan(path, kind, columns, how=how, whole=whole)
     names = [k for k in keep if k in scan.present]

@@ -70,6 +70,7 @@ RAW = "col:"  # a variable read as it is (``suppress`` tables' own columns)
 NOT_STATED = "not_stated"
 FLAGS = {True: "yes", False: "no"}
 REGISTER_COLUMN = "_register"  # pseudo frame of earlier published cells
+GROUP_PARTS_COLUMN = "_group_parts"  # pseudo cells: compare's group sizes, not stated counts
 SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 8
