@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure import attacker, lean
+from unmetneed.disclosure import attacker, lean, prune
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
 from unmetneed.disclosure.secondary import State, heuristic, repair, repair_jointly
@@ -668,6 +668,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
+    pruned = False
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
@@ -684,7 +685,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             before, proven = hidden.copy(), large.copy()
             continue
         if not narrow.any():
-            return _protection(policy, small, hidden, values)
+            lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
+            if lean_ is None:
+                return _protection(policy, small, hidden, values)
+            pruned, (hidden, wide) = True, lean_
+            before, proven = hidden.copy(), large | wide
+            continue
         # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
         proven |= (hidden | release.guard) & ~narrow
         # known anyway: show it (not the size of a group whose zeros are hidden: they
@@ -711,6 +717,36 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         f"the release could not be protected in {ROUNDS} rounds",
         hint="This is a bug in unmetneed: please report the tables and their options.",
     )
+
+
+def _prune(
+    release: Release,
+    hidden: np.ndarray,
+    start: np.ndarray,
+    policy: Policy,
+    revealed: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``hidden`` without the complements no small count needs (:func:`prune.prune`),
+    zeros settled again, and the cells the pruning proved wide; None when nothing can go
+    (or under rounding: not pruned)."""
+    cells, values = release.cells, release.cells.values
+    published = cells.published()
+    if policy.round_to:
+        return None
+    floor = floors(release, hidden, policy)
+    targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
+    parts, totals = _memberships(release.blocks)
+    over_open = np.zeros(len(values), dtype=bool)  # showing it would show zeros: kept
+    over_open[totals[in_hidden_groups(release.blocks, hidden)[parts]]] = True
+    candidates = hidden & published & ~start & ~revealed & (values > 0) & ~over_open
+    width = float(policy.protection_width)
+    kept, wide = prune.prune(
+        cells.matrix(), values, hidden, published, floor, targets, candidates, weight, width
+    )
+    if (kept == hidden).all():
+        return None
+    return _settle_zeros(release, kept, values, revealed, policy), wide
 
 
 def _narrow_again(

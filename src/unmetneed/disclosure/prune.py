@@ -1,0 +1,258 @@
+"""Pruning: show again every complement the protection does not need.
+
+A safe pattern from :mod:`secondary` often hides more than it must (its joint deviation
+moves cells no single small count needs). :func:`prune` tries to show each complement
+again, the dearest first (people hidden, margins :data:`lean.MARGIN` times dearer), and
+keeps it shown only when every *target* (a small count, an earlier suppression, a small
+group never shown) still has a **certificate**: a deviation ``y`` of the true table
+(``R @ y == 0``) over the cells the attacker does not know (the hidden and the unpublished
+ones), keeping what the attacker knows (``x + y >= floor``), that moves the target up by
+the width, or down by it, or down by ``d`` and (in a second deviation) up by ``width - d``.
+The attacker cannot rule out ``x + y``, so each target's interval stays at least the width
+wide (``x + y`` is whole at the target, so rounding the LP interval inwards keeps it).
+
+Fast because nothing is solved over shown cells: the LP holds only the cells a
+certificate may move, with cells pinned by a relation taken out and cells a relation makes
+equal (a table cell and the atom it counts) merged into one column; one HiGHS model,
+warm-started, where a certificate changes only the target's bounds and showing a cell
+only its own; and only the targets whose certificate moved a cell are solved again when
+it is shown. Certificates are min-cost (people moved in complements, the cheap ones
+first), so they lean on the complements that will stay.
+
+Deterministic: fixed order (cost, then cell index), HiGHS single-threaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from unmetneed.disclosure.attacker import TOL
+from unmetneed.disclosure.lp import Model
+
+
+@dataclass(frozen=True)
+class Free:
+    """The certificate LP's columns: groups of cells a certificate may move, each group's
+    cells moving together (``group``: each cell's column, -1 when it cannot move).
+
+    ``a``: the relations over the columns; ``down``: how far each column can move down
+    (people, the least room of its cells above what the attacker knows they are at least).
+    """
+
+    group: np.ndarray
+    a: sparse.csr_matrix
+    down: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of columns."""
+        return self.a.shape[1]
+
+
+def free_columns(
+    matrix: sparse.csr_matrix, values: np.ndarray, movable: np.ndarray, floor: np.ndarray
+) -> Free:
+    """The columns of the certificate LP over the ``movable`` cells (hidden or never
+    published; ``floor``: what the attacker knows each is at least, people).
+
+    A relation left with one movable cell pins it (it cannot move); a relation of two
+    cells with opposite signs makes them move together (one column).
+
+    >>> m = sparse.csr_matrix(np.array([[-1.0, 1, 1], [0, 1, -1]]))
+    >>> f = free_columns(m, np.array([4, 2, 2]), np.array([True, True, True]), np.ones(3))
+    >>> f.group.tolist(), f.n
+    ([0, 1, 1], 2)
+    """
+    n = len(values)
+    group = np.where(movable, np.cumsum(movable) - 1, -1)
+    a = sparse.csr_matrix(matrix[:, np.flatnonzero(movable)], dtype=np.float64)
+    while True:
+        a.eliminate_zeros()
+        nnz = np.diff(a.indptr)
+        a = a[np.flatnonzero(nnz > 0)]
+        nnz = nnz[nnz > 0]
+        single = np.flatnonzero(nnz == 1)
+        if len(single):  # pinned: drop the column
+            pinned = np.unique(a.indices[a.indptr[single]])
+            keep = np.ones(a.shape[1], dtype=bool)
+            keep[pinned] = False
+            group = _renumber(group, keep, np.arange(a.shape[1]))
+            a = sparse.csr_matrix(a[:, np.flatnonzero(keep)])
+            continue
+        pair = np.flatnonzero(nnz == 2)
+        first, second = a.indptr[pair], a.indptr[pair] + 1
+        equal = np.abs(a.data[first] + a.data[second]) < TOL
+        if not equal.any():
+            break
+        i, j = a.indices[first[equal]], a.indices[second[equal]]
+        links = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(a.shape[1],) * 2)
+        _, label = csgraph.connected_components(links, directed=False)
+        merge = sparse.csr_matrix(
+            (np.ones(a.shape[1]), (np.arange(a.shape[1]), label)), shape=(a.shape[1], label.max() + 1)
+        )
+        group = _renumber(group, np.ones(a.shape[1], bool), label)
+        a = sparse.csr_matrix(a @ merge)
+    cells = np.flatnonzero(group >= 0)
+    room = values[cells].astype(np.float64) - floor[cells]
+    down = np.full(a.shape[1], np.inf)
+    np.minimum.at(down, group[cells], np.maximum(room, 0.0))
+    assert len(group) == n
+    return Free(group, a, down)
+
+
+def _renumber(group: np.ndarray, keep: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """``group`` after columns ``~keep`` are dropped and the kept ones relabelled
+    ``label`` (over the old columns; compacted to 0..m-1 over the kept ones)."""
+    new = np.full(len(keep), -1, dtype=np.int64)
+    kept = np.flatnonzero(keep)
+    _, new[kept] = np.unique(label[kept], return_inverse=True)
+    out = np.full(len(group), -1, dtype=np.int64)
+    has = group >= 0
+    out[has] = new[group[has]]
+    return out
+
+
+class Certifier:
+    """One warm-started HiGHS model of the certificate LP: columns ``u`` (up) then ``v``
+    (down) per :class:`Free` column, minimising ``cost`` per person moved."""
+
+    def __init__(self, free: Free, cost: np.ndarray, width: float) -> None:
+        self.free, self.width, self.n = free, float(width), free.n
+        self.down = free.down.copy()
+        self.up = np.full(self.n, np.inf)
+        self.model = Model(
+            sparse.hstack([free.a, -free.a], format="csc"),
+            np.zeros(free.a.shape[0]),
+            np.zeros(2 * self.n),
+            np.concatenate([self.up, self.down]),
+            np.concatenate([cost, cost]),
+        )
+        self.model.highs.setOptionValue("presolve", "off")
+
+    def pin(self, col: int) -> None:
+        """Column ``col`` cannot move any more (its cells are shown)."""
+        self.up[col] = self.down[col] = 0.0
+        self._reset(col)
+
+    def release(self, col: int, up: float, down: float) -> None:
+        """Column ``col`` may move again within ``up`` and ``down`` people."""
+        self.up[col], self.down[col] = up, down
+        self._reset(col)
+
+    def _reset(self, col: int) -> None:
+        at = np.array([col, col + self.n])
+        self.model.set_bounds(at, np.zeros(2), np.array([self.up[col], self.down[col]]))
+
+    def move(self, col: int, need: float, down: bool) -> np.ndarray | None:
+        """People each column moves in a min-cost deviation moving ``col`` by ``need``
+        people (up, or ``down``), or None when there is none."""
+        if need > (self.down[col] if down else self.up[col]) + TOL:
+            return None
+        at = np.array([col, col + self.n])
+        lower = np.array([0.0, need]) if down else np.array([need, 0.0])
+        upper = np.array([0.0, self.down[col]]) if down else np.array([self.up[col], 0.0])
+        self.model.set_bounds(at, lower, upper)
+        status, _, z = self.model.solve()
+        self._reset(col)
+        if status != "optimal":
+            return None
+        return np.abs(z[: self.n] - z[self.n :])
+
+    def certificate(self, col: int) -> np.ndarray | None:
+        """People each column is moved by deviations giving column ``col`` an interval of
+        the width (the larger of two): up, else down, else down ``d`` and up ``width - d``
+        (largest ``d`` first; if up by ``width - d`` fails, lifting more fails too)."""
+        width = self.width
+        for down in (False, True):
+            moved = self.move(col, width, down)
+            if moved is not None:
+                return moved
+        most = min(int(width) - 1, int(self.down[col] + TOL))
+        if most < 1:
+            return None
+        high = self.move(col, width - most, False)
+        for d in range(most, 0, -1):
+            if high is None:
+                return None
+            low = self.move(col, float(d), True)
+            if low is not None:
+                return np.maximum(low, high)
+            high = self.move(col, width - d + 1, False) if d > 1 else None
+        return None
+
+
+def prune(
+    matrix: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    published: np.ndarray,
+    floor: np.ndarray,
+    targets: np.ndarray,
+    candidates: np.ndarray,
+    weight: np.ndarray,
+    width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``hidden`` without the ``candidates`` (mask of complements that may be shown again)
+    no target needs (module docstring). ``targets``: cell ids that must keep an interval of
+    ``width`` people; ``floor``: what the attacker knows each hidden cell is at least;
+    ``weight``: what hiding a cell costs per person (:func:`lean.weights`).
+
+    Also returns the mask of the hidden cells proven wide by the certificates (the
+    targets, and cells a certificate moves by the width or more: ``x + y`` is a table the
+    attacker cannot rule out). Returns ``hidden`` unchanged (nothing proven) when some
+    target has no certificate to begin with (the pattern is then judged by the attacker).
+    """
+    movable = hidden | ~published
+    free = free_columns(matrix, values, movable, floor)
+    col_of = free.group
+    tcols = col_of[targets]
+    nothing = np.zeros(len(values), dtype=bool)
+    if (tcols < 0).any() or not candidates.any():
+        return hidden, nothing
+    # a column may be shown again only if every published cell in it is a candidate
+    cells = np.flatnonzero(col_of >= 0)
+    blocked = np.zeros(free.n, dtype=bool)
+    np.logical_or.at(blocked, col_of[cells], published[cells] & ~candidates[cells])
+    cost = np.zeros(free.n)
+    people = weight * (1.0 + values.astype(np.float64))
+    np.add.at(cost, col_of[cells], np.where(candidates[cells], people[cells], 0.0))
+    cost[blocked] = 0.0
+    certifier = Certifier(free, cost / max(width, 1.0), width)
+    uniq = np.unique(tcols)
+    support = np.zeros((len(uniq), free.n))  # people each certificate moves
+    for i, t in enumerate(uniq.tolist()):
+        moved = certifier.certificate(t)
+        if moved is None:
+            return hidden, nothing
+        support[i] = moved
+    order = np.flatnonzero(~blocked & (cost > 0))
+    order = order[np.lexsort((order, -cost[order]))]
+    shown = np.zeros(free.n, dtype=bool)
+    for col in order.tolist():
+        users = np.flatnonzero(support[:, col] > TOL)
+        users = users[np.lexsort((users, -support[users, col]))]  # most reliant first
+        up, down = certifier.up[col], certifier.down[col]
+        certifier.pin(col)
+        found = []
+        for i in users.tolist():
+            moved = certifier.certificate(int(uniq[i]))
+            if moved is None:
+                break
+            found.append((i, moved))
+        if len(found) < len(users):
+            certifier.release(col, up, down)
+            certifier.model.set_cost(np.array([col, col + free.n]), np.zeros(2))  # it stays
+        else:
+            shown[col] = True
+        for i, moved in found:
+            support[i] = moved
+    out = hidden.copy()
+    out[cells[shown[col_of[cells]] & candidates[cells]]] = False
+    wide = np.zeros(len(values), dtype=bool)
+    wide[targets] = True  # each has a certificate, and so has a cell one moves by the width
+    wide[cells] |= support.max(axis=0)[col_of[cells]] >= width - TOL
+    return out, wide & out
