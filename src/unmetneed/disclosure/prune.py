@@ -33,24 +33,29 @@ from scipy.sparse import csgraph
 from unmetneed.disclosure.attacker import TOL
 from unmetneed.disclosure.lp import Model
 
+RIVAL = 10.0  # a second joint deviation with the first one's cells this much dearer
+
 
 @dataclass(frozen=True)
 class Free:
-    """The certificate LP's columns: groups of cells a certificate may move, each group's
-    cells moving together (``group``: each cell's column, -1 when it cannot move).
+    """The certificate LP's columns: groups of cells a certificate may move together.
 
-    ``a``: the relations over the columns; ``down``: how far each column can move down
-    (people, the least room of its cells above what the attacker knows they are at least).
+    ``group``: each cell's column (-1: it cannot move); ``sign``: +1 when the cell moves
+    with its column, -1 when against it; ``a``: the relations over the columns; ``up`` and
+    ``down``: how far each column can move (people: the least room of its cells above what
+    the attacker knows they are at least; a hidden or unpublished count has no top).
     """
 
     group: np.ndarray
+    sign: np.ndarray
     a: sparse.csr_matrix
+    up: np.ndarray
     down: np.ndarray
 
     @property
     def n(self) -> int:
         """Number of columns."""
-        return self.a.shape[1]
+        return int(self.a.shape[1])
 
 
 def free_columns(
@@ -60,48 +65,105 @@ def free_columns(
     published; ``floor``: what the attacker knows each is at least, people).
 
     A relation left with one movable cell pins it (it cannot move); a relation of two
-    cells with opposite signs makes them move together (one column).
+    (``a - b == 0``, or ``a + b == c`` with ``c`` shown) moves them together, the same way
+    or opposite ways (one column); relations that became equal are kept once.
 
     >>> m = sparse.csr_matrix(np.array([[-1.0, 1, 1], [0, 1, -1]]))
     >>> f = free_columns(m, np.array([4, 2, 2]), np.array([True, True, True]), np.ones(3))
-    >>> f.group.tolist(), f.n
-    ([0, 1, 1], 2)
+    >>> f.group.tolist(), f.sign.tolist(), f.n
+    ([0, 1, 1], [1, 1, 1], 2)
     """
-    n = len(values)
     group = np.where(movable, np.cumsum(movable) - 1, -1)
+    sign = np.ones(len(values), dtype=np.int64)
     a = sparse.csr_matrix(matrix[:, np.flatnonzero(movable)], dtype=np.float64)
     while True:
+        a.sum_duplicates()
         a.eliminate_zeros()
         nnz = np.diff(a.indptr)
-        a = a[np.flatnonzero(nnz > 0)]
+        a = sparse.csr_matrix(a[np.flatnonzero(nnz > 0)])
         nnz = nnz[nnz > 0]
         single = np.flatnonzero(nnz == 1)
         if len(single):  # pinned: drop the column
-            pinned = np.unique(a.indices[a.indptr[single]])
-            keep = np.ones(a.shape[1], dtype=bool)
-            keep[pinned] = False
-            group = _renumber(group, keep, np.arange(a.shape[1]))
-            a = sparse.csr_matrix(a[:, np.flatnonzero(keep)])
+            pinned = np.zeros(a.shape[1], dtype=bool)
+            pinned[a.indices[a.indptr[single]]] = True
+            group = _renumber(group, ~pinned, np.arange(a.shape[1]))
+            a = sparse.csr_matrix(a[:, np.flatnonzero(~pinned)])
             continue
         pair = np.flatnonzero(nnz == 2)
         first, second = a.indptr[pair], a.indptr[pair] + 1
-        equal = np.abs(a.data[first] + a.data[second]) < TOL
-        if not equal.any():
+        same = np.abs(np.abs(a.data[first]) - np.abs(a.data[second])) < TOL
+        if not same.any():
             break
-        i, j = a.indices[first[equal]], a.indices[second[equal]]
-        links = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(a.shape[1],) * 2)
-        _, label = csgraph.connected_components(links, directed=False)
-        merge = sparse.csr_matrix(
-            (np.ones(a.shape[1]), (np.arange(a.shape[1]), label)), shape=(a.shape[1], label.max() + 1)
-        )
+        i, j = a.indices[first[same]], a.indices[second[same]]
+        along = np.where(a.data[first[same]] * a.data[second[same]] < 0, 1, -1)
+        label, parity, clash = _parity(a.shape[1], i, j, along)
+        if clash.any():  # moving one way and the other: pinned
+            keep = ~clash[label]
+            group = _renumber(group, keep, np.arange(a.shape[1]))
+            a = sparse.csr_matrix(a[:, np.flatnonzero(keep)])
+            continue
+        cols = np.arange(a.shape[1])
+        merge = sparse.csr_matrix((parity.astype(np.float64), (cols, label)))
+        has = group >= 0
+        sign[has] *= parity[group[has]]
         group = _renumber(group, np.ones(a.shape[1], bool), label)
         a = sparse.csr_matrix(a @ merge)
+    a = _distinct_rows(a)
     cells = np.flatnonzero(group >= 0)
-    room = values[cells].astype(np.float64) - floor[cells]
-    down = np.full(a.shape[1], np.inf)
-    np.minimum.at(down, group[cells], np.maximum(room, 0.0))
-    assert len(group) == n
-    return Free(group, a, down)
+    room = np.maximum(values[cells].astype(np.float64) - floor[cells], 0.0)
+    up, down = np.full(a.shape[1], np.inf), np.full(a.shape[1], np.inf)
+    with_it = sign[cells] > 0
+    np.minimum.at(down, group[cells[with_it]], room[with_it])
+    np.minimum.at(up, group[cells[~with_it]], room[~with_it])
+    sign[group < 0] = 0
+    return Free(group, sign, a, up, down)
+
+
+def _parity(
+    n: int, i: np.ndarray, j: np.ndarray, along: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns ``i[e]`` and ``j[e]`` moving together (``along[e] == 1``) or opposite ways
+    (``-1``): each column's group label, its sign within the group, and per group whether
+    the links contradict each other (then the group cannot move)."""
+    links = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    n_groups, label = csgraph.connected_components(links, directed=False)
+    parity = np.zeros(n, dtype=np.int64)
+    first = np.full(n_groups, n)
+    np.minimum.at(first, label, np.arange(n))
+    parity[first] = 1
+    ends = np.concatenate([i, j]), np.concatenate([j, i])
+    signs = np.concatenate([along, along])
+    while (parity == 0).any():  # one step of links at a time
+        known = (parity[ends[0]] != 0) & (parity[ends[1]] == 0)
+        if not known.any():
+            break
+        parity[ends[1][known]] = parity[ends[0][known]] * signs[known]
+    wrong = parity[ends[0]] * parity[ends[1]] != signs
+    clash = np.zeros(n_groups, dtype=bool)
+    clash[label[ends[0][wrong]]] = True
+    return label, parity, clash
+
+
+def _distinct_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``a`` with each relation kept once (rows equal, or equal but for their sign)."""
+    a = sparse.csr_matrix(a)
+    a.sort_indices()
+    lead = np.sign(a.data[a.indptr[:-1]])
+    a = sparse.csr_matrix(sparse.diags(lead) @ a)
+    a.sort_indices()
+    rng = np.random.default_rng(0)
+    keys = np.column_stack([a @ rng.random(a.shape[1]), a @ rng.random(a.shape[1])])
+    keys = np.column_stack([keys, np.diff(a.indptr)])
+    _, rep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    twin = rep[inverse]
+    again = np.flatnonzero(twin != np.arange(a.shape[0]))
+    diff = sparse.csr_matrix(a[again] - a[twin[again]])
+    diff.eliminate_zeros()
+    drop = again[np.diff(diff.indptr) == 0]  # hashed alike and truly equal
+    keep = np.ones(a.shape[0], dtype=bool)
+    keep[drop] = False
+    return sparse.csr_matrix(a[np.flatnonzero(keep)])
 
 
 def _renumber(group: np.ndarray, keep: np.ndarray, label: np.ndarray) -> np.ndarray:
@@ -122,8 +184,7 @@ class Certifier:
 
     def __init__(self, free: Free, cost: np.ndarray, width: float) -> None:
         self.free, self.width, self.n = free, float(width), free.n
-        self.down = free.down.copy()
-        self.up = np.full(self.n, np.inf)
+        self.up, self.down = free.up.copy(), free.down.copy()
         self.model = Model(
             sparse.hstack([free.a, -free.a], format="csc"),
             np.zeros(free.a.shape[0]),
@@ -163,15 +224,16 @@ class Certifier:
         return np.abs(z[: self.n] - z[self.n :])
 
     def certificate(self, col: int) -> np.ndarray | None:
-        """People each column is moved by deviations giving column ``col`` an interval of
-        the width (the larger of two): up, else down, else down ``d`` and up ``width - d``
-        (largest ``d`` first; if up by ``width - d`` fails, lifting more fails too)."""
+        """People each column is moved by deviations giving column ``col`` (so each of its
+        cells, whichever way it moves with it) an interval of the width (the larger of
+        two): up, else down, else down ``d`` and up ``width - d`` (largest ``d`` first; if
+        up by ``width - d`` fails, lifting more fails too)."""
         width = self.width
         for down in (False, True):
             moved = self.move(col, width, down)
             if moved is not None:
                 return moved
-        most = min(int(width) - 1, int(self.down[col] + TOL))
+        most = int(min(width - 1, np.floor(self.down[col] + TOL)))
         if most < 1:
             return None
         high = self.move(col, width - most, False)

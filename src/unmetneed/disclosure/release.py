@@ -664,7 +664,9 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
         need = np.full(len(targets), float(policy.protection_width))
-        hidden, unproven, wide = repair_jointly(state, hidden, targets, need, DEVIATION)
+        hidden, unproven, wide = repair_jointly(
+            state, hidden, targets, need, DEVIATION, rival=prune.RIVAL
+        )
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()

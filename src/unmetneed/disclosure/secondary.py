@@ -200,6 +200,7 @@ class _Deviation:
         else:  # what hiding it loses, spread over the width it moves (lean.prune)
             per = state.weight * (1.0 + x) / max(state.policy.protection_width, 1)
             self.cost = np.where(can, per, 0.0)
+        self.base = self.cost.copy()  # before any cell was hidden by this search
         self.n = len(values)
         self.hidden = hidden.copy()
         self.model = Model(
@@ -264,6 +265,7 @@ def repair_jointly(
     cells: np.ndarray,
     need: np.ndarray,
     solver: str | None = None,
+    rival: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
     the cells that deviation does not prove safe (to verify again), and the mask of every
@@ -271,18 +273,38 @@ def repair_jointly(
 
     One deviation for all is a valid deviation for each, so each is protected by it.
     ``solver``: HiGHS's (default: simplex when the table falls apart into small independent
-    blocks, else interior point, which is faster on one large cube).
+    blocks, else interior point, which is faster on one large cube). ``rival`` (> 1): also
+    hide a second deviation's cells, found with the first one's new cells ``rival`` times
+    dearer: alternatives for :mod:`prune` to choose from (hiding more proves no less).
     """
     solver = solver or attacker.solver_for(attacker.largest_block(state.matrix))
     deviation = _Deviation(state, hidden, solver=solver)
     y = deviation.raise_cells(cells, need)
     if y is None:
         return deviation.hidden, cells, np.zeros(len(state.values), bool)
+    if rival > 1:
+        _rival(deviation, hidden, cells, need, rival)
     proven = deviation.proves(y, state.matrix, cells, need)
     valid = bool(proven.any()) or deviation.valid(y, state.matrix)
     width = float(state.policy.protection_width)
     wide = valid & (np.floor(np.abs(y) + attacker.TOL) >= width)
     return deviation.hidden, cells[~proven], wide
+
+
+def _rival(
+    deviation: _Deviation, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray, rival: float
+) -> None:
+    """A second deviation lifting ``cells`` by ``need`` with the cells the first one hid
+    ``rival`` times dearer (warm-started from the first: only costs change); its cells
+    are hidden as well."""
+    new = np.flatnonzero(deviation.hidden & ~hidden)
+    dear = np.where(deviation.base[new] > 0, deviation.base[new] * rival, 0.0)
+    deviation.cost[new] = dear
+    deviation.hidden[new] = False
+    deviation.model.warm_objective()
+    deviation.model.set_cost(np.concatenate([new, new + deviation.n]), np.concatenate([dear, dear]))
+    deviation.raise_cells(cells, need)  # the first deviation still fits: never None
+    deviation.hidden[new] = True
 
 
 def _both_ways(deviation: _Deviation, cell: int, width: int, room: float) -> bool:
