@@ -104,7 +104,9 @@ class CompareOptions:
     suppressed too. ``policy``: a named policy (``k3``, ``lt5``, ``nhs``: counts rounded to
     5 and percentages made from the rounded counts). ``reference``: cohort the others are
     compared with when there are more than two (default: the first). ``resamples``/``seed``:
-    the Monte Carlo Fisher test's random tables.
+    the Monte Carlo Fisher test's random tables. ``public``: group sizes published anyway
+    (a study's n), never suppressed: ``COLUMN=VALUE,...`` specs of the rows whose
+    ``denominator`` they are, e.g. ``cohort=OOTU`` (:mod:`unmetneed.disclosure.public`).
     """
 
     by: tuple[str, ...]
@@ -117,6 +119,7 @@ class CompareOptions:
     resamples: int = RESAMPLES
     seed: int = SEED
     policy: str | None = None
+    public: tuple[str, ...] = ()
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -608,7 +611,7 @@ def compare(
     else:
         piece = Piece("compare", build.cells, (None,) * len(build.cells.values), blocks=True)
         people = {}
-    done = protect_one(piece, people, build.policy, release, weight=PEOPLE)
+    done = protect_one(build.public(piece), people, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
 
@@ -696,6 +699,19 @@ class CompareBuild:
         from unmetneed.compare_cells import compare_piece
 
         return compare_piece(self, name, pops, extra or {})
+
+    def public(self, piece: Any) -> Any:
+        """``piece`` with the options' public totals (``denominator`` cells) marked."""
+        from dataclasses import replace
+
+        from unmetneed.disclosure.public import public_cells
+
+        if not self.options.public:
+            return piece
+        named = public_cells(
+            self.table, self.cells, "denominator", self.options.public, self.policy
+        )
+        return replace(piece, public=named)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class GapSpec:
     substances: tuple[str, ...] | None = None
     prevalence_years: int = 3
     total: str | None = None
+    public: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class CompareSpec:
     exclude_not_stated: bool = False
     view: str = "tidy"
     pct_digits: int = 0
+    public: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,7 @@ def _gap(
         substances,
         years,
         s.get("total", str),
+        _public(s.strings("public", ()) or (), "gap.public"),
     )
     s.done()
     return spec
@@ -400,6 +403,20 @@ def _compare(
         s.get("exclude_not_stated", bool, False),
         view,
         digits,
+        _public(s.strings("public", ()) or (), f"compare[{index}].public"),
     )
     s.done()
     return spec
+
+
+def _public(specs: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """Public totals (``COLUMN=VALUE,...`` each, as ``--public``), checked for form."""
+    from unmetneed.disclosure.public import parse
+    from unmetneed.errors import UsageError
+
+    for spec in specs:
+        try:
+            parse(spec)
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.args[0]}") from None
+    return specs

@@ -197,6 +197,7 @@ def prepare_gap(
         policy=config.policy,
         zeros_disclosive=config.zeros_disclosive,
         total=spec.total,
+        public=spec.public,
     )
     return prepare(
         _treatment_data(spec.treatment, inputs, extract), inputs[spec.prevalence].data, options
@@ -238,6 +239,7 @@ def prepare_compares(
             k=policy.k,
             zeros_disclosive=config.zeros_disclosive,
             policy=policy.name,
+            public=spec.public,
         )
         builds.append((spec, prepare(cohorts, options)))
     return builds
@@ -310,7 +312,7 @@ def protect_tables(
         register.check_policy(config.release, policy, was)
     pieces = []
     if gap is not None and config.gap is not None:
-        pieces.append(gap.piece(people.of(config.gap.treatment), "gap"))
+        pieces.append(gap.public(gap.piece(people.of(config.gap.treatment), "gap")))
     for spec, build in compares:
         pops = {label: people.of(ref) for label, ref in spec.cohorts.items()}
         extra = {
@@ -319,7 +321,7 @@ def protect_tables(
             if not (ref == "extract" and extract is not None)
             and "period" in people.frames[people.of(ref)]
         }
-        pieces.append(build.piece(f"compare-{spec.name}", pops, extra))
+        pieces.append(build.public(build.piece(f"compare-{spec.name}", pops, extra)))
     if not pieces:
         return [], [], []
     from unmetneed.stream import PEOPLE

@@ -459,6 +459,7 @@ class Piece:
     blocks: bool = False
     shown: np.ndarray | None = None  # published values (NaN suppressed): earlier tables only
     unshown: tuple[int, ...] = ()  # an earlier table's cells never shown (its pseudo columns)
+    public: tuple[int, ...] = ()  # own cells published anyway (:mod:`public`): never hidden
 
     def guarded(self) -> np.ndarray:
         """Own cells counted but never shown (pseudo columns, or ``unshown``)."""
@@ -588,6 +589,7 @@ def _place(
     """The piece's placements in the release (``"piece:column"``), its pseudo columns as
     guarded cells, and an earlier table's cells as published, locked or forced."""
     guard[own[piece.guarded()]] = True
+    locked[own[list(piece.public)]] = True  # public totals: shown whatever protection needs
     if piece.shown is not None:
         mine = np.ones(len(own), dtype=bool)
         mine[piece.guarded()] = False
