@@ -343,7 +343,10 @@ def protect_tables(
         + (f", and against the earlier tables in {where}" if where else "")
         + f"; audit them together: unmetneed audit {' '.join(p.name + '.parquet' for p in pieces)}"
     )
-    entries = register.entries(pieces, [own[p.name] for p in pieces])
+    from unmetneed.disclosure.explain import why
+
+    reasons = why(release, protection, pieces)
+    entries = register.entries(pieces, [own[p.name] for p in pieces], reasons)
     return tables, entries, [note]
 
 
