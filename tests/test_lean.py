@@ -3,8 +3,8 @@ totals and the restricted explanation.
 
 The attacker here is written apart from ``unmetneed.disclosure``: it builds the relations
 of a long table with ``Total`` rows from the rows' labels (pandas) and solves one dense
-``scipy.optimize.linprog`` per bound; hidden counts are at least 1 (the tables drawn have
-no zeros, so that is true of them).
+``scipy.optimize.linprog`` per bound; hidden counts are at least 1, except in groups whose
+sizes are all hidden (the published remark: their zeros are hidden too).
 """
 
 from __future__ import annotations
@@ -57,12 +57,30 @@ def relations(frame: pd.DataFrame, dims: tuple[str, ...]) -> np.ndarray:
     return np.array(rows)
 
 
+def may_be_zero(frame: pd.DataFrame, hidden: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    """Rows in groups whose sizes are all suppressed (for each dimension where the row is not
+    Total, the row with Total there is hidden): the remark says a suppressed count there
+    may be 0 (its group's zeros are suppressed too)."""
+    key = {tuple(r): i for i, r in enumerate(frame[list(dims)].itertuples(index=False))}
+    out = np.zeros(len(frame), dtype=bool)
+    for i, labels in enumerate(frame[list(dims)].itertuples(index=False)):
+        sizes = [
+            key[(*labels[:d], TOTAL, *labels[d + 1 :])]
+            for d, label in enumerate(labels)
+            if label != TOTAL
+        ]
+        out[i] = bool(sizes) and bool(hidden[sizes].all())
+    return out
+
+
 def widths(frame: pd.DataFrame, shown: pd.Series, dims: tuple[str, ...]) -> np.ndarray:
-    """The attacker's ``max - min`` (whole people) for every suppressed row of ``shown``."""
+    """The attacker's ``max - min`` (whole people) for every suppressed row of ``shown``:
+    a suppressed count is at least 1, or 0 in groups whose sizes are all suppressed."""
     a = relations(frame, dims)
     hidden = shown.isna().to_numpy()
     value = shown.to_numpy(dtype=float, na_value=0.0)
-    bounds = [(1, None) if h else (v, v) for h, v in zip(hidden, value, strict=True)]
+    least = np.where(may_be_zero(frame, hidden, dims), 0, 1)
+    bounds = [(m, None) if h else (v, v) for h, v, m in zip(hidden, value, least, strict=True)]
     out = []
     for c in np.flatnonzero(hidden).tolist():
         cost = np.zeros(len(frame))

@@ -41,7 +41,7 @@ def protects(release: Release, protection: Protection) -> dict[int, list[int]]:
     small = protection.primary & published
     if policy.round_to or not small.any() or not cells.relations:
         return {}
-    floor = floors(release, hidden, policy)
+    floor = np.where(published, floors(release, hidden, policy), 0.0)  # unpublished: >= 0
     free = prune.free_columns(cells.matrix(), values, hidden | ~published, floor)
     other = hidden & published & ~small
     cost = np.zeros(free.n)

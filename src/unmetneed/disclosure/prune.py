@@ -24,6 +24,7 @@ Deterministic: fixed order (cost, then cell index), HiGHS single-threaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,11 +258,15 @@ def prune(
     candidates: np.ndarray,
     weight: np.ndarray,
     width: float,
+    opens: Mapping[int, np.ndarray] | None = None,
+    opened_floor: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``hidden`` without the ``candidates`` (mask of complements that may be shown again)
     no target needs (module docstring). ``targets``: cell ids that must keep an interval of
     ``width`` people; ``floor``: what the attacker knows each hidden cell is at least;
-    ``weight``: what hiding a cell costs per person (:func:`lean.weights`).
+    ``weight``: what hiding a cell costs per person (:func:`lean.weights`). ``opens``: per
+    candidate, the hidden cells showing it opens (a group size whose hidden zeros are then
+    shown, its other hidden categories known to be at least ``opened_floor`` again).
 
     Also returns the mask of the hidden cells proven wide by the certificates (the
     targets, and cells a certificate moves by the width or more: ``x + y`` is a table the
@@ -269,6 +274,7 @@ def prune(
     target has no certificate to begin with (the pattern is then judged by the attacker).
     """
     movable = hidden | ~published
+    floor = np.where(published, floor, 0.0)  # a count never published is only >= 0
     free = free_columns(matrix, values, movable, floor)
     col_of = free.group
     tcols = col_of[targets]
@@ -294,11 +300,21 @@ def prune(
     order = np.flatnonzero(~blocked & (cost > 0))
     order = order[np.lexsort((order, -cost[order]))]
     shown = np.zeros(free.n, dtype=bool)
+    members = _members(free)
     for col in order.tolist():
-        users = np.flatnonzero(support[:, col] > TOL)
+        trial = _opened(col, members, candidates, opens or {}, floor, values, opened_floor)
+        changed = np.unique(np.concatenate([[col], col_of[trial[0]]]))
+        changed = changed[changed >= 0]
+        users = np.flatnonzero((support[:, changed] > TOL).any(axis=1))
         users = users[np.lexsort((users, -support[users, col]))]  # most reliant first
-        up, down = certifier.up[col], certifier.down[col]
+        saved = certifier.up[changed].copy(), certifier.down[changed].copy()
         certifier.pin(col)
+        for c in np.setdiff1d(changed, [col]).tolist():
+            up, down = _room(c, members, free.sign, values, trial[1])
+            certifier.release(c, up, down)
+        for c in col_of[trial[0][values[trial[0]] == 0]].tolist():  # zeros shown again
+            if c >= 0:
+                certifier.pin(c)
         found = []
         for i in users.tolist():
             moved = certifier.certificate(int(uniq[i]))
@@ -306,10 +322,11 @@ def prune(
                 break
             found.append((i, moved))
         if len(found) < len(users):
-            certifier.release(col, up, down)
+            for c, up, down in zip(changed.tolist(), *saved, strict=True):
+                certifier.release(c, up, down)
             certifier.model.set_cost(np.array([col, col + free.n]), np.zeros(2))  # it stays
         else:
-            shown[col] = True
+            shown[col], floor = True, trial[1]
         for i, moved in found:
             support[i] = moved
     out = hidden.copy()
@@ -318,3 +335,47 @@ def prune(
     wide[targets] = True  # each has a certificate, and so has a cell one moves by the width
     wide[cells] |= support.max(axis=0)[col_of[cells]] >= width - TOL
     return out, wide & out
+
+
+def _members(free: Free) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of each column: ``cells[starts[c]:starts[c + 1]]`` are column ``c``'s."""
+    has = np.flatnonzero(free.group >= 0)
+    cells = has[np.argsort(free.group[has], kind="stable")]
+    starts = np.searchsorted(free.group[cells], np.arange(free.n + 1))
+    return cells, starts
+
+
+def _room(
+    col: int,
+    members: tuple[np.ndarray, np.ndarray],
+    sign: np.ndarray,
+    values: np.ndarray,
+    floor: np.ndarray,
+) -> tuple[float, float]:
+    """How far column ``col`` can move up and down (people) with cells at least ``floor``."""
+    cells = members[0][members[1][col] : members[1][col + 1]]
+    room = np.maximum(values[cells] - floor[cells], 0.0)
+    up = room[sign[cells] < 0].min(initial=np.inf)
+    down = room[sign[cells] > 0].min(initial=np.inf)
+    return float(up), float(down)
+
+
+def _opened(
+    col: int,
+    members: tuple[np.ndarray, np.ndarray],
+    candidates: np.ndarray,
+    opens: Mapping[int, np.ndarray],
+    floor: np.ndarray,
+    values: np.ndarray,
+    opened_floor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cells showing column ``col`` opens (:func:`prune`'s ``opens``) and the floors
+    (people) with them at ``opened_floor`` (zeros stay 0: they are shown)."""
+    cells = members[0][members[1][col] : members[1][col + 1]]
+    found = [opens[c] for c in cells[candidates[cells]].tolist() if c in opens]
+    if not found:
+        return np.zeros(0, np.int64), floor
+    opened = np.unique(np.concatenate(found))
+    out = floor.copy()
+    out[opened] = np.where(values[opened] > 0, opened_floor, 0.0)
+    return opened, out

@@ -740,17 +740,37 @@ def _prune(
         return None
     floor = floors(release, hidden, policy)
     targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
-    parts, totals = _memberships(release.blocks)
-    over_open = np.zeros(len(values), dtype=bool)  # showing it would show zeros: kept
-    over_open[totals[in_hidden_groups(release.blocks, hidden)[parts]]] = True
-    candidates = hidden & published & ~start & ~revealed & (values > 0) & ~over_open
+    candidates = hidden & published & ~start & ~revealed & (values > 0)
     width = float(policy.protection_width)
     kept, wide = prune.prune(
-        cells.matrix(), values, hidden, published, floor, targets, candidates, weight, width
+        cells.matrix(),
+        values,
+        hidden,
+        published,
+        floor,
+        targets,
+        candidates,
+        weight,
+        width,
+        _opens(release, hidden, candidates),
+        float(policy.floor),
     )
     if (kept == hidden).all():
         return None
     return _settle_zeros(release, kept, values, revealed, policy), wide
+
+
+def _opens(release: Release, hidden: np.ndarray, candidates: np.ndarray) -> dict[int, np.ndarray]:
+    """Per candidate group size (a block total) over hidden groups, the hidden categories
+    showing it opens: its zeros are shown again and its other categories known to be at
+    least the policy's floor again (:func:`in_hidden_groups`)."""
+    inside = in_hidden_groups(release.blocks, hidden) & hidden
+    out: dict[int, list[int]] = {}
+    for total, parts in release.blocks:
+        if candidates[total]:
+            at = np.asarray(parts, np.int64)
+            out.setdefault(total, []).extend(at[inside[at]].tolist())
+    return {t: np.unique(np.asarray(p, np.int64)) for t, p in out.items() if p}
 
 
 def _narrow_again(
