@@ -30,8 +30,10 @@ Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed s
    still narrow gets its own deviation LP with ``y_p >= min_p + width - x_p`` (one
    warm-started HiGHS model), until all pass.
 
-Zero cells are never complements when zeros are published (the attacker assumes a
-suppressed cell is at least 1, which a hidden zero would contradict).
+Cells are weighed by what hiding them loses (:mod:`lean`: margins a thousand times dearer;
+not under a rounding policy). Zero cells are never complements when zeros are published
+(the attacker assumes a suppressed cell is at least 1, which a hidden zero would
+contradict).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from unmetneed.disclosure import attacker
+from unmetneed.disclosure import attacker, lean
 from unmetneed.disclosure.lp import Model
 from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.errors import DisclosureError
@@ -55,7 +57,9 @@ def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     if not primary.any() or not cells.relations:
         return np.zeros(len(cells.values), dtype=bool)
     values = cells.values
-    state = State.of(cells.matrix(), values, cells.published(), policy)
+    published = cells.published()
+    weight = None if policy.round_to else lean.weights(cells, published)
+    state = State.of(cells.matrix(), values, published, policy, weight=weight)
     hidden = heuristic(state, primary)
     todo = np.flatnonzero(primary & state.published)
     todo = todo[~_certified(state, hidden, todo)]
