@@ -10,6 +10,8 @@ ones), keeping what the attacker knows (``x + y >= floor``), that moves the targ
 the width, or down by it, or down by ``d`` and (in a second deviation) up by ``width - d``.
 The attacker cannot rule out ``x + y``, so each target's interval stays at least the width
 wide (``x + y`` is whole at the target, so rounding the LP interval inwards keeps it).
+Certificates keep every count that is not 0 at 1 or more, whatever the floors say: an
+attacker may know which groups have people (a compare table lists only those).
 
 Fast because nothing is solved over shown cells: the LP holds only the cells a
 certificate may move, with cells pinned by a relation taken out and cells a relation makes
@@ -274,7 +276,9 @@ def prune(
     target has no certificate to begin with (the pattern is then judged by the attacker).
     """
     movable = hidden | ~published
-    floor = np.where(published, floor, 0.0)  # a count never published is only >= 0
+    # a certificate keeps every count that is not 0 at 1 or more: the attacker may know
+    # more than the floors say (a compare table lists only groups that have people)
+    floor = np.maximum(np.where(published, floor, 0.0), np.minimum(values, 1))
     free = free_columns(matrix, values, movable, floor)
     col_of = free.group
     tcols = col_of[targets]

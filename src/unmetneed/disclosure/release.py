@@ -732,11 +732,13 @@ def _prune(
     weight: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``hidden`` without the complements no small count needs (:func:`prune.prune`),
-    zeros settled again, and the cells the pruning proved wide; None when nothing can go
-    (or under rounding: not pruned)."""
+    zeros settled again, and the cells the pruning proved wide; None when nothing can go.
+    Not pruned under rounding (shown counts are not exact) nor with zeros disclosive: there
+    a hidden group is taken to be possibly empty, while a compare table's listed groups
+    are known to have people (the red team narrowed a pruned pattern that way)."""
     cells, values = release.cells, release.cells.values
     published = cells.published()
-    if policy.round_to:
+    if policy.round_to or policy.zeros_disclosive:
         return None
     floor = floors(release, hidden, policy)
     targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
