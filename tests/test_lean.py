@@ -229,3 +229,21 @@ def test_audit_explain_prints_the_register(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "--explain", "--release", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "primary" in result.output and "protects: suppress:count row 1" in result.output
+
+
+def test_a_run_config_declares_public_totals(tmp_path: Path) -> None:
+    """``public`` under ``[gap]`` and a ``[[compare]]`` is read as given; a malformed one
+    names its key (exit 2)."""
+    from test_config import GOOD, write
+    from unmetneed.config import read_config
+    from unmetneed.errors import ConfigError
+
+    text = GOOD.replace('total = "All areas"', 'total = "All areas"\npublic = ["area=Eastbury"]')
+    text = text.replace('within = ["area"]', 'within = ["area"]\npublic = ["cohort=OOTU"]')
+    config = read_config(write(tmp_path, text))
+    assert config.gap is not None and config.gap.public == ("area=Eastbury",)
+    assert config.compare[0].public == ("cohort=OOTU",)
+    bad = GOOD.replace('total = "All areas"', 'total = "All areas"\npublic = ["Eastbury"]')
+    with pytest.raises(ConfigError, match="gap.public") as info:
+        read_config(write(tmp_path, bad))
+    assert info.value.exit_code == 2
