@@ -5,7 +5,11 @@ relations. Counts are synthetic but shaped like NDTMS (about 300,000 people a ye
 of very different sizes, most people aged 30-54, more men than women), so a realistic share
 of cells is small. Prints one markdown row per seed:
 
-    | seed | cells | relations | primary | secondary | suppressed people | protect s | audit s |
+    | seed | cells | relations | primary | secondary | secondary people | margins hidden
+    | protect s | audit s |
+
+(margins: secondary cells that total other cells, which cost a thousand times more per
+person hidden: ``unmetneed.disclosure.lean``).
 
 Run: ``.venv/bin/python benchmarks/bench_disclosure.py [--seeds 3] [--k 3]``. Not a test.
 For comparison, the disclosure issue quotes tau-Argus: it did not finish this table in
@@ -22,6 +26,7 @@ import numpy as np
 
 from unmetneed.disclosure import Policy, protect
 from unmetneed.disclosure.attacker import knowledge, narrow
+from unmetneed.disclosure.lean import margins
 from unmetneed.disclosure.tables import cube
 
 SHAPE = (150, 10, 4, 2)
@@ -54,10 +59,11 @@ def run(seed: int, k: int) -> str:
     if not found["ok"].all():
         raise SystemExit(f"seed {seed}: audit found {int((~found['ok']).sum())} narrow cells")
     people = int(cells.values[protection.secondary].sum())
+    hidden_margins = int((protection.secondary & margins(cells, cells.published())).sum())
     return (
         f"| {seed} | {len(cells.values):,} | {len(cells.relations):,} "
         f"| {int(protection.primary.sum()):,} | {int(protection.secondary.sum()):,} "
-        f"| {people:,} | {protect_s:.1f} | {audit_s:.1f} |"
+        f"| {people:,} | {hidden_margins:,} | {protect_s:.1f} | {audit_s:.1f} |"
     )
 
 
@@ -68,10 +74,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=3)
     args = parser.parse_args()
     print(
-        "| seed | cells | relations | primary | secondary | secondary people "
+        "| seed | cells | relations | primary | secondary | secondary people | margins hidden "
         "| protect s | audit s |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for seed in range(args.seeds):
         print(run(seed, args.k), flush=True)
 

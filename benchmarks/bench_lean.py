@@ -12,7 +12,8 @@ tau-Argus on the same tables (pytauargus MOD(1), FREQ(4,10); measured for the is
 seed 0 hides 3,597 people in 370 complements, seed 1 3,660 in 350; 3 margins, no area
 total; its pattern is not safe (29 / 28 primaries recovered exactly by an LP attacker that
 knows hidden cells are >= 1). The issue's target: <= 1.5x tau's people (5,400 / 5,490), no
-area or grand total hidden, 0 narrowed.
+area or grand total hidden, 0 narrowed. "narrowed" is checked by the tool's own LP attacker;
+tests/test_lean.py checks small tables with an independent one.
 
 Run: ``.venv/bin/python benchmarks/bench_lean.py [--seeds 2]``. Not a test.
 """

@@ -144,6 +144,9 @@ class CompareOptions:
     the Monte Carlo Fisher test's random tables. ``disclosure``: the disclosure policy
     itself, when one is handed in (a run's, the same object for every table:
     :meth:`with_policy`); it then decides, not ``k``/``zeros_disclosive``/``policy``.
+    the Monte Carlo Fisher test's random tables. ``public``: group sizes published anyway
+    (a study's n), never suppressed: ``COLUMN=VALUE,...`` specs of the rows whose
+    ``denominator`` they are, e.g. ``cohort=OOTU`` (:mod:`unmetneed.disclosure.public`).
     """
 
     by: tuple[str, ...]
@@ -173,6 +176,8 @@ class CompareOptions:
         if self.disclosure is not None:
             return self.disclosure
         return Policy.named(self.policy, self.k, zeros=self.zeros_disclosive)
+
+    public: tuple[str, ...] = ()
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -430,7 +435,7 @@ def compare(
     else:
         piece = Piece("compare", build.cells, (None,) * len(build.cells.values), blocks=True)
         people = {}
-    done = protect_one(piece, people, build.policy, release, weight=PEOPLE)
+    done = protect_one(build.public(piece), people, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
 
@@ -517,6 +522,19 @@ class CompareBuild:
         from unmetneed.compare_cells import compare_piece
 
         return compare_piece(self, name, pops, extra or {})
+
+    def public(self, piece: Any) -> Any:
+        """``piece`` with the options' public totals (``denominator`` cells) marked."""
+        from dataclasses import replace
+
+        from unmetneed.disclosure.public import public_cells
+
+        if not self.options.public:
+            return piece
+        named = public_cells(
+            self.table, self.cells, "denominator", self.options.public, self.policy
+        )
+        return replace(piece, public=named)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ class ExtractSpec:
 # fields (``GapOptions``, ``CompareOptions``: declared once, there); the period and the
 # disclosure policy are the run's, handed to every table.
 EXTRACT_OPTION_KEYS = ("k", "quasi")
-GAP_OPTION_KEYS = ("substances", "prevalence_years", "total")
-COMPARE_OPTION_KEYS = ("by", "within", "age_bands", "exclude_not_stated")
+GAP_OPTION_KEYS = ("substances", "prevalence_years", "total", "public")
+COMPARE_OPTION_KEYS = ("by", "within", "age_bands", "exclude_not_stated", "public")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class GapSpec:
             "substances": list(opts.substances) or None,
             "prevalence_years": opts.prevalence_years,
             "total": opts.total,
+            **({"public": list(opts.public)} if opts.public else {}),
         }
 
 
@@ -105,6 +106,7 @@ class CompareSpec:
             "exclude_not_stated": opts.exclude_not_stated,
             "view": self.view,
             "pct_digits": self.pct_digits,
+            **({"public": list(opts.public)} if opts.public else {}),
         }
 
 
@@ -405,6 +407,7 @@ def _gap(
         ),
         _options(s, GapOptions(), GAP_OPTION_KEYS),
     )
+    _public(spec.options.public, "gap.public")
     s.done()
     return spec
 
@@ -437,6 +440,7 @@ def _compare(
         view,
         digits,
     )
+    _public(spec.options.public, f"compare[{index}].public")
     s.done()
     return spec
 
@@ -473,3 +477,16 @@ def _options(section: _Section, defaults: Any, keys: tuple[str, ...]) -> Any:
 def _listed(values: tuple[str, ...] | None) -> list[str] | None:
     """A tuple as a JSON list (None stays None)."""
     return None if values is None else list(values)
+
+
+def _public(specs: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """Public totals (``COLUMN=VALUE,...`` each, as ``--public``), checked for form."""
+    from unmetneed.disclosure.public import parse
+    from unmetneed.errors import UsageError
+
+    for spec in specs:
+        try:
+            parse(spec)
+        except UsageError as exc:
+            raise ConfigError(f"{where}: {exc.args[0]}") from None
+    return specs

@@ -107,6 +107,8 @@ class GapOptions:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
     ``disclosure``: the disclosure policy itself, when one is handed in (a run's, the same
     object for every table: :meth:`with_policy`); it then decides, not the fields above.
+    ``public``: counts published anyway, never suppressed: ``COLUMN=VALUE,...`` specs of
+    the rows whose ``in_treatment`` they are (:mod:`unmetneed.disclosure.public`).
     """
 
     periods: tuple[str, ...] = ()
@@ -132,6 +134,8 @@ class GapOptions:
             zeros_disclosive=policy.zeros_disclosive,
             disclosure=policy,
         )
+
+    public: tuple[str, ...] = ()
 
     def disclosure_policy(self) -> Policy:
         """The disclosure policy these options ask for (the one handed in, if any)."""
@@ -246,7 +250,8 @@ def compute(
     build = prepare(treatment, prevalence, options)
     frame = _people_frame(_counted_rows(treatment, build.kind), build.kind)
     pop = population or named("treatment", fingerprint(frame, PEOPLE))
-    done = protect_one(build.piece(pop), {pop: frame}, build.policy, release, weight=PEOPLE)
+    piece = build.public(build.piece(pop))
+    done = protect_one(piece, {pop: frame}, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
 
@@ -291,6 +296,19 @@ class GapBuild:
         from unmetneed.gap_cells import gap_piece
 
         return gap_piece(self, pop, name)
+
+    def public(self, piece: Any) -> Any:
+        """``piece`` with the options' public totals (``in_treatment`` cells) marked."""
+        from dataclasses import replace
+
+        from unmetneed.disclosure.public import public_cells
+
+        if not self.options.public:
+            return piece
+        named = public_cells(
+            self.table, self.cells, "in_treatment", self.options.public, self.policy
+        )
+        return replace(piece, public=named)
 
     def finish(self, protection: Protection) -> GapResult:
         """The protected table: suppressed counts and what derives from them blank, with

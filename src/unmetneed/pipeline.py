@@ -304,7 +304,7 @@ def protect_tables(
         register.check_policy(config.release, policy, was)
     pieces = []
     if gap is not None and config.gap is not None:
-        pieces.append(gap.piece(people.of(config.gap.treatment), "gap"))
+        pieces.append(gap.public(gap.piece(people.of(config.gap.treatment), "gap")))
     for spec, build in compares:
         pops = {label: people.of(ref) for label, ref in spec.cohorts.items()}
         extra = {
@@ -313,7 +313,7 @@ def protect_tables(
             if not (ref == "extract" and extract is not None)
             and "period" in people.frames[people.of(ref)]
         }
-        pieces.append(build.piece(f"compare-{spec.name}", pops, extra))
+        pieces.append(build.public(build.piece(f"compare-{spec.name}", pops, extra)))
     if not pieces:
         return [], [], []
     from unmetneed.stream import PEOPLE
@@ -335,7 +335,10 @@ def protect_tables(
         + (f", and against the earlier tables in {where}" if where else "")
         + f"; audit them together: unmetneed audit {' '.join(p.name + '.parquet' for p in pieces)}"
     )
-    entries = register.entries(pieces, [own[p.name] for p in pieces])
+    from unmetneed.disclosure.explain import why
+
+    reasons = why(release, protection, pieces)
+    entries = register.entries(pieces, [own[p.name] for p in pieces], reasons)
     return tables, entries, [note]
 
 

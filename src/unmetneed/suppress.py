@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.disclosure.model import Cells, Policy, Protection
+from unmetneed.disclosure.public import public_cells
 from unmetneed.disclosure.publish import Protected, protect_one
 from unmetneed.disclosure.release import RAW, Def, Piece
 from unmetneed.disclosure.tables import (
@@ -36,13 +37,16 @@ TOTAL_WORDS = ("total", "all", "all areas", "all persons", "persons", "england",
 
 @dataclass(frozen=True)
 class SuppressOptions:
-    """How the table adds up and the disclosure policy (``count``: the count column)."""
+    """How the table adds up and the disclosure policy (``count``: the count column;
+    ``public``: totals published anyway, never hidden, as ``COLUMN=VALUE,...`` specs of the
+    rows showing them: :mod:`unmetneed.disclosure.public`)."""
 
     policy: Policy = field(default_factory=lambda: Policy.named(k=3))
     total_row: bool = False
     total_label: str = "Total"
     hierarchy: Mapping[str, str] | None = None
     count: str = "count"
+    public: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,10 @@ def suppress_table(
         raise ValidationError(source, "counts", failures)
     pop = population or _fingerprint(frame)
     piece, people = _piece(pop, frame, values, cells, spec)
+    if opts.public:
+        totals = {d: opts.total_label for d in dims} if opts.total_row else None
+        named = public_cells(frame, cells, "count", opts.public, opts.policy, totals)
+        piece = replace(piece, public=named)
     done = protect_one(piece, people, opts.policy, release, weight="count")
     long = frame.assign(**{opts.count: values}).rename(columns={opts.count: "count"})
     result = done.protection.apply(long, cells).rename(columns={"count": opts.count})

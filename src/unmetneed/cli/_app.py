@@ -97,6 +97,11 @@ Release = typer.Option(
     help="a release folder (restricted): protect this table together with everything "
     "already published into it, and record it there",
 )
+Public = typer.Option(
+    "--public",
+    help="a total published anyway, never suppressed: COLUMN=VALUE pairs joined by commas "
+    "naming its rows, e.g. 'area=Eastbury' (repeatable)",
+)
 ZerosDisclosive = typer.Option(
     "--zeros-disclosive", help="treat zeros as small counts too (suppress them)"
 )

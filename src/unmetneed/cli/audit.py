@@ -33,6 +33,14 @@ def audit(
         list[str] | None, typer.Option("--hierarchy", help="no metadata: CHILD=PARENT")
     ] = None,
     k: Annotated[int, typer.Option("--k", help="no metadata: the threshold it used")] = 3,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="with --release: why each suppressed cell is hidden (primary, or the small "
+            "counts it protects), from the restricted register; never publish this",
+        ),
+    ] = False,
 ) -> None:
     """For every suppressed cell, the range (min to max) an attacker holding every table given
     (and, with --release, everything published into that release) can narrow it to; exit 4 if
@@ -48,6 +56,9 @@ def audit(
 
     given = Structure(total_row, total_label, tuple(hierarchy or ()), k)
     tables = list(tables or [])
+    if explain:
+        _explain(release)
+        return
     result = run_audit(
         tables, release=release, width=width, structure=given if total_row or hierarchy else None
     )
@@ -71,6 +82,32 @@ def audit(
     report.info(
         f"{title}: passed (every suppressed cell keeps an interval of at least {result.width})"
     )
+
+
+def _explain(release: Path | None) -> None:
+    """Print why each suppressed cell of the release is hidden (restricted)."""
+    import json
+
+    from unmetneed import report
+    from unmetneed.disclosure.explain import explain_register
+    from unmetneed.disclosure.register import REGISTER
+    from unmetneed.errors import InputError, UsageError
+
+    if release is None:
+        raise UsageError("--explain reads a release register: give --release DIR")
+    path = release / REGISTER
+    try:
+        tables = json.loads(path.read_text(encoding="utf-8"))["tables"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: cannot read the release register ({exc})") from None
+    found = explain_register(tables)
+    report.show_table(
+        found.itertuples(index=False),
+        ["table", "cell", "why"],
+        title=f"release {release}: why {len(found)} suppressed cell(s) are hidden (restricted)",
+    )
+    if not any("why" in t for t in tables):
+        report.warn(f"{path}: written before explanations were kept (no 'why')")
 
 
 def _num(value: Any) -> str:

@@ -11,6 +11,7 @@ from unmetneed.cli._app import (
     HeaderRow,
     LastRow,
     Layout,
+    Public,
     Release,
     Sheet,
     ZerosDisclosive,
@@ -113,6 +114,7 @@ def compare(
         typer.Option("--out", help="write the tidy table (.parquet, .csv or .xlsx)"),
     ] = None,
     release: Annotated[Path | None, Release] = None,
+    public: Annotated[list[str] | None, Public] = None,
     zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
     layout: Annotated[str | None, Layout] = None,
     sheet: Annotated[str | None, Sheet] = None,
@@ -155,6 +157,7 @@ def compare(
         k=k,
         reference=reference,
         zeros_disclosive=zeros_disclosive,
+        public=tuple(public or ()),
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")

@@ -11,6 +11,7 @@ from unmetneed.cli._app import (
     HeaderRow,
     LastRow,
     Layout,
+    Public,
     Release,
     Sheet,
     ZerosDisclosive,
@@ -101,6 +102,7 @@ def gap(
         Path | None, typer.Option("--out", help="write .parquet, .csv or .xlsx instead of showing")
     ] = None,
     release: Annotated[Path | None, Release] = None,
+    public: Annotated[list[str] | None, Public] = None,
     zeros_disclosive: Annotated[bool, ZerosDisclosive] = False,
     layout: Annotated[list[str] | None, Layout] = None,
     sheet: Annotated[list[str] | None, Sheet] = None,
@@ -181,6 +183,7 @@ def gap(
         zeros_disclosive=zeros_disclosive,
         benchmark=benchmark,
         periods_noted=period_notes(period),
+        public=tuple(public or ()),
     )
     pairs = [pair for c in column or [] for pair in parse_column_mapping([c]).items()]
     to_treatment, to_prevalence = route_columns(pairs, treatment, prevalence)

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from unmetneed.cli._app import HeaderRow, LastRow, Release, Sheet, app, guarded, release_note
+from unmetneed.cli._app import (
+    HeaderRow,
+    LastRow,
+    Public,
+    Release,
+    Sheet,
+    app,
+    guarded,
+    release_note,
+)
 
 
 @app.command()
@@ -37,6 +46,7 @@ def suppress(
     count: Annotated[str, typer.Option("--count", help="the count column")] = "count",
     out: Annotated[Path | None, typer.Option("--out", help=".parquet, .csv or .xlsx")] = None,
     release: Annotated[Path | None, Release] = None,
+    public: Annotated[list[str] | None, Public] = None,
     failures_out: Annotated[
         Path | None, typer.Option("--failures-out", help="write every input failure to this CSV")
     ] = None,
@@ -62,7 +72,9 @@ def suppress(
     for note in read_notes:
         report.info(f"{table}: {note}")
     dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
-    options = SuppressOptions(chosen, total_row, total_label, _hierarchy(hierarchy, dims), count)
+    options = SuppressOptions(
+        chosen, total_row, total_label, _hierarchy(hierarchy, dims), count, tuple(public or ())
+    )
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
     try:

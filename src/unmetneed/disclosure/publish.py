@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from unmetneed.disclosure import register
+from unmetneed.disclosure import explain, register
 from unmetneed.disclosure.model import Policy, Protection
 from unmetneed.disclosure.release import Piece, piece_meta, protect_pieces, sliced
 
@@ -34,6 +34,7 @@ class Protected:
     protection: Protection
     piece: Piece
     release: Path | None
+    why: list[Any] | None = None  # why each cell is hidden (restricted: the register only)
 
     def meta(self) -> dict[str, Any]:
         """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
@@ -43,7 +44,8 @@ class Protected:
     def record(self) -> None:
         """Add the table to its release's register (after it was written)."""
         if self.release is not None:
-            register.append(self.release, register.entries([self.piece], [self.protection]))
+            why = None if self.why is None else {self.piece.name: self.why}
+            register.append(self.release, register.entries([self.piece], [self.protection], why))
 
 
 def protect_one(
@@ -61,7 +63,8 @@ def protect_one(
         earlier, was = register.read(folder)
         register.check_policy(folder, policy, was)
     rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
-    return Protected(sliced(rel, protection, piece.name), piece, folder)
+    reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
+    return Protected(sliced(rel, protection, piece.name), piece, folder, reasons)
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,13 @@ def check_policy(folder: Path | str, policy: Policy, earlier: Policy | None) -> 
         )
 
 
-def entries(pieces: Sequence[Piece], protections: Sequence[Protection]) -> list[dict[str, Any]]:
-    """Register entries of newly published tables."""
+def entries(
+    pieces: Sequence[Piece],
+    protections: Sequence[Protection],
+    why: Mapping[str, list[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Register entries of newly published tables (``why``: per table, why each cell is
+    hidden, :func:`explain.why`; restricted like the true values)."""
     out = []
     for piece, protection in zip(pieces, protections, strict=True):
         shown = [None if np.isnan(v) else float(v) for v in protection.shown.tolist()]
@@ -104,6 +109,8 @@ def entries(pieces: Sequence[Piece], protections: Sequence[Protection]) -> list[
                 "guard": piece.guarded().tolist(),
             }
         )
+        if why is not None and piece.name in why:
+            out[-1]["why"] = why[piece.name]
     return out
 
 

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure import attacker, lean
+from unmetneed.disclosure import attacker, lean, prune
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
 from unmetneed.disclosure.protect import rounded, suppression_remark
 from unmetneed.disclosure.secondary import (
@@ -468,6 +468,7 @@ class Piece:
     blocks: bool = False
     shown: np.ndarray | None = None  # published values (NaN suppressed): earlier tables only
     unshown: tuple[int, ...] = ()  # an earlier table's cells never shown (its pseudo columns)
+    public: tuple[int, ...] = ()  # own cells published anyway (:mod:`public`): never hidden
 
     def guarded(self) -> np.ndarray:
         """Own cells counted but never shown (pseudo columns, or ``unshown``)."""
@@ -615,6 +616,7 @@ def _place(
     """The piece's placements in the release (``"piece:column"``), its pseudo columns as
     guarded cells, and an earlier table's cells as published, locked or forced."""
     guard[own[piece.guarded()]] = True
+    locked[own[list(piece.public)]] = True  # public totals: shown whatever protection needs
     if piece.shown is not None:
         mine = np.ones(len(own), dtype=bool)
         mine[piece.guarded()] = False
@@ -692,10 +694,13 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
         need = np.full(len(targets), float(policy.protection_width))
-        hidden, unproven, wide = repair_jointly(state, hidden, targets, need, DEVIATION)
+        hidden, unproven, wide = repair_jointly(
+            state, hidden, targets, need, DEVIATION, rival=prune.RIVAL
+        )
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
+    pruned = False
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
@@ -710,7 +715,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             before, proven = hidden.copy(), large.copy()
             continue
         if not narrow.any():
-            return _protection(policy, small, hidden, values)
+            lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
+            if lean_ is None:
+                return _protection(policy, small, hidden, values)
+            pruned, (hidden, wide) = True, lean_
+            before, proven = hidden.copy(), large | wide
+            continue
         # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
         proven |= (hidden | release.guard) & ~narrow
         # known anyway: show it (not the size of a group whose zeros are hidden: they
@@ -763,6 +773,58 @@ def describe(release: Release, cell: int) -> str:
                 row = int(p.rows[at[0]]) + 1
                 return f"{piece.name} row {row} ({p.column}{': ' + what if what else ''})"
     return f"a group the tables count ({what or 'no definition'})"
+
+
+def _prune(
+    release: Release,
+    hidden: np.ndarray,
+    start: np.ndarray,
+    policy: Policy,
+    revealed: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``hidden`` without the complements no small count needs (:func:`prune.prune`),
+    zeros settled again, and the cells the pruning proved wide; None when nothing can go.
+    Not pruned under rounding (shown counts are not exact) nor with zeros disclosive: there
+    a hidden group is taken to be possibly empty, while a compare table's listed groups
+    are known to have people (the red team narrowed a pruned pattern that way)."""
+    cells, values = release.cells, release.cells.values
+    published = cells.published()
+    if policy.round_to or policy.zeros_disclosive:
+        return None
+    floor = floors(release, hidden, policy)
+    targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
+    candidates = hidden & published & ~start & ~revealed & (values > 0)
+    width = float(policy.protection_width)
+    kept, wide = prune.prune(
+        cells.matrix(),
+        values,
+        hidden,
+        published,
+        floor,
+        targets,
+        candidates,
+        weight,
+        width,
+        _opens(release, hidden, candidates),
+        float(policy.floor),
+    )
+    if (kept == hidden).all():
+        return None
+    return _settle_zeros(release, kept, values, revealed, policy), wide
+
+
+def _opens(release: Release, hidden: np.ndarray, candidates: np.ndarray) -> dict[int, np.ndarray]:
+    """Per candidate group size (a block total) over hidden groups, the hidden categories
+    showing it opens: its zeros are shown again and its other categories known to be at
+    least the policy's floor again (:func:`in_hidden_groups`)."""
+    inside = in_hidden_groups(release.blocks, hidden) & hidden
+    out: dict[int, list[int]] = {}
+    for total, parts in release.blocks:
+        if candidates[total]:
+            at = np.asarray(parts, np.int64)
+            out.setdefault(total, []).extend(at[inside[at]].tolist())
+    return {t: np.unique(np.asarray(p, np.int64)) for t, p in out.items() if p}
 
 
 def _narrow_again(

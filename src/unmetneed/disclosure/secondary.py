@@ -30,8 +30,10 @@ Method, deterministic (ties broken by cell index; HiGHS single-threaded, fixed s
    still narrow gets its own deviation LP with ``y_p >= min_p + width - x_p`` (one
    warm-started HiGHS model), until all pass.
 
-Zero cells are never complements when zeros are published (the attacker assumes a
-suppressed cell is at least 1, which a hidden zero would contradict).
+Cells are weighed by what hiding them loses (:mod:`lean`: margins a thousand times dearer;
+not under a rounding policy). Zero cells are never complements when zeros are published
+(the attacker assumes a suppressed cell is at least 1, which a hidden zero would
+contradict).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from unmetneed.disclosure import attacker
+from unmetneed.disclosure import attacker, lean
 from unmetneed.disclosure.lp import Model
 from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.errors import DisclosureError
@@ -55,7 +57,9 @@ def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
     if not primary.any() or not cells.relations:
         return np.zeros(len(cells.values), dtype=bool)
     values = cells.values
-    state = State.of(cells.matrix(), values, cells.published(), policy)
+    published = cells.published()
+    weight = None if policy.round_to else lean.weights(cells, published)
+    state = State.of(cells.matrix(), values, published, policy, weight=weight)
     hidden = heuristic(state, primary)
     todo = np.flatnonzero(primary & state.published)
     todo = todo[~_certified(state, hidden, todo)]
@@ -201,6 +205,7 @@ class _Deviation:
         else:  # what hiding it loses, spread over the width it moves (lean.prune)
             per = state.weight * (1.0 + x) / max(state.policy.protection_width, 1)
             self.cost = np.where(can, per, 0.0)
+        self.base = self.cost.copy()  # before any cell was hidden by this search
         self.n = len(values)
         self.values, self.floor = values, state.floor
         self.width = state.policy.protection_width
@@ -269,6 +274,7 @@ def repair_jointly(
     cells: np.ndarray,
     need: np.ndarray,
     solver: str | None = None,
+    rival: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hidden mask after one deviation lifting every cell of ``cells`` at once (step 3),
     the cells that deviation does not prove safe (to verify again), and the mask of every
@@ -276,18 +282,38 @@ def repair_jointly(
 
     One deviation for all is a valid deviation for each, so each is protected by it.
     ``solver``: HiGHS's (default: simplex when the table falls apart into small independent
-    blocks, else interior point, which is faster on one large cube).
+    blocks, else interior point, which is faster on one large cube). ``rival`` (> 1): also
+    hide a second deviation's cells, found with the first one's new cells ``rival`` times
+    dearer: alternatives for :mod:`prune` to choose from (hiding more proves no less).
     """
     solver = solver or attacker.solver_for(attacker.largest_block(state.matrix))
     deviation = _Deviation(state, hidden, solver=solver)
     y = deviation.raise_cells(cells, need)
     if y is None:
         return deviation.hidden, cells, np.zeros(len(state.values), bool)
+    if rival > 1:
+        _rival(deviation, hidden, cells, need, rival)
     proven = deviation.proves(y, state.matrix, cells, need)
     valid = bool(proven.any()) or deviation.valid(y, state.matrix)
     width = float(state.policy.protection_width)
     wide = valid & (np.floor(np.abs(y) + attacker.TOL) >= width)
     return deviation.hidden, cells[~proven], wide
+
+
+def _rival(
+    deviation: _Deviation, hidden: np.ndarray, cells: np.ndarray, need: np.ndarray, rival: float
+) -> None:
+    """A second deviation lifting ``cells`` by ``need`` with the cells the first one hid
+    ``rival`` times dearer (warm-started from the first: only costs change); its cells
+    are hidden as well."""
+    new = np.flatnonzero(deviation.hidden & ~hidden)
+    dear = np.where(deviation.base[new] > 0, deviation.base[new] * rival, 0.0)
+    deviation.cost[new] = dear
+    deviation.hidden[new] = False
+    deviation.model.warm_objective()
+    deviation.model.set_cost(np.concatenate([new, new + deviation.n]), np.concatenate([dear, dear]))
+    deviation.raise_cells(cells, need)  # the first deviation still fits: never None
+    deviation.hidden[new] = True
 
 
 def _both_ways(deviation: _Deviation, cell: int, width: int, room: float) -> bool:
