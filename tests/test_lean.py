@@ -3,8 +3,8 @@ totals and the restricted explanation.
 
 The attacker here is written apart from ``unmetneed.disclosure``: it builds the relations
 of a long table with ``Total`` rows from the rows' labels (pandas) and solves one dense
-``scipy.optimize.linprog`` per bound; hidden counts are at least 1, except in groups whose
-sizes are all hidden (the published remark: their zeros are hidden too).
+``scipy.optimize.linprog`` per bound; hidden counts are at least 1, except in a group whose
+size is hidden (the published remark: its zeros are hidden too).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def relations(frame: pd.DataFrame, dims: tuple[str, ...]) -> np.ndarray:
 
 
 def may_be_zero(frame: pd.DataFrame, hidden: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
-    """Rows in groups whose sizes are all suppressed (for each dimension where the row is not
+    """Rows in a group whose size is suppressed (for some dimension where the row is not
     Total, the row with Total there is hidden): the remark says a suppressed count there
     may be 0 (its group's zeros are suppressed too)."""
     key = {tuple(r): i for i, r in enumerate(frame[list(dims)].itertuples(index=False))}
@@ -69,13 +69,13 @@ def may_be_zero(frame: pd.DataFrame, hidden: np.ndarray, dims: tuple[str, ...]) 
             for d, label in enumerate(labels)
             if label != TOTAL
         ]
-        out[i] = bool(sizes) and bool(hidden[sizes].all())
+        out[i] = bool(sizes) and bool(hidden[sizes].any())
     return out
 
 
 def widths(frame: pd.DataFrame, shown: pd.Series, dims: tuple[str, ...]) -> np.ndarray:
     """The attacker's ``max - min`` (whole people) for every suppressed row of ``shown``:
-    a suppressed count is at least 1, or 0 in groups whose sizes are all suppressed."""
+    a suppressed count is at least 1, or 0 in a group whose size is suppressed."""
     a = relations(frame, dims)
     hidden = shown.isna().to_numpy()
     value = shown.to_numpy(dtype=float, na_value=0.0)

@@ -495,7 +495,6 @@ class Release:
     locked: np.ndarray
     forced: np.ndarray
     blocks: list[tuple[int, list[int]]] = field(default_factory=list)
-    splits: list[tuple[int, list[int]]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -551,24 +550,7 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
     for totals, atoms in zip(tie_totals, tie_parts, strict=True):
         cells.add_relations(totals, atoms)
     guard[model.separators()] = True
-    splits = _splits(pieces, ids, blocks, n)
-    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, splits)
-
-
-def _splits(
-    pieces: Sequence[Piece],
-    ids: Mapping[str, np.ndarray],
-    blocks: Sequence[tuple[int, list[int]]],
-    n: int,
-) -> list[tuple[int, list[int]]]:
-    """The category blocks whose total is a split (:data:`SPLIT_COLUMN`): a cohort's
-    groups summed over one within column."""
-    split = np.zeros(n, dtype=bool)
-    for piece in pieces:
-        for p in piece.cells.placements:
-            if p.column == SPLIT_COLUMN:
-                split[ids[piece.name][p.cells]] = True
-    return [b for b in blocks if split[b[0]]]
+    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks)
 
 
 def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -895,9 +877,7 @@ def _settle_zeros(
     """``hidden`` with every zero of a group whose size is suppressed (in every table)
     suppressed, and no zero suppressed beside a shown size; no LP, a few passes."""
     for _ in range(ROUNDS):
-        zeros = block_zeros(release.blocks, hidden, values)
-        zeros |= in_hidden_splits(release.splits, hidden) & (values == 0)
-        add = zeros & ~revealed & ~hidden
+        add = block_zeros(release.blocks, hidden, values) & ~revealed & ~hidden
         floor = floors(release, hidden | add, policy)
         wrong = (hidden | add) & (values < floor) & ~release.forced
         new = (hidden | add) & ~wrong
@@ -930,40 +910,28 @@ def _memberships(blocks: Sequence[tuple[int, list[int]]]) -> tuple[np.ndarray, n
 
 
 def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray) -> np.ndarray:
-    """Mask of the cells that are a category of some group and whose every group (in every
-    table showing them) has its size suppressed: the cells a suppressed zero may be."""
+    """Mask of the cells that are a category of some group (in any table) whose size is
+    suppressed: a zero among them would tell that the group's people share the other
+    categories, so it is suppressed too, and a suppressed count there may be 0."""
     parts, totals = _memberships(blocks)
-    n = len(hidden)
-    member = np.bincount(parts, minlength=n)
-    under_hidden = np.bincount(parts, weights=hidden[totals].astype(np.float64), minlength=n)
-    result: np.ndarray = (member > 0) & (under_hidden == member)
-    return result
-
-
-def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
-    """What the attacker knows each suppressed cell is at least (people): the policy's
-    floor, or 0 for a category of groups whose sizes are all suppressed (their zeros are
-    suppressed too, so a suppressed count there may be 0)."""
-    floor = np.full(len(release.cells.values), float(policy.floor))
-    floor[in_hidden_groups(release.blocks, hidden)] = 0.0
-    floor[in_hidden_splits(release.splits, hidden)] = 0.0
-    return floor
-
-
-def in_hidden_splits(splits: Sequence[tuple[int, list[int]]], hidden: np.ndarray) -> np.ndarray:
-    """Mask of the groups (their size cells) of a split whose total is suppressed: a zero
-    among them tells that the split's few people share the others' values, so it is
-    suppressed too, and a suppressed size there may be 0."""
-    parts, totals = _memberships(splits)
     out = np.zeros(len(hidden), dtype=bool)
     out[parts[hidden[totals]]] = True
     return out
 
 
+def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
+    """What the attacker knows each suppressed cell is at least (people): the policy's
+    floor, or 0 for a category of a group whose size is suppressed (its zeros are
+    suppressed too, so a suppressed count there may be 0)."""
+    floor = np.full(len(release.cells.values), float(policy.floor))
+    floor[in_hidden_groups(release.blocks, hidden)] = 0.0
+    return floor
+
+
 def block_zeros(
     blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
-    """Zero counts whose every group has its size suppressed (to be suppressed)."""
+    """Zero counts of a group whose size is suppressed (to be suppressed)."""
     result: np.ndarray = in_hidden_groups(blocks, hidden) & (values == 0)
     return result
 
