@@ -69,7 +69,12 @@ def run(seed: int) -> str:
     cells = from_long(frame, x, LongSpec(DIMS, True, "Total"))
     shown = np.where(hidden, np.nan, x.astype(np.float64))
     policy = done.protection.policy
-    know = knowledge(cells.matrix(), shown, cells.published(), policy)
+    # the remark: a suppressed count in a group whose size is suppressed may be 0
+    floor = np.full(len(x), float(policy.floor))
+    for total, parts in cells.relations:
+        if hidden[total]:
+            floor[parts] = 0.0
+    know = knowledge(cells.matrix(), shown, cells.published(), policy, floor)
     found = narrow(know, np.flatnonzero(primary), policy.protection_width)
     people, count = TAU.get(seed, (0, 0))
     tau = f"{people:,} in {count:,}" if people else "-"
