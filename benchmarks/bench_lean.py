@@ -2,11 +2,11 @@
 
 Table A is area(150) x age(10) x substance(4) with every margin (8,305 cells): the counts of
 ``bench_disclosure.synthetic(seed).sum(axis=3)``, written as a long table with ``Total``
-rows and protected as ``unmetneed suppress TABLE --total-row`` does (K3, width 3), through
-the library call behind it (``unmetneed.suppress.suppress_table``). Prints one markdown row
-per seed: primaries (shown counts of 1..3 in the true table), complements, people hidden in
-complements, margins hidden, area totals hidden, the grand total hidden, primaries the
-tool's own LP attacker narrows below 3 (0 when safe), seconds.
+rows and protected as ``unmetneed suppress TABLE --total-row`` does (K3, width 3),
+through the library call behind it (``unmetneed.disclosure.suppress.suppress_table``).
+Prints one markdown row per seed: primaries (shown counts of 1..3 in the true table),
+complements, people hidden in complements, margins hidden, area totals hidden, the grand
+total hidden, primaries the tool's own LP attacker narrows below 3 (0 when safe), seconds.
 
 tau-Argus on the same tables (pytauargus MOD(1), FREQ(4,10); measured for the issue):
 seed 0 hides 3,597 people in 370 complements, seed 1 3,660 in 350; 3 margins, no area
@@ -31,8 +31,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_disclosure import synthetic  # noqa: E402  (beside this file)
 from unmetneed.disclosure.attacker import knowledge, narrow  # noqa: E402
+from unmetneed.disclosure.suppress import SuppressOptions, suppress_table  # noqa: E402
 from unmetneed.disclosure.tables import LongSpec, from_long  # noqa: E402
-from unmetneed.suppress import SuppressOptions, suppress_table  # noqa: E402
 
 DIMS = ("area", "age", "substance")
 TAU = {0: (3597, 370), 1: (3660, 350)}  # people hidden, complements (the issue's figures)

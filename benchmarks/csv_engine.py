@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from unmetneed.compare import CompareOptions
-from unmetneed.compare_stream import tally_files
+from unmetneed.tables.compare import CompareOptions
+from unmetneed.tables.compare_stream import tally_files
 
 OPTIONS = CompareOptions(
     by=("disability", "housing", "sex", "age"), within=("area", "substance_cohort")

@@ -1,7 +1,7 @@
 """Seconds of compute of ``unmetneed gap`` on the national quarterly table, inputs read.
 
 The inputs are read first (the extract counted in batches, the estimates loaded); then
-``unmetneed.gap.compute`` (area matching, prevalence means, intervals, suppression,
+``unmetneed.tables.gap.compute`` (area matching, prevalence means, intervals, suppression,
 remarks) is timed in-process, the best of three.
 
     python benchmarks/gap_compute.py benchmarks/data/extract_1000000.parquet
@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from unmetneed.gap import RECORD_COLUMNS, GapOptions, compute
-from unmetneed.load import load
-from unmetneed.stream import collapse
+from unmetneed.inputs.load import load
+from unmetneed.inputs.stream import collapse
+from unmetneed.tables.gap import RECORD_COLUMNS, GapOptions, compute
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unmetneed.anonymise import (
+from unmetneed.errors import UsageError, ValidationError
+from unmetneed.extract.anonymise import (
     AnonymiseOptions,
     alternatives,
     anonymise,
@@ -22,10 +23,9 @@ from unmetneed.anonymise import (
     prepare,
     smallest_group,
 )
-from unmetneed.codes import code_list, identifier_columns, key
-from unmetneed.errors import UsageError, ValidationError
-from unmetneed.load import load
-from unmetneed.write import write_table
+from unmetneed.inputs.codes import code_list, identifier_columns, key
+from unmetneed.inputs.load import load
+from unmetneed.outputs.write import write_table
 
 QUASI = ("area", "age_band", "sex", "ethnicity", "sexuality", "religion", "nationality")
 

@@ -74,7 +74,7 @@ def test_compare_from_frames_is_the_compare_from_files() -> None:
 
 
 def test_results_audit_as_their_files_do(tmp_path: Path) -> None:
-    from unmetneed.write import write_table
+    from unmetneed.outputs.write import write_table
 
     release = tmp_path / "release"
     gap = api.gap(EXTRACT, PREVALENCE, api.GapOptions(total="All areas"), release=release)
@@ -92,7 +92,7 @@ def test_results_audit_as_their_files_do(tmp_path: Path) -> None:
 
 def test_suppress_and_anonymise_take_a_path_or_a_frame() -> None:
     counts = SAMPLE / "counts_by_area_sex.csv"
-    from unmetneed.suppress import SuppressOptions
+    from unmetneed.disclosure.suppress import SuppressOptions
 
     options = SuppressOptions(total_row=True)
     by_path = api.suppress_table(counts, options)
@@ -127,3 +127,12 @@ def test_readme_python_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(root)
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
+
+
+def test_every_command_is_a_function_of_the_package() -> None:
+    import unmetneed
+    from unmetneed import api
+
+    for name in ("gap", "compare", "suppress_table", "audit", "anonymise", "run"):
+        assert getattr(unmetneed, name) is getattr(api, name)
+        assert name in unmetneed.__all__

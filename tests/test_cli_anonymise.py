@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from unmetneed.anonymise import smallest_group
 from unmetneed.cli import app
-from unmetneed.load import load
-from unmetneed.write import read_meta
+from unmetneed.extract.anonymise import smallest_group
+from unmetneed.inputs.load import load
+from unmetneed.outputs.write import read_meta
 
 HEADER = (
     "client_id,nhs_number,date_of_birth,postcode,period,area,area_code,drug_group,crack,"

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
-from unmetneed.write import read_meta
+from unmetneed.outputs.write import read_meta
 
 PINNED = [
     "cohort",

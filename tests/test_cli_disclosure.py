@@ -8,7 +8,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
-from unmetneed.write import read_meta, write_table
+from unmetneed.outputs.write import read_meta, write_table
 
 # Areas A, B, C by sex with totals: the 1 (A male) and the 2 (C female) are small.
 TABLE = """area,sex,count

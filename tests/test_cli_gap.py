@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
-from unmetneed.gap import COLUMNS, EXTRA_COLUMNS
-from unmetneed.write import read_meta
+from unmetneed.outputs.write import read_meta
+from unmetneed.tables.gap import COLUMNS, EXTRA_COLUMNS
 
 T_HEADER = "period,area,area_code,drug_group,crack,age_band,sex"
 P_HEADER = "area,area_code,period,substance,estimate,lower,upper"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from unmetneed.codes import NOT_STATED, code_list, key, normalise, parse_period
+from unmetneed.inputs.codes import NOT_STATED, code_list, key, normalise, parse_period
 
 
 @pytest.mark.parametrize(

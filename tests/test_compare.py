@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unmetneed.compare import (
+from unmetneed.errors import UsageError
+from unmetneed.inputs.load import load
+from unmetneed.tables.compare import (
     CompareOptions,
     compare,
     derive_substance_cohort,
@@ -22,9 +24,7 @@ from unmetneed.compare import (
     wide,
     wide_suppressed,
 )
-from unmetneed.compare_stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
-from unmetneed.errors import UsageError
-from unmetneed.load import load
+from unmetneed.tables.compare_stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
 
 Z = 1.959963984540054
 
@@ -551,7 +551,7 @@ def cohorts_strategy(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
 
 
 def _codes(name: str) -> list[str]:
-    from unmetneed.codes import code_list
+    from unmetneed.inputs.codes import code_list
 
     return list(code_list(name).codes)
 
@@ -668,7 +668,7 @@ def test_an_empty_cohort_gives_a_remark_not_a_crash(tmp_path: Path) -> None:
 
 def test_grouping_by_sort_matches_grouping_by_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     from unmetneed import counting
-    from unmetneed.compare import Coded, group_rows
+    from unmetneed.tables.compare import Coded, group_rows
 
     rng = np.random.default_rng(0)
     within = [

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from unmetneed.config import read_config
 from unmetneed.errors import ConfigError, InputError
+from unmetneed.runs.config import read_config
 
 GOOD = """
 period = "2024/25"

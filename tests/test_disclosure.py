@@ -16,7 +16,7 @@ from unmetneed.disclosure.attacker import intervals, knowledge
 from unmetneed.disclosure.audit import audit, gather
 from unmetneed.disclosure.tables import LongSpec, cube, from_long
 from unmetneed.errors import InputError
-from unmetneed.write import read_meta, write_table
+from unmetneed.outputs.write import read_meta, write_table
 
 
 def simple_attacker(

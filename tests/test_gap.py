@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unmetneed import gap
 from unmetneed.errors import UsageError, ValidationError
-from unmetneed.gap import GapOptions
-from unmetneed.load import load
+from unmetneed.inputs.load import load
+from unmetneed.tables import gap
+from unmetneed.tables.gap import GapOptions
 
 T_HEADER = "period,area,area_code,drug_group,crack,age_band,sex"
 P_HEADER = "area,area_code,period,substance,estimate,lower,upper"

@@ -3,8 +3,11 @@
 - no cycles among unmetneed's modules, counting imports inside functions too (they are
   circles all the same, only later); imports under ``if TYPE_CHECKING:`` are annotations
   and do not count;
-- typer only in ``cli/``, rich only in ``cli/`` and the rendering module ``report.py``:
-  the library never prints or parses arguments.
+- typer and rich only in ``cli/`` (rich for rendering, ``cli/render.py``):
+  the library never prints or parses arguments;
+- layers: ``inputs/``, ``disclosure/`` and ``counting`` never import the tables, the
+  extract, runs or the CLI (they are what those are built on; ``audit`` reads written
+  tables through ``outputs``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-RENDERING = {"unmetneed.report"}  # the one module outside cli/ that may import rich
+RENDERING: set[str] = set()  # modules outside cli/ that may import rich: none
 
 
 def module_name(path: Path) -> str:
@@ -110,7 +113,8 @@ def test_cycles_are_found() -> None:
 
 def test_no_import_cycles() -> None:
     edges = graph()
-    assert "unmetneed.compare_stream" in edges["unmetneed.compare_files"]  # the graph is read
+    # the graph is read
+    assert "unmetneed.tables.compare_stream" in edges["unmetneed.tables.compare_files"]
     found = cycles(edges)
     described = [" / ".join(f"{m} -> {sorted(edges[m] & set(c))}" for m in c) for c in found]
     assert not found, "import cycles: " + "; ".join(described)
@@ -141,3 +145,26 @@ def typing_imports(path: Path) -> list[str]:
                 elif isinstance(n, ast.ImportFrom) and n.module:
                     found.append(n.module)
     return found
+
+
+LOWER = ("unmetneed.inputs", "unmetneed.disclosure", "unmetneed.counting", "unmetneed.errors")
+UPPER = (
+    "unmetneed.tables",
+    "unmetneed.extract",
+    "unmetneed.runs",
+    "unmetneed.cli",
+    "unmetneed.api",
+)
+
+
+def test_the_lower_layers_never_import_the_upper_ones() -> None:
+    edges = graph()
+    assert edges["unmetneed.tables.gap"]  # the graph is read
+    wrong = sorted(
+        f"{m} -> {t}"
+        for m, targets in edges.items()
+        if m.startswith(LOWER)
+        for t in targets
+        if t.startswith(UPPER)
+    )
+    assert not wrong, "a lower layer imports an upper one: " + "; ".join(wrong)

@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from unmetneed import gap
 from unmetneed.cli import app
-from unmetneed.gap import GapOptions
-from unmetneed.layouts import detect
-from unmetneed.load import load
-from unmetneed.readers import read_header
+from unmetneed.inputs.layouts import detect
+from unmetneed.inputs.load import load
+from unmetneed.inputs.readers import read_header
+from unmetneed.tables import gap
+from unmetneed.tables.gap import GapOptions
 
 ENGLAND = "ndtms_viewit_england.csv"
 BARNET = "ndtms_viewit_barnet.csv"
@@ -535,8 +535,8 @@ def test_benchmark_by_name_or_code(realdata: Path) -> None:
 def test_doctests() -> None:
     import doctest
 
-    from unmetneed import layouts
-    from unmetneed import load as load_module
+    from unmetneed.inputs import layouts
+    from unmetneed.inputs import load as load_module
 
     assert doctest.testmod(layouts).failed == 0
     assert doctest.testmod(load_module).failed == 0

@@ -21,9 +21,9 @@ from scipy.optimize import linprog
 
 from unmetneed.disclosure import Policy
 from unmetneed.disclosure.prune import prune
+from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
 from unmetneed.disclosure.tables import cube
 from unmetneed.errors import DisclosureError, UsageError
-from unmetneed.suppress import SuppressOptions, suppress_table
 
 TOTAL = "Total"
 
@@ -235,8 +235,8 @@ def test_a_run_config_declares_public_totals(tmp_path: Path) -> None:
     """``public`` under ``[gap]`` and a ``[[compare]]`` is read as given; a malformed one
     names its key (exit 2)."""
     from test_config import GOOD, write
-    from unmetneed.config import read_config
     from unmetneed.errors import ConfigError
+    from unmetneed.runs.config import read_config
 
     text = GOOD.replace('total = "All areas"', 'total = "All areas"\npublic = ["area=Eastbury"]')
     text = text.replace('within = ["area"]', 'within = ["area"]\npublic = ["cohort=OOTU"]')

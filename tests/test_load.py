@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
-from unmetneed.load import load
+from unmetneed.inputs.load import load
 
 HEADER = "period,area,drug_group,crack,age_band,sex"
 GOOD = [

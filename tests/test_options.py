@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from unmetneed.anonymise import AnonymiseOptions
-from unmetneed.compare import CompareOptions
-from unmetneed.config import (
+from unmetneed.disclosure import Policy
+from unmetneed.errors import ConfigError
+from unmetneed.extract.anonymise import AnonymiseOptions
+from unmetneed.runs.config import (
     COMPARE_OPTION_KEYS,
     EXTRACT_OPTION_KEYS,
     GAP_OPTION_KEYS,
     read_config,
 )
-from unmetneed.disclosure import Policy
-from unmetneed.errors import ConfigError
-from unmetneed.gap import GapOptions
+from unmetneed.tables.compare import CompareOptions
+from unmetneed.tables.gap import GapOptions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -63,8 +63,8 @@ def test_a_policy_handed_in_is_the_one_used(name: str) -> None:
 
 
 def test_every_table_of_a_run_gets_the_run_policy() -> None:
-    from unmetneed.pipeline import build_tables, validate_inputs
-    from unmetneed.runlog import RunLog
+    from unmetneed.runs.pipeline import build_tables, validate_inputs
+    from unmetneed.runs.runlog import RunLog
 
     config = replace(read_config(SAMPLE / "quarterly.toml"), policy="nhs")
     log = RunLog(quiet=True)

@@ -105,8 +105,8 @@ def test_digits_must_be_0_or_1() -> None:
 def test_monte_carlo_p_at_its_floor_is_an_upper_bound(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """40 vs 44 people with no category in common: no random table of 2,000 is as extreme,
     so the Monte Carlo p-value is its floor 1/2001, written as an upper bound."""
-    from unmetneed.compare import CompareOptions, compare
-    from unmetneed.load import load
+    from unmetneed.inputs.load import load
+    from unmetneed.tables.compare import CompareOptions, compare
 
     def cohort(name: str, counts: dict[str, int]) -> pd.DataFrame:
         rows = [{"housing": h} for h, n in counts.items() for _ in range(n)]

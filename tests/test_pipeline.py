@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
-from unmetneed.load import load
-from unmetneed.write import read_meta, sha256_file
+from unmetneed.inputs.load import load
+from unmetneed.outputs.write import read_meta, sha256_file
 
 SAMPLE_FILES = ("raw_records.csv", "cohort_ootu.csv", "prevalence.csv", "quarterly.toml")
 

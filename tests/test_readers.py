@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from unmetneed import readers, stream
-from unmetneed.compare import CompareOptions
-from unmetneed.compare_files import compare_files
 from unmetneed.errors import ValidationError
-from unmetneed.gap import GapOptions, compute_files
-from unmetneed.load import load
+from unmetneed.inputs import readers, stream
+from unmetneed.inputs.load import load
+from unmetneed.tables.compare import CompareOptions
+from unmetneed.tables.compare_files import compare_files
+from unmetneed.tables.gap import GapOptions, compute_files
 
 HEADER = ["area", "sex", "age_band"]
 PEOPLE = [

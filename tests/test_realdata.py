@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from unmetneed.load import Loaded, load
+from unmetneed.inputs.load import Loaded, load
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

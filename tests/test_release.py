@@ -19,12 +19,12 @@ import pytest
 from scipy.optimize import linprog
 from typer.testing import CliRunner
 
-from unmetneed import compare as cmp
-from unmetneed import gap
 from unmetneed.cli import app
 from unmetneed.disclosure import Policy, register, release
 from unmetneed.disclosure.release import Def, protect_pieces, sliced
-from unmetneed.load import load
+from unmetneed.inputs.load import load
+from unmetneed.tables import compare as cmp
+from unmetneed.tables import gap
 
 PERIOD = "2024/25"
 CODES = {"Aford": "E06900101", "Bton": "E06900102"}
@@ -276,7 +276,7 @@ def test_without_a_release_a_command_says_its_table_stands_alone(
 
 
 def test_audit_catches_tables_of_one_extract_protected_apart(inputs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from unmetneed.write import write_table
+    from unmetneed.outputs.write import write_table
 
     extract, prevalence = inputs
     g = gap.compute(extract, prevalence, GAP_OPTIONS)

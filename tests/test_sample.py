@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unmetneed.load import load
+from unmetneed.inputs.load import load
 
 KINDS = {
     "extract.csv": "treatment",

@@ -7,8 +7,8 @@ import pandera.pandas as pa
 import pytest
 import yaml
 
-from unmetneed.codes import code_list, list_names, schema_dir
-from unmetneed.schemas import KINDS, column_checks, contract, pandera_schema
+from unmetneed.inputs.codes import code_list, list_names, schema_dir
+from unmetneed.inputs.schemas import KINDS, column_checks, contract, pandera_schema
 
 
 @pytest.mark.parametrize("kind", KINDS)

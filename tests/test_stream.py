@@ -1,7 +1,7 @@
 """Counting in record batches gives what the frame code gives on the loaded rows.
 
 Every table here is built twice from the same rows: once by ``load`` (the batches
-collected into a frame) + the frame code, and once counted by ``unmetneed.stream`` in
+collected into a frame) + the frame code, and once counted by ``unmetneed.inputs.stream`` in
 small batches (so counts are added over many batches and text values first seen in later
 batches), and the two must be equal; validation failures and notes must be the same too.
 """
@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unmetneed import stream
-from unmetneed.compare import CompareOptions, compare, load_cohorts
-from unmetneed.compare_files import compare_files
 from unmetneed.errors import UsageError, ValidationError
-from unmetneed.gap import GapOptions, compute, compute_files
-from unmetneed.load import load
+from unmetneed.inputs import stream
+from unmetneed.inputs.load import load
+from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
+from unmetneed.tables.compare_files import compare_files
+from unmetneed.tables.gap import GapOptions, compute, compute_files
 
 BY = ("disability", "housing", "sex", "age")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unmetneed import readers
-from unmetneed.compare import CompareOptions, compare, load_cohorts
-from unmetneed.compare_files import compare_files
 from unmetneed.errors import ValidationError
+from unmetneed.inputs import readers
+from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
+from unmetneed.tables.compare_files import compare_files
 
 BY = ("disability", "housing", "sex", "age")
 OPTIONS = CompareOptions(by=BY, within=("area", "substance_cohort"))

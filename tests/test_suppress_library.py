@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
 from unmetneed.errors import UsageError
-from unmetneed.suppress import SuppressOptions, suppress_table
 
 
 def test_a_small_count_and_its_complement_are_suppressed_and_the_total_kept() -> None:

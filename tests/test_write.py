@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unmetneed.errors import UsageError
-from unmetneed.load import load
-from unmetneed.write import neutralise_formulas, read_meta, write_table
+from unmetneed.inputs.load import load
+from unmetneed.outputs.write import neutralise_formulas, read_meta, write_table
 
 
 def test_formula_cells_are_neutralised_but_numbers_are_not() -> None:

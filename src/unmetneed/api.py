@@ -10,12 +10,12 @@ numbered remarks. Nothing here prints or writes a file, except :func:`run`, whos
 writing its folder. The command line (``unmetneed.cli``) is one client of these.
 
 =============================  =========================================================
-``gap(treatment, prevalence)``  :class:`unmetneed.gap.GapResult` (``.table``, ``.remarks``)
-``compare(cohorts, options)``   :class:`unmetneed.compare.Comparison`
-``suppress_table(table)``       :class:`unmetneed.suppress.Suppressed`
+``gap(treatment, prevalence)``  :class:`unmetneed.tables.gap.GapResult` (``.table``, ``.remarks``)
+``compare(cohorts, options)``   :class:`unmetneed.tables.compare.Comparison`
+``suppress_table(table)``       :class:`unmetneed.disclosure.suppress.Suppressed`
 ``audit(tables)``               :class:`unmetneed.disclosure.audit.Audit` (``.ok``)
-``anonymise(records)``          :class:`unmetneed.anonymise.Anonymised` (``anonymise_plan``)
-``run(config)``                 :class:`unmetneed.pipeline.RunResult`
+``anonymise(records)``          :class:`unmetneed.extract.anonymise.Anonymised` (``anonymise_plan``)
+``run(config)``                 :class:`unmetneed.runs.pipeline.RunResult`
 =============================  =========================================================
 
 >>> import pandas as pd
@@ -41,16 +41,16 @@ import pandas as pd
 from unmetneed.errors import UsageError, ValidationError
 
 if TYPE_CHECKING:
-    from unmetneed.anonymise import Anonymised, AnonymiseOptions
-    from unmetneed.audit_tables import Structure
-    from unmetneed.compare import CompareOptions, Comparison
-    from unmetneed.config import RunConfig
     from unmetneed.disclosure.audit import Audit
-    from unmetneed.gap import GapOptions, GapResult
-    from unmetneed.load import InputOptions, Loaded
-    from unmetneed.pipeline import RunResult
-    from unmetneed.runlog import RunLog
-    from unmetneed.suppress import Suppressed, SuppressOptions
+    from unmetneed.disclosure.audit_tables import Structure
+    from unmetneed.disclosure.suppress import Suppressed, SuppressOptions
+    from unmetneed.extract.anonymise import Anonymised, AnonymiseOptions
+    from unmetneed.inputs.load import InputOptions, Loaded
+    from unmetneed.runs.config import RunConfig
+    from unmetneed.runs.pipeline import RunResult
+    from unmetneed.runs.runlog import RunLog
+    from unmetneed.tables.compare import CompareOptions, Comparison
+    from unmetneed.tables.gap import GapOptions, GapResult
 
 __all__ = [
     "AnonymiseOptions",
@@ -69,10 +69,10 @@ __all__ = [
 
 # The options classes, imported when first asked for (a command pays only for its own).
 _OPTIONS = {
-    "AnonymiseOptions": "unmetneed.anonymise",
-    "CompareOptions": "unmetneed.compare",
-    "GapOptions": "unmetneed.gap",
-    "InputOptions": "unmetneed.load",
+    "AnonymiseOptions": "unmetneed.extract.anonymise",
+    "CompareOptions": "unmetneed.tables.compare",
+    "GapOptions": "unmetneed.tables.gap",
+    "InputOptions": "unmetneed.inputs.load",
 }
 
 
@@ -108,7 +108,7 @@ def gap(
     row, layout. ``release``: a folder of tables published earlier, protected together
     (``result.protected.record()`` adds this table once it is published).
     """
-    from unmetneed import gap as gap_module
+    from unmetneed.tables import gap as gap_module
 
     several = not isinstance(treatment, (str, Path, pd.DataFrame))
     items: list[Source] = (
@@ -147,9 +147,9 @@ def compare(
     ``remarks`` start with what reading the files noted. ``kind``: ``auto``,
     ``treatment`` or ``cohort`` (how to read files); ``columns``: ``NEW=OLD`` renames.
     """
-    from unmetneed import compare as compare_module
-    from unmetneed.compare_files import compare_files
-    from unmetneed.load import InputOptions
+    from unmetneed.inputs.load import InputOptions
+    from unmetneed.tables import compare as compare_module
+    from unmetneed.tables.compare_files import compare_files
 
     named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
     if all(isinstance(v, (str, Path)) for v in named.values()):
@@ -172,14 +172,14 @@ def suppress_table(
 ) -> Suppressed:
     """A long table of counts (dimension columns + ``count``) with its small counts, and
     enough others that none can be worked out, suppressed (``suppress.suppress_table``)."""
-    from unmetneed.suppress import SuppressOptions, suppress_table
+    from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
 
     opts = options or SuppressOptions()
     if isinstance(table, pd.DataFrame):
         return suppress_table(table, opts, release=release)
-    from unmetneed.load import InputOptions
-    from unmetneed.readers import read_input
-    from unmetneed.write import sha256_file
+    from unmetneed.inputs.load import InputOptions
+    from unmetneed.inputs.readers import read_input
+    from unmetneed.outputs.write import sha256_file
 
     how = reading or InputOptions()
     frame, _ = read_input(Path(table), how.sheet, how.header_row, how.last_row)
@@ -202,7 +202,7 @@ def audit(
     ``suppress_table``) before writing them. ``structure``: how a file written elsewhere
     adds up (``audit_tables.Structure``), for a file without the tool's metadata.
     """
-    from unmetneed.audit_tables import audit_tables
+    from unmetneed.disclosure.audit_tables import audit_tables
 
     return audit_tables(tables, release=release, width=width, structure=structure)
 
@@ -216,7 +216,7 @@ def anonymise(
 ) -> Anonymised:
     """A k-anonymised treatment extract from record-level data (identifiers dropped,
     codes collapsed; every quasi-identifier group K or more rows) and what it cost."""
-    from unmetneed.anonymise import anonymise as run_anonymise
+    from unmetneed.extract.anonymise import anonymise as run_anonymise
 
     frame, path = _records(records, columns, sheet)
     return run_anonymise(frame, options, path=path)
@@ -230,7 +230,7 @@ def anonymise_plan(
     sheet: str | None = None,
 ) -> pd.DataFrame:
     """What each alternative collapsing would lose (one row per plan), writing nothing."""
-    from unmetneed.anonymise import plan
+    from unmetneed.extract.anonymise import plan
 
     frame, path = _records(records, columns, sheet)
     return plan(frame, options, path=path)
@@ -246,9 +246,9 @@ def run(
     """The quarterly job of a TOML config (a path, or a parsed ``RunConfig``): every
     table built, protected together and written atomically into ``out_dir`` (default: the
     config's), with its manifest. ``log``: where progress goes (default: nowhere)."""
-    from unmetneed.config import RunConfig, read_config
-    from unmetneed.pipeline import run as run_job
-    from unmetneed.runlog import RunLog
+    from unmetneed.runs.config import RunConfig, read_config
+    from unmetneed.runs.pipeline import run as run_job
+    from unmetneed.runs.runlog import RunLog
 
     parsed = config if isinstance(config, RunConfig) else read_config(config)
     dest = Path(out_dir) if out_dir is not None else None
@@ -260,12 +260,12 @@ def run(
 
 def _frame_input(obj: Source, kind: str, substance: str | None = None) -> Loaded:
     """A DataFrame as a validated input of ``kind`` (a path is loaded as a file)."""
-    from unmetneed.load import Loaded, load
+    from unmetneed.inputs.load import Loaded, load
 
     if not isinstance(obj, pd.DataFrame):
         return load(obj, kind, substance=substance)
-    from unmetneed.load import check_frame, rounding_by_area, type_frame
-    from unmetneed.schemas import contract
+    from unmetneed.inputs.load import check_frame, rounding_by_area, type_frame
+    from unmetneed.inputs.schemas import contract
 
     c = contract(kind)
     frame = obj if substance is None or "substance" in obj else obj.assign(substance=substance)
@@ -284,7 +284,7 @@ def _has_count(obj: Source) -> bool:
     """True for a counts input (a ``count`` column)."""
     if isinstance(obj, pd.DataFrame):
         return "count" in obj
-    from unmetneed.readers import read_header
+    from unmetneed.inputs.readers import read_header
 
     return "count" in read_header(Path(obj))
 
@@ -296,7 +296,7 @@ def _cohort_kind(obj: Source, kind: str) -> str:
         return kind
     if kind != "auto":
         raise UsageError(f"--kind {kind!r}: use auto, treatment or cohort")
-    from unmetneed.compare import _kind
+    from unmetneed.tables.compare import _kind
 
     return _kind(obj) if isinstance(obj, pd.DataFrame) else "cohort"
 
@@ -312,7 +312,7 @@ def _records(
     records: Source, columns: Mapping[str, str] | None, sheet: str | None
 ) -> tuple[pd.DataFrame, Path]:
     """Record-level rows with ``NEW=OLD`` renames applied, and where they came from."""
-    from unmetneed.anonymise import read_records
+    from unmetneed.extract.anonymise import read_records
 
     if isinstance(records, pd.DataFrame):
         if columns:

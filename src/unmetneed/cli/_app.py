@@ -32,7 +32,7 @@ def guarded(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from unmetneed import report
+        from unmetneed.cli import render as report
 
         try:
             result = fn(*args, **kwargs)
@@ -110,7 +110,7 @@ ZerosDisclosive = typer.Option(
 def release_note(release: Any) -> None:
     """Say on stderr, once, that a table without ``--release`` is protected on its own."""
     if release is None:
-        from unmetneed import report
+        from unmetneed.cli import render as report
         from unmetneed.disclosure.publish import say_alone
 
         say_alone(report.info)
@@ -146,7 +146,7 @@ def reading(
 ) -> dict[str, Any]:
     """``--layout``, ``--sheet``, ``--header-row`` and ``--last-row`` as an
     ``InputOptions`` per input."""
-    from unmetneed.load import InputOptions, per_input
+    from unmetneed.inputs.load import InputOptions, per_input
 
     layouts = per_input(layout, inputs, "--layout")
     sheets = per_input(sheet, inputs, "--sheet")

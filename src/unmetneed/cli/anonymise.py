@@ -10,7 +10,7 @@ import typer
 from unmetneed.cli._app import app, guarded
 
 if TYPE_CHECKING:
-    from unmetneed.anonymise import Anonymised, AnonymiseOptions, Method
+    from unmetneed.extract.anonymise import Anonymised, AnonymiseOptions, Method
 
 Columns = Annotated[
     list[str] | None,
@@ -68,12 +68,12 @@ def anonymise(
 
     Example: unmetneed anonymise data/sample/raw_records.csv --k 3 --out extract.parquet
     """
-    from unmetneed import report
-    from unmetneed.anonymise import AnonymiseOptions
     from unmetneed.api import anonymise as run
+    from unmetneed.cli import render as report
     from unmetneed.errors import UsageError, ValidationError
-    from unmetneed.load import parse_column_mapping
-    from unmetneed.write import check_out_path, write_table
+    from unmetneed.extract.anonymise import AnonymiseOptions
+    from unmetneed.inputs.load import parse_column_mapping
+    from unmetneed.outputs.write import check_out_path, write_table
 
     if plan and out is not None:
         raise UsageError("--plan compares collapsings and writes no extract: drop --out")
@@ -103,7 +103,7 @@ def anonymise(
         result = run(records, options, columns=columns, sheet=sheet)
     except ValidationError as exc:
         if failures_out is not None:
-            from unmetneed.write import write_failures
+            from unmetneed.outputs.write import write_failures
 
             write_failures(exc.failures, failures_out)
         raise
@@ -122,9 +122,9 @@ def _plan(
     report_path: Path | None,
 ) -> None:
     """Print (and with --report write) what each alternative collapsing would lose."""
-    from unmetneed import report
     from unmetneed.api import anonymise_plan
-    from unmetneed.write import write_table
+    from unmetneed.cli import render as report
+    from unmetneed.outputs.write import write_table
 
     table = anonymise_plan(path, options, columns=columns, sheet=sheet)
     report.show_frame(table.drop(columns="description"), title=f"{path}: k={options.k}, by plan")
@@ -154,7 +154,7 @@ def _method(value: str) -> Method:
 
 def _show(result: Anonymised, out: Path, report_path: Path | None) -> None:
     """The summary, then the groups losing the largest share, with remarks."""
-    from unmetneed import report as rep
+    from unmetneed.cli import render as rep
 
     rep.show_summary(f"{out}: k-anonymised extract", list(result.loss.facts))
     groups = result.loss.by_group

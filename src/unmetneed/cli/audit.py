@@ -49,9 +49,9 @@ def audit(
 
     Example: unmetneed audit protected.csv
     """
-    from unmetneed import report
     from unmetneed.api import audit as run_audit
-    from unmetneed.audit_tables import Structure
+    from unmetneed.cli import render as report
+    from unmetneed.disclosure.audit_tables import Structure
     from unmetneed.errors import DisclosureError
 
     given = Structure(total_row, total_label, tuple(hierarchy or ()), k)
@@ -88,7 +88,7 @@ def _explain(release: Path | None) -> None:
     """Print why each suppressed cell of the release is hidden (restricted)."""
     import json
 
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.disclosure.explain import explain_register
     from unmetneed.disclosure.register import REGISTER
     from unmetneed.errors import InputError, UsageError

@@ -47,7 +47,7 @@ def chart(
     Example: unmetneed chart out/quarterly/publish/gap.parquet --kind caterpillar \
 --substance opiate_crack --out out/gap.svg
     """
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.disclosure.audit import read_written
     from unmetneed.errors import UsageError
     from unmetneed.outputs.charts import SUFFIXES, draw, save

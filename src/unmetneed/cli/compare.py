@@ -23,7 +23,7 @@ from unmetneed.cli._app import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from unmetneed.compare import Comparison
+    from unmetneed.tables.compare import Comparison
 
 Cohorts = Annotated[
     list[str],
@@ -129,12 +129,12 @@ def compare(
 --cohort OOTU=data/sample/cohort_ootu.csv --by disability --by housing \
 --within area --within substance_cohort
     """
-    from unmetneed import report
     from unmetneed.api import compare as compare_cohorts
-    from unmetneed.compare import CompareOptions, parse_cohort_specs
+    from unmetneed.cli import render as report
     from unmetneed.errors import UsageError
-    from unmetneed.load import parse_column_mapping
-    from unmetneed.write import check_out_path
+    from unmetneed.inputs.load import parse_column_mapping
+    from unmetneed.outputs.write import check_out_path
+    from unmetneed.tables.compare import CompareOptions, parse_cohort_specs
 
     if k < 0:
         raise UsageError(f"--k {k}: use 0 or more (0 turns suppression off)")
@@ -161,7 +161,7 @@ def compare(
     )
     if age_bands is not None and not options.age_bands:
         raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
-    from unmetneed.load import InputOptions
+    from unmetneed.inputs.load import InputOptions
 
     result = compare_cohorts(
         _cohorts(parse_cohort_specs(cohort)),
@@ -204,9 +204,9 @@ def _write_table1(
     result: Comparison, target: Path, of: Path, digits: int, remarks: list[str]
 ) -> None:
     """Write the Table 1 view (``[c]`` in suppressed cells), then say so on stderr."""
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.outputs.table1 import table1
-    from unmetneed.write import write_table
+    from unmetneed.outputs.write import write_table
 
     view = table1(result.table, digits).shown()
     meta = {"table": "compare_table1", "view_of": of.name, "remarks": remarks}
@@ -216,7 +216,7 @@ def _write_table1(
 
 def _show_table1(result: Comparison, remarks: list[str], digits: int) -> None:
     """Print the Table 1 view (``*`` where suppressed, as every terminal table)."""
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.outputs.table1 import table1
 
     view = table1(result.table, digits)
@@ -231,9 +231,9 @@ def _write(
     result: Comparison, target: Path, wide_target: Path | None, cells: str, remarks: list[str]
 ) -> None:
     """Write the tidy table (and the wide view beside it), then say so on stderr."""
-    from unmetneed import report
-    from unmetneed.compare import wide
-    from unmetneed.write import write_table
+    from unmetneed.cli import render as report
+    from unmetneed.outputs.write import write_table
+    from unmetneed.tables.compare import wide
 
     meta = {**result.meta(), "remarks": remarks}
     if wide_target is not None:
@@ -256,7 +256,7 @@ def _write(
 
 def _show(result: Comparison, remarks: list[str], *, wide: bool, cells: str) -> None:
     """Print the tidy table, or the wide view, with numbered remarks under it."""
-    from unmetneed import report
+    from unmetneed.cli import render as report
 
     title = "Cohort comparison: " + " vs ".join(result.cohorts)
     if wide:
@@ -267,7 +267,7 @@ def _show(result: Comparison, remarks: list[str], *, wide: bool, cells: str) -> 
 
 
 def _pct(value: Any, suppressed: bool, digits: int = 1) -> str:
-    from unmetneed import report
+    from unmetneed.cli import render as report
 
     shown = None if _is_na(value) else float(value)
     return report.cell(shown, digits=digits, suppressed=suppressed)
@@ -281,7 +281,7 @@ def _is_na(value: Any) -> bool:
 
 def _tidy_rows(result: Comparison) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, formatted rows and right-aligned headers of the tidy view."""
-    from unmetneed import report
+    from unmetneed.cli import render as report
 
     t = result.table
     two = len(result.cohorts) >= 2
@@ -343,8 +343,8 @@ def _wide_rows(result: Comparison, cells: str) -> tuple[list[str], list[list[str
 
     Percentages to whole numbers, as published; a blank cell of a suppressed value is ``*``.
     """
-    from unmetneed import report
-    from unmetneed.compare import wide, wide_suppressed
+    from unmetneed.cli import render as report
+    from unmetneed.tables.compare import wide, wide_suppressed
 
     view: pd.DataFrame = wide(result, cells)
     hidden = wide_suppressed(result).to_numpy(dtype=bool)

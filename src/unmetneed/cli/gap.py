@@ -148,10 +148,12 @@ def gap(
     Example: unmetneed gap --treatment data/sample/extract.csv \\
     --prevalence data/sample/prevalence.csv --total "All areas"
     """
-    from unmetneed import report
     from unmetneed.api import gap as compute
+    from unmetneed.cli import render as report
     from unmetneed.errors import ValidationError
-    from unmetneed.gap import (
+    from unmetneed.inputs.load import parse_column_mapping
+    from unmetneed.outputs.write import check_out_path, write_table
+    from unmetneed.tables.gap import (
         GapOptions,
         fingertips_table,
         normalise_periods,
@@ -159,14 +161,12 @@ def gap(
         period_notes,
         route_columns,
     )
-    from unmetneed.load import parse_column_mapping
-    from unmetneed.write import check_out_path, write_table
 
     if out is not None:
         check_out_path(out)
     if out_layout not in ("tidy", "fingertips"):
         from unmetneed.errors import UsageError
-        from unmetneed.layouts import did_you_mean
+        from unmetneed.inputs.layouts import did_you_mean
 
         raise UsageError(
             f"--out-layout {out_layout!r}: {did_you_mean(out_layout, ('tidy', 'fingertips'))}"
@@ -205,7 +205,7 @@ def gap(
         )
     except ValidationError as exc:
         if failures_out is not None:
-            from unmetneed.write import write_failures
+            from unmetneed.outputs.write import write_failures
 
             write_failures(exc.failures, failures_out)
         raise
@@ -262,7 +262,7 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
     """The table's rows as terminal cells: intervals as ``78.2 (72.5-83.4)``, ``*`` where
     suppressed, a count known only within bounds as ``35-39``.
     """
-    from unmetneed.report import SUPPRESSED, cell
+    from unmetneed.cli.render import SUPPRESSED, cell
 
     rows = []
     for r in table.itertuples(index=False):  # display only: one rich row per table row
@@ -308,7 +308,7 @@ def _float(value: object) -> float | None:
 
 def _interval(point: object, lower: object, upper: object, digits: int = 1) -> str:
     """``78.2 (72.5-83.4)``; the point alone without bounds; the bounds alone without it."""
-    from unmetneed.report import cell
+    from unmetneed.cli.render import cell
 
     shown = cell(_float(point), digits=digits)
     if _missing(lower) or _missing(upper):

@@ -34,7 +34,7 @@ def run(
     Example: unmetneed run data/sample/quarterly.toml --out-dir out/quarterly
     """
     from unmetneed.api import run as run_job
-    from unmetneed.runlog import RunLog
+    from unmetneed.runs.runlog import RunLog
 
     log = RunLog(quiet=quiet, as_json=log_json)
     result = run_job(config, period=period, out_dir=out_dir, log=log)

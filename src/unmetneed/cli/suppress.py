@@ -58,12 +58,12 @@ def suppress(
 
     Example: unmetneed suppress data/sample/counts_by_area.csv --k 3 --total-row --out protected.csv
     """
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.disclosure import Policy
+    from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
     from unmetneed.errors import ValidationError
-    from unmetneed.readers import read_input
-    from unmetneed.suppress import SuppressOptions, suppress_table
-    from unmetneed.write import check_out_path, sha256_file, write_table
+    from unmetneed.inputs.readers import read_input
+    from unmetneed.outputs.write import check_out_path, sha256_file, write_table
 
     if out is not None:
         out = check_out_path(out)
@@ -100,7 +100,7 @@ def _save_failures(exc: Exception, path: Path | None) -> None:
     """Every failure to ``path`` as CSV when asked (``--failures-out``)."""
     if path is not None:
         from unmetneed.errors import ValidationError
-        from unmetneed.write import write_failures
+        from unmetneed.outputs.write import write_failures
 
         assert isinstance(exc, ValidationError)
         write_failures(exc.failures, path)

@@ -37,10 +37,10 @@ def validate(
 
     Example: unmetneed validate data/sample/extract.csv --kind treatment
     """
-    from unmetneed import report
+    from unmetneed.cli import render as report
     from unmetneed.errors import ValidationError
-    from unmetneed.load import load, parse_column_mapping
-    from unmetneed.summary import summarise
+    from unmetneed.inputs.load import load, parse_column_mapping
+    from unmetneed.inputs.summary import summarise
 
     mapping = parse_column_mapping(column)
     try:
@@ -56,7 +56,7 @@ def validate(
         )
     except ValidationError as exc:
         if failures_out is not None:
-            from unmetneed.write import write_failures
+            from unmetneed.outputs.write import write_failures
 
             write_failures(exc.failures, failures_out)
         raise

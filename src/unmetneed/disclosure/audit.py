@@ -385,7 +385,7 @@ def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
     from pathlib import Path
 
     from unmetneed.errors import InputError
-    from unmetneed.write import read_meta
+    from unmetneed.outputs.write import read_meta
 
     out: list[Written] = []
     names: set[str] = set()

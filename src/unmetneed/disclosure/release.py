@@ -186,7 +186,7 @@ def separate(
 
 
 def _drug_groups() -> tuple[str, ...]:
-    from unmetneed.codes import code_list
+    from unmetneed.inputs.codes import code_list
 
     return (*code_list("drug_group").codes, NOT_STATED)
 
@@ -244,7 +244,7 @@ def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
         return np.full(len(frame), NOT_STATED, dtype=object)
     if variable in ("area", "period"):
         return frame[variable].astype("string").fillna(NOT_STATED).to_numpy(object)
-    from unmetneed.variables import code_variable
+    from unmetneed.inputs.variables import code_variable
 
     coded = code_variable(frame, variable)
     result: np.ndarray = np.asarray(coded.categories, dtype=object)[coded.codes]

@@ -332,7 +332,7 @@ def save(chart: Chart, path: Path) -> Path:
     """Write ``chart`` as SVG, PNG (alt text in its metadata) or a one-chart HTML page."""
     import matplotlib
 
-    from unmetneed.write import atomic_path
+    from unmetneed.outputs.write import atomic_path
 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

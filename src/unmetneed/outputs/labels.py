@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from unmetneed.codes import schema_dir
+from unmetneed.inputs.codes import schema_dir
 
 CONFIDENTIAL = "[c]"
 NOT_AVAILABLE = "[x]"

@@ -128,7 +128,7 @@ def render(items: Sequence[Published], cover: Cover) -> str:
 
 def publish_report(path: Path, items: Sequence[Published], cover: Cover) -> Path:
     """Write the report to ``path`` (atomically)."""
-    from unmetneed.write import atomic_path
+    from unmetneed.outputs.write import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(render(items, cover), encoding="utf-8")

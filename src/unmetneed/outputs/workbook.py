@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.config import Publication
 from unmetneed.disclosure.model import Policy
 from unmetneed.outputs.labels import (
     CONFIDENTIAL,
@@ -30,6 +29,7 @@ from unmetneed.outputs.labels import (
     hidden_cells,
     p_text,
 )
+from unmetneed.runs.config import Publication
 
 FIXED_DATE = datetime(2000, 1, 1)  # document properties: the same on every rerun
 COUNT_FORMAT = "#,##0"
@@ -53,7 +53,7 @@ _BOUND_TEXT = {"=": "equals", "<=": "at most"}  # p_value_bound in words (GSS: n
 @dataclass(frozen=True)
 class Cover:
     """What the cover sheet says (title, source and contact default to the run config's
-    ``[output]`` defaults, :class:`unmetneed.config.Publication`)."""
+    ``[output]`` defaults, :class:`unmetneed.runs.config.Publication`)."""
 
     title: str = Publication.title
     source: str = Publication.source

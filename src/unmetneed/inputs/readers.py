@@ -10,8 +10,8 @@
 
 A reader yields ``(batch, positions)``: ``positions`` None when the batch's rows are the
 file's rows in order from the first (row i is line i + 2), else each row's position
-(line - 2; rows left out between). ``unmetneed.stream`` validates and counts the batches
-whatever their format; ``unmetneed.load`` collects them into a frame.
+(line - 2; rows left out between). ``unmetneed.inputs.stream`` validates and counts the batches
+whatever their format; ``unmetneed.inputs.load`` collects them into a frame.
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def _arrow(column: pd.Series) -> pa.Array:
     try:
         array = pa.array(column, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        from unmetneed.validate import show
+        from unmetneed.inputs.validate import show
 
         labels, uniques = pd.factorize(column, use_na_sentinel=True)
         text = np.asarray([show(u) for u in uniques] + [None], dtype=object)

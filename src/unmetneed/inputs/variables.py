@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.errors import UsageError
-from unmetneed.schemas import contract
+from unmetneed.inputs.codes import NOT_STATED, code_list
+from unmetneed.inputs.schemas import contract
 
 __all__ = [
     "FLAG_CATEGORIES",
@@ -200,7 +200,7 @@ def _flag_codes(values: pd.Series) -> np.ndarray:
 
 def _flags_from_text(values: pd.Series) -> pd.Series:
     """A column of flag spellings (``yes``, ``false``, blank...) as booleans."""
-    from unmetneed.codes import code_list, normalise
+    from unmetneed.inputs.codes import code_list, normalise
 
     mapped, bad = normalise(values.astype("string"), code_list("flag"))
     if bad.any():

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import NOT_STATED, code_list
 from unmetneed.disclosure.model import Cells
 from unmetneed.disclosure.release import (
     ABSENT_COLUMN,
@@ -28,9 +27,10 @@ from unmetneed.disclosure.release import (
     dgc_codes,
     dgc_set,
 )
+from unmetneed.inputs.codes import NOT_STATED, code_list
 
 if TYPE_CHECKING:
-    from unmetneed.compare import AgeBands, CompareBuild
+    from unmetneed.tables.compare import AgeBands, CompareBuild
 
 Where = dict[str, set[str]]
 
@@ -38,7 +38,7 @@ Where = dict[str, set[str]]
 @cache
 def cohort_dgc(category: str) -> tuple[str, ...]:
     """The drug_group x crack codes of a substance cohort (or ``not_stated``)."""
-    from unmetneed.variables import SUBSTANCE_COHORTS, derive_substance_cohort
+    from unmetneed.inputs.variables import SUBSTANCE_COHORTS, derive_substance_cohort
 
     code = SUBSTANCE_COHORTS.index(category) if category in SUBSTANCE_COHORTS else -1
 

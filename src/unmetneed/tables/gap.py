@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import NOT_STATED, code_list, parse_period, period_start
 from unmetneed.counting import count, groups_of
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.errors import Failure, Remarks, UsageError, ValidationError
-from unmetneed.stream import PEOPLE
-from unmetneed.variables import column_codes, substance_masks
+from unmetneed.inputs.codes import NOT_STATED, code_list, parse_period, period_start
+from unmetneed.inputs.stream import PEOPLE
+from unmetneed.inputs.variables import column_codes, substance_masks
 
 SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
 COLUMNS = (
@@ -180,7 +180,7 @@ class GapResult:
     protected: Any = None  # the release protection (``disclosure.publish.Protected``)
 
     def meta(self) -> dict[str, Any]:
-        """Metadata to write with the table (see ``unmetneed.write.write_table``)."""
+        """Metadata to write with the table (see ``unmetneed.outputs.write.write_table``)."""
         return {
             "table": "gap",
             "disclosure": self.disclosure,
@@ -234,7 +234,7 @@ def compute(
 ) -> GapResult:
     """The protected gap table for a loaded treatment input and prevalence input.
 
-    ``treatment``: a :class:`unmetneed.load.Loaded` (or typed frame) of kind ``treatment``
+    ``treatment``: a :class:`unmetneed.inputs.load.Loaded` (or typed frame) of kind ``treatment``
     (records) or ``counts`` (a ``count`` column). ``prevalence``: a ``Loaded`` (or typed
     frame) of kind ``prevalence``. Neither is modified. ``population``: a name for the
     people of the treatment input (default: a fingerprint of its people); ``release``: a
@@ -293,7 +293,7 @@ class GapBuild:
         ``in_treatment`` cell and substance part counts of population ``pop``. A counts
         input is tied to people only where its counts are exact, by drug_group and crack.
         """
-        from unmetneed.gap_cells import gap_piece
+        from unmetneed.tables.gap_cells import gap_piece
 
         return gap_piece(self, pop, name)
 
@@ -410,13 +410,13 @@ def compute_files(
     local authority's); a ``count`` column, or a counts layout such as NDTMS ViewIt, makes a
     file a counts file. A prevalence file without a ``substance`` column takes the one
     substance of its layout or of ``options.substances``. ``reading``: per input
-    (``treatment``, ``prevalence``) a :class:`unmetneed.load.InputOptions` (layout, sheet,
+    (``treatment``, ``prevalence``) a :class:`unmetneed.inputs.load.InputOptions` (layout, sheet,
     header row).
     """
     from functools import partial
 
-    from unmetneed.load import InputOptions, load, streamed_or_whole
-    from unmetneed.stream import collapse
+    from unmetneed.inputs.load import InputOptions, load, streamed_or_whole
+    from unmetneed.inputs.stream import collapse
 
     opts = options or GapOptions()
     paths = [Path(treatment)] if isinstance(treatment, (str, Path)) else list(map(Path, treatment))
@@ -467,8 +467,8 @@ def compute_files(
 
 def _layout_of(path: Path, columns: Mapping[str, str] | None, how: Any) -> Any:
     """The published layout ``path`` is read as (None: its own column names)."""
-    from unmetneed import layouts
-    from unmetneed.readers import read_header
+    from unmetneed.inputs import layouts
+    from unmetneed.inputs.readers import read_header
 
     if columns and how.layout is None:
         return None
@@ -516,7 +516,7 @@ def _together(loaded: list[Any]) -> Any:
     """Several treatment inputs as one: their rows stacked, each keeping its rounding, and
     refused where two files count the same area and period (they would be counted twice).
     """
-    from unmetneed.load import Loaded
+    from unmetneed.inputs.load import Loaded
 
     kinds = {item.kind for item in loaded}
     if len(kinds) > 1:
@@ -565,7 +565,7 @@ def _people_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         return frame
     if frame.get("count_suppressed", pd.Series(False, index=frame.index)).any():
         return frame
-    from unmetneed.load import rounded_to
+    from unmetneed.inputs.load import rounded_to
 
     if "count_rounding" in frame and bool((frame["count_rounding"] > 0).any()):
         return frame
@@ -583,7 +583,7 @@ def _as_input(obj: Any, kind: str, opts: GapOptions | None = None) -> _Input:
     ``substance`` column takes the one substance of the options).
     """
     if isinstance(obj, pd.DataFrame):
-        from unmetneed.load import rounded_to
+        from unmetneed.inputs.load import rounded_to
 
         one = _Input(obj, kind, kind, [], rounded_to(obj) if kind == "counts" else None)
     else:
@@ -616,7 +616,7 @@ def normalise_substances(values: list[str] | None) -> tuple[str, ...]:
     for value in values or []:
         code = codes.lookup(value)
         if not isinstance(code, str):
-            from unmetneed.layouts import did_you_mean
+            from unmetneed.inputs.layouts import did_you_mean
 
             raise UsageError(f"--substance {value!r}: {did_you_mean(value, SUBSTANCES)}")
         out += [code] if code not in out else []
@@ -661,7 +661,7 @@ def route_columns(
     that has a column ``OLD`` (names compared as the loader does), so ``area=Area_Data``
     and ``area=Local_Authority`` can both be given; a usage error if neither file has it.
     """
-    from unmetneed.codes import key
+    from unmetneed.inputs.codes import key
 
     paths = [treatment] if isinstance(treatment, (str, Path)) else list(treatment)
     _require_files(*paths, prevalence)
@@ -673,7 +673,7 @@ def route_columns(
     for new, old in pairs:
         in_t, in_p = key(old) in t_keys, key(old) in p_keys
         if not (in_t or in_p):
-            from unmetneed.layouts import did_you_mean
+            from unmetneed.inputs.layouts import did_you_mean
 
             close = did_you_mean(old, [*t_cols, *p_cols], "the columns are").split("? ")[0]
             hint = f"{close}? " if close.startswith("did you mean") else ""
@@ -691,7 +691,7 @@ def route_columns(
 
 def _require_files(*paths: Path | str) -> None:
     """An input error for the first path that is not a readable file."""
-    from unmetneed.readers import read_table
+    from unmetneed.inputs.readers import read_table
 
     for path in map(Path, paths):
         if not path.is_file():
@@ -700,7 +700,7 @@ def _require_files(*paths: Path | str) -> None:
 
 def _header(path: Path, columns: Mapping[str, str] | None, how: Any = None) -> set[str]:
     """The contract names of a file's columns after ``NEW=OLD`` renames (header only)."""
-    from unmetneed.codes import key
+    from unmetneed.inputs.codes import key
 
     names = _raw_columns(path, how)
     renamed = {old: new for new, old in (columns or {}).items()}
@@ -710,7 +710,7 @@ def _header(path: Path, columns: Mapping[str, str] | None, how: Any = None) -> s
 
 def _raw_columns(path: Path, how: Any = None) -> list[str]:
     """A file's column names, reading only its header where the format allows."""
-    from unmetneed.readers import read_header
+    from unmetneed.inputs.readers import read_header
 
     if not path.is_file():
         return []  # the loader says what is wrong with the path
@@ -762,7 +762,7 @@ def _drop_margins(treat: _Input, remarks: Remarks) -> pd.DataFrame:
     frame = treat.frame
     if treat.kind != "counts":
         return frame
-    from unmetneed.codes import key, map_distinct
+    from unmetneed.inputs.codes import key, map_distinct
 
     dims = [str(c) for c in frame.columns if c not in NOT_DIMENSIONS and _is_dimension(frame[c])]
     is_total = {
@@ -798,7 +798,7 @@ def _is_dimension(column: pd.Series) -> bool:
     measure (numbers, e.g. ViewIt's counts by ethnicity beside the count)."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return False
-    from unmetneed.codes import key, not_stated_keys
+    from unmetneed.inputs.codes import key, not_stated_keys
 
     values = pd.Series(pd.unique(column.astype(object).dropna()), dtype=object)
     text = values.astype(str).str.replace(",", "", regex=False).str.strip()

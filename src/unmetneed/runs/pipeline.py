@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from unmetneed.codes import map_distinct, parse_period
-from unmetneed.config import InputSpec, RunConfig
 from unmetneed.errors import InputsError, UnmetneedError, UsageError
-from unmetneed.runlog import RunLog
-from unmetneed.write import atomic_dir, sha256_file, write_table
+from unmetneed.inputs.codes import map_distinct, parse_period
+from unmetneed.outputs.write import atomic_dir, sha256_file, write_table
+from unmetneed.runs.config import InputSpec, RunConfig
+from unmetneed.runs.runlog import RunLog
 
 if TYPE_CHECKING:
-    from unmetneed.compare import CompareBuild, Comparison
-    from unmetneed.config import CompareSpec
     from unmetneed.disclosure.model import Policy
-    from unmetneed.gap import GapBuild, GapResult
+    from unmetneed.runs.config import CompareSpec
+    from unmetneed.tables.compare import CompareBuild, Comparison
+    from unmetneed.tables.gap import GapBuild, GapResult
 
 MANIFEST = "manifest.json"
 RUNLOG = "runlog.json"
@@ -90,12 +90,12 @@ def resolve_period(config: RunConfig, period: str | None) -> str:
 def _read(spec: InputSpec) -> tuple[Any, int]:
     """Load one input by kind; record files are read raw and prepared (validated)."""
     if spec.kind == "records":
-        from unmetneed.anonymise import prepare, read_records
+        from unmetneed.extract.anonymise import prepare, read_records
 
         raw, path = read_records(spec.path, columns=spec.columns, sheet=spec.sheet)
         prepare(raw, path=path)  # raises ValidationError with every failure
         return raw, len(raw)
-    from unmetneed.load import load
+    from unmetneed.inputs.load import load
 
     loaded = load(
         spec.path,
@@ -148,7 +148,7 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
     """The k-anonymised extract of the period's records (or the given extract, as is)."""
     if config.extract is None:
         return None
-    from unmetneed.anonymise import anonymise
+    from unmetneed.extract.anonymise import anonymise
 
     source = inputs[config.extract.input]
     if source.spec.kind != "records":
@@ -194,7 +194,7 @@ def prepare_gap(
         return None
     from dataclasses import replace
 
-    from unmetneed.gap import prepare
+    from unmetneed.tables.gap import prepare
 
     spec = config.gap
     options = replace(spec.options, periods=(period,)).with_policy(policy)
@@ -225,7 +225,7 @@ def prepare_compares(
     ``policy`` (see ``compare.prepare``)."""
     if not config.compare:
         return []
-    from unmetneed.compare import prepare
+    from unmetneed.tables.compare import prepare
 
     builds = []
     for spec in config.compare:
@@ -316,7 +316,7 @@ def protect_tables(
         pieces.append(build.public(build.piece(f"compare-{spec.name}", pops, extra)))
     if not pieces:
         return [], [], []
-    from unmetneed.stream import PEOPLE
+    from unmetneed.inputs.stream import PEOPLE
 
     release, protection = protect_pieces(pieces, people.frames, policy, earlier, weight=PEOPLE)
     own = {p.name: sliced(release, protection, p.name) for p in pieces}

@@ -20,7 +20,7 @@ import pandas as pd
 from unmetneed.disclosure.release import Def, Piece, dgc_set
 
 if TYPE_CHECKING:
-    from unmetneed.gap import GapBuild
+    from unmetneed.tables.gap import GapBuild
 
 
 @cache
@@ -30,7 +30,7 @@ def substance_dgc(substance: str) -> tuple[str, ...]:
     >>> substance_dgc("opiate")
     ('opiate|yes', 'opiate|no', 'opiate|not_stated')
     """
-    from unmetneed.variables import substance_masks
+    from unmetneed.inputs.variables import substance_masks
 
     return dgc_set(lambda f: substance_masks(f, (substance,))[substance])
 
@@ -38,7 +38,7 @@ def substance_dgc(substance: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def part_dgc() -> tuple[tuple[str, ...], ...]:
     """The codes of the three substance parts: onc, oac, cno (see ``gap._substance_parts``)."""
-    from unmetneed.variables import substance_masks
+    from unmetneed.inputs.variables import substance_masks
 
     def part(i: int) -> tuple[str, ...]:
         def rule(frame: pd.DataFrame) -> np.ndarray:

@@ -52,7 +52,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from unmetneed.codes import (
+from unmetneed.counting import row_groups
+from unmetneed.errors import Failure, UsageError, ValidationError
+from unmetneed.inputs.codes import (
     NOT_STATED,
     code_list,
     identifier_columns,
@@ -62,11 +64,9 @@ from unmetneed.codes import (
     parse_period,
     schema_dir,
 )
-from unmetneed.counting import row_groups
-from unmetneed.errors import Failure, UsageError, ValidationError
-from unmetneed.load import HEADER_LINES, check_frame, rename_columns, type_frame
-from unmetneed.readers import read_table
-from unmetneed.schemas import contract
+from unmetneed.inputs.load import HEADER_LINES, check_frame, rename_columns, type_frame
+from unmetneed.inputs.readers import read_table
+from unmetneed.inputs.schemas import contract
 
 DEFAULT_QUASI = ("area", "age_band", "sex", "ethnicity", "sexuality", "religion", "nationality")
 DOB_NAMES = frozenset({"date_of_birth", "dob", "birth_date", "birthdate"})

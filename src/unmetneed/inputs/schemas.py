@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from unmetneed.codes import CodeList, by_distinct, code_list, schema_dir, with_totals
+from unmetneed.inputs.codes import CodeList, by_distinct, code_list, schema_dir, with_totals
 
 if TYPE_CHECKING:  # pandera is imported where a schema is built: it costs 0.3 s to import
     import pandera.pandas as pa

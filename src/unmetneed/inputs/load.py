@@ -6,9 +6,9 @@ nullable booleans, counts as nullable integers) or raises :class:`ValidationErro
 failure collected, each naming the line a person sees in the file (header = line 1).
 
 Every format goes through one path: :func:`open_source` gives the file's reader
-(``unmetneed.readers``: Parquet and plain CSV in record batches, Excel, SPSS and CSV with
+(``unmetneed.inputs.readers``: Parquet and plain CSV in record batches, Excel, SPSS and CSV with
 titles or notes read whole, cut to the table and converted in slices), and ``stream.Scan``
-checks every batch with the one validator (``unmetneed.validate``: the contract's rules
+checks every batch with the one validator (``unmetneed.inputs.validate``: the contract's rules
 applied to each column's distinct values). ``load`` collects the batches into a frame;
 ``compare`` and ``gap`` count them without holding the rows.
 """
@@ -22,20 +22,20 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import key
 from unmetneed.errors import Failure, UsageError, ValidationError
-from unmetneed.readers import (
+from unmetneed.inputs.codes import key
+from unmetneed.inputs.readers import (
     CSV_SUFFIXES,
     NotPlainError,
     frame_reader,
 )
-from unmetneed.schemas import KINDS, Contract, contract
-from unmetneed.sources import RECORD_SUFFIXES as RECORD_SUFFIXES  # (re-exported for callers)
-from unmetneed.sources import InputOptions as InputOptions
-from unmetneed.sources import Loaded as Loaded
-from unmetneed.sources import Source
-from unmetneed.sources import column_failures as column_failures
-from unmetneed.sources import rename_columns as rename_columns
+from unmetneed.inputs.schemas import KINDS, Contract, contract
+from unmetneed.inputs.sources import RECORD_SUFFIXES as RECORD_SUFFIXES  # (re-exported for callers)
+from unmetneed.inputs.sources import InputOptions as InputOptions
+from unmetneed.inputs.sources import Loaded as Loaded
+from unmetneed.inputs.sources import Source
+from unmetneed.inputs.sources import column_failures as column_failures
+from unmetneed.inputs.sources import rename_columns as rename_columns
 
 HEADER_LINES = 1  # data row i (0-based) is line i + 2 in the file
 
@@ -61,7 +61,7 @@ def per_input(
     >>> per_input(["prevalence=phe-alcohol"], ("treatment", "prevalence"), "--layout")
     {'treatment': None, 'prevalence': 'phe-alcohol'}
     """
-    from unmetneed.layouts import did_you_mean
+    from unmetneed.inputs.layouts import did_you_mean
 
     out: dict[str, str | None] = dict.fromkeys(inputs)
     for value in values or []:
@@ -125,7 +125,7 @@ def load(
 
     ``columns`` maps contract names to the file's names (``{"estimate": "Alcohol_dependent"}``);
     ``substance`` fills a prevalence file's missing ``substance`` column. ``layout``: a
-    published layout's name (``unmetneed.layouts``), ``none`` for the file's own names, or
+    published layout's name (``unmetneed.inputs.layouts``), ``none`` for the file's own names, or
     None to recognise one by the header (only where no ``columns`` are given).
     ``header_row``: the header's line (1-based) where title rows sit above it.
     ``rounded_to``: a counts file's counts are rounded to this (5 or 10; 0: exact), as the
@@ -136,7 +136,7 @@ def load(
     one path every command reads through) and collected here into one typed frame.
     """
     if kind not in KINDS:
-        from unmetneed.layouts import did_you_mean
+        from unmetneed.inputs.layouts import did_you_mean
 
         raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, KINDS)}")
     how = InputOptions(layout, sheet, header_row, rounded_to, last_row)
@@ -152,7 +152,7 @@ def _load(
     whole: bool,
 ) -> Loaded:
     """``load`` with the file read in blocks where it can be (or ``whole``)."""
-    from unmetneed.stream import Scan, read_frame
+    from unmetneed.inputs.stream import Scan, read_frame
 
     c = contract(kind)
     scan = Scan(path, kind, columns, how=how, substance=substance, whole=whole, list_all=True)
@@ -212,7 +212,7 @@ def check_frame(
     """A frame of contract columns (index: each row's position, line - 2) checked as a file
     is (``stream.read_frame`` over its rows in record batches): normalised, notes and
     every failure."""
-    from unmetneed.stream import Scan, read_frame
+    from unmetneed.inputs.stream import Scan, read_frame
 
     source = Source(Path(path), {str(n): str(n) for n in frame.columns}, frame_reader(frame))
     scan = Scan(path, c.kind, source=source, list_all=True)

@@ -29,7 +29,7 @@ def schema_dir() -> Path:
     packaged = resources.files("unmetneed") / "_schemas"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "schemas"
+    return Path(__file__).resolve().parents[3] / "schemas"
 
 
 def key(value: object) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import (
+from unmetneed.inputs.codes import (
     by_distinct,
     code_list,
     key,
@@ -35,7 +35,7 @@ from unmetneed.codes import (
     parse_period,
     suppression_markers,
 )
-from unmetneed.schemas import GSS_PATTERN, ColumnSpec, Contract, column_checks
+from unmetneed.inputs.schemas import GSS_PATTERN, ColumnSpec, Contract, column_checks
 
 REQUIRED = "a value is required (it is blank or missing)"
 _LESS_THAN = re.compile(r"^<\s*(\d+)$")
@@ -133,7 +133,7 @@ def check_distinct(spec: ColumnSpec, values: np.ndarray) -> tuple[np.ndarray, np
 def frame_rule_failures(frame: pd.DataFrame, c: Contract) -> list[tuple[int, str, str]]:
     """Rows breaking a rule across columns (``lower`` above ``estimate``...): (row
     position, column, rule name), from the contract's frame checks."""
-    from unmetneed.schemas import frame_checks
+    from unmetneed.inputs.schemas import frame_checks
 
     out = []
     for check in frame_checks(c):

@@ -1,6 +1,6 @@
-"""Count a comparison from record files of any format in batches (``unmetneed.stream``).
+"""Count a comparison from record files of any format in batches (``unmetneed.inputs.stream``).
 
-``tally_files`` gives the :class:`unmetneed.compare.Tally` that ``compare.tally_frames``
+``tally_files`` gives the :class:`unmetneed.tables.compare.Tally` that ``compare.tally_frames``
 gives for the same rows, without holding them: per batch, each within column and variable
 becomes codes in its categories (``substance_cohort`` derived, age bands collapsed),
 people are counted per cohort x within-group and per group x category with
@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from unmetneed.codes import NOT_STATED, code_list
-from unmetneed.compare import (
+from unmetneed.errors import UsageError, ValidationError
+from unmetneed.inputs.codes import NOT_STATED, code_list
+from unmetneed.inputs.schemas import contract
+from unmetneed.inputs.stream import Batch, Counted, Counter, Registry, Scan
+from unmetneed.tables.compare import (
     COHORT_KINDS,
     FLAG_CATEGORIES,
     SUBSTANCE_COHORTS,
@@ -31,9 +34,6 @@ from unmetneed.compare import (
     substance_cohort_codes,
     unlabelled,
 )
-from unmetneed.errors import UsageError, ValidationError
-from unmetneed.schemas import contract
-from unmetneed.stream import Batch, Counted, Counter, Registry, Scan
 
 Codes = tuple[np.ndarray, int]  # codes (-1 missing) and how many codes there are
 
@@ -170,7 +170,7 @@ class _File:
         does: a treatment extract if it passes that contract, else a cohort file."""
         if kind != "auto":
             return self.count(self._scan(path, kind))
-        from unmetneed.sources import column_failures
+        from unmetneed.inputs.sources import column_failures
 
         treatment = self._scan(path, "treatment")
         as_cohort = [f"{path}: read as a cohort file (it is not a treatment extract)"]

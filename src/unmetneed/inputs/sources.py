@@ -1,6 +1,6 @@
 """An input file opened as a contract kind, before its rows are read: its published
 layout recognised and shaped, its columns renamed to the contract's, its reader chosen
-(``unmetneed.readers``: record batches where the file is plain, else read whole and cut to
+(``unmetneed.inputs.readers``: record batches where the file is plain, else read whole and cut to
 its table), and the notes and column failures of that step. ``stream.Scan`` reads rows
 from a :class:`Source`; ``load`` builds its typed frame on top.
 """
@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from unmetneed.codes import code_list, identifier_columns, key
 from unmetneed.errors import Failure, InputError, UsageError
-from unmetneed.readers import (
+from unmetneed.inputs.codes import code_list, identifier_columns, key
+from unmetneed.inputs.readers import (
     CSV_SUFFIXES,
     PARQUET_SUFFIXES,
     NotPlainError,
@@ -26,7 +26,7 @@ from unmetneed.readers import (
     read_input,
     record_reader,
 )
-from unmetneed.schemas import Contract, contract
+from unmetneed.inputs.schemas import Contract, contract
 
 RECORD_SUFFIXES = (*PARQUET_SUFFIXES, *CSV_SUFFIXES)  # formats read in blocks where plain
 
@@ -76,7 +76,7 @@ def rename_columns(
     for new, old in mapping.items():
         source = old if old in frame.columns else by_key.get(key(old))
         if source is None:
-            from unmetneed.layouts import did_you_mean
+            from unmetneed.inputs.layouts import did_you_mean
 
             raise UsageError(
                 f"{path}: --column {new}={old}: no column {old!r}; "
@@ -203,7 +203,7 @@ def _layout(
     headers: list[str], path: Path, layout: str | None, columns: Mapping[str, str] | None
 ) -> Any:
     """The published layout a file with these headers is read as (None: its own names)."""
-    from unmetneed import layouts
+    from unmetneed.inputs import layouts
 
     return layouts.resolve(layout, headers, path) if layout or not columns else None
 
@@ -221,7 +221,7 @@ def shape_input(
     are written against the file's own names); ``--layout NAME`` forces one. A layout of
     another kind (an estimates file given as treatment) is a usage error saying so.
     """
-    from unmetneed import layouts
+    from unmetneed.inputs import layouts
 
     chosen = _layout([str(c) for c in raw.columns], path, layout, columns)
     if chosen is None:

@@ -112,7 +112,7 @@ def _as_tidy(written: Written, path: Path) -> Written:
 def _meta(path: Path) -> Any:
     """A table's metadata, or None when it has none or it cannot be read (``gather`` then
     names the problem)."""
-    from unmetneed.write import read_meta
+    from unmetneed.outputs.write import read_meta
 
     try:
         return read_meta(path)
@@ -126,7 +126,7 @@ def _from_structure(path: Path, structure: Structure) -> Written:
     from unmetneed.disclosure.audit import piece_of
     from unmetneed.disclosure.model import Protection
     from unmetneed.disclosure.tables import LongSpec, from_long
-    from unmetneed.readers import read_table
+    from unmetneed.inputs.readers import read_table
 
     frame = read_table(path)
     if "count" not in frame:

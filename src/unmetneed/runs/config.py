@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unmetneed.anonymise import AnonymiseOptions
-from unmetneed.codes import code_list, parse_period
-from unmetneed.compare import CompareOptions
 from unmetneed.disclosure.model import Policy
 from unmetneed.errors import ConfigError, InputError
-from unmetneed.gap import GapOptions
+from unmetneed.extract.anonymise import AnonymiseOptions
+from unmetneed.inputs.codes import code_list, parse_period
+from unmetneed.tables.compare import CompareOptions
+from unmetneed.tables.gap import GapOptions
 
 INPUT_KINDS = ("treatment", "counts", "cohort", "prevalence", "records")
 FORMATS = ("parquet", "csv", "xlsx", "html")

@@ -1,11 +1,11 @@
 """Validate and count an input in record batches, whatever its format, never holding it whole.
 
 A national archive of quarterly extracts is tens of millions of rows. A reader per format
-(``unmetneed.readers``) yields Arrow record batches: Parquet and plain CSV in blocks, Excel,
+(``unmetneed.inputs.readers``) yields Arrow record batches: Parquet and plain CSV in blocks, Excel,
 SPSS and CSV with titles or notes read whole and converted in slices. Every column is read
 dictionary-encoded, so each rule of the contract (code lists, flags, periods, GSS codes,
 counts, required values) is checked once per distinct value by the one validator
-(``unmetneed.validate``), and the rows are only ever integer codes: counted per batch with
+(``unmetneed.inputs.validate``), and the rows are only ever integer codes: counted per batch with
 ``numpy.bincount`` and the counts added up (counts are additive). Memory is one batch plus
 the counts, whatever the rows.
 
@@ -34,9 +34,9 @@ import pandas as pd
 import pyarrow as pa
 
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
-from unmetneed.readers import NotPlainError, Positions, dictionary_indices
-from unmetneed.schemas import ColumnSpec, Contract, contract
-from unmetneed.validate import (
+from unmetneed.inputs.readers import NotPlainError, Positions, dictionary_indices
+from unmetneed.inputs.schemas import ColumnSpec, Contract, contract
+from unmetneed.inputs.validate import (
     REQUIRED,
     Distinct,
     check_distinct,
@@ -127,7 +127,7 @@ class _Lookup:
     @classmethod
     def of(cls, spec: ColumnSpec, registry: Registry, dictionary: pa.Array) -> _Lookup:
         """Every entry of ``dictionary`` normalised and checked by the one validator
-        (``unmetneed.validate``), the null entry last (none numbered yet)."""
+        (``unmetneed.inputs.validate``), the null entry last (none numbered yet)."""
         d = normalise_distinct(spec, with_missing(dictionary.to_pylist()))
         bad, required = check_distinct(spec, d.values)
         missing = np.asarray(pd.isna(pd.Series(d.values, dtype=object)), dtype=bool)
@@ -361,7 +361,7 @@ class Scan:
         source: Any = None,
         list_all: bool = False,
     ) -> None:
-        from unmetneed.sources import open_source
+        from unmetneed.inputs.sources import open_source
 
         self.path = Path(path)
         self.kind = kind
@@ -395,7 +395,7 @@ class Scan:
         :class:`ValidationError` after the last batch if any value broke a rule (so a
         caller's counts are never used from a file that fails).
         """
-        from unmetneed.sources import column_failures
+        from unmetneed.inputs.sources import column_failures
 
         missing = [w for w in (*wanted, *entries, *raw) if w not in self.names]
         if missing:
@@ -456,7 +456,7 @@ class Scan:
 
 def _column_notes(col: _Column) -> list[str]:
     """The notes for the rows of a column read with a note."""
-    from unmetneed.sources import bare_year_note, not_gss_note
+    from unmetneed.inputs.sources import bare_year_note, not_gss_note
 
     notes = []
     if col.bare_rows:
@@ -730,13 +730,13 @@ def collapse(
     how: Any = None,
     whole: bool = False,
 ) -> Any:
-    """A record file (any format) as a :class:`unmetneed.sources.Loaded` of people per
+    """A record file (any format) as a :class:`unmetneed.inputs.sources.Loaded` of people per
     distinct combination of the ``keep`` columns it has: typed as ``load`` types them, plus
     ``PEOPLE`` (people per row); each row's index is the position (line - 2) of its
     combination's first row, so line numbers in messages are the file's. Rows: at most the
     combinations, whatever the file. ``how`` and ``whole``: as :class:`Scan` reads it.
     """
-    from unmetneed.sources import Loaded
+    from unmetneed.inputs.sources import Loaded
 
     scan = Scan(path, kind, columns, how=how, whole=whole)
     names = [k for k in keep if k in scan.present]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from unmetneed.compare import (
+from unmetneed.tables.compare import (
     CompareOptions,
     Comparison,
     _as_cohorts,
@@ -24,7 +24,7 @@ from unmetneed.compare import (
 )
 
 if TYPE_CHECKING:
-    from unmetneed.load import Loaded
+    from unmetneed.inputs.load import Loaded
 
 __all__ = ["compare_files"]
 
@@ -39,16 +39,16 @@ def compare_files(
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
-    Record files of any format are counted in record batches (``unmetneed.compare_stream``
+    Record files of any format are counted in record batches (``unmetneed.tables.compare_stream``
     over ``stream.Scan``: memory does not grow with the rows of a Parquet or plain CSV
     file); a counts file, or a run for a ``release`` (which protects the rows themselves),
     is loaded whole. Either way the table is the same.
     """
-    from unmetneed.load import streamed_or_whole
+    from unmetneed.inputs.load import streamed_or_whole
 
     parsed = parse_cohort_specs(specs)
     if release is None and not any(is_counts_file(p, columns, how) for _, p in parsed):
-        from unmetneed.compare_stream import tally_files
+        from unmetneed.tables.compare_stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
@@ -79,7 +79,7 @@ def _collapsed(
     its cells use (``stream.collapse``: one more pass, flat memory), and its population
     name, for protecting a table counted in batches over the same model as a loaded one."""
     from unmetneed.disclosure.release import fingerprint, population
-    from unmetneed.stream import PEOPLE, collapse
+    from unmetneed.inputs.stream import PEOPLE, collapse
 
     used = source_columns((*options.within_columns, *options.variables))
     keep: tuple[str, ...] = ("period", "area", "drug_group", "crack", "age_band", "sex", *used)
@@ -105,7 +105,7 @@ def _file_populations(
     people in every command of a release, whatever the file's format); a cohort column's
     labels within one file each their own."""
     from unmetneed.disclosure.release import fingerprint, population
-    from unmetneed.stream import PEOPLE
+    from unmetneed.inputs.stream import PEOPLE
 
     def name(item: Loaded, frame: pd.DataFrame) -> str:
         # a counts file (people per row) counts treatment people, as gap reads it

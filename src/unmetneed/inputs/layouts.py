@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import key
 from unmetneed.errors import UsageError
+from unmetneed.inputs.codes import key
 
 NONE = "none"  # --layout none: read the file by its own column names
 

@@ -43,13 +43,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.codes import NOT_STATED
-from unmetneed.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
 from unmetneed.counting import count, groups_of, key_numbers
 from unmetneed.disclosure import Cells, Policy, Protection
 from unmetneed.disclosure.release import GROUP_PARTS_COLUMN
 from unmetneed.errors import UsageError, ValidationError
-from unmetneed.variables import (
+from unmetneed.inputs.codes import NOT_STATED
+from unmetneed.inputs.variables import (
     FLAG_CATEGORIES,
     SUBSTANCE_COHORTS,
     AgeBands,
@@ -60,9 +59,10 @@ from unmetneed.variables import (
     source_columns,
     substance_cohort_codes,
 )
+from unmetneed.tables.compare_stats import RESAMPLES, SEED, block_tests, newcombe, wilson
 
 if TYPE_CHECKING:
-    from unmetneed.load import Loaded
+    from unmetneed.inputs.load import Loaded
 
 __all__ = [
     "COHORT_KINDS",
@@ -409,7 +409,7 @@ def compare(
     ``cohort`` column, or a :class:`Tally` already counted) over ``options.by`` within
     ``options.within``.
 
-    Frames are as ``unmetneed.load.load`` returns them (treatment or cohort kind); they
+    Frames are as ``unmetneed.inputs.load.load`` returns them (treatment or cohort kind); they
     are not changed. ``populations``: a name for each cohort's people (default: a
     fingerprint of its people); ``release``: a release folder whose earlier tables this one is
     protected against (``result.protected.record()`` adds it once written). A Tally has no
@@ -420,7 +420,7 @@ def compare(
 
     from unmetneed.disclosure.publish import protect_one
     from unmetneed.disclosure.release import Piece, fingerprint, population, separate
-    from unmetneed.stream import PEOPLE
+    from unmetneed.inputs.stream import PEOPLE
 
     build = prepare(cohorts, options)
     if frames is None:
@@ -519,7 +519,7 @@ class CompareBuild:
         population ``pops[label]`` of each cohort (``extra[label]``: filters every cell of
         that cohort has, e.g. the period its rows were chosen by).
         """
-        from unmetneed.compare_cells import compare_piece
+        from unmetneed.tables.compare_cells import compare_piece
 
         return compare_piece(self, name, pops, extra or {})
 
@@ -563,7 +563,7 @@ def tally_frames(
     """The :class:`Tally` of record frames (label -> frame, or one frame with ``cohort``);
     a frame with a ``PEOPLE`` column (collapsed records, a counts file) counts that many
     people per row."""
-    from unmetneed.stream import PEOPLE
+    from unmetneed.inputs.stream import PEOPLE
 
     variables, within = options.variables, options.within_columns
     columns = source_columns((*within, *variables))
@@ -1111,8 +1111,8 @@ def load_cohort_file(
     """
     from functools import partial
 
-    from unmetneed.load import InputOptions
-    from unmetneed.load import load as load_any
+    from unmetneed.inputs.load import InputOptions
+    from unmetneed.inputs.load import load as load_any
 
     how = how or InputOptions()
     load = partial(
@@ -1124,7 +1124,7 @@ def load_cohort_file(
     )
 
     if kind not in COHORT_KINDS:
-        from unmetneed.layouts import did_you_mean
+        from unmetneed.inputs.layouts import did_you_mean
 
         raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, COHORT_KINDS)}")
     if is_counts_file(path, columns, how):
@@ -1146,9 +1146,9 @@ def load_cohort_file(
 def is_counts_file(path: Path, columns: Mapping[str, str] | None = None, how: Any = None) -> bool:
     """Whether a cohort file is a counts file (contract 2.2: a ``count`` column, or a
     published counts layout such as NDTMS ViewIt): each row then counts ``count`` people."""
-    from unmetneed import layouts
-    from unmetneed.codes import key
-    from unmetneed.readers import read_header
+    from unmetneed.inputs import layouts
+    from unmetneed.inputs.codes import key
+    from unmetneed.inputs.readers import read_header
 
     if not path.is_file():
         return False
@@ -1168,7 +1168,7 @@ def counts_as_people(loaded: Loaded) -> Loaded:
     (exit 3): they are not numbers of people, and a comparison would present them as such.
     """
     from unmetneed.errors import Failure
-    from unmetneed.load import Loaded
+    from unmetneed.inputs.load import Loaded
 
     frame, path = loaded.frame, loaded.path
     hidden = frame.index[frame["count_suppressed"].to_numpy(dtype=bool)]
@@ -1195,7 +1195,7 @@ def counts_as_people(loaded: Loaded) -> Loaded:
                 )
             ],
         )
-    from unmetneed.stream import PEOPLE
+    from unmetneed.inputs.stream import PEOPLE
 
     dims = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     margin = (frame[dims] == "total").any(axis=1).to_numpy() if dims else np.zeros(len(frame), bool)
