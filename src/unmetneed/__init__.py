@@ -38,9 +38,6 @@ def __getattr__(name: str) -> Any:
         return getattr(api, name)
     if name != "__version__":
         raise AttributeError(f"module 'unmetneed' has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
+    from unmetneed.version import tool_version
 
-    try:
-        return version("unmetneed")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0.0.0+unknown"
+    return tool_version()

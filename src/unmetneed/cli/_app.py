@@ -77,9 +77,9 @@ _flags_as_flags()
 
 def _version(value: bool) -> None:
     if value:
-        from unmetneed import __version__
+        from unmetneed.version import tool_version
 
-        typer.echo(f"unmetneed {__version__}")
+        typer.echo(f"unmetneed {tool_version()}")
         raise typer.Exit(0)
 
 

@@ -919,11 +919,11 @@ class Anonymised:
 
     def meta(self) -> dict[str, Any]:
         """What the extract was made with, for the file's metadata (no paths, no times)."""
-        from unmetneed import __version__
+        from unmetneed.version import tool_version
 
         return {
             "tool": "unmetneed",
-            "version": __version__,
+            "version": tool_version(),
             "anonymise": {
                 "k": self.k,
                 "quasi": list(self.quasi),

@@ -449,11 +449,11 @@ def make_manifest(config: RunConfig, period: str, outputs: list[dict[str, Any]])
 
     Nothing about the inputs (their sizes would give away counts no table shows).
     """
-    from unmetneed import __version__
+    from unmetneed.version import tool_version
 
     return {
         "tool": "unmetneed",
-        "version": __version__,
+        "version": tool_version(),
         "period": period,
         "config_sha256": sha256_file(config.source),
         "policy": config.disclosure_policy().to_meta(),
