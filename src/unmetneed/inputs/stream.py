@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from unmetneed.counting import count, groups_of
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
 from unmetneed.inputs.readers import NotPlainError, Positions, dictionary_indices
 from unmetneed.inputs.schemas import ColumnSpec, Contract, contract
@@ -681,19 +682,12 @@ def _ravel(codes: Sequence[np.ndarray], dims: tuple[int, ...]) -> np.ndarray:
 def _dense_groups(
     flat: np.ndarray | None, dims: tuple[int, ...], n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The keys that occur, each row's key number and people per key (one bincount when
-    the keys are few enough for a look-up array, else a sort)."""
+    """The keys that occur, each row's key number and people per key (the counting kernel:
+    :func:`unmetneed.counting.groups_of`, then :func:`unmetneed.counting.count`)."""
     if flat is None:
         return np.zeros(1, np.int64), np.zeros(n, np.int64), np.array([n], np.int64)
-    possible = int(np.prod(dims, dtype=np.float64))
-    if possible > DENSE_KEYS:
-        occupied, inverse, sizes = np.unique(flat, return_inverse=True, return_counts=True)
-        return occupied, inverse.astype(np.int64), sizes.astype(np.int64)
-    per_key = np.bincount(flat, minlength=possible)
-    occupied = np.flatnonzero(per_key)
-    number = np.zeros(possible, dtype=np.int64)
-    number[occupied] = np.arange(len(occupied))
-    return occupied, number[flat], per_key[occupied].astype(np.int64)
+    occupied, of_row = groups_of(flat, int(np.prod(dims, dtype=np.float64)))
+    return occupied, of_row, count(of_row, len(occupied))
 
 
 def _sum_rows(
