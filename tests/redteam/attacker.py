@@ -594,7 +594,10 @@ def _table_floor(table: Table, hidden_floor: int | str) -> tuple[int, bool]:
         return int(hidden_floor), False
     text = " ".join(table.remarks)
     if ZERO_HIDDEN.search(text):
-        for sentence in re.split(r"(?<=[.;])\s", text):
+        sentences = re.split(r"(?<=[.;])\s", text)
+        if any(ZERO_HIDDEN.search(s) and not ZERO_HIDDEN_WHERE_GROUP.search(s) for s in sentences):
+            return 0, False  # said of every suppressed count, not only a hidden group's
+        for sentence in sentences:
             if ZERO_HIDDEN.search(sentence) and ZERO_HIDDEN_WHERE_GROUP.search(sentence):
                 return 0, True
         return 0, False

@@ -25,7 +25,7 @@ import pandas as pd
 from unmetneed.disclosure import prune
 from unmetneed.disclosure.attacker import TOL
 from unmetneed.disclosure.model import Protection
-from unmetneed.disclosure.release import Piece, Release, floors
+from unmetneed.disclosure.release import PRUNE_MAX_CELLS, Piece, Release, floors
 
 PRIMARY, EARLIER = "primary", "earlier"
 
@@ -33,13 +33,18 @@ PRIMARY, EARLIER = "primary", "earlier"
 def protects(release: Release, protection: Protection) -> dict[int, list[int]]:
     """For each suppressed published cell that is not small (release ids), the small counts
     (release ids) whose certificate moves it. Empty under a rounding policy (shown counts
-    are not exact there, so certificates over hidden cells alone say too little)."""
+    are not exact there, so certificates over hidden cells alone say too little), and for
+    a release of more than ``PRUNE_MAX_CELLS`` cells and atoms (one certificate LP per
+    small count: a 30-area quarterly run spent 196 s here); the register then says only
+    which are primary."""
     policy = protection.policy
     cells, values = release.cells, release.cells.values
     published = cells.published()
     hidden = protection.suppressed
     small = protection.primary & published
     if policy.round_to or not small.any() or not cells.relations:
+        return {}
+    if len(values) > PRUNE_MAX_CELLS:
         return {}
     floor = np.where(published, floors(release, hidden, policy), 0.0)  # unpublished: >= 0
     free = prune.free_columns(cells.matrix(), values, hidden | ~published, floor)

@@ -74,7 +74,7 @@ GROUP_PARTS_COLUMN = "_group_parts"  # pseudo cells: compare's group sizes, not 
 PRUNE_MAX_CELLS = 20_000  # releases up to this many cells and atoms are pruned
 SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
-ROUNDS = 8
+ROUNDS = 12
 
 
 # --- what a cell counts --------------------------------------------------------------------
@@ -683,7 +683,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
-    pruned = False
+    pruned = verified = False
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
@@ -698,12 +698,16 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             before, proven = hidden.copy(), large.copy()
             continue
         if not narrow.any():
+            if not verified:  # once more from scratch: a shown total may have raised a floor
+                verified, proven = True, large.copy()
+                continue
             lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
             if lean_ is None:
                 return _protection(policy, small, hidden, values)
             pruned, (hidden, wide) = True, lean_
-            before, proven = hidden.copy(), large | wide
+            before, proven, verified = hidden.copy(), large | wide, False
             continue
+        verified = False
         # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
         proven |= (hidden | release.guard) & ~narrow
         # known anyway: show it (not the size of a group whose zeros are hidden: they

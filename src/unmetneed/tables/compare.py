@@ -949,6 +949,9 @@ def _remarks(
             "with nobody in it shows 0, and is suppressed where that cohort's people across "
             "one within column are few, so a suppressed denominator may be 0."
         )
+    if not protection.policy.off and not options.zeros_disclosive:
+        # a count hidden as a zero of a hidden group in another table is hidden here too
+        out.append("A suppressed count may be 0.")
     if protection.suppressed.any():
         out.append(
             "Suppressed counts are * in the terminal and blank in files; the percentages, "
