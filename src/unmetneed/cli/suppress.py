@@ -60,6 +60,7 @@ def suppress(
     """
     from unmetneed.cli import render as report
     from unmetneed.disclosure import Policy
+    from unmetneed.disclosure.audit_tables import hierarchy_of
     from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
     from unmetneed.errors import ValidationError
     from unmetneed.inputs.readers import read_input
@@ -73,7 +74,12 @@ def suppress(
         report.info(f"{table}: {note}")
     dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
     options = SuppressOptions(
-        chosen, total_row, total_label, _hierarchy(hierarchy, dims), count, tuple(public or ())
+        chosen,
+        total_row,
+        total_label,
+        hierarchy_of(hierarchy or (), dims),
+        count,
+        tuple(public or ()),
     )
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
@@ -114,20 +120,3 @@ def _policy(cls: Any, name: str | None, k: int | None, zeros: bool, width: int |
         return cls.named(name, k, zeros=zeros, width=width)
     except ValueError as exc:
         raise UsageError(f"--policy/--k: {exc}") from None
-
-
-def _hierarchy(pairs: list[str] | None, dims: tuple[str, ...]) -> dict[str, str]:
-    """``["area=region"]`` as ``{"area": "region"}``, both columns of the table."""
-    from unmetneed.errors import UsageError
-
-    tree: dict[str, str] = {}
-    for pair in pairs or []:
-        child, sep, parent = pair.partition("=")
-        child, parent = child.strip(), parent.strip()
-        if not sep or child not in dims or parent not in dims:
-            raise UsageError(
-                f"--hierarchy {pair!r}: write CHILD=PARENT with two of the table's columns "
-                f"({', '.join(dims)})"
-            )
-        tree[child] = parent
-    return tree
