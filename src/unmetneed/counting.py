@@ -45,13 +45,25 @@ def groups_of(keys: np.ndarray, possible: int) -> tuple[np.ndarray, np.ndarray]:
     >>> occupied.tolist(), of_row.tolist()
     ([2, 5], [1, 0, 1])
     """
+    occupied, of_row, _ = groups_counted(keys, possible)
+    return occupied, of_row
+
+
+def groups_counted(keys: np.ndarray, possible: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`groups_of` and the rows of each group, from the same one pass (a bincount of
+    the keys, or the sort).
+
+    >>> [a.tolist() for a in groups_counted(np.array([5, 2, 5]), 6)]
+    [[2, 5], [1, 0, 1], [1, 2]]
+    """
     if possible <= LOOKUP_KEYS and (len(keys) == 0 or int(keys.min()) >= 0):
-        occupied = np.flatnonzero(np.bincount(keys, minlength=possible) > 0)
+        per_key = np.bincount(keys, minlength=possible)
+        occupied = np.flatnonzero(per_key > 0)
         number = np.full(possible, -1, dtype=np.int64)
         number[occupied] = np.arange(len(occupied))
-        return occupied.astype(np.int64), number[keys]
-    occupied, of_row = np.unique(keys, return_inverse=True)
-    return occupied.astype(np.int64), of_row.reshape(-1).astype(np.int64)
+        return occupied.astype(np.int64), number[keys], per_key[occupied].astype(np.int64)
+    occupied, of_row, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+    return occupied.astype(np.int64), of_row.reshape(-1).astype(np.int64), sizes.astype(np.int64)
 
 
 def count(groups: np.ndarray, n_groups: int, weights: np.ndarray | None = None) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from unmetneed.counting import count, groups_of
+from unmetneed.counting import groups_counted
 from unmetneed.errors import Failure, InputError, UsageError, ValidationError
 from unmetneed.inputs.readers import NotPlainError, Positions, dictionary_indices
 from unmetneed.inputs.schemas import ColumnSpec, Contract, contract
@@ -682,12 +682,11 @@ def _ravel(codes: Sequence[np.ndarray], dims: tuple[int, ...]) -> np.ndarray:
 def _dense_groups(
     flat: np.ndarray | None, dims: tuple[int, ...], n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The keys that occur, each row's key number and people per key (the counting kernel:
-    :func:`unmetneed.counting.groups_of`, then :func:`unmetneed.counting.count`)."""
+    """The keys that occur, each row's key number and people per key (the counting kernel,
+    :func:`unmetneed.counting.groups_counted`: one pass)."""
     if flat is None:
         return np.zeros(1, np.int64), np.zeros(n, np.int64), np.array([n], np.int64)
-    occupied, of_row = groups_of(flat, int(np.prod(dims, dtype=np.float64)))
-    return occupied, of_row, count(of_row, len(occupied))
+    return groups_counted(flat, int(np.prod(dims, dtype=np.float64)))
 
 
 def _sum_rows(

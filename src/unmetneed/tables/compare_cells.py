@@ -163,8 +163,9 @@ def _within_totals(
         keys = np.column_stack([groups.cohort, np.delete(groups.within, j, axis=1)])
         _, first, block = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         block = block.reshape(-1)
-        for b in np.flatnonzero(np.bincount(block) > 1).tolist():
-            totals.append((j * groups.n + int(first[b]), np.flatnonzero(block == b)))
+        order = np.argsort(block, kind="stable")  # each block's groups together, in order
+        split = np.split(order, np.cumsum(np.bincount(block))[:-1])
+        totals += [(j * groups.n + int(first[b]), g) for b, g in enumerate(split) if len(g) > 1]
     if not totals:
         return cells, []
     start = len(cells.values)
