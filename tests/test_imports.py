@@ -7,7 +7,9 @@
   the library never prints or parses arguments;
 - layers: ``inputs/``, ``disclosure/`` and ``counting`` never import the tables, the
   extract, runs or the CLI (they are what those are built on; ``audit`` reads written
-  tables through ``outputs``).
+  tables through ``outputs``);
+- ``tables/gap/``: each part imports only the parts listed before it in ``GAP_PARTS``
+  (options first, build last), never the package itself (its ``__init__`` re-exports).
 """
 
 from __future__ import annotations
@@ -168,3 +170,32 @@ def test_the_lower_layers_never_import_the_upper_ones() -> None:
         if t.startswith(UPPER)
     )
     assert not wrong, "a lower layer imports an upper one: " + "; ".join(wrong)
+
+
+# tables/gap/, one module per part: each imports only parts listed before it
+GAP = "unmetneed.tables.gap"
+GAP_PARTS = (
+    "options",
+    "treatment",
+    "inputs",
+    "areas",
+    "prevalence",
+    "benchmark",
+    "table",
+    "remarks",
+    "cells",
+    "build",
+)
+
+
+def test_the_gap_parts_build_on_the_parts_before_them() -> None:
+    edges = graph()
+    assert {m for m in MODULES if m.startswith(f"{GAP}.")} == {f"{GAP}.{p}" for p in GAP_PARTS}
+    assert f"{GAP}.options" in edges[f"{GAP}.build"]  # the graph is read
+    wrong = []
+    for i, part in enumerate(GAP_PARTS):
+        for target in sorted(edges[f"{GAP}.{part}"]):
+            inside = target == GAP or target.startswith(f"{GAP}.")
+            if inside and target.removeprefix(f"{GAP}.") not in GAP_PARTS[:i]:
+                wrong.append(f"{GAP}.{part} -> {target}")  # the package itself: a circle
+    assert not wrong, "a gap part imports a later part or the package: " + "; ".join(wrong)

@@ -109,6 +109,7 @@ def gap(
     (``result.protected.record()`` adds this table once it is published).
     """
     from unmetneed.tables import gap as gap_module
+    from unmetneed.tables.gap.inputs import _together
 
     several = not isinstance(treatment, (str, Path, pd.DataFrame))
     items: list[Source] = (
@@ -126,7 +127,7 @@ def gap(
             reading=reading,
         )
     frames = [_frame_input(t, "counts" if _has_count(t) else "treatment") for t in items]
-    treat = frames[0] if len(frames) == 1 else gap_module._together(frames)
+    treat = frames[0] if len(frames) == 1 else _together(frames)
     prev = _frame_input(prevalence, "prevalence", _one_substance(options))
     return gap_module.compute(treat, prev, options, release=release)
 

@@ -20,7 +20,7 @@ import pandas as pd
 from unmetneed.disclosure.release import Def, Piece, dgc_set
 
 if TYPE_CHECKING:
-    from unmetneed.tables.gap import GapBuild
+    from unmetneed.tables.gap.build import GapBuild
 
 
 @cache
@@ -37,7 +37,7 @@ def substance_dgc(substance: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def part_dgc() -> tuple[tuple[str, ...], ...]:
-    """The codes of the three substance parts: onc, oac, cno (see ``gap._substance_parts``)."""
+    """The codes of the three substance parts: onc, oac, cno (``treatment._substance_parts``)."""
     from unmetneed.inputs.variables import substance_masks
 
     def part(i: int) -> tuple[str, ...]:
