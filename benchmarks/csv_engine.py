@@ -1,6 +1,6 @@
 """The input engine alone: read, validate and count a compare table's cells, nothing else.
 
-``compare_stream.tally_files`` on one file (CSV or Parquet): every batch read, every column
+``compare.stream.tally_files`` on one file (CSV or Parquet): every batch read, every column
 of the contract checked on its distinct values, the cells counted with bincount. This is
 the part of ``compare`` the CSV floor (``floor_csv.py``) stands for; the rest of the
 command (statistics, the suppression LP, writing) does not depend on the file's format.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from unmetneed.tables.compare import CompareOptions
-from unmetneed.tables.compare_stream import tally_files
+from unmetneed.tables.compare.stream import tally_files
 
 OPTIONS = CompareOptions(
     by=("disability", "housing", "sex", "age"), within=("area", "substance_cohort")

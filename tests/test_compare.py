@@ -24,7 +24,7 @@ from unmetneed.tables.compare import (
     wide,
     wide_suppressed,
 )
-from unmetneed.tables.compare_stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
+from unmetneed.tables.compare.stats import cohort_test, fisher_2xc_monte_carlo, newcombe, wilson
 
 Z = 1.959963984540054
 

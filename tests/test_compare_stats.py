@@ -17,7 +17,7 @@ from scipy import stats
 from scipy.special import gammaln
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from unmetneed.tables.compare_stats import (
+from unmetneed.tables.compare.stats import (
     MIN_EXPECTED,
     RESAMPLES,
     SEED,
@@ -282,7 +282,7 @@ def test_block_tests_leave_their_inputs_alone() -> None:
 
 def test_importing_loads_neither_scipy_stats_nor_statsmodels() -> None:
     code = (
-        "import sys, unmetneed.tables.compare_stats; "
+        "import sys, unmetneed.tables.compare.stats; "
         "print(sorted(m for m in sys.modules if m.startswith(('scipy', 'statsmodels'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

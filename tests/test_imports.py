@@ -116,7 +116,7 @@ def test_cycles_are_found() -> None:
 def test_no_import_cycles() -> None:
     edges = graph()
     # the graph is read
-    assert "unmetneed.tables.compare_stream" in edges["unmetneed.tables.compare_files"]
+    assert "unmetneed.tables.compare.stream" in edges["unmetneed.tables.compare.files"]
     found = cycles(edges)
     described = [" / ".join(f"{m} -> {sorted(edges[m] & set(c))}" for m in c) for c in found]
     assert not found, "import cycles: " + "; ".join(described)
@@ -199,3 +199,21 @@ def test_the_gap_parts_build_on_the_parts_before_them() -> None:
             if inside and target.removeprefix(f"{GAP}.") not in GAP_PARTS[:i]:
                 wrong.append(f"{GAP}.{part} -> {target}")  # the package itself: a circle
     assert not wrong, "a gap part imports a later part or the package: " + "; ".join(wrong)
+
+
+def test_the_compare_package_exports_its_public_names() -> None:
+    """``unmetneed.tables.compare`` imports each public name from its module when asked
+    (so importing one module, e.g. ``stats``, loads no other): every name in ``__all__`` has
+    a home and is that module's object, and no module of the package has an exported name
+    (a module loaded first would then shadow the name)."""
+    import importlib
+
+    import unmetneed.tables.compare as package
+
+    homes = {name: module for module, names in package.HOMES.items() for name in names}
+    assert sorted(homes) == sorted(package.__all__)
+    for name, module in homes.items():
+        assert getattr(package, name) is getattr(importlib.import_module(module), name), name
+    modules = {m.rpartition(".")[2] for m in MODULES if m.startswith("unmetneed.tables.compare.")}
+    assert modules >= {"table", "stats", "files"}  # the package is read
+    assert not modules & set(package.__all__)

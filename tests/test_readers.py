@@ -19,7 +19,7 @@ from unmetneed.errors import ValidationError
 from unmetneed.inputs import readers, stream
 from unmetneed.inputs.load import load
 from unmetneed.tables.compare import CompareOptions
-from unmetneed.tables.compare_files import compare_files
+from unmetneed.tables.compare.files import compare_files
 from unmetneed.tables.gap import GapOptions, compute_files
 
 HEADER = ["area", "sex", "age_band"]

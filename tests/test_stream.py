@@ -22,7 +22,7 @@ from unmetneed.errors import UsageError, ValidationError
 from unmetneed.inputs import stream
 from unmetneed.inputs.load import load
 from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
-from unmetneed.tables.compare_files import compare_files
+from unmetneed.tables.compare.files import compare_files
 from unmetneed.tables.gap import GapOptions, compute, compute_files
 
 BY = ("disability", "housing", "sex", "age")

@@ -17,7 +17,7 @@ import pytest
 from unmetneed.errors import ValidationError
 from unmetneed.inputs import readers
 from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
-from unmetneed.tables.compare_files import compare_files
+from unmetneed.tables.compare.files import compare_files
 
 BY = ("disability", "housing", "sex", "age")
 OPTIONS = CompareOptions(by=BY, within=("area", "substance_cohort"))

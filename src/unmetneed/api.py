@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from unmetneed.disclosure.audit import Audit
     from unmetneed.disclosure.audit_tables import Structure
     from unmetneed.disclosure.suppress import Suppressed, SuppressOptions
-    from unmetneed.extract.anonymise import Anonymised, AnonymiseOptions
+    from unmetneed.extract.anonymise import Anonymised
+    from unmetneed.extract.options import AnonymiseOptions
     from unmetneed.inputs.load import InputOptions, Loaded
     from unmetneed.runs.config import RunConfig
     from unmetneed.runs.pipeline import RunResult
@@ -69,7 +70,7 @@ __all__ = [
 
 # The options classes, imported when first asked for (a command pays only for its own).
 _OPTIONS = {
-    "AnonymiseOptions": "unmetneed.extract.anonymise",
+    "AnonymiseOptions": "unmetneed.extract.options",
     "CompareOptions": "unmetneed.tables.compare",
     "GapOptions": "unmetneed.tables.gap",
     "InputOptions": "unmetneed.inputs.load",
@@ -150,7 +151,7 @@ def compare(
     """
     from unmetneed.inputs.load import InputOptions
     from unmetneed.tables import compare as compare_module
-    from unmetneed.tables.compare_files import compare_files
+    from unmetneed.tables.compare.files import compare_files
 
     named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
     if all(isinstance(v, (str, Path)) for v in named.values()):
@@ -231,7 +232,7 @@ def anonymise_plan(
     sheet: str | None = None,
 ) -> pd.DataFrame:
     """What each alternative collapsing would lose (one row per plan), writing nothing."""
-    from unmetneed.extract.anonymise import plan
+    from unmetneed.extract.plan import plan
 
     frame, path = _records(records, columns, sheet)
     return plan(frame, options, path=path)
@@ -297,7 +298,7 @@ def _cohort_kind(obj: Source, kind: str) -> str:
         return kind
     if kind != "auto":
         raise UsageError(f"--kind {kind!r}: use auto, treatment or cohort")
-    from unmetneed.tables.compare import _kind
+    from unmetneed.tables.compare.table import _kind
 
     return _kind(obj) if isinstance(obj, pd.DataFrame) else "cohort"
 
@@ -313,7 +314,7 @@ def _records(
     records: Source, columns: Mapping[str, str] | None, sheet: str | None
 ) -> tuple[pd.DataFrame, Path]:
     """Record-level rows with ``NEW=OLD`` renames applied, and where they came from."""
-    from unmetneed.extract.anonymise import read_records
+    from unmetneed.extract.prepare import read_records
 
     if isinstance(records, pd.DataFrame):
         if columns:

@@ -10,7 +10,8 @@ import typer
 from unmetneed.cli._app import app, guarded
 
 if TYPE_CHECKING:
-    from unmetneed.extract.anonymise import Anonymised, AnonymiseOptions, Method
+    from unmetneed.extract.anonymise import Anonymised
+    from unmetneed.extract.options import AnonymiseOptions, Method
 
 Columns = Annotated[
     list[str] | None,
@@ -71,7 +72,7 @@ def anonymise(
     from unmetneed.api import anonymise as run
     from unmetneed.cli import render as report
     from unmetneed.errors import UsageError, ValidationError
-    from unmetneed.extract.anonymise import AnonymiseOptions
+    from unmetneed.extract.options import AnonymiseOptions
     from unmetneed.inputs.load import parse_column_mapping
     from unmetneed.outputs.write import check_out_path, write_table
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from unmetneed.disclosure.model import Policy
 from unmetneed.errors import ConfigError, InputError
-from unmetneed.extract.anonymise import AnonymiseOptions
+from unmetneed.extract.options import AnonymiseOptions
 from unmetneed.inputs.codes import code_list, parse_period
 from unmetneed.tables.compare import CompareOptions
 from unmetneed.tables.gap import GapOptions

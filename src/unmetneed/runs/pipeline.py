@@ -90,7 +90,7 @@ def resolve_period(config: RunConfig, period: str | None) -> str:
 def _read(spec: InputSpec) -> tuple[Any, int]:
     """Load one input by kind; record files are read raw and prepared (validated)."""
     if spec.kind == "records":
-        from unmetneed.extract.anonymise import prepare, read_records
+        from unmetneed.extract.prepare import prepare, read_records
 
         raw, path = read_records(spec.path, columns=spec.columns, sheet=spec.sheet)
         prepare(raw, path=path)  # raises ValidationError with every failure

@@ -1,5 +1,5 @@
 """The protected comparison of ``--cohort`` files: record files counted in batches
-(``compare_stream``: memory flat in the rows), anything else loaded whole (``compare``);
+(``stream``: memory flat in the rows), anything else loaded whole (``table.compare``);
 either way the same table."""
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from unmetneed.tables.compare import (
-    CompareOptions,
-    Comparison,
+from unmetneed.inputs.variables import parse_age_bands, source_columns
+from unmetneed.tables.compare.inputs import (
     _as_cohorts,
-    _check_columns,
-    compare,
     is_counts_file,
     load_cohort_file,
-    parse_age_bands,
     parse_cohort_specs,
-    source_columns,
 )
+from unmetneed.tables.compare.options import CompareOptions
+from unmetneed.tables.compare.table import Comparison, _check_columns, compare
 
 if TYPE_CHECKING:
     from unmetneed.inputs.load import Loaded
@@ -39,7 +36,7 @@ def compare_files(
 ) -> tuple[Comparison, list[str]]:
     """The protected comparison of the ``--cohort`` files and the notes of reading them.
 
-    Record files of any format are counted in record batches (``unmetneed.tables.compare_stream``
+    Record files of any format are counted in record batches (``unmetneed.tables.compare.stream``
     over ``stream.Scan``: memory does not grow with the rows of a Parquet or plain CSV
     file); a counts file, or a run for a ``release`` (which protects the rows themselves),
     is loaded whole. Either way the table is the same.
@@ -48,7 +45,7 @@ def compare_files(
 
     parsed = parse_cohort_specs(specs)
     if release is None and not any(is_counts_file(p, columns, how) for _, p in parsed):
-        from unmetneed.tables.compare_stream import tally_files
+        from unmetneed.tables.compare.stream import tally_files
 
         _check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None

@@ -1,6 +1,6 @@
 """Count a comparison from record files of any format in batches (``unmetneed.inputs.stream``).
 
-``tally_files`` gives the :class:`unmetneed.tables.compare.Tally` that ``compare.tally_frames``
+``tally_files`` gives the :class:`unmetneed.tables.compare.Tally` that ``table.tally_frames``
 gives for the same rows, without holding them: per batch, each within column and variable
 becomes codes in its categories (``substance_cohort`` derived, age bands collapsed),
 people are counted per cohort x within-group and per group x category with
@@ -20,20 +20,19 @@ from unmetneed.errors import UsageError, ValidationError
 from unmetneed.inputs.codes import NOT_STATED, code_list
 from unmetneed.inputs.schemas import contract
 from unmetneed.inputs.stream import Batch, Counted, Counter, Registry, Scan
-from unmetneed.tables.compare import (
-    COHORT_KINDS,
+from unmetneed.inputs.variables import (
     FLAG_CATEGORIES,
     SUBSTANCE_COHORTS,
     AgeBands,
     Coded,
-    CompareOptions,
-    Groups,
-    Tally,
-    require_columns,
     source_columns,
     substance_cohort_codes,
-    unlabelled,
 )
+from unmetneed.tables.compare.cohorts import require_columns, unlabelled
+from unmetneed.tables.compare.groups import Groups
+from unmetneed.tables.compare.inputs import COHORT_KINDS
+from unmetneed.tables.compare.options import CompareOptions
+from unmetneed.tables.compare.table import Tally
 
 Codes = tuple[np.ndarray, int]  # codes (-1 missing) and how many codes there are
 

@@ -30,7 +30,8 @@ from unmetneed.disclosure.release import (
 from unmetneed.inputs.codes import NOT_STATED, code_list
 
 if TYPE_CHECKING:
-    from unmetneed.tables.compare import AgeBands, CompareBuild
+    from unmetneed.inputs.variables import AgeBands
+    from unmetneed.tables.compare.table import CompareBuild
 
 Where = dict[str, set[str]]
 
