@@ -156,7 +156,7 @@ def test_pruning_alone_keeps_every_small_count_wide(inner: np.ndarray) -> None:
     hidden = np.ones(len(values), bool)
     floor = np.ones(len(values))
     weight = np.ones(len(values))
-    kept, wide = prune(
+    kept, wide, _ = prune(
         cells.matrix(), values, hidden, hidden, floor, np.flatnonzero(small), ~small, weight, 3.0
     )
     assert kept[small].all() and (wide <= kept).all()

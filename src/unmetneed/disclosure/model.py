@@ -254,6 +254,8 @@ class Protection:
     shown: np.ndarray
     remarks: list[str] = field(default_factory=list)
     derived: dict[str, list[str]] = field(default_factory=dict)
+    # restricted: per complement, the small counts (cells) it protects (explain)
+    reasons: dict[int, np.ndarray] = field(default_factory=dict)
 
     def meta(self, cells: Cells, table: str | None = None) -> dict[str, Any]:
         """What ``audit`` needs to check a written table: policy, cells' places, relations.

@@ -264,7 +264,7 @@ def prune(
     width: float,
     opens: Mapping[int, np.ndarray] | None = None,
     opened_floor: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """``hidden`` without the ``candidates`` (mask of complements that may be shown again)
     no target needs (module docstring). ``targets``: cell ids that must keep an interval of
     ``width`` people; ``floor``: what the attacker knows each hidden cell is at least;
@@ -274,8 +274,10 @@ def prune(
 
     Also returns the mask of the hidden cells proven wide by the certificates (the
     targets, and cells a certificate moves by the width or more: ``x + y`` is a table the
-    attacker cannot rule out). Returns ``hidden`` unchanged (nothing proven) when some
-    target has no certificate to begin with (the pattern is then judged by the attacker).
+    attacker cannot rule out), and per complement kept hidden, the targets it protects
+    (:func:`_reasons`; why it is hidden: :mod:`explain`). Returns ``hidden`` unchanged
+    (nothing proven, no reasons) when some target has no certificate to begin with (the
+    pattern is then judged by the attacker).
     """
     movable = hidden | ~published
     # a certificate keeps every count that is not 0 at 1 or more: the attacker may know
@@ -286,7 +288,7 @@ def prune(
     tcols = col_of[targets]
     nothing = np.zeros(len(values), dtype=bool)
     if (tcols < 0).any() or not candidates.any():
-        return hidden, nothing
+        return hidden, nothing, {}
     # a column may be shown again only if every published cell in it is a candidate
     cells = np.flatnonzero(col_of >= 0)
     blocked = np.zeros(free.n, dtype=bool)
@@ -301,12 +303,13 @@ def prune(
     for i, t in enumerate(uniq.tolist()):
         moved = certifier.certificate(t)
         if moved is None:
-            return hidden, nothing
+            return hidden, nothing, {}
         support[i] = moved
     order = np.flatnonzero(~blocked & (cost > 0))
     order = order[np.lexsort((order, -cost[order]))]
     shown = np.zeros(free.n, dtype=bool)
     members = _members(free)
+    needed: dict[int, int] = {}  # column kept hidden -> the target (row of ``uniq``) needing it
     for col in order.tolist():
         trial = _opened(col, members, candidates, opens or {}, floor, values, opened_floor)
         changed = np.unique(np.concatenate([[col], col_of[trial[0]]]))
@@ -328,6 +331,7 @@ def prune(
                 break
             found.append((i, moved))
         if len(found) < len(users):
+            needed[col] = int(users[len(found)])  # it had no certificate without the column
             for c, up, down in zip(changed.tolist(), *saved, strict=True):
                 certifier.release(c, up, down)
             certifier.model.set_cost(np.array([col, col + free.n]), np.zeros(2))  # it stays
@@ -340,7 +344,28 @@ def prune(
     wide = np.zeros(len(values), dtype=bool)
     wide[targets] = True  # each has a certificate, and so has a cell one moves by the width
     wide[cells] |= support.max(axis=0)[col_of[cells]] >= width - TOL
-    return out, wide & out
+    why = _reasons(support, needed, uniq, tcols, targets, free, out & candidates)
+    return out, wide & out, why
+
+
+def _reasons(
+    support: np.ndarray,
+    needed: Mapping[int, int],
+    uniq: np.ndarray,
+    tcols: np.ndarray,
+    targets: np.ndarray,
+    free: Free,
+    kept: np.ndarray,
+) -> dict[int, np.ndarray]:
+    """Per complement kept hidden (mask ``kept``), the targets it protects: the one left
+    without a certificate when showing it was tried (``needed``, per column), else those
+    whose last certificate moves it (``support``: people per column, a row per ``uniq``)."""
+    out: dict[int, np.ndarray] = {}
+    for cell in np.flatnonzero(kept & (free.group >= 0)).tolist():
+        col = int(free.group[cell])
+        rows = [needed[col]] if col in needed else np.flatnonzero(support[:, col] > TOL)
+        out[cell] = targets[np.isin(tcols, uniq[np.asarray(rows, np.int64)])]
+    return out
 
 
 def _members(free: Free) -> tuple[np.ndarray, np.ndarray]:

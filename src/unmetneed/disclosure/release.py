@@ -72,6 +72,7 @@ FLAGS = {True: "yes", False: "no"}
 REGISTER_COLUMN = "_register"  # pseudo frame of earlier published cells
 GROUP_PARTS_COLUMN = "_group_parts"  # pseudo cells: compare's group sizes, not stated counts
 PRUNE_MAX_CELLS = 20_000  # releases up to this many cells and atoms are pruned
+PART_CELLS = 1200  # cells per part of areas (:func:`area_parts`), about
 SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 12
@@ -496,6 +497,7 @@ class Release:
     locked: np.ndarray
     forced: np.ndarray
     blocks: list[tuple[int, list[int]]] = field(default_factory=list)
+    part: np.ndarray | None = None  # each cell's part of areas (-1: none): :func:`area_parts`
 
     @property
     def names(self) -> list[str]:
@@ -551,7 +553,47 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
     for totals, atoms in zip(tie_totals, tie_parts, strict=True):
         cells.add_relations(totals, atoms)
     guard[model.separators()] = True
-    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks)
+    part = area_parts(defs, model, n)
+    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, part)
+
+
+def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
+    """Each of the ``n`` release cells' part: areas gathered in name order until a part
+    holds about :data:`PART_CELLS` cells; -1 for a cell of no one area (national, or
+    never tied to the people). None with fewer than four areas. The attacker and the
+    complement search work on a large release part by part first (a certificate or
+    deviation of a few areas' cells, national cells free, is one of the whole)."""
+    area = _areas(defs, model, n)
+    n_areas = int(area.max()) + 1
+    if n_areas < 4:
+        return None
+    per_area = max(int((area >= 0).sum()) / n_areas, 1.0)
+    size = max(2, int(np.ceil(PART_CELLS / per_area)))
+    return np.where(area >= 0, area // size, -1)
+
+
+def _areas(defs: Sequence[Def], model: Model, n: int) -> np.ndarray:
+    """Each cell's area (index in name order), -1 when it counts no one area."""
+    one = [dict(d.where).get("area", ()) for d in defs]
+    names = {c[0] for c in one if len(c) == 1}
+    for pop in model.pops.values():
+        names.update(pop.domains.get("area", ()) if "area" in pop.sep else ())
+    index = {name: i for i, name in enumerate(sorted(names))}
+    area = np.full(n, -1, dtype=np.int64)
+    area[: len(one)] = [index[c[0]] if len(c) == 1 else -1 for c in one]
+    for pop in model.pops.values():
+        if "area" not in pop.sep:
+            continue
+        dims = pop.dims(pop.sep)
+        k = pop.sep.index("area")
+        inner = int(np.prod(dims[k + 1 :], dtype=np.int64))
+        codes = np.asarray([index[c] for c in pop.domains["area"]], np.int64)
+        sep = codes[(np.arange(pop.n_sep) // inner) % dims[k]]
+        area[pop.first_sep + np.arange(pop.n_sep)] = sep
+        for i, start in enumerate(pop.first_clique):
+            size = pop.clique_size(i)
+            area[start + np.arange(pop.n_sep * size)] = np.repeat(sep, size)
+    return area
 
 
 def _values(pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -684,6 +726,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
     pruned = verified = False
+    reasons: dict[int, np.ndarray] = {}
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
@@ -702,9 +745,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
                 verified, proven = True, large.copy()
                 continue
             lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
-            if lean_ is None:
-                return _protection(policy, small, hidden, values)
-            pruned, (hidden, wide) = True, lean_
+            pruned = True
+            if lean_ is not None:
+                reasons = lean_[2]
+            if lean_ is None or (lean_[0] == hidden).all():
+                return _protection(policy, small, hidden, values, reasons)
+            hidden, wide = _settle_zeros(release, lean_[0], values, revealed, policy), lean_[1]
             before, proven, verified = hidden.copy(), large | wide, False
             continue
         verified = False
@@ -769,13 +815,14 @@ def _prune(
     policy: Policy,
     revealed: np.ndarray,
     weight: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``hidden`` without the complements no small count needs (:func:`prune.prune`),
-    zeros settled again, and the cells the pruning proved wide; None when nothing can go.
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]] | None:
+    """``hidden`` without the complements no small count needs (:func:`prune.prune`), the
+    cells the pruning proved wide and per small count the cells its certificate moves;
+    None when not pruned.
     Not pruned under rounding (shown counts are not exact) nor with zeros disclosive: there
     a hidden group is taken to be possibly empty, while a compare table's listed groups
     are known to have people (the red team narrowed a pruned pattern that way). Nor
-    beyond :data:`PRUNE_MAX_CELLS` cells and atoms: its certificates grow with the release
+    beyond :data:`PRUNE_MAX_CELLS` cells and atoms: its reasons grow with the release
     (a 30-area quarterly run took 145 s pruned, 23 s not)."""
     cells, values = release.cells, release.cells.values
     published = cells.published()
@@ -785,7 +832,7 @@ def _prune(
     targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
     candidates = hidden & published & ~start & ~revealed & (values > 0)
     width = float(policy.protection_width)
-    kept, wide = prune.prune(
+    return prune.prune(
         cells.matrix(),
         values,
         hidden,
@@ -798,9 +845,6 @@ def _prune(
         _opens(release, hidden, candidates),
         float(policy.floor),
     )
-    if (kept == hidden).all():
-        return None
-    return _settle_zeros(release, kept, values, revealed, policy), wide
 
 
 def _opens(release: Release, hidden: np.ndarray, candidates: np.ndarray) -> dict[int, np.ndarray]:
@@ -875,7 +919,7 @@ def _state(
     cells = release.cells
     floor = floors(release, hidden, policy)
     published = cells.published()
-    return State.of(matrix, cells.values, published, policy, floor, locked, weight)
+    return State.of(matrix, cells.values, published, policy, floor, locked, weight, release.part)
 
 
 def _settle_zeros(
@@ -901,10 +945,16 @@ def _shown(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray
 
 
 def _protection(
-    policy: Policy, small: np.ndarray, hidden: np.ndarray, values: np.ndarray
+    policy: Policy,
+    small: np.ndarray,
+    hidden: np.ndarray,
+    values: np.ndarray,
+    reasons: dict[int, np.ndarray] | None = None,
 ) -> Protection:
-    """The outcome: ``primary`` the small cells, ``secondary`` every other hidden one."""
-    return Protection(policy, small & hidden, hidden & ~small, _shown(values, hidden, policy))
+    """The outcome: ``primary`` the small cells, ``secondary`` every other hidden one, and
+    the pruning's reasons (restricted: :mod:`explain`)."""
+    shown = _shown(values, hidden, policy)
+    return Protection(policy, small & hidden, hidden & ~small, shown, reasons=reasons or {})
 
 
 def _memberships(blocks: Sequence[tuple[int, list[int]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -970,7 +1020,10 @@ def exposed(
     least = np.full(len(shown), np.nan)
     if not len(targets) or not cells.relations:
         return narrow, pinned, least
-    know = attacker.knowledge(cells.matrix(), shown, published, policy, floor)
+    know = attacker.knowledge(
+        cells.matrix(), shown, published, policy, floor, cells.values, release.part
+    )
+    know = attacker.fitting(know)  # audit: no true counts; one table found for every search
     targets = targets[~_can_be_zero(know, targets, release.guard & ~hidden)]
     if not len(targets):
         return narrow, pinned, least
@@ -985,22 +1038,12 @@ def exposed(
 
 
 def _can_be_zero(know: attacker.Knowledge, targets: np.ndarray, unshown: np.ndarray) -> np.ndarray:
-    """Mask over ``targets``: unshown groups an attacker's table can make 0 (one LP: the
-    least total of them all); a group that can be 0 is never known to be 1..K."""
+    """Mask over ``targets``: unshown groups an attacker's table can make 0
+    (:func:`attacker.can_be_zero`); a group that can be 0 is never known to be 1..K."""
     pick = np.flatnonzero(unshown[targets])
     out = np.zeros(len(targets), dtype=bool)
-    if not len(pick):
-        return out
-    from unmetneed.disclosure.lp import Model
-
-    cost = np.zeros(len(know.lower))
-    cost[targets[pick]] = 1.0
-    n_rows = know.matrix.shape[0]
-    model = Model(know.matrix, np.zeros(n_rows), know.lower, know.upper, cost, solver="ipm")
-    status, _, z = model.solve()
-    if status != "optimal":
-        return out
-    out[pick] = z[targets[pick]] < attacker.TOL
+    if len(pick):
+        out[pick] = attacker.can_be_zero(know, targets[pick])
     return out
 
 

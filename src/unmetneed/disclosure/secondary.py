@@ -50,6 +50,10 @@ from unmetneed.errors import DisclosureError
 
 MAX_ROUNDS = 5
 ROUNDS = 3
+Lifted = tuple[np.ndarray, np.ndarray, np.ndarray]  # hidden mask, cells unproven, wide mask
+# cells: a table this large (national releases: 150 areas make 88,000 cells and atoms) is
+# lifted part by part first; below it one deviation of the whole table, as cheap there
+PARTS_FROM = 30_000
 
 
 def complement(cells: Cells, primary: np.ndarray, policy: Policy) -> np.ndarray:
@@ -91,6 +95,7 @@ class State:
     floor: np.ndarray
     can: np.ndarray
     weight: np.ndarray | None = None
+    part: np.ndarray | None = None  # each cell's part (-1: every part): attacker.part_levels
 
     @classmethod
     def of(
@@ -102,18 +107,22 @@ class State:
         floor: np.ndarray | None = None,
         locked: np.ndarray | None = None,
         weight: np.ndarray | None = None,
+        part: np.ndarray | None = None,
     ) -> State:
         """The state with the policy's floor unless ``floor`` is given; ``locked`` cells
         (already published) are never complements; ``weight``: each cell's cost per person
-        hidden (default 1: see :mod:`lean`)."""
+        hidden (default 1: see :mod:`lean`); ``part``: each cell's part, for searching a
+        large table part by part."""
         least = np.full(len(values), float(policy.floor)) if floor is None else floor
         can = eligible(values, least, locked)
-        return cls(matrix, values, published, policy, least, can, weight)
+        return cls(matrix, values, published, policy, least, can, weight, part)
 
     def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
         """The attacker's knowledge when ``hidden`` cells are suppressed."""
         shown = _shown_values(self.values, hidden, self.policy)
-        return attacker.knowledge(self.matrix, shown, self.published, self.policy, self.floor)
+        return attacker.knowledge(
+            self.matrix, shown, self.published, self.policy, self.floor, self.values, self.part
+        )
 
 
 def eligible(values: np.ndarray, floor: np.ndarray, locked: np.ndarray | None = None) -> np.ndarray:
@@ -185,14 +194,18 @@ def _certified(state: State, hidden: np.ndarray, targets: np.ndarray) -> np.ndar
 
 
 class _Deviation:
-    """The min-cost deviation LP of step 3 over the whole table.
+    """The min-cost deviation LP of step 3 over the whole table, or over the cells ``cols``
+    alone (the others do not move: a deviation of a part is one of the whole).
 
     Columns ``u`` (people up) then ``v`` (people down) per cell, ``y = u - v``; moving a
     shown cell costs ``1 + value / (1 + max value)`` per person (fewest cells first, then
-    smallest counts), an unknown cell nothing.
+    smallest counts), an unknown cell nothing. Cells are named by their index in the
+    table; ``up``, ``down``, ``cost`` and ``hidden`` are over the whole table.
     """
 
-    def __init__(self, state: State, hidden: np.ndarray, solver: str) -> None:
+    def __init__(
+        self, state: State, hidden: np.ndarray, solver: str, cols: np.ndarray | None = None
+    ) -> None:
         matrix, values = state.matrix, state.values
         know = state.knowledge(hidden)
         x = values.astype(np.float64)
@@ -207,17 +220,40 @@ class _Deviation:
             self.cost = np.where(can, per, 0.0)
         self.base = self.cost.copy()  # before any cell was hidden by this search
         self.n = len(values)
+        self.cols = np.arange(self.n) if cols is None else np.asarray(cols, np.int64)
         self.values, self.floor = values, state.floor
         self.width = state.policy.protection_width
         self.hidden = hidden.copy()
+        sub = sparse.csc_matrix(matrix[:, self.cols])
+        rows = np.flatnonzero(np.diff(sparse.csr_matrix(sub).indptr) > 0)
+        c = self.cols
         self.model = Model(
-            sparse.hstack([matrix, -matrix], format="csc"),
-            np.zeros(matrix.shape[0]),
-            np.zeros(2 * self.n),
-            np.concatenate([self.up, self.down]),
-            np.concatenate([self.cost, self.cost]),
+            sparse.hstack([sub[rows], -sub[rows]], format="csc"),
+            np.zeros(len(rows)),
+            np.zeros(2 * len(c)),
+            np.concatenate([self.up[c], self.down[c]]),
+            np.concatenate([self.cost[c], self.cost[c]]),
             solver=solver,
         )
+
+    def at(self, cells: np.ndarray) -> np.ndarray:
+        """Columns ``u`` of ``cells`` in the model (``v``: plus :meth:`size`)."""
+        return np.searchsorted(self.cols, cells)
+
+    def size(self) -> int:
+        """Cells the deviation may move."""
+        return len(self.cols)
+
+    def covers(self, cells: np.ndarray) -> bool:
+        """Whether every one of ``cells`` may move."""
+        at = np.minimum(self.at(cells), self.size() - 1)
+        return bool(np.all(self.cols[at] == cells))
+
+    def set_cost(self, cells: np.ndarray, cost: np.ndarray) -> None:
+        """Cost per person moved up or down of ``cells`` (the table's costs kept too)."""
+        self.cost[cells] = cost
+        at, m = self.at(cells), self.size()
+        self.model.set_cost(np.concatenate([at, at + m]), np.concatenate([cost, cost]))
 
     def raise_cells(
         self, cells: np.ndarray, need: np.ndarray, down: bool = False
@@ -225,28 +261,30 @@ class _Deviation:
         """Find a deviation lifting ``cells`` by ``need`` people (lowering them, ``down``);
         hide the shown cells it moves.
 
-        Returns the deviation ``y`` (people, one per cell), or None when none exists.
+        Returns the deviation ``y`` (people, one per cell of the table), or None when none
+        exists.
         """
         zero = np.zeros(len(cells))
+        at, m = self.at(cells), self.size()
         # the moved cells move one way only, so their net move is at least ``need``
         if down:
-            self.model.set_bounds(cells, zero, zero)
-            self.model.set_bounds(cells + self.n, need, self.down[cells])
+            self.model.set_bounds(at, zero, zero)
+            self.model.set_bounds(at + m, need, self.down[cells])
         else:
-            self.model.set_bounds(cells, need, self.up[cells])
-            self.model.set_bounds(cells + self.n, zero, zero)
+            self.model.set_bounds(at, need, self.up[cells])
+            self.model.set_bounds(at + m, zero, zero)
         status, _, z = self.model.solve()
-        self.model.set_bounds(cells, zero, self.up[cells])
-        self.model.set_bounds(cells + self.n, zero, self.down[cells])
+        self.model.set_bounds(at, zero, self.up[cells])
+        self.model.set_bounds(at + m, zero, self.down[cells])
         if status != "optimal":
             return None
-        moved = np.flatnonzero((z[: self.n] + z[self.n :]) > attacker.TOL)
+        moved = self.cols[np.flatnonzero((z[:m] + z[m:]) > attacker.TOL)]
         new = moved[self.cost[moved] > 0]
         if len(new):
             self.hidden[new] = True
-            self.cost[new] = 0.0
-            self.model.set_cost(np.concatenate([new, new + self.n]), np.zeros(2 * len(new)))
-        result: np.ndarray = z[: self.n] - z[self.n :]
+            self.set_cost(new, np.zeros(len(new)))
+        result = np.zeros(self.n)
+        result[self.cols] = z[:m] - z[m:]
         return result
 
     def proves(
@@ -285,12 +323,64 @@ def repair_jointly(
     blocks, else interior point, which is faster on one large cube). ``rival`` (> 1): also
     hide a second deviation's cells, found with the first one's new cells ``rival`` times
     dearer: alternatives for :mod:`prune` to choose from (hiding more proves no less).
+
+    A large table (national tables tying every area) is lifted part by part first
+    (``state.part``, :func:`attacker.part_levels`: a deviation of a few areas' cells, and
+    national cells, is one of the whole, and each cell is lifted by its part's; the parts
+    of a level side by side, each from the cells hidden before the level), then parts two
+    by two, and the whole table only for the cells left.
     """
-    solver = solver or attacker.solver_for(attacker.largest_block(state.matrix))
-    deviation = _Deviation(state, hidden, solver=solver)
+    wide = np.zeros(len(state.values), dtype=bool)
+    unproven: list[np.ndarray] = [np.zeros(0, np.int64)]
+    todo = np.ones(len(cells), dtype=bool)
+    for parts in _part_levels(state):
+        home = attacker.homes(parts, cells)
+        start = hidden.copy()
+
+        def one(p: int) -> tuple[np.ndarray, Lifted | None]:
+            at = np.flatnonzero(todo & (home == p))  # noqa: B023 (run at once)
+            cols = np.flatnonzero((parts == p) | (parts < 0))  # noqa: B023
+            part = _Deviation(state, start, "simplex", cols)  # noqa: B023
+            return at, _lift(part, state, start, cells[at], need[at], rival)  # noqa: B023
+
+        for at, found in attacker.in_parallel(one, np.unique(home[todo]).tolist()):
+            if found is not None:
+                todo[at] = False
+                hidden |= found[0]
+                unproven.append(found[1])
+                wide |= found[2]
+    if todo.any():
+        solver = solver or attacker.solver_for(attacker.largest_block(state.matrix))
+        whole = _Deviation(state, hidden, solver=solver)
+        found = _lift(whole, state, hidden, cells[todo], need[todo], rival)
+        if found is None:
+            return whole.hidden, np.sort(np.concatenate([*unproven, cells[todo]])), wide
+        hidden, left, moved = found
+        unproven.append(left)
+        wide |= moved
+    return hidden, np.sort(np.concatenate(unproven)), wide
+
+
+def _part_levels(state: State) -> list[np.ndarray]:
+    """:func:`attacker.part_levels` of a table of :data:`PARTS_FROM` cells or more."""
+    if state.part is None or len(state.values) < PARTS_FROM:
+        return []
+    return attacker.part_levels(state.part)
+
+
+def _lift(
+    deviation: _Deviation,
+    state: State,
+    hidden: np.ndarray,
+    cells: np.ndarray,
+    need: np.ndarray,
+    rival: float,
+) -> Lifted | None:
+    """:func:`repair_jointly` with one ``deviation``: hidden mask, cells it does not prove
+    and the mask of cells it moves by the width; None when it lifts not all of ``cells``."""
     y = deviation.raise_cells(cells, need)
     if y is None:
-        return deviation.hidden, cells, np.zeros(len(state.values), bool)
+        return None
     if rival > 1:
         _rival(deviation, hidden, cells, need, rival)
     proven = deviation.proves(y, state.matrix, cells, need)
@@ -308,10 +398,9 @@ def _rival(
     are hidden as well."""
     new = np.flatnonzero(deviation.hidden & ~hidden)
     dear = np.where(deviation.base[new] > 0, deviation.base[new] * rival, 0.0)
-    deviation.cost[new] = dear
     deviation.hidden[new] = False
     deviation.model.warm_objective()
-    deviation.model.set_cost(np.concatenate([new, new + deviation.n]), np.concatenate([dear, dear]))
+    deviation.set_cost(new, dear)
     deviation.raise_cells(cells, need)  # the first deviation still fits: never None
     deviation.hidden[new] = True
 
@@ -344,21 +433,58 @@ def repair(
     ``spare``: cells the caller can deal with otherwise (no error when one cannot be
     protected: it is left as it is). ``looser``: the same search with fewer cells locked
     (e.g. without cells shown again because the attacker had pinned them), tried for a
-    cell that has no deviation otherwise; the cells it moves are hidden (again).
+    cell that has no deviation otherwise; the cells it moves are hidden (again). In a
+    large table each cell is tried in its part first (:func:`repair_jointly`).
     """
-    deviation = _Deviation(state, hidden, solver="simplex")
-    again: _Deviation | None = None
+    ladder = _Ladder(state, hidden)
+    again: _Ladder | None = None
     for p, m in zip(failing.tolist(), low.tolist(), strict=True):
-        if _protect_one(deviation, p, m):
+        if ladder.protect(p, m):
             continue
         if looser is not None:
-            again = again or _Deviation(looser, deviation.hidden, solver="simplex")
-            if _protect_one(again, p, m):
+            again = again or _Ladder(looser, ladder.hidden())
+            if again.protect(p, m):
                 continue
         if spare is not None and spare[p]:
             continue
         raise UnprotectableError(p)
-    return deviation.hidden if again is None else deviation.hidden | again.hidden
+    return ladder.hidden() if again is None else ladder.hidden() | again.hidden()
+
+
+class _Ladder:
+    """Deviation LPs of one state from the smallest part holding a cell up to the whole
+    table (:func:`attacker.part_levels`), each built when first needed, warm-started."""
+
+    def __init__(self, state: State, hidden: np.ndarray) -> None:
+        self.state, self.start = state, hidden
+        self.levels = _part_levels(state)
+        self.made: dict[tuple[int, int], _Deviation] = {}
+
+    def protect(self, cell: int, low: float) -> bool:
+        """Whether a deviation of some rung protects ``cell`` (:func:`_protect_one`)."""
+        rungs = [
+            (i, int(attacker.homes(lv, np.array([cell]))[0])) for i, lv in enumerate(self.levels)
+        ]
+        for key in [*rungs, (len(self.levels), 0)]:
+            if _protect_one(self._deviation(key), cell, low):
+                return True
+        return False
+
+    def _deviation(self, key: tuple[int, int]) -> _Deviation:
+        if key not in self.made:
+            level, part = key
+            cols = None
+            if level < len(self.levels):
+                cols = np.flatnonzero((self.levels[level] == part) | (self.levels[level] < 0))
+            self.made[key] = _Deviation(self.state, self.hidden(), "simplex", cols)
+        return self.made[key]
+
+    def hidden(self) -> np.ndarray:
+        """Every cell hidden so far, by any rung."""
+        out = self.start.copy()
+        for deviation in self.made.values():
+            out |= deviation.hidden
+        return out
 
 
 class UnprotectableError(DisclosureError):
