@@ -270,9 +270,9 @@ def test_k_below_2_only_removes_identifiers() -> None:
 
 def test_bad_options() -> None:
     raw = records((3, {}))
-    with pytest.raises(UsageError, match="--quasi postcode"):
+    with pytest.raises(UsageError, match="quasi=postcode"):
         anonymise(raw, AnonymiseOptions(quasi=("postcode",)))
-    with pytest.raises(UsageError, match="--k -1"):
+    with pytest.raises(UsageError, match="k=-1"):
         anonymise(raw, AnonymiseOptions(k=-1))
 
 

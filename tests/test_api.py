@@ -133,6 +133,59 @@ def test_every_command_is_a_function_of_the_package() -> None:
     import unmetneed
     from unmetneed import api
 
-    for name in ("gap", "compare", "suppress_table", "audit", "anonymise", "run"):
+    for name in (
+        "gap",
+        "compare",
+        "suppress_table",
+        "audit",
+        "anonymise",
+        "validate",
+        "chart",
+        "run",
+    ):
         assert getattr(unmetneed, name) is getattr(api, name)
         assert name in unmetneed.__all__
+
+
+def test_a_bad_option_is_named_on_each_surface(tmp_path: Path) -> None:
+    """One OptionError: ``option``, ``value``, ``problem``; Python reads ``k=-1``, the
+    command line ``--k -1`` (as it always has), the run config its key."""
+    from typer.testing import CliRunner
+
+    from unmetneed.cli import app
+    from unmetneed.errors import ConfigError, OptionError
+    from unmetneed.runs.config import read_config
+
+    with pytest.raises(OptionError) as caught:
+        api.gap(EXTRACT, PREVALENCE, api.GapOptions(total=" "))
+    error = caught.value
+    assert (error.option, error.value) == ("total", None)
+    assert error.problem == "give the total row a name, e.g. total=England"
+    assert str(error) == "total: give the total row a name, e.g. total=England"
+    assert error.exit_code == 2 and isinstance(error, UsageError)
+
+    args = ["gap", "--treatment", str(EXTRACT), "--prevalence", str(PREVALENCE), "--total", " "]
+    said = CliRunner().invoke(app, args)
+    assert said.exit_code == 2
+    assert said.stderr == "Error: --total: give the total row a name, e.g. --total England\n"
+
+    config = (SAMPLE / "quarterly.toml").read_text().replace('path = "', f'path = "{SAMPLE}/')
+    (tmp_path / "q.toml").write_text(config.replace('total = "All areas"', 'total = " "'))
+    with pytest.raises(ConfigError) as bad:
+        read_config(tmp_path / "q.toml")
+    assert bad.value.message == 'gap.total: give the total row a name, e.g. gap.total = "England"'
+    assert bad.value.exit_code == 2
+
+
+def test_an_option_error_keeps_the_text_given() -> None:
+    from unmetneed.errors import OptionError
+    from unmetneed.spelling import normalise_periods
+
+    with pytest.raises(OptionError) as caught:
+        normalise_periods(["last year"])
+    assert (caught.value.option, caught.value.value) == ("periods", "last year")
+    assert str(caught.value) == (
+        "periods='last year': write a financial year like 2019/20 or 2024/25 Q2"
+    )
+    with pytest.raises(OptionError, match=r"^k=-1: use a whole number >= 0"):
+        api.anonymise(SAMPLE / "raw_records.csv", api.AnonymiseOptions(k=-1))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from unmetneed.errors import UsageError
 from unmetneed.inputs.load import load
+from unmetneed.spelling import parse_cohort_specs as cohort_files
 from unmetneed.tables.compare import (
     CompareOptions,
     compare,
@@ -449,7 +450,7 @@ def test_missing_column_is_a_usage_error_naming_cohort(tmp_path: Path) -> None:
 
 def test_same_column_in_by_and_within_is_refused(tmp_path: Path) -> None:
     frame = cohort_frame(tmp_path, "c", people(5, sex="male"))
-    with pytest.raises(UsageError, match="both --by and --within"):
+    with pytest.raises(UsageError, match="both by and within"):
         compare({"C": frame}, CompareOptions(by=("sex",), within=("sex",)))
 
 
@@ -472,7 +473,7 @@ def test_load_cohorts_auto_kind(tmp_path: Path) -> None:
     )
     cohort = tmp_path / "cohort.csv"
     cohort.write_text("area,sex,crack\nN,female,\nN,male,yes\n")
-    cohorts, notes = load_cohorts([f"T={extract}", f"O={cohort}"])
+    cohorts, notes = load_cohorts(cohort_files([f"T={extract}", f"O={cohort}"]))
     assert isinstance(cohorts, dict) and list(cohorts) == ["T", "O"]
     assert len(cohorts["T"]) == 4 and len(cohorts["O"]) == 2
     assert any("read as a cohort file" in n for n in notes)
@@ -482,9 +483,9 @@ def test_load_cohorts_refuses_duplicate_labels_and_mixing(tmp_path: Path) -> Non
     f = tmp_path / "c.csv"
     f.write_text("cohort,sex\nA,male\n")
     with pytest.raises(UsageError, match="given twice"):
-        load_cohorts([f"A={f}", f"A={f}"])
+        load_cohorts(cohort_files([f"A={f}", f"A={f}"]))
     with pytest.raises(UsageError, match="LABEL=FILE"):
-        load_cohorts([str(f), f"B={f}"])
+        load_cohorts(cohort_files([str(f), f"B={f}"]))
 
 
 # --- disclosure ------------------------------------------------------------------------------

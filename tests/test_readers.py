@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from unmetneed.errors import ValidationError
 from unmetneed.inputs import readers, stream
 from unmetneed.inputs.load import load
+from unmetneed.spelling import parse_cohort_specs as cohort_files
 from unmetneed.tables.compare import CompareOptions
 from unmetneed.tables.compare.files import compare_files
 from unmetneed.tables.gap import GapOptions, compute_files
@@ -95,7 +96,9 @@ def test_every_format_gives_the_counts_worked_out_by_hand(
 def test_excel_and_spss_compare_tables_equal_the_csvs(tmp_path: Path, small_batches: None) -> None:
     options = CompareOptions(by=("sex", "age"), within=("area",), k=0)
     tables = {
-        fmt: compare_files([f"A={write(tmp_path / f'p.{fmt}', PEOPLE)}"], options, "cohort")[0]
+        fmt: compare_files(
+            cohort_files([f"A={write(tmp_path / f'p.{fmt}', PEOPLE)}"]), options, "cohort"
+        )[0]
         for fmt, write in WRITERS.items()
     }
     pd.testing.assert_frame_equal(tables["xlsx"].table, tables["csv"].table)
@@ -114,7 +117,7 @@ def test_a_failure_names_the_line_in_every_format(tmp_path: Path, fmt: str) -> N
     with pytest.raises(ValidationError) as loaded:
         load(path, "cohort")
     with pytest.raises(ValidationError) as counted:
-        compare_files([f"A={path}"], CompareOptions(by=("sex",)), "cohort")
+        compare_files(cohort_files([f"A={path}"]), CompareOptions(by=("sex",)), "cohort")
     assert [f.line for f in loaded.value.failures] == [line]
     assert (
         loaded.value.failures[0]

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from unmetneed.errors import UsageError, ValidationError
 from unmetneed.inputs import stream
 from unmetneed.inputs.load import load
+from unmetneed.spelling import parse_cohort_specs as cohort_files
 from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
 from unmetneed.tables.compare.files import compare_files
 from unmetneed.tables.gap import GapOptions, compute, compute_files
@@ -45,9 +46,9 @@ def as_parquet(csv: Path, out: Path, shuffle: int | None = None) -> Path:
 
 def both(specs_csv: list[str], specs_pq: list[str], options: CompareOptions) -> None:
     """The table of the CSV files (loaded whole) equals the table of the Parquet files."""
-    cohorts, notes_csv = load_cohorts(specs_csv)
+    cohorts, notes_csv = load_cohorts(cohort_files(specs_csv))
     whole = compare(cohorts, options)
-    batched, notes_pq = compare_files(specs_pq, options)
+    batched, notes_pq = compare_files(cohort_files(specs_pq), options)
     pd.testing.assert_frame_equal(batched.table, whole.table)
     assert batched.remarks == whole.remarks
     assert [n.split(": ", 1)[-1] for n in notes_pq] == [n.split(": ", 1)[-1] for n in notes_csv]
@@ -86,7 +87,7 @@ def test_a_row_without_a_cohort_label_is_named(sample_dir: Path, tmp_path: Path)
     frame.loc[[150, 1000], "cohort"] = ""
     frame.to_parquet(tmp_path / "x.parquet", index=False)
     with pytest.raises(UsageError, match=r"2 row\(s\) have no cohort label \(lines 152, 1002\)"):
-        compare_files([str(tmp_path / "x.parquet")], CompareOptions(by=("sex",)))
+        compare_files(cohort_files([str(tmp_path / "x.parquet")]), CompareOptions(by=("sex",)))
 
 
 def test_gap_batched_equals_whole(sample_dir: Path, tmp_path: Path) -> None:
@@ -127,7 +128,7 @@ def test_failures_are_loads_with_the_same_lines(sample_dir: Path, tmp_path: Path
     whole = failures_of(path, "treatment", lambda: load(path, "treatment"))
     options = CompareOptions(by=("sex",))
     batched = failures_of(
-        path, "treatment", lambda: compare_files([f"A={path}"], options, "treatment")
+        path, "treatment", lambda: compare_files(cohort_files([f"A={path}"]), options, "treatment")
     )
     assert batched == whole
     assert [b.split(" ")[1] for b in batched] == ["14", "702", "1502", "1503"]
@@ -144,7 +145,7 @@ def test_auto_reads_a_file_failing_the_extract_as_a_cohort(
     frame.to_csv(tmp_path / "x.csv", index=False)
     frame.to_parquet(tmp_path / "x.parquet", index=False)
     both([f"A={tmp_path / 'x.csv'}"], [f"A={tmp_path / 'x.parquet'}"], CompareOptions(by=BY))
-    _, notes = compare_files([f"A={tmp_path / 'x.parquet'}"], CompareOptions(by=BY))
+    _, notes = compare_files(cohort_files([f"A={tmp_path / 'x.parquet'}"]), CompareOptions(by=BY))
     assert any("read as a cohort file" in n for n in notes)
 
 
@@ -157,7 +158,9 @@ def test_many_bad_rows_listed_up_to_a_limit_then_counted(
     frame.to_parquet(tmp_path / "c.parquet", index=False)
     path = tmp_path / "c.parquet"
     got = failures_of(
-        path, "cohort", lambda: compare_files([f"A={path}"], CompareOptions(by=("sex",)), "cohort")
+        path,
+        "cohort",
+        lambda: compare_files(cohort_files([f"A={path}"]), CompareOptions(by=("sex",)), "cohort"),
     )
     rule = got[0].removeprefix("column age_band: ").removesuffix(" (295 more row(s))")
     assert rule.startswith("not one of 18-24")
@@ -203,7 +206,7 @@ def test_typed_columns_and_dictionaries_from_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     whole = load(path, "cohort").frame
     options = CompareOptions(by=("sex", "crack", "age"), within=("period",), k=0)
-    batched, _ = compare_files([f"A={path}"], options, "cohort")
+    batched, _ = compare_files(cohort_files([f"A={path}"]), options, "cohort")
     pd.testing.assert_frame_equal(batched.table, compare({"A": whole}, options).table)
     counts = batched.table.set_index(["period", "variable", "category"])["count"]
     assert counts[("2019/20", "sex", "male")] == 1 and counts[("2020/21", "sex", "not_stated")] == 1
@@ -236,6 +239,6 @@ def test_any_rows_any_batches_same_table(
     frame = pd.DataFrame(data, columns=[*CODES, "cohort"])
     frame.to_parquet(tmp_path / "h.parquet", index=False)
     options = CompareOptions(by=("sex", "housing", "disability_physical"), within=("area",), k=2)
-    batched, _ = compare_files([str(tmp_path / "h.parquet")], options, "cohort")
+    batched, _ = compare_files(cohort_files([str(tmp_path / "h.parquet")]), options, "cohort")
     whole = compare(load(tmp_path / "h.parquet", "cohort").frame, options)
     pd.testing.assert_frame_equal(batched.table, whole.table)

@@ -16,6 +16,7 @@ import pytest
 
 from unmetneed.errors import ValidationError
 from unmetneed.inputs import readers
+from unmetneed.spelling import parse_cohort_specs as cohort_files
 from unmetneed.tables.compare import CompareOptions, compare, load_cohorts
 from unmetneed.tables.compare.files import compare_files
 
@@ -41,9 +42,9 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def same_as_loaded(specs: list[str], options: CompareOptions = OPTIONS) -> list[str]:
     """The batched table equals the loaded one; the notes of the batched run."""
-    cohorts, notes_whole = load_cohorts(specs)
+    cohorts, notes_whole = load_cohorts(cohort_files(specs))
     whole = compare(cohorts, options)
-    batched, notes = compare_files(specs, options)
+    batched, notes = compare_files(cohort_files(specs), options)
     pd.testing.assert_frame_equal(batched.table, whole.table)
     assert batched.remarks == whole.remarks
     assert notes == notes_whole
@@ -108,9 +109,9 @@ def test_failures_far_down_are_loads(sample_dir: Path, tmp_path: Path, batches: 
     path = tmp_path / "bad.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(ValidationError) as whole:
-        load_cohorts([f"A={path}"], "treatment")
+        load_cohorts(cohort_files([f"A={path}"]), "treatment")
     with pytest.raises(ValidationError) as batched:
-        compare_files([f"A={path}"], CompareOptions(by=("sex",)), "treatment")
+        compare_files(cohort_files([f"A={path}"]), CompareOptions(by=("sex",)), "treatment")
     assert batched.value.failures == whole.value.failures
     assert [f.line for f in batched.value.failures] == [14, 3002]
 

@@ -14,9 +14,16 @@ writing its folder. The command line (``unmetneed.cli``) is one client of these.
 ``compare(cohorts, options)``   :class:`unmetneed.tables.compare.Comparison`
 ``suppress_table(table)``       :class:`unmetneed.disclosure.suppress.Suppressed`
 ``audit(tables)``               :class:`unmetneed.disclosure.audit.Audit` (``.ok``)
+``explain(release)``            :class:`Explanation` (why each suppressed cell is hidden)
 ``anonymise(records)``          :class:`unmetneed.extract.anonymise.Anonymised` (``anonymise_plan``)
+``validate(file, kind)``        :class:`Validated` (the typed frame, notes, a summary)
+``chart(table)``                :class:`unmetneed.outputs.charts.Chart`
 ``run(config)``                 :class:`unmetneed.runs.pipeline.RunResult`
 =============================  =========================================================
+
+A bad option is an :class:`unmetneed.errors.OptionError` (a ``UsageError``, exit 2 on the
+command line) with ``option`` (the parameter or field: ``k``, ``periods``...), ``value``
+(the text given, or None) and ``problem``; ``str(error)`` reads ``k=-1: use 0 ...``.
 
 >>> import pandas as pd
 >>> from unmetneed.api import GapOptions, gap
@@ -31,14 +38,14 @@ writing its folder. The command line (``unmetneed.cli``) is one client of these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import pandas as pd
 
-from unmetneed.errors import UsageError, ValidationError
+from unmetneed.errors import OptionError, ValidationError
 
 if TYPE_CHECKING:
     from unmetneed.disclosure.audit import Audit
@@ -47,25 +54,32 @@ if TYPE_CHECKING:
     from unmetneed.extract.anonymise import Anonymised
     from unmetneed.extract.options import AnonymiseOptions
     from unmetneed.inputs.load import InputOptions, Loaded
+    from unmetneed.outputs.charts import Chart
     from unmetneed.runs.config import RunConfig
     from unmetneed.runs.pipeline import RunResult
     from unmetneed.runs.runlog import RunLog
     from unmetneed.tables.compare import CompareOptions, Comparison
     from unmetneed.tables.gap import GapOptions, GapResult
+    from unmetneed.tables.suppressed import SuppressedFile
 
 __all__ = [
     "AnonymiseOptions",
     "CompareOptions",
     "GapOptions",
+    "Explanation",
     "InputOptions",
     "Source",
+    "Validated",
     "anonymise",
     "anonymise_plan",
     "audit",
+    "chart",
     "compare",
+    "explain",
     "gap",
     "run",
     "suppress_table",
+    "validate",
 ]
 
 # The options classes, imported when first asked for (a command pays only for its own).
@@ -97,6 +111,7 @@ def gap(
     *,
     treatment_columns: Mapping[str, str] | None = None,
     prevalence_columns: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     reading: Mapping[str, InputOptions] | None = None,
     release: Path | str | None = None,
 ) -> GapResult:
@@ -105,9 +120,11 @@ def gap(
 
     ``treatment``: a record extract or counts (``count`` column) file or frame, or several
     read together; ``prevalence``: the estimates. ``*_columns``: ``NEW=OLD`` renames of a
-    file's columns; ``reading``: per input (``treatment``, ``prevalence``) a sheet, header
-    row, layout. ``release``: a folder of tables published earlier, protected together
-    (``result.protected.record()`` adds this table once it is published).
+    file's columns; ``columns``: renames (``(NEW, OLD)`` pairs, a NEW possibly twice) for
+    whichever file has a column OLD, both if both have it; ``reading``: per input
+    (``treatment``, ``prevalence``) a sheet, header row, layout. ``release``: a folder of
+    tables published earlier, protected together (``result.protected.record()`` adds this
+    table once it is published).
     """
     from unmetneed.tables import gap as gap_module
     from unmetneed.tables.gap.inputs import _together
@@ -124,6 +141,7 @@ def gap(
             options,
             treatment_columns=treatment_columns,
             prevalence_columns=prevalence_columns,
+            columns=list(columns.items() if isinstance(columns, Mapping) else columns or ()),
             release=release,
             reading=reading,
         )
@@ -155,9 +173,13 @@ def compare(
 
     named = dict(cohorts) if isinstance(cohorts, Mapping) else {None: cohorts}
     if all(isinstance(v, (str, Path)) for v in named.values()):
-        specs = [str(v) if k is None else f"{k}={v}" for k, v in named.items()]
+        files: list[tuple[str | None, Path]] = [
+            (None if k is None else str(k), Path(v))
+            for k, v in named.items()
+            if isinstance(v, (str, Path))
+        ]
         how = reading or InputOptions()
-        result, notes = compare_files(specs, options, kind, columns, release=release, how=how)
+        result, notes = compare_files(files, options, kind, columns, release=release, how=how)
         return replace(result, remarks=(*notes, *result.remarks))
     frames = {k: _frame_input(v, _cohort_kind(v, kind)).frame for k, v in named.items()}
     if None in frames:
@@ -165,27 +187,51 @@ def compare(
     return compare_module.compare({str(k): f for k, f in frames.items()}, options, release=release)
 
 
+@overload
+def suppress_table(
+    table: pd.DataFrame,
+    options: SuppressOptions | None = None,
+    *,
+    hierarchy: Sequence[str] = (),
+    reading: InputOptions | None = None,
+    release: Path | str | None = None,
+) -> Suppressed: ...
+
+
+@overload
+def suppress_table(
+    table: str | Path,
+    options: SuppressOptions | None = None,
+    *,
+    hierarchy: Sequence[str] = (),
+    reading: InputOptions | None = None,
+    release: Path | str | None = None,
+) -> SuppressedFile: ...
+
+
 def suppress_table(
     table: Source,
     options: SuppressOptions | None = None,
     *,
+    hierarchy: Sequence[str] = (),
     reading: InputOptions | None = None,
     release: Path | str | None = None,
 ) -> Suppressed:
     """A long table of counts (dimension columns + ``count``) with its small counts, and
-    enough others that none can be worked out, suppressed (``suppress.suppress_table``)."""
+    enough others that none can be worked out, suppressed (``suppress.suppress_table``).
+
+    ``hierarchy``: ``CHILD=PARENT`` pairs of the table's columns (rows named after a parent
+    sum its children), checked against its columns once it is read (or set
+    ``options.hierarchy``). From a file, the result is a
+    :class:`unmetneed.tables.suppressed.SuppressedFile`: ``.notes`` say what reading it noted.
+    """
     from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
+    from unmetneed.tables.suppressed import suppress_file, with_hierarchy
 
     opts = options or SuppressOptions()
     if isinstance(table, pd.DataFrame):
-        return suppress_table(table, opts, release=release)
-    from unmetneed.inputs.load import InputOptions
-    from unmetneed.inputs.readers import read_input
-    from unmetneed.outputs.write import sha256_file
-
-    how = reading or InputOptions()
-    frame, _ = read_input(Path(table), how.sheet, how.header_row, how.last_row)
-    return suppress_table(frame, opts, str(table), release, sha256_file(Path(table))[:16])
+        return suppress_table(table, with_hierarchy(table, opts, hierarchy), release=release)
+    return suppress_file(table, opts, hierarchy=hierarchy, reading=reading, release=release)
 
 
 def audit(
@@ -207,6 +253,36 @@ def audit(
     from unmetneed.disclosure.audit_tables import audit_tables
 
     return audit_tables(tables, release=release, width=width, structure=structure)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why each suppressed cell of a release is hidden (restricted: never publish it):
+    ``table`` (columns ``table``, ``cell``, ``why``), the ``register`` it was read from, and
+    ``complete``: False when the register was written before explanations were kept."""
+
+    table: pd.DataFrame
+    register: Path
+    complete: bool
+
+
+def explain(release: Path | str) -> Explanation:
+    """Why each suppressed cell of the release folder's tables is hidden: ``primary`` (a
+    small count), ``earlier`` (hidden by an earlier table) or the small counts it protects,
+    read from the folder's restricted register."""
+    import json
+
+    from unmetneed.disclosure.explain import explain_register
+    from unmetneed.disclosure.register import REGISTER
+    from unmetneed.errors import InputError
+
+    path = Path(release) / REGISTER
+    try:
+        tables = json.loads(path.read_text(encoding="utf-8"))["tables"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: cannot read the release register ({exc})") from None
+    found = explain_register(tables)
+    return Explanation(found, path, any("why" in t for t in tables))
 
 
 def anonymise(
@@ -236,6 +312,82 @@ def anonymise_plan(
 
     frame, path = _records(records, columns, sheet)
     return plan(frame, options, path=path)
+
+
+@dataclass(frozen=True)
+class Validated:
+    """An input that passed its contract: the typed ``frame``, the ``notes`` of reading it
+    and a ``summary`` of what it holds ((what, value) pairs: rows, periods, codes...)."""
+
+    frame: pd.DataFrame
+    kind: str
+    notes: tuple[str, ...]
+    summary: tuple[tuple[str, str], ...]
+
+
+def validate(
+    file: Source,
+    kind: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    substance: str | None = None,
+    layout: str | None = None,
+    header_row: int | None = None,
+    last_row: int | None = None,
+) -> Validated:
+    """One input checked against its data contract (``treatment``, ``counts``, ``cohort``,
+    ``prevalence``): a :class:`ValidationError` names every failure, else the typed frame.
+
+    ``columns``: ``NEW=OLD`` renames; ``substance``: for a prevalence file of one substance
+    without that column; ``layout``, ``sheet``, ``header_row``, ``last_row``: how to read
+    the file (as ``load``).
+    """
+    from unmetneed.inputs.load import load
+    from unmetneed.inputs.summary import summarise
+
+    if isinstance(file, pd.DataFrame):
+        loaded = _frame_input(file, kind, substance)
+    else:
+        loaded = load(
+            file,
+            kind,
+            columns=columns,
+            sheet=sheet,
+            substance=substance,
+            layout=layout,
+            header_row=header_row,
+            last_row=last_row,
+        )
+    facts = tuple(summarise(loaded.frame))
+    return Validated(loaded.frame, loaded.kind, tuple(loaded.notes), facts)
+
+
+def chart(
+    table: Source,
+    kind: str | None = None,
+    *,
+    substance: str | None = None,
+    period: str | None = None,
+    variable: str | None = None,
+    group: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+) -> Chart:
+    """A published gap or compare table (a file the tool wrote, or its frame) drawn:
+    ``caterpillar`` (gap by area), ``trend`` (gap over periods) or ``bars`` (each cohort's
+    percentage by category; default caterpillar for gap, bars for compare). Suppressed
+    values are never drawn. Save it with ``unmetneed.outputs.charts.save``.
+    """
+    from unmetneed.outputs.charts import draw
+
+    if isinstance(table, pd.DataFrame):
+        frame = table
+    else:
+        from unmetneed.disclosure.audit import read_written
+
+        frame = read_written(table, sheet)
+    chosen = dict(group or {})
+    return draw(frame, kind, substance=substance, period=period, variable=variable, group=chosen)
 
 
 def run(
@@ -297,7 +449,7 @@ def _cohort_kind(obj: Source, kind: str) -> str:
     if kind in ("treatment", "cohort"):
         return kind
     if kind != "auto":
-        raise UsageError(f"--kind {kind!r}: use auto, treatment or cohort")
+        raise OptionError("kind", kind, "use auto, treatment or cohort", quoted=True)
     from unmetneed.tables.compare.table import _kind
 
     return _kind(obj) if isinstance(obj, pd.DataFrame) else "cohort"
@@ -318,6 +470,6 @@ def _records(
 
     if isinstance(records, pd.DataFrame):
         if columns:
-            raise UsageError("columns: rename a DataFrame's columns before giving it")
+            raise OptionError("columns", None, "rename a DataFrame's columns before giving it")
         return records, Path("records")
     return read_records(records, columns=columns, sheet=sheet)

@@ -144,31 +144,21 @@ def reading(
     header_row: list[str] | None,
     last_row: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``--layout``, ``--sheet``, ``--header-row`` and ``--last-row`` as an
-    ``InputOptions`` per input."""
-    from unmetneed.inputs.load import InputOptions, per_input
+    """``--layout``, ``--sheet``, ``--header-row`` and ``--last-row`` (each ``VALUE`` for
+    every input or ``INPUT=VALUE``) as an ``InputOptions`` per input."""
+    from unmetneed.inputs.load import InputOptions
+    from unmetneed.spelling import line_number, per_input
 
-    layouts = per_input(layout, inputs, "--layout")
-    sheets = per_input(sheet, inputs, "--sheet")
-    rows = per_input(header_row, inputs, "--header-row")
-    lasts = per_input(last_row, inputs, "--last-row")
+    layouts = per_input(layout, inputs, "layout")
+    sheets = per_input(sheet, inputs, "sheet")
+    rows = per_input(header_row, inputs, "header_row")
+    lasts = per_input(last_row, inputs, "last_row")
     return {
         name: InputOptions(
             layouts[name],
             sheets[name],
-            _line(rows[name], "--header-row"),
-            last_row=_line(lasts[name], "--last-row"),
+            line_number(rows[name], "header_row"),
+            last_row=line_number(lasts[name], "last_row"),
         )
         for name in inputs
     }
-
-
-def _line(value: str | None, option: str) -> int | None:
-    """A line number option's value, or a usage error."""
-    if value is None:
-        return None
-    if not value.isdigit():
-        from unmetneed.errors import UsageError
-
-        raise UsageError(f"{option} {value!r}: give a line number, e.g. 3")
-    return int(value)

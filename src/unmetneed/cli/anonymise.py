@@ -71,10 +71,10 @@ def anonymise(
     """
     from unmetneed.api import anonymise as run
     from unmetneed.cli import render as report
-    from unmetneed.errors import UsageError, ValidationError
+    from unmetneed.errors import UnmetneedError, UsageError
     from unmetneed.extract.options import AnonymiseOptions
-    from unmetneed.inputs.load import parse_column_mapping
     from unmetneed.outputs.write import check_out_path, write_table
+    from unmetneed.spelling import listed, parse_column_mapping
 
     if plan and out is not None:
         raise UsageError("--plan compares collapsings and writes no extract: drop --out")
@@ -90,9 +90,9 @@ def anonymise(
         raise UsageError("--report and --out must be different files")
     options = AnonymiseOptions(
         k=k,
-        quasi=_split(quasi),
+        quasi=listed(quasi),
         method=_method(method),
-        suppress_first=_split(suppress_first) or (),
+        suppress_first=listed(suppress_first) or (),
     )
     if 0 <= k <= 1:
         report.warn(f"--k {k}: no k-anonymity; identifiers are removed, nothing else is")
@@ -102,11 +102,8 @@ def anonymise(
             _plan(records, options, columns, sheet, report_path)
             return
         result = run(records, options, columns=columns, sheet=sheet)
-    except ValidationError as exc:
-        if failures_out is not None:
-            from unmetneed.outputs.write import write_failures
-
-            write_failures(exc.failures, failures_out)
+    except UnmetneedError as exc:
+        report.save_failures(exc, failures_out)
         raise
     assert out_path is not None
     write_table(result.extract, out_path, meta=result.meta())
@@ -134,13 +131,6 @@ def _plan(
     )
     if report_path is not None:
         write_table(table, report_path)
-
-
-def _split(values: list[str] | None) -> tuple[str, ...] | None:
-    """Repeated and comma-separated option values as one tuple (None when not given)."""
-    if not values:
-        return None
-    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
 def _method(value: str) -> Method:

@@ -86,28 +86,21 @@ def audit(
 
 def _explain(release: Path | None) -> None:
     """Print why each suppressed cell of the release is hidden (restricted)."""
-    import json
-
+    from unmetneed.api import explain
     from unmetneed.cli import render as report
-    from unmetneed.disclosure.explain import explain_register
-    from unmetneed.disclosure.register import REGISTER
-    from unmetneed.errors import InputError, UsageError
+    from unmetneed.errors import UsageError
 
     if release is None:
         raise UsageError("--explain reads a release register: give --release DIR")
-    path = release / REGISTER
-    try:
-        tables = json.loads(path.read_text(encoding="utf-8"))["tables"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: cannot read the release register ({exc})") from None
-    found = explain_register(tables)
+    found = explain(release)
     report.show_table(
-        found.itertuples(index=False),
+        found.table.itertuples(index=False),
         ["table", "cell", "why"],
-        title=f"release {release}: why {len(found)} suppressed cell(s) are hidden (restricted)",
+        title=f"release {release}: why {len(found.table)} suppressed cell(s) are hidden "
+        "(restricted)",
     )
-    if not any("why" in t for t in tables):
-        report.warn(f"{path}: written before explanations were kept (no 'why')")
+    if not found.complete:
+        report.warn(f"{found.register}: written before explanations were kept (no 'why')")
 
 
 def _num(value: Any) -> str:

@@ -47,22 +47,25 @@ def chart(
     Example: unmetneed chart out/quarterly/publish/gap.parquet --kind caterpillar \
 --substance opiate_crack --out out/gap.svg
     """
+    from unmetneed.api import chart as draw
     from unmetneed.cli import render as report
-    from unmetneed.disclosure.audit import read_written
     from unmetneed.errors import UsageError
-    from unmetneed.outputs.charts import SUFFIXES, draw, save
+    from unmetneed.outputs.charts import SUFFIXES, save
+    from unmetneed.spelling import column_values
 
     if out.suffix.lower() not in SUFFIXES:
         raise UsageError(f"--out {out}: use a file ending in {', '.join(SUFFIXES)}")
     if not out.parent.exists():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
-    chosen: dict[str, str] = {}
-    for text in group or ():
-        column, sep, value = text.partition("=")
-        if not sep:
-            raise UsageError(f"--group {text!r}: write COLUMN=VALUE, e.g. area=Eastbury")
-        chosen[column.strip()] = value.strip()
-    frame = read_written(table, sheet)
-    drawn = draw(frame, kind, substance=substance, period=period, variable=variable, group=chosen)
+    chosen = column_values(group, "group")
+    drawn = draw(
+        table,
+        kind,
+        substance=substance,
+        period=period,
+        variable=variable,
+        group=chosen,
+        sheet=sheet,
+    )
     save(drawn, out)
     report.info(f"Wrote {drawn.title!r} to {out}")

@@ -132,9 +132,10 @@ def compare(
     from unmetneed.api import compare as compare_cohorts
     from unmetneed.cli import render as report
     from unmetneed.errors import UsageError
-    from unmetneed.inputs.load import parse_column_mapping
+    from unmetneed.inputs.load import InputOptions
     from unmetneed.outputs.write import check_out_path
-    from unmetneed.tables.compare import CompareOptions, parse_cohort_specs
+    from unmetneed.spelling import age_band_list, parse_cohort_specs, parse_column_mapping
+    from unmetneed.tables.compare import CompareOptions
 
     if k < 0:
         raise UsageError(f"--k {k}: use 0 or more (0 turns suppression off)")
@@ -152,17 +153,13 @@ def compare(
     options = CompareOptions(
         by=tuple(by),
         within=tuple(within or ()),
-        age_bands=tuple(b for b in (age_bands or "").split(",") if b.strip()),
+        age_bands=age_band_list(age_bands),
         exclude_not_stated=exclude_not_stated,
         k=k,
         reference=reference,
         zeros_disclosive=zeros_disclosive,
         public=tuple(public or ()),
     )
-    if age_bands is not None and not options.age_bands:
-        raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
-    from unmetneed.inputs.load import InputOptions
-
     result = compare_cohorts(
         _cohorts(parse_cohort_specs(cohort)),
         options,

@@ -150,17 +150,16 @@ def gap(
     """
     from unmetneed.api import gap as compute
     from unmetneed.cli import render as report
-    from unmetneed.errors import ValidationError
-    from unmetneed.inputs.load import parse_column_mapping
+    from unmetneed.errors import UnmetneedError, spell
     from unmetneed.outputs.write import check_out_path, write_table
-    from unmetneed.tables.gap import (
-        GapOptions,
-        fingertips_table,
+    from unmetneed.spelling import (
+        column_pairs,
         normalise_periods,
         normalise_substances,
+        parse_column_mapping,
         period_notes,
-        route_columns,
     )
+    from unmetneed.tables.gap import GapOptions, fingertips_table
 
     if out is not None:
         check_out_path(out)
@@ -171,7 +170,6 @@ def gap(
         raise UsageError(
             f"--out-layout {out_layout!r}: {did_you_mean(out_layout, ('tidy', 'fingertips'))}"
         )
-    _no_repeats(treatment)
     options = GapOptions(
         periods=normalise_periods(period),
         prevalence_years=prevalence_years,
@@ -182,12 +180,13 @@ def gap(
         suppressed_max=suppressed_max,
         zeros_disclosive=zeros_disclosive,
         benchmark=benchmark,
-        periods_noted=period_notes(period),
+        periods_noted=tuple(spell(n, report.spelling) for n in period_notes(period)),
         public=tuple(public or ()),
     )
-    pairs = [pair for c in column or [] for pair in parse_column_mapping([c]).items()]
-    to_treatment, to_prevalence = route_columns(pairs, treatment, prevalence)
-    to_prevalence.update(parse_column_mapping(prevalence_column))
+    renames = column_pairs(column)
+    prevalence_only = parse_column_mapping(prevalence_column)  # its errors say --column
+    how = reading(("treatment", "prevalence"), layout, sheet, header_row, last_row)
+    how = _with_rounding(how, rounded_to)
     if k == 0:
         report.warn("suppression is off (--k 0): counts of 1 and more are shown as they are")
     try:
@@ -195,19 +194,13 @@ def gap(
             treatment,
             prevalence,
             options,
-            treatment_columns=to_treatment,
-            prevalence_columns=to_prevalence,
+            columns=renames,
+            prevalence_columns=prevalence_only,
             release=release,
-            reading=_with_rounding(
-                reading(("treatment", "prevalence"), layout, sheet, header_row, last_row),
-                rounded_to,
-            ),
+            reading=how,
         )
-    except ValidationError as exc:
-        if failures_out is not None:
-            from unmetneed.outputs.write import write_failures
-
-            write_failures(exc.failures, failures_out)
+    except UnmetneedError as exc:
+        report.save_failures(exc, failures_out)
         raise
     if out is None:
         report.show_table(
@@ -244,18 +237,6 @@ def _with_rounding(how: dict[str, Any], rounded_to: int | None) -> dict[str, Any
     if rounded_to not in (0, 5, 10):
         raise UsageError(f"--rounded-to {rounded_to}: use 5 or 10 (0: the counts are exact)")
     return {**how, "treatment": replace(how["treatment"], rounded_to=rounded_to)}
-
-
-def _no_repeats(paths: list[Path]) -> None:
-    """A usage error for a file given twice as --treatment (it would be counted twice)."""
-    seen = set()
-    for path in paths:
-        resolved = path.resolve()
-        if resolved in seen:
-            from unmetneed.errors import UsageError
-
-            raise UsageError(f"--treatment {path}: given twice; give each file once")
-        seen.add(resolved)
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:

@@ -14,10 +14,31 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from unmetneed.errors import InputsError, UnmetneedError, ValidationError
+from unmetneed.errors import InputsError, Mention, UnmetneedError, ValidationError
 
 MAX_FAILURES_SHOWN = 20
 SUPPRESSED = "*"
+
+# The flags whose name is not the option's (``--k`` is ``k``, ``--prevalence-years`` is
+# ``prevalence_years``): one flag, repeated, gives a tuple the library names in the plural.
+FLAGS = {
+    "periods": "--period",
+    "substances": "--substance",
+    "cohorts": "--cohort",
+    "columns": "--column",
+    "prevalence_columns": "--prevalence-column",
+}
+
+
+def flag(option: str) -> str:
+    """The command line's flag for an option: ``prevalence_years`` -> ``--prevalence-years``."""
+    return FLAGS.get(option, "--" + option.replace("_", "-"))
+
+
+def spelling(mention: Mention) -> str:
+    """An option as the command line names it: ``--k 5``, ``--period '2019'``, ``--treatment``."""
+    shown = mention.shown_value()
+    return f"{flag(mention.option)} {shown}" if mention.value is not None else flag(mention.option)
 
 
 PIPE_WIDTH = 240  # columns of a table written to a pipe or file (no terminal to fit)
@@ -49,25 +70,35 @@ def stderr() -> Console:
 def error(exc: UnmetneedError) -> None:
     """Print an error a person can act on; for validation, every failure (capped at 20)."""
     err = stderr()
-    err.print(f"Error: {exc.message}", markup=False)
+    err.print(f"Error: {exc.text(spelling)}", markup=False)
+    hint = exc.hint_text(spelling)
     if isinstance(exc, InputsError):
         for name, problem in exc.problems:
-            err.print(f"  input {name}: {problem.message}", markup=False)
+            err.print(f"  input {name}: {problem.text(spelling)}", markup=False)
             if isinstance(problem, ValidationError):
                 _failures(err, problem, indent="    ")
     elif isinstance(exc, ValidationError):
         _failures(err, exc)
-        if exc.hint:
-            err.print(exc.hint, markup=False)
+        if hint:
+            err.print(hint, markup=False)
         err.print("Nothing was written. Use --failures-out FILE.csv to save every failure.")
-    elif exc.hint:
-        err.print(exc.hint, markup=False)
+    elif hint:
+        err.print(hint, markup=False)
+
+
+def save_failures(exc: UnmetneedError, path: Any) -> None:
+    """Every failure of a validation error to ``path`` (``--failures-out``) as CSV, the
+    rules naming options as the command line does; nothing when ``path`` is None."""
+    if path is not None and isinstance(exc, ValidationError):
+        from unmetneed.outputs.write import write_failures
+
+        write_failures([f.spelled_as(spelling) for f in exc.failures], path)
 
 
 def _failures(err: Console, exc: ValidationError, indent: str = "  ") -> None:
     """A validation error's failures, one a line, capped at MAX_FAILURES_SHOWN."""
     for failure in exc.failures[:MAX_FAILURES_SHOWN]:
-        err.print(f"{indent}{failure.describe()}", markup=False)
+        err.print(f"{indent}{failure.describe(spelling)}", markup=False)
     rest = len(exc.failures) - MAX_FAILURES_SHOWN
     if rest > 0:
         err.print(f"{indent}... and {rest} more", markup=False)

@@ -58,36 +58,30 @@ def suppress(
 
     Example: unmetneed suppress data/sample/counts_by_area.csv --k 3 --total-row --out protected.csv
     """
+    from unmetneed.api import suppress_table
     from unmetneed.cli import render as report
     from unmetneed.disclosure import Policy
-    from unmetneed.disclosure.audit_tables import hierarchy_of
-    from unmetneed.disclosure.suppress import SuppressOptions, suppress_table
-    from unmetneed.errors import ValidationError
-    from unmetneed.inputs.readers import read_input
-    from unmetneed.outputs.write import check_out_path, sha256_file, write_table
+    from unmetneed.disclosure.suppress import SuppressOptions
+    from unmetneed.errors import UnmetneedError
+    from unmetneed.inputs.load import InputOptions
+    from unmetneed.outputs.write import check_out_path, write_table
 
     if out is not None:
         out = check_out_path(out)
     chosen = _policy(Policy, policy, k if policy is None else None, zeros_disclosive, width)
-    frame, read_notes = read_input(table, sheet, header_row, last_row)
-    for note in read_notes:
+    options = SuppressOptions(chosen, total_row, total_label, None, count, tuple(public or ()))
+    how = InputOptions(sheet=sheet, header_row=header_row, last_row=last_row)
+    try:
+        done = suppress_table(
+            table, options, hierarchy=tuple(hierarchy or ()), reading=how, release=release
+        )
+    except UnmetneedError as exc:
+        report.save_failures(exc, failures_out)
+        raise
+    for note in done.notes:
         report.info(f"{table}: {note}")
-    dims = tuple(c for c in frame.columns if c not in (count, "suppressed"))
-    options = SuppressOptions(
-        chosen,
-        total_row,
-        total_label,
-        hierarchy_of(hierarchy or (), dims),
-        count,
-        tuple(public or ()),
-    )
     if chosen.off:
         report.warn("--k 0: suppression is off; every count is published as it is")
-    try:
-        done = suppress_table(frame, options, str(table), release, sha256_file(table)[:16])
-    except ValidationError as exc:
-        _save_failures(exc, failures_out)
-        raise
     if out is None:
         shown = done.table.assign(**{count: done.table[count].astype("string").fillna("*")})
         report.show_frame(shown, title=str(table), remarks=done.remarks)
@@ -100,16 +94,6 @@ def suppress(
         report.show_remarks(done.remarks)
     done.protected.record()
     release_note(release)
-
-
-def _save_failures(exc: Exception, path: Path | None) -> None:
-    """Every failure to ``path`` as CSV when asked (``--failures-out``)."""
-    if path is not None:
-        from unmetneed.errors import ValidationError
-        from unmetneed.outputs.write import write_failures
-
-        assert isinstance(exc, ValidationError)
-        write_failures(exc.failures, path)
 
 
 def _policy(cls: Any, name: str | None, k: int | None, zeros: bool, width: int | None) -> Any:

@@ -37,14 +37,14 @@ def validate(
 
     Example: unmetneed validate data/sample/extract.csv --kind treatment
     """
+    from unmetneed.api import validate as check
     from unmetneed.cli import render as report
-    from unmetneed.errors import ValidationError
-    from unmetneed.inputs.load import load, parse_column_mapping
-    from unmetneed.inputs.summary import summarise
+    from unmetneed.errors import UnmetneedError
+    from unmetneed.spelling import parse_column_mapping
 
     mapping = parse_column_mapping(column)
     try:
-        loaded = load(
+        valid = check(
             file,
             kind,
             columns=mapping,
@@ -54,11 +54,8 @@ def validate(
             header_row=header_row,
             last_row=last_row,
         )
-    except ValidationError as exc:
-        if failures_out is not None:
-            from unmetneed.outputs.write import write_failures
-
-            write_failures(exc.failures, failures_out)
+    except UnmetneedError as exc:
+        report.save_failures(exc, failures_out)
         raise
-    report.show_summary(f"{file}: valid {kind}", summarise(loaded.frame))
-    report.show_remarks(loaded.notes)
+    report.show_summary(f"{file}: valid {kind}", list(valid.summary))
+    report.show_remarks(valid.notes)

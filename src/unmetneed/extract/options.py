@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError, UsageError
 from unmetneed.inputs.schemas import contract
 
 Method = Literal["local", "rows"]
@@ -29,12 +29,16 @@ class AnonymiseOptions:
     method: Method = "local"
     suppress_first: tuple[str, ...] = ()
 
+    def check(self) -> None:
+        """An :class:`OptionError` for the first option out of range (before any work)."""
+        if self.k < 0:
+            raise OptionError("k", self.k, "use a whole number >= 0 (3 is the K3 rule)")
+        if self.method not in ("local", "rows"):
+            raise OptionError("method", self.method, "use local or rows", quoted=True)
+        for name in self.suppress_first:  # said as the command line has always said it
+            if name not in contract("treatment").names:
+                raise UsageError(f"suppress_first {name!r}: not a treatment extract column")
+
 
 def _check_options(opts: AnonymiseOptions) -> None:
-    if opts.k < 0:
-        raise UsageError(f"--k {opts.k}: use a whole number >= 0 (3 is the K3 rule)")
-    if opts.method not in ("local", "rows"):
-        raise UsageError(f"method {opts.method!r}: use local or rows")
-    for name in opts.suppress_first:
-        if name not in contract("treatment").names:
-            raise UsageError(f"suppress_first {name!r}: not a treatment extract column")
+    opts.check()

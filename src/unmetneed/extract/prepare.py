@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import Failure, UsageError, ValidationError
+from unmetneed.errors import Failure, OptionError, ValidationError
 from unmetneed.extract.codemaps import _mapper, code_map, mapped_columns
 from unmetneed.inputs.codes import (
     code_list,
@@ -63,7 +63,7 @@ def _rename(raw: pd.DataFrame, columns: Mapping[str, str], path: Path) -> pd.Dat
     frame = rename_columns(raw, contract_map, contract("treatment"), path)
     for new, old in extra.items():
         if old not in frame.columns:
-            raise UsageError(f"{path}: --column {new}={old}: no column {old!r}")
+            raise OptionError("columns", f"{new}={old}", f"no column {old!r}", where=str(path))
         frame = frame.rename(columns={old: new})
     return frame
 

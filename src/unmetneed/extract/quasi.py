@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.counting import row_groups
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError
 from unmetneed.inputs.codes import NOT_STATED, code_list, map_distinct
 from unmetneed.inputs.schemas import contract
 
@@ -27,11 +27,10 @@ def resolve_quasi(frame: pd.DataFrame, quasi: tuple[str, ...] | None) -> tuple[s
     names = tuple(dict.fromkeys("age_band" if q == "age" else q for q in quasi))
     for name in names:
         if name not in c.names:
-            raise UsageError(
-                f"--quasi {name}: not a treatment extract column; use one of {', '.join(c.names)}"
-            )
+            problem = f"not a treatment extract column; use one of {', '.join(c.names)}"
+            raise OptionError("quasi", name, problem)
         if name not in frame:
-            raise UsageError(f"--quasi {name}: the records have no {name} column")
+            raise OptionError("quasi", name, f"the records have no {name} column")
     return names
 
 

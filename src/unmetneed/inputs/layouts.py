@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import Mention, OptionError, UsageError
 from unmetneed.inputs.codes import key
 
 NONE = "none"  # --layout none: read the file by its own column names
@@ -166,13 +166,17 @@ def resolve(name: str | None, headers: list[str], path: Path | str) -> Layout | 
         return None
     layout = LAYOUTS.get(name.strip().lower())
     if layout is None:
-        raise UsageError(f"--layout {name!r}: {did_you_mean(name, names())}")
+        raise OptionError("layout", name, did_you_mean(name, names()), quoted=True)
     have = {key(h) for h in headers}
     missing = [h for h in layout.signature if key(h) not in have]
     if missing:
         raise UsageError(
-            f"{path}: --layout {layout.name} needs the column(s) {', '.join(missing)}; the "
-            f"file's columns are {', '.join(headers[:12])}{', ...' if len(headers) > 12 else ''}"
+            (
+                f"{path}: ",
+                Mention("layout", layout.name),
+                f" needs the column(s) {', '.join(missing)}; the file's columns are "
+                f"{', '.join(headers[:12])}{', ...' if len(headers) > 12 else ''}",
+            )
         )
     return layout
 

@@ -22,8 +22,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import Failure, UsageError, ValidationError
-from unmetneed.inputs.codes import key
+from unmetneed.errors import Failure, Mention, OptionError, ValidationError
 from unmetneed.inputs.readers import (
     CSV_SUFFIXES,
     NotPlainError,
@@ -38,43 +37,6 @@ from unmetneed.inputs.sources import column_failures as column_failures
 from unmetneed.inputs.sources import rename_columns as rename_columns
 
 HEADER_LINES = 1  # data row i (0-based) is line i + 2 in the file
-
-
-def parse_column_mapping(pairs: list[str] | None) -> dict[str, str]:
-    """``["estimate=Alcohol_dependent", ...]`` as ``{"estimate": "Alcohol_dependent"}``."""
-    mapping: dict[str, str] = {}
-    for pair in pairs or []:
-        new, sep, old = pair.partition("=")
-        if not sep or not new.strip() or not old.strip():
-            raise UsageError(
-                f"--column {pair!r}: write it as NEW=OLD, e.g. estimate=Alcohol_dependent"
-            )
-        mapping[new.strip()] = old.strip()
-    return mapping
-
-
-def per_input(
-    values: list[str] | None, inputs: tuple[str, ...], option: str
-) -> dict[str, str | None]:
-    """``--layout NAME`` (every input) or ``--layout INPUT=NAME`` values, per input.
-
-    >>> per_input(["prevalence=phe-alcohol"], ("treatment", "prevalence"), "--layout")
-    {'treatment': None, 'prevalence': 'phe-alcohol'}
-    """
-    from unmetneed.inputs.layouts import did_you_mean
-
-    out: dict[str, str | None] = dict.fromkeys(inputs)
-    for value in values or []:
-        name, sep, rest = value.partition("=")
-        if sep and name.strip() in inputs:
-            out[name.strip()] = rest.strip()
-        elif sep and key(name) in {key(i) for i in inputs} | {"treatments"}:
-            out[inputs[0]] = rest.strip()
-        elif sep:
-            raise UsageError(f"{option} {value!r}: {did_you_mean(name.strip(), inputs)} before =")
-        else:
-            out = dict.fromkeys(inputs, value.strip())
-    return out
 
 
 def type_frame(frame: pd.DataFrame, c: Contract) -> pd.DataFrame:
@@ -138,7 +100,7 @@ def load(
     if kind not in KINDS:
         from unmetneed.inputs.layouts import did_you_mean
 
-        raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, KINDS)}")
+        raise OptionError("kind", kind, did_you_mean(kind, KINDS), quoted=True)
     how = InputOptions(layout, sheet, header_row, rounded_to, last_row)
     return streamed_or_whole(lambda whole: _load(Path(path), kind, columns, how, substance, whole))
 
@@ -239,8 +201,9 @@ def _with_footer_hint(exc: ValidationError, raw: pd.DataFrame | None) -> Validat
     first = str(raw.iloc[len(data) - len(tail), 0])[:40]
     exc.hint = (
         f"Lines {lines[0]}-{lines[-1]}, the last of the file, do not read as rows of the table "
-        f"(the first starts {first!r}): if they are notes, give --last-row {lines[0] - 1} to "
-        "read the table above them, or delete them."
+        f"(the first starts {first!r}): if they are notes, give ",
+        Mention("last_row", str(lines[0] - 1)),
+        " to read the table above them, or delete them.",
     )
     return exc
 

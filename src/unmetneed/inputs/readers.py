@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from unmetneed.errors import InputError, UsageError
+from unmetneed.errors import InputError, OptionError, UsageError
 
 SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".sav", ".zsav")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -69,7 +69,7 @@ def read_input(
         raise InputError(f"{path}: not a file")
     suffix = path.suffix.lower()
     if header_row is not None and header_row < 1:
-        raise UsageError(f"--header-row {header_row}: the first line is 1")
+        raise OptionError("header_row", header_row, "the first line is 1")
     try:
         if suffix in CSV_SUFFIXES:
             grid = _read_csv(path)
@@ -106,7 +106,7 @@ def _cut(
         return table, notes
     lines = table.index.to_numpy() + 2
     if last_row < 2 or (len(lines) and last_row < lines.min()):
-        raise UsageError(f"--last-row {last_row}: the table's first data line is {lines.min()}")
+        raise OptionError("last_row", last_row, f"the table's first data line is {lines.min()}")
     below = int((lines > last_row).sum())
     if below:
         notes = [*notes, f"{below} line(s) below line {last_row} not read (--last-row)"]
@@ -151,7 +151,7 @@ def _table_of(
     if header_row is None:
         header = int(np.flatnonzero(width > max(1, width.max() / 2))[0]) if width.max() > 1 else 0
     elif header_row > len(grid):
-        raise UsageError(f"--header-row {header_row}: {path} has {len(grid)} lines")
+        raise OptionError("header_row", header_row, f"{path} has {len(grid)} lines")
     else:
         header = header_row - 1
     notes = []

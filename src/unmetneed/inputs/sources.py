@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from unmetneed.errors import Failure, InputError, UsageError
+from unmetneed.errors import Failure, InputError, Mention, OptionError, Said, UsageError
 from unmetneed.inputs.codes import code_list, identifier_columns, key
 from unmetneed.inputs.readers import (
     CSV_SUFFIXES,
@@ -78,9 +78,12 @@ def rename_columns(
         if source is None:
             from unmetneed.inputs.layouts import did_you_mean
 
-            raise UsageError(
-                f"{path}: --column {new}={old}: no column {old!r}; "
-                + did_you_mean(old, [str(c) for c in frame.columns], "the columns are")
+            raise OptionError(
+                "columns",
+                f"{new}={old}",
+                f"no column {old!r}; "
+                + did_you_mean(old, [str(c) for c in frame.columns], "the columns are"),
+                where=str(path),
             )
         renames[str(source)] = new
     taken = set(renames.values())
@@ -104,13 +107,13 @@ def column_failures(names: list[str], c: Contract) -> list[Failure]:
     rule = "a direct identifier: extracts and cohorts must not carry it; remove the column"
     failures = [Failure(None, name, "", rule) for name in names if key(name) in ids]
     return failures + [
-        Failure(None, s.name, "", _missing_rule(s.name, names))
+        Failure.naming(None, s.name, "", _missing_rule(s.name, names))
         for s in c.columns
         if s.required and s.name not in names
     ]
 
 
-def _missing_rule(name: str, names: list[str]) -> str:
+def _missing_rule(name: str, names: list[str]) -> Said:
     """The rule for a missing required column, naming a close header if the file has one."""
     import difflib
 
@@ -119,8 +122,9 @@ def _missing_rule(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, list(by_key), n=1, cutoff=0.6)
     if close:
         old = by_key[close[0]]
-        return f"required column is missing; did you mean {old!r}? (--column {name}={old})"
-    return "required column is missing (rename one with --column NEW=OLD)"
+        hint = f"required column is missing; did you mean {old!r}? ("
+        return (hint, Mention("columns", f"{name}={old}"), ")")
+    return ("required column is missing (rename one with ", Mention("columns", "NEW=OLD"), ")")
 
 
 def not_gss_note(name: str, rows: int, values: list[str], lines: list[int]) -> str:
@@ -227,13 +231,14 @@ def shape_input(
     if chosen is None:
         return layouts.Shaped(raw, None)
     if chosen.kind != kind and not (kind == "cohort" and chosen.kind == "counts"):
+        swapped = (" (were ", Mention("treatment"), " and ", Mention("prevalence"), " swapped?)")
         raise UsageError(
-            f"{path}: is {chosen.title} (layout {chosen.name}), a {chosen.kind} file, not "
-            f"{kind}; give it as the {chosen.kind} input (--kind {chosen.kind})"
-            + (
-                " (were --treatment and --prevalence swapped?)"
-                if "prevalence" in (kind, chosen.kind)
-                else ""
+            (
+                f"{path}: is {chosen.title} (layout {chosen.name}), a {chosen.kind} file, not "
+                f"{kind}; give it as the {chosen.kind} input (",
+                Mention("kind", chosen.kind),
+                ")",
+                *(swapped if "prevalence" in (kind, chosen.kind) else ()),
             )
         )
     return layouts.shape(raw, chosen, path)
@@ -242,9 +247,8 @@ def shape_input(
 def _fill_substance(frame: pd.DataFrame, substance: str, path: Path) -> pd.DataFrame:
     code = code_list("substance").lookup(substance)
     if not isinstance(code, str):
-        raise UsageError(
-            f"--substance {substance!r}: use one of {', '.join(code_list('substance').codes)}"
-        )
+        problem = f"use one of {', '.join(code_list('substance').codes)}"
+        raise OptionError("substance", substance, problem, quoted=True)
     if "substance" in frame:
-        raise UsageError(f"{path}: has a substance column already; drop --substance")
+        raise UsageError((f"{path}: has a substance column already; drop ", Mention("substance")))
     return frame.assign(substance=code)

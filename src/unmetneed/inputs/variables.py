@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError, UsageError
 from unmetneed.inputs.codes import NOT_STATED, code_list
 from unmetneed.inputs.schemas import contract
 
@@ -91,21 +91,23 @@ def parse_age_bands(spec: Sequence[str]) -> AgeBands:
             label = f"{lo}+"
         parsed.append((lo, float("inf") if hi >= top_start else hi, label))
     if not parsed:
-        raise UsageError("--age-bands: give bands such as 18-29,30-39,40+")
+        raise OptionError("age_bands", None, "give bands such as 18-29,30-39,40+")
     parsed.sort()
     mapping = []
     for label, lo, hi in five:
         holders = [i for i, (blo, bhi, _) in enumerate(parsed) if blo <= lo and hi <= bhi]
         if len(holders) != 1:
             taken = " and ".join(parsed[i][2] for i in holders) or "no band"
-            raise UsageError(
-                f"--age-bands: the 5-year band {label} is in {taken}; every band from "
-                f"{five[0][0]} to {five[-1][0]} must be in exactly one band"
+            raise OptionError(
+                "age_bands",
+                None,
+                f"the 5-year band {label} is in {taken}; every band from "
+                f"{five[0][0]} to {five[-1][0]} must be in exactly one band",
             )
         mapping.append(holders[0])
     labels = tuple(p[2] for p in parsed)
     if len(set(labels)) != len(labels):
-        raise UsageError(f"--age-bands: a band is given twice ({', '.join(labels)})")
+        raise OptionError("age_bands", None, f"a band is given twice ({', '.join(labels)})")
     return AgeBands(labels, tuple(mapping), tuple(remarks))
 
 
@@ -113,25 +115,26 @@ def _parse_band(text: str, five: tuple[tuple[str, int, float], ...]) -> tuple[in
     """One band as (first age, last age, label), refusing one that splits a 5-year band."""
     match = _BAND.match(text)
     if not match:
-        raise UsageError(f"--age-bands {text!r}: write a band as 18-29 or 50+")
+        raise OptionError("age_bands", text, "write a band as 18-29 or 50+", quoted=True)
     lo = int(match[1])
     hi = float("inf") if match[3] else float(match[2])
     starts = {b[1]: b[0] for b in five}
     if lo not in starts:
         inside = [b[0] for b in five if b[1] <= lo <= b[2]]
         where = f"splits the 5-year band {inside[0]}" if inside else f"starts below {five[0][1]}"
-        raise UsageError(
-            f"--age-bands {text}: {where}; bands start at " + ", ".join(str(b[1]) for b in five)
-        )
+        problem = f"{where}; bands start at " + ", ".join(str(b[1]) for b in five)
+        raise OptionError("age_bands", text, problem)
     if hi < lo:
-        raise UsageError(f"--age-bands {text}: the upper age is below the lower age")
+        raise OptionError("age_bands", text, "the upper age is below the lower age")
     ends = {b[2] for b in five}
     if hi < five[-1][1] and hi not in ends:
         inside = [b[0] for b in five if b[1] <= hi <= b[2]]
-        raise UsageError(
-            f"--age-bands {text}: splits the 5-year band {inside[0]}; bands end at "
+        raise OptionError(
+            "age_bands",
+            text,
+            f"splits the 5-year band {inside[0]}; bands end at "
             + ", ".join(str(int(b[2])) for b in five[:-1])
-            + ", or are open (50+)"
+            + ", or are open (50+)",
         )
     return lo, hi, f"{lo}+" if match[3] else f"{lo}-{int(hi)}"
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import Mention, OptionError, UsageError
 from unmetneed.outputs.labels import CONFIDENTIAL, category_label, variable_label
 
 KINDS = ("caterpillar", "trend", "bars")
@@ -55,15 +55,19 @@ def _figure(height: float, width: float = 7.5) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _pick(frame: pd.DataFrame, column: str, value: str | None, what: str) -> str:
-    """``value`` if the column has it, else its first value; a UsageError naming the choices."""
+def _pick(frame: pd.DataFrame, column: str, value: str | None, option: Mention) -> str:
+    """``value`` if the column has it, else its first value; a usage error naming the
+    choices (``option``: the option that chose it, e.g. ``group`` with the column)."""
     have = list(dict.fromkeys(frame[column].dropna().astype(str)))
     if not have:
-        raise UsageError(f"{what}: the table has no rows to draw")
+        raise UsageError((option, ": the table has no rows to draw"))
     if value is None:
         return have[0]
     if value not in have:
-        raise UsageError(f"{what} {value!r}: not in the table; it has {', '.join(have)}")
+        problem = f"not in the table; it has {', '.join(have)}"
+        if option.value is None:
+            raise OptionError(option.option, value, problem, quoted=True)
+        raise UsageError((option, f" {value!r}: {problem}"))
     return value
 
 
@@ -73,8 +77,8 @@ def caterpillar(
     """The gap by area for one substance and period: each area's % not in treatment with
     its 95% interval, sorted; the benchmark's line and colours by ``vs_benchmark`` when the
     table has them; suppressed areas at the bottom with ``[c]`` and no point."""
-    sub = _pick(gap, "substance", substance, "--substance")
-    per = _pick(gap, "period", period, "--period")
+    sub = _pick(gap, "substance", substance, Mention("substance"))
+    per = _pick(gap, "period", period, Mention("period"))
     rows = gap[(gap["substance"].astype(str) == sub) & (gap["period"].astype(str) == per)]
     value = rows["unmet_need_pct"].astype("Float64")
     shown = rows[value.notna().to_numpy()].sort_values("unmet_need_pct", ascending=True)
@@ -155,7 +159,7 @@ def _benchmark(rows: pd.DataFrame) -> tuple[str, float] | None:
 def trend(gap: pd.DataFrame, substance: str | None = None) -> Chart:
     """The gap over periods, one line per area; a suppressed point is not drawn, and
     ``[c]`` is written at the foot of its period instead."""
-    sub = _pick(gap, "substance", substance, "--substance")
+    sub = _pick(gap, "substance", substance, Mention("substance"))
     rows = gap[gap["substance"].astype(str) == sub]
     periods = sorted(rows["period"].astype(str).unique())
     fig = _figure(4.5)
@@ -210,12 +214,12 @@ def bars(
 
     from unmetneed.outputs.table1 import within_columns
 
-    var = _pick(compare, "variable", variable, "--variable")
+    var = _pick(compare, "variable", variable, Mention("variable"))
     rows = compare[compare["variable"].astype(str) == var]
     within = within_columns(compare)
     chosen = {**_fullest_group(rows, within), **(group or {})}
     for col in within:
-        chosen[col] = _pick(rows, col, chosen.get(col), f"--group {col}")
+        chosen[col] = _pick(rows, col, chosen.get(col), Mention("group", col))
         rows = rows[rows[col].astype(str) == chosen[col]]
     cohorts = list(dict.fromkeys(rows["cohort"].astype(str)))
     categories = list(dict.fromkeys(rows["category"].astype(str)))
@@ -287,11 +291,11 @@ def draw(table: pd.DataFrame, kind: str | None = None, **choices: Any) -> Chart:
     is_gap = "unmet_need_pct" in table
     kind = kind or ("caterpillar" if is_gap else "bars")
     if kind not in KINDS:
-        raise UsageError(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
+        raise OptionError("kind", kind, f"use one of {', '.join(KINDS)}", quoted=True)
     if kind in ("caterpillar", "trend") and not is_gap:
-        raise UsageError(f"--kind {kind}: needs a gap table (with unmet_need_pct)")
+        raise OptionError("kind", kind, "needs a gap table (with unmet_need_pct)")
     if kind == "bars" and "variable" not in table:
-        raise UsageError("--kind bars: needs a compare table (with variable and category)")
+        raise OptionError("kind", "bars", "needs a compare table (with variable and category)")
     import matplotlib
 
     with matplotlib.rc_context(_RC):
@@ -336,7 +340,7 @@ def save(chart: Chart, path: Path) -> Path:
 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise UsageError(f"--out {path}: use a file ending in {', '.join(SUFFIXES)}")
+        raise OptionError("out", path, f"use a file ending in {', '.join(SUFFIXES)}")
     with atomic_path(path) as tmp:
         if suffix == ".png":
             with matplotlib.rc_context(_RC):

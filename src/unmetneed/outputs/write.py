@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError
 
 OUT_SUFFIXES = (".parquet", ".csv", ".xlsx")
 META_KEY = b"unmetneed"
@@ -29,9 +29,9 @@ def check_out_path(path: Path | str) -> Path:
     """An output path with a known suffix whose folder exists (checked before any work)."""
     out = Path(path)
     if out.suffix.lower() not in OUT_SUFFIXES:
-        raise UsageError(f"--out {out}: use a file ending in {', '.join(OUT_SUFFIXES)}")
+        raise OptionError("out", out, f"use a file ending in {', '.join(OUT_SUFFIXES)}")
     if not out.parent.exists():
-        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+        raise OptionError("out", out, f"the folder {out.parent} does not exist")
     return out
 
 

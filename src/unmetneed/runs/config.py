@@ -1,19 +1,26 @@
 """The quarterly run's configuration: a TOML file, read with ``tomllib`` and never executed.
 
 Every key is checked before any work starts: an unknown key or a bad value is a
-:class:`ConfigError` (exit 2) naming the key as ``section.key``. Paths in the file are taken
+:class:`ConfigError` (exit 2) naming the key as ``section.key``. The tables' options are
+checked as the library checks them, and an option the library refuses, then or while the
+run reads its inputs and builds its tables, is named by its key too (``key_spelling``:
+``gap.total = "England"``, never a command-line flag). Paths in the file are taken
 relative to the file's own folder, so cron can run it from anywhere.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unmetneed.disclosure.model import Policy
-from unmetneed.errors import ConfigError, InputError
+from unmetneed.errors import ConfigError, InputError, Mention, OptionError, Spelling
 from unmetneed.extract.options import AnonymiseOptions
 from unmetneed.inputs.codes import code_list, parse_period
 from unmetneed.tables.compare import CompareOptions
@@ -223,6 +230,77 @@ class _Section:
             )
 
 
+# Options whose key is not in the section of the table they are about: the run's own
+# (period, disclosure policy) and the gap's references to its inputs.
+RUN_KEYS = {
+    "period": "period",
+    "periods": "period",
+    "k": "disclosure.k",
+    "policy": "disclosure.policy",
+    "zeros_disclosive": "disclosure.zeros_disclosive",
+    "release": "disclosure.release",
+    "treatment": "gap.treatment",
+    "prevalence": "gap.prevalence",
+}
+LIST_KEYS = ("substances", "public", "by", "within", "quasi", "suppress_first", "formats")
+
+
+def key_spelling(section: str) -> Spelling:
+    """How the run config names an option of ``section`` (``gap``, ``compare[0]``,
+    ``inputs.raw``): by its key, the value as TOML writes it.
+
+    >>> spell = key_spelling("gap")
+    >>> spell(Mention("total", "England")), spell(Mention("k", "-1")), spell(Mention("by"))
+    ('gap.total = "England"', 'disclosure.k = -1', 'gap.by')
+    >>> key_spelling("inputs.raw")(Mention("columns", "area=LA"))
+    'inputs.raw.columns.area = "LA"'
+    """
+
+    def spelled(mention: Mention) -> str:
+        value = mention.value
+        if mention.option == "columns" and value is not None and "=" in value:
+            new, _, old = value.partition("=")
+            return f"{section}.columns.{new.strip()} = {_toml(old.strip())}"
+        name = RUN_KEYS.get(mention.option, f"{section}.{mention.option}")
+        if value is None:
+            return name
+        shown = f"[{_toml(value)}]" if mention.option in LIST_KEYS else _toml(value)
+        return f"{name} = {shown}"
+
+    return spelled
+
+
+def _toml(text: str) -> str:
+    """A value as TOML writes it: a whole number bare, text quoted."""
+    return text if re.fullmatch(r"-?[0-9]+", text) else json.dumps(text)
+
+
+@contextmanager
+def keys_of(section: str) -> Iterator[None]:
+    """Options the library refuses inside, named by their keys in ``section``: an
+    ``OptionError`` becomes a :class:`ConfigError` (exit 2, as both are); any other error
+    keeps its class and exit code, the options it names spelled as keys. An error about
+    the run's period is left as it is: the period is the command line's or the config's
+    (``api.run(period=...)``), and each surface names it."""
+    from unmetneed.errors import UnmetneedError
+
+    try:
+        yield
+    except OptionError as exc:
+        if exc.option in ("period", "periods"):
+            raise
+        spelling = key_spelling(section)
+        raise ConfigError(exc.text(spelling), hint=exc.hint_text(spelling)) from None
+    except UnmetneedError as exc:
+        raise exc.spelled_as(key_spelling(section)) from None
+
+
+def _checked(check: Callable[[], None], section: str) -> None:
+    """Run an options model's ``check`` with the options it refuses named by their keys."""
+    with keys_of(section):
+        check()
+
+
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
@@ -373,6 +451,7 @@ def _extract(
         ),
         _options(s, AnonymiseOptions(k=k), EXTRACT_OPTION_KEYS),
     )
+    _checked(spec.options.check, "extract")
     s.done()
     return spec
 
@@ -408,6 +487,7 @@ def _gap(
         _options(s, GapOptions(), GAP_OPTION_KEYS),
     )
     _public(spec.options.public, "gap.public")
+    _checked(spec.options.check, "gap")
     s.done()
     return spec
 
@@ -441,6 +521,7 @@ def _compare(
         digits,
     )
     _public(spec.options.public, f"compare[{index}].public")
+    _checked(spec.options.check, f"compare[{index}]")
     s.done()
     return spec
 
@@ -461,8 +542,11 @@ def _options(section: _Section, defaults: Any, keys: tuple[str, ...]) -> Any:
             hint = next(a for a in get_args(hint) if a is not NoneType)
         value: Any
         if key == "age_bands":
+            from unmetneed.spelling import age_band_list
+
             text = section.get(key, str)
-            value = tuple(b.strip() for b in text.split(",")) if text else None
+            with keys_of(section.where):
+                value = age_band_list(text) if text else None
         elif get_origin(hint) is tuple:
             value = section.strings(key)
         elif hint in (bool, int):
@@ -480,13 +564,16 @@ def _listed(values: tuple[str, ...] | None) -> list[str] | None:
 
 
 def _public(specs: tuple[str, ...], where: str) -> tuple[str, ...]:
-    """Public totals (``COLUMN=VALUE,...`` each, as ``--public``), checked for form."""
+    """Public totals (``COLUMN=VALUE,...`` each), checked for form."""
     from unmetneed.disclosure.public import parse
     from unmetneed.errors import UsageError
 
     for spec in specs:
         try:
             parse(spec)
-        except UsageError as exc:
-            raise ConfigError(f"{where}: {exc.args[0]}") from None
+        except UsageError:
+            raise ConfigError(
+                f"{where} = [{json.dumps(spec)}]: write COLUMN=VALUE pairs joined by commas, "
+                'e.g. public = ["area=Eastbury"] or public = ["cohort=OOTU"]'
+            ) from None
     return specs

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from unmetneed.errors import InputsError, UnmetneedError, UsageError
+from unmetneed.errors import InputsError, Mention, OptionError, UnmetneedError, UsageError
 from unmetneed.inputs.codes import map_distinct, parse_period
 from unmetneed.outputs.write import atomic_dir, sha256_file, write_table
-from unmetneed.runs.config import InputSpec, RunConfig
+from unmetneed.runs.config import InputSpec, RunConfig, key_spelling, keys_of
 from unmetneed.runs.runlog import RunLog
 
 if TYPE_CHECKING:
@@ -77,13 +77,16 @@ class RunResult:
 
 
 def resolve_period(config: RunConfig, period: str | None) -> str:
-    """The run's period: ``--period`` wins over the config's; one of them is required."""
+    """The run's period: ``period`` (the command line's) wins over the config's; one of
+    them is required."""
     chosen = period or config.period
     if chosen is None:
-        raise UsageError('no period: give --period 2024/25 or period = "..." in the config')
+        give = ("no period: give ", Mention("period", "2024/25"))
+        raise UsageError((*give, ' or period = "..." in the config'))
     parsed, _ = parse_period(chosen)
     if parsed is None:
-        raise UsageError(f"--period {chosen!r}: not a period like 2024/25 or 2024/25 Q2")
+        problem = "not a period like 2024/25 or 2024/25 Q2"
+        raise OptionError("period", chosen, problem, quoted=True)
     return parsed
 
 
@@ -117,7 +120,7 @@ def validate_inputs(config: RunConfig, log: RunLog) -> dict[str, Input]:
         try:
             data, rows = _read(spec)
         except UnmetneedError as exc:
-            problems.append((name, exc))
+            problems.append((name, exc.spelled_as(key_spelling(f"inputs.{name}"))))
             log.event("invalid", input=name, path=spec.path, exit=exc.exit_code)
             continue
         inputs[name] = Input(spec, data, rows, sha256_file(spec.path))
@@ -140,7 +143,7 @@ def in_period(frame: pd.DataFrame, period: str, name: str = "") -> pd.DataFrame:
     keep = (parsed == period).to_numpy()
     if name and not keep.any():
         have = ", ".join(sorted({str(p) for p in parsed.dropna().unique()})) or "none"
-        raise UsageError(f"--period {period}: input {name} has no rows of it (it has {have})")
+        raise OptionError("period", period, f"input {name} has no rows of it (it has {have})")
     return frame[keep]
 
 
@@ -155,11 +158,8 @@ def build_extract(config: RunConfig, inputs: dict[str, Input], period: str) -> T
         frame = in_period(source.data.frame, period, source.spec.name).reset_index(drop=True)
         return Table("extract", frame, {"table": "extract", "source": source.spec.name})
     records = in_period(source.data, period, source.spec.name)
-    done = anonymise(
-        records,
-        config.extract.options,
-        path=source.spec.path,
-    )
+    with keys_of("extract"):
+        done = anonymise(records, config.extract.options, path=source.spec.path)
     sol = done.solution
     remark = (
         f"extract: {sol.rows_kept:,} rows released at k={done.k}, "
@@ -198,9 +198,9 @@ def prepare_gap(
 
     spec = config.gap
     options = replace(spec.options, periods=(period,)).with_policy(policy)
-    return prepare(
-        _treatment_data(spec.treatment, inputs, extract), inputs[spec.prevalence].data, options
-    )
+    treatment = _treatment_data(spec.treatment, inputs, extract)
+    with keys_of("gap"):
+        return prepare(treatment, inputs[spec.prevalence].data, options)
 
 
 def _cohort_frame(
@@ -228,12 +228,13 @@ def prepare_compares(
     from unmetneed.tables.compare import prepare
 
     builds = []
-    for spec in config.compare:
+    for i, spec in enumerate(config.compare):
         cohorts = {
             label: _cohort_frame(ref, inputs, extract, period)
             for label, ref in spec.cohorts.items()
         }
-        builds.append((spec, prepare(cohorts, spec.options.with_policy(policy))))
+        with keys_of(f"compare[{i}]"):
+            builds.append((spec, prepare(cohorts, spec.options.with_policy(policy))))
     return builds
 
 

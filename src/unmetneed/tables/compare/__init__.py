@@ -26,8 +26,6 @@ if TYPE_CHECKING:
         is_counts_file,
         load_cohort_file,
         load_cohorts,
-        parse_cohort_spec,
-        parse_cohort_specs,
     )
     from unmetneed.tables.compare.options import (
         DISABILITY_COLUMNS,
@@ -70,8 +68,6 @@ __all__ = [
     "load_cohorts",
     "p_value_bound",
     "parse_age_bands",
-    "parse_cohort_spec",
-    "parse_cohort_specs",
     "prepare",
     "require_columns",
     "source_columns",
@@ -103,8 +99,6 @@ HOMES: dict[str, tuple[str, ...]] = {
         "is_counts_file",
         "load_cohort_file",
         "load_cohorts",
-        "parse_cohort_spec",
-        "parse_cohort_specs",
     ),
     "unmetneed.tables.compare.options": ("DISABILITY_COLUMNS", "CompareOptions", "expand_columns"),
     "unmetneed.tables.compare.table": (

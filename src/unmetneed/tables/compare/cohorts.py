@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import Mention, UsageError
 
 
 def combine_cohorts(
@@ -21,7 +21,7 @@ def combine_cohorts(
     if isinstance(cohorts, pd.DataFrame):
         return _split_by_column(cohorts, columns)
     if not cohorts:
-        raise UsageError("give at least one cohort (--cohort LABEL=FILE)")
+        raise UsageError(("give at least one cohort (", Mention("cohorts", "LABEL=FILE"), ")"))
     parts = []
     for label, frame in cohorts.items():
         _require(frame, columns, f"cohort {label}")
@@ -49,8 +49,11 @@ def _split_by_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFram
 def unlabelled(rows: int, lines: list[int]) -> UsageError:
     """The error for ``rows`` rows without a cohort label (``lines``: the first ones)."""
     return UsageError(
-        f"{rows} row(s) have no cohort label (lines {', '.join(map(str, lines[:5]))}); "
-        "fill the cohort column or use --cohort LABEL=FILE"
+        (
+            f"{rows} row(s) have no cohort label (lines {', '.join(map(str, lines[:5]))}); "
+            "fill the cohort column or use ",
+            Mention("cohorts", "LABEL=FILE"),
+        )
     )
 
 
@@ -67,7 +70,10 @@ def require_columns(present: Sequence[str], columns: Sequence[str], what: str) -
         close = difflib.get_close_matches(missing[0], list(present), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(
-            f"{what} has no column {', '.join(missing)} (its columns: "
-            f"{', '.join(present)}); {hint}rename one with --column NEW=OLD "
-            "or leave that variable out"
+            (
+                f"{what} has no column {', '.join(missing)} (its columns: "
+                f"{', '.join(present)}); {hint}rename one with ",
+                Mention("columns", "NEW=OLD"),
+                " or leave that variable out",
+            )
         )

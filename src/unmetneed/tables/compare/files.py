@@ -1,4 +1,4 @@
-"""The protected comparison of ``--cohort`` files: record files counted in batches
+"""The protected comparison of the cohorts' files: record files counted in batches
 (``stream``: memory flat in the rows), anything else loaded whole (``table.compare``);
 either way the same table."""
 
@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from unmetneed.inputs.variables import parse_age_bands, source_columns
+from unmetneed.spelling import check_cohorts
 from unmetneed.tables.compare.inputs import (
     _as_cohorts,
     is_counts_file,
     load_cohort_file,
-    parse_cohort_specs,
 )
-from unmetneed.tables.compare.options import CompareOptions
-from unmetneed.tables.compare.table import Comparison, _check_columns, compare
+from unmetneed.tables.compare.options import CompareOptions, check_columns
+from unmetneed.tables.compare.table import Comparison, compare
 
 if TYPE_CHECKING:
     from unmetneed.inputs.load import Loaded
@@ -27,14 +27,17 @@ __all__ = ["compare_files"]
 
 
 def compare_files(
-    specs: Sequence[str],
+    parsed: Sequence[tuple[str | None, Path]],
     options: CompareOptions,
     kind: str = "auto",
     columns: Mapping[str, str] | None = None,
     release: Path | str | None = None,
     how: Any = None,
 ) -> tuple[Comparison, list[str]]:
-    """The protected comparison of the ``--cohort`` files and the notes of reading them.
+    """The protected comparison of the cohorts' files and the notes of reading them.
+
+    ``parsed``: ``(label, path)`` pairs, or one ``(None, path)`` whose ``cohort`` column
+    labels its rows (``spelling.parse_cohort_specs`` reads ``LABEL=FILE`` text as these).
 
     Record files of any format are counted in record batches (``unmetneed.tables.compare.stream``
     over ``stream.Scan``: memory does not grow with the rows of a Parquet or plain CSV
@@ -43,11 +46,11 @@ def compare_files(
     """
     from unmetneed.inputs.load import streamed_or_whole
 
-    parsed = parse_cohort_specs(specs)
+    check_cohorts(parsed)
     if release is None and not any(is_counts_file(p, columns, how) for _, p in parsed):
         from unmetneed.tables.compare.stream import tally_files
 
-        _check_columns(options.variables, options.within_columns)
+        check_columns(options.variables, options.within_columns)
         bands = parse_age_bands(options.age_bands) if options.age_bands else None
 
         def counted(whole: bool) -> tuple[Any, list[str], dict[str, pd.DataFrame], dict[str, str]]:

@@ -1,4 +1,4 @@
-"""The ``--cohort`` files: ``LABEL=FILE`` specs, and cohort or counts files read as cohorts."""
+"""The cohorts' files (``(label, path)`` pairs): cohort or counts files read as cohorts."""
 
 from __future__ import annotations
 
@@ -9,28 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError, ValidationError
+from unmetneed.errors import OptionError, ValidationError
 
 if TYPE_CHECKING:
     from unmetneed.inputs.load import Loaded
 
 
 COHORT_KINDS = ("auto", "treatment", "cohort")
-
-
-def parse_cohort_spec(text: str) -> tuple[str | None, Path]:
-    """``LABEL=FILE`` as ``(label, path)``; a bare ``FILE`` (its rows labelled by a
-    ``cohort`` column) as ``(None, path)``.
-
-    >>> parse_cohort_spec("NDTMS=data/sample/extract.csv")
-    ('NDTMS', PosixPath('data/sample/extract.csv'))
-    """
-    label, sep, rest = text.partition("=")
-    if sep and label.strip() and "/" not in label and "\\" not in label:
-        if not rest.strip():
-            raise UsageError(f"--cohort {text!r}: write it as LABEL=FILE, e.g. OOTU=cohort.csv")
-        return label.strip(), Path(rest.strip())
-    return None, Path(text.strip())
 
 
 def load_cohort_file(
@@ -62,7 +47,7 @@ def load_cohort_file(
     if kind not in COHORT_KINDS:
         from unmetneed.inputs.layouts import did_you_mean
 
-        raise UsageError(f"--kind {kind!r}: {did_you_mean(kind, COHORT_KINDS)}")
+        raise OptionError("kind", kind, did_you_mean(kind, COHORT_KINDS), quoted=True)
     if is_counts_file(path, columns, how):
         return counts_as_people(load(path, "counts", columns=columns))
     if kind != "auto":
@@ -157,15 +142,20 @@ def counts_as_people(loaded: Loaded) -> Loaded:
 
 
 def load_cohorts(
-    specs: Sequence[str], kind: str = "auto", columns: Mapping[str, str] | None = None
+    parsed: Sequence[tuple[str | None, Path]],
+    kind: str = "auto",
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame] | pd.DataFrame, list[str]]:
-    """The cohorts of ``--cohort`` options and the loader's notes.
+    """The cohorts' files loaded, and the loader's notes.
 
-    Every spec ``LABEL=FILE`` gives a label -> frame mapping; one bare ``FILE`` gives its
-    frame, whose ``cohort`` column labels the rows. Mixing the two, or a label given
-    twice, is a usage error.
+    ``(label, path)`` pairs give a label -> frame mapping; one ``(None, path)`` gives its
+    frame, whose ``cohort`` column labels the rows (``spelling.parse_cohort_specs`` reads
+    ``LABEL=FILE`` text as these). Mixing the two, or a label given twice, is an option
+    error.
     """
-    parsed = parse_cohort_specs(specs)
+    from unmetneed.spelling import check_cohorts
+
+    check_cohorts(parsed)
     loaded = [load_cohort_file(p, kind, columns) for _, p in parsed]
     return _as_cohorts(parsed, loaded)
 
@@ -178,23 +168,3 @@ def _as_cohorts(
     if parsed[0][0] is None:
         return loaded[0].frame, notes
     return {str(label): item.frame for (label, _), item in zip(parsed, loaded, strict=True)}, notes
-
-
-def parse_cohort_specs(specs: Sequence[str]) -> list[tuple[str | None, Path]]:
-    """Every ``--cohort`` as ``(label, path)``: all ``LABEL=FILE``, or one bare ``FILE``.
-
-    Mixing the two, or a label given twice, is a usage error.
-    """
-    parsed = [parse_cohort_spec(s) for s in specs]
-    if not parsed:
-        raise UsageError("give at least one --cohort LABEL=FILE")
-    bare = [p for label, p in parsed if label is None]
-    if bare and len(parsed) > 1:
-        raise UsageError(
-            f"--cohort {bare[0]}: give every cohort as LABEL=FILE, or one file with a cohort column"
-        )
-    labels = [label for label, _ in parsed]
-    twice = sorted({x for x in labels if x is not None and labels.count(x) > 1})
-    if twice:
-        raise UsageError(f"--cohort: the label {', '.join(twice)} is given twice")
-    return parsed

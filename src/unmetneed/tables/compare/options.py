@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from unmetneed.disclosure import Policy
+from unmetneed.errors import Mention, OptionError, UsageError
 from unmetneed.tables.compare.stats import RESAMPLES, SEED
 
 DISABILITY_COLUMNS = ("disability_learning", "disability_mental_health", "disability_physical")
@@ -86,6 +87,18 @@ class CompareOptions:
 
     public: tuple[str, ...] = ()
 
+    def check(self) -> None:
+        """An option error for what cannot be compared, before any work: no variable, one
+        both in ``by`` and ``within``, a column of the table itself, a negative ``k``, age
+        bands that are not whole 5-year bands."""
+        check_columns(self.variables, self.within_columns)
+        if self.k < 0:
+            raise OptionError("k", self.k, "use 0 or more (0 turns suppression off)")
+        if self.age_bands:
+            from unmetneed.inputs.variables import parse_age_bands
+
+            parse_age_bands(self.age_bands)
+
     @property
     def variables(self) -> tuple[str, ...]:
         """``by`` with aliases expanded, each column once, in the order given."""
@@ -109,3 +122,20 @@ def expand_columns(names: Sequence[str]) -> tuple[str, ...]:
             if col not in out:
                 out.append(col)
     return tuple(out)
+
+
+def check_columns(variables: tuple[str, ...], within: tuple[str, ...]) -> None:
+    """A usage error unless there is a variable, none is also a within column, and none is
+    a column of the table itself."""
+    if not variables:
+        raise UsageError(
+            ("give at least one variable to compare (", Mention("by", "VARIABLE"), ")")
+        )
+    both = sorted(set(variables) & set(within))
+    if both:
+        in_both = (f"{', '.join(both)} is in both ", Mention("by"), " and ", Mention("within"))
+        raise UsageError((*in_both, "; use it in one"))
+    reserved = {"cohort"} | set(PINNED_TAIL) | set(EXTRA_COLUMNS)
+    bad = sorted((set(variables) | set(within)) & reserved)
+    if bad:
+        raise UsageError(f"{', '.join(bad)} cannot be compared or split by (a table column)")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from unmetneed.errors import UsageError, ValidationError
+from unmetneed.errors import OptionError, ValidationError
 from unmetneed.inputs.codes import NOT_STATED, code_list
 from unmetneed.inputs.schemas import contract
 from unmetneed.inputs.stream import Batch, Counted, Counter, Registry, Scan
@@ -122,7 +122,7 @@ def tally_files(
     how each file is read (``stream.Scan``).
     """
     if kind not in COHORT_KINDS:
-        raise UsageError(f"--kind {kind!r}: use one of {', '.join(COHORT_KINDS)}")
+        raise OptionError("kind", kind, f"use one of {', '.join(COHORT_KINDS)}", quoted=True)
     within, variables = options.within_columns, options.variables
     registries: dict[str, Registry] = {}
     counter = Counter(len(within) + 1, len(variables))

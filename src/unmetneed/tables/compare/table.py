@@ -56,7 +56,13 @@ from unmetneed.inputs.variables import (
 )
 from unmetneed.tables.compare.cohorts import combine_cohorts
 from unmetneed.tables.compare.groups import Groups, count_by_group, group_rows
-from unmetneed.tables.compare.options import DERIVED, EXTRA_COLUMNS, PINNED_TAIL, CompareOptions
+from unmetneed.tables.compare.options import (
+    DERIVED,
+    EXTRA_COLUMNS,
+    PINNED_TAIL,
+    CompareOptions,
+    check_columns,
+)
 from unmetneed.tables.compare.remarks import _remarks
 from unmetneed.tables.compare.stats import block_tests, newcombe, wilson
 
@@ -354,7 +360,7 @@ def prepare(
 
     Same inputs as :func:`compare` (or a :class:`Tally` already counted); not changed.
     """
-    _check_columns(options.variables, options.within_columns)
+    check_columns(options.variables, options.within_columns)
     bands = parse_age_bands(options.age_bands) if options.age_bands else None
     tally = cohorts if isinstance(cohorts, Tally) else tally_frames(cohorts, options, bands)
     tally = every_cohort(tally)
@@ -396,18 +402,6 @@ def _reference(labels: tuple[str, ...], reference: str | None) -> int:
     if reference not in labels:
         raise UsageError(f"reference cohort {reference!r} is not one of {', '.join(labels)}")
     return labels.index(reference)
-
-
-def _check_columns(variables: tuple[str, ...], within: tuple[str, ...]) -> None:
-    if not variables:
-        raise UsageError("give at least one variable to compare (--by VARIABLE)")
-    both = sorted(set(variables) & set(within))
-    if both:
-        raise UsageError(f"{', '.join(both)} is in both --by and --within; use it in one")
-    reserved = {"cohort"} | set(PINNED_TAIL) | set(EXTRA_COLUMNS)
-    bad = sorted((set(variables) | set(within)) & reserved)
-    if bad:
-        raise UsageError(f"{', '.join(bad)} cannot be compared or split by (a table column)")
 
 
 def _shown_categories(variable: Coded, exclude_not_stated: bool) -> tuple[str, ...]:

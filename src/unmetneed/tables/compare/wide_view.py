@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError
 from unmetneed.tables.compare.table import Comparison
 
 
@@ -18,7 +18,7 @@ def wide(comparison: Comparison, cells: str = "pct") -> pd.DataFrame:
     are kept; ``suppressed`` is true on rows with a cell blanked by suppression.
     """
     if cells not in ("pct", "n-pct"):
-        raise UsageError(f"--cells {cells!r}: use pct or n-pct")
+        raise OptionError("cells", cells, "use pct or n-pct", quoted=True)
     t = comparison.table
     keys = [*comparison.within, "cohort"]
     if cells == "pct":

@@ -24,12 +24,7 @@ before :func:`compute` returns it.
 
 from unmetneed.tables.gap.benchmark import fingertips_table
 from unmetneed.tables.gap.build import GapBuild, compute, compute_files, prepare
-from unmetneed.tables.gap.inputs import (
-    normalise_periods,
-    normalise_substances,
-    period_notes,
-    route_columns,
-)
+from unmetneed.tables.gap.inputs import route_columns
 from unmetneed.tables.gap.options import (
     AREA_NOT_STATED,
     COLUMNS,
@@ -55,9 +50,6 @@ __all__ = [
     "compute_files",
     "fingertips_table",
     "name_key",
-    "normalise_periods",
-    "normalise_substances",
-    "period_notes",
     "prepare",
     "route_columns",
     "unmet_need_pct",

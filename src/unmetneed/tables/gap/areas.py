@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import Failure, Remarks, ValidationError
+from unmetneed.errors import Failure, Mention, Remarks, ValidationError
 from unmetneed.inputs.variables import column_codes
 from unmetneed.tables.gap.options import (
     AREA_NOT_STATED,
@@ -177,7 +177,12 @@ def _one_sided(
     lines = frame.index.to_numpy()[first] + 2
     names = frame["area"].astype(str).to_numpy()[first]
     return [
-        Failure(int(line), "area", str(name), f"in {this} but not in {other} (--strict)")
+        Failure.naming(
+            int(line),
+            "area",
+            str(name),
+            (f"in {this} but not in {other} (", Mention("strict"), ")"),
+        )
         for line, name in zip(lines, names, strict=True)
     ]
 

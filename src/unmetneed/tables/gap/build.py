@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.disclosure import Cells, Policy, Protection
-from unmetneed.errors import Remarks, UsageError
+from unmetneed.errors import OptionError, Remarks
 from unmetneed.inputs.stream import PEOPLE
 from unmetneed.tables.gap.areas import (
     _Areas,
@@ -23,7 +23,6 @@ from unmetneed.tables.gap.areas import (
 from unmetneed.tables.gap.benchmark import with_benchmark
 from unmetneed.tables.gap.inputs import (
     _as_input,
-    _check_options,
     _counted_rows,
     _frame_of,
     _layout_of,
@@ -33,6 +32,7 @@ from unmetneed.tables.gap.inputs import (
     _require_files,
     _together,
     _treatment_kind,
+    route_columns,
 )
 from unmetneed.tables.gap.options import (
     DERIVED,
@@ -181,7 +181,7 @@ def prepare(
     Same inputs as :func:`compute`; neither is modified.
     """
     opts = options or GapOptions()
-    _check_options(opts)
+    opts.check()
     treat = _as_input(treatment, "counts" if "count" in _frame_of(treatment) else "treatment")
     prev = _as_input(prevalence, "prevalence", opts)
     remarks = Remarks()
@@ -241,6 +241,7 @@ def compute_files(
     *,
     treatment_columns: Mapping[str, str] | None = None,
     prevalence_columns: Mapping[str, str] | None = None,
+    columns: Iterable[tuple[str, str]] = (),
     release: Path | str | None = None,
     reading: Mapping[str, Any] | None = None,
 ) -> GapResult:
@@ -251,7 +252,9 @@ def compute_files(
     file a counts file. A prevalence file without a ``substance`` column takes the one
     substance of its layout or of ``options.substances``. ``reading``: per input
     (``treatment``, ``prevalence``) a :class:`unmetneed.inputs.load.InputOptions` (layout, sheet,
-    header row).
+    header row). ``columns``: ``(NEW, OLD)`` renames for whichever file has a column OLD
+    (both, if both have it), before the ``*_columns`` of one file; a file given twice is
+    refused (it would be counted twice).
     """
     from functools import partial
 
@@ -261,7 +264,13 @@ def compute_files(
     opts = options or GapOptions()
     paths = [Path(treatment)] if isinstance(treatment, (str, Path)) else list(map(Path, treatment))
     if not paths:
-        raise UsageError("--treatment: give at least one file")
+        raise OptionError("treatment", None, "give at least one file")
+    _no_repeats(paths)
+    pairs = list(columns)
+    if pairs:
+        to_t, to_p = route_columns(pairs, paths, prevalence)
+        treatment_columns = {**to_t, **(treatment_columns or {})}
+        prevalence_columns = {**to_p, **(prevalence_columns or {})}
     _require_files(*paths, prevalence)
     how = {"treatment": InputOptions(), "prevalence": InputOptions(), **(reading or {})}
     t_how, p_how = how["treatment"], how["prevalence"]
@@ -303,3 +312,13 @@ def compute_files(
         last_row=p_how.last_row,
     )
     return compute(treat, prev, opts, release=release)
+
+
+def _no_repeats(paths: list[Path]) -> None:
+    """An option error for a file given twice as treatment (it would be counted twice)."""
+    seen = set()
+    for path in paths:
+        resolved = path.resolve()
+        if resolved in seen:
+            raise OptionError("treatment", path, "given twice; give each file once")
+        seen.add(resolved)

@@ -1,4 +1,4 @@
-"""Reading the gap's inputs: which file is which, several read as one, options checked."""
+"""Reading the gap's inputs: which file is which, several read as one, renames routed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.errors import Remarks, UsageError
-from unmetneed.inputs.codes import code_list, parse_period
+from unmetneed.errors import Mention, OptionError, Remarks, Said, UsageError
 from unmetneed.inputs.stream import PEOPLE
 from unmetneed.tables.gap.options import (
     SUBSTANCES,
@@ -37,19 +36,22 @@ def _treatment_kind(
     """``counts`` or ``treatment`` for a treatment file; a usage error for an estimates file
     (the inputs swapped, or the wrong file), naming what to do."""
     layout = _layout_of(path, columns, how)
+    swapped: Said = (
+        "did you mean ",
+        Mention("prevalence", str(path)),
+        "? (",
+        Mention("prevalence", str(prevalence)),
+        " was given)",
+    )
     if layout is not None and layout.kind == "prevalence":
-        raise UsageError(
-            f"--treatment {path}: is {layout.title}, estimates, not people in treatment; "
-            f"did you mean --prevalence {path}? (--prevalence {prevalence} was given)"
-        )
+        problem = (f"is {layout.title}, estimates, not people in treatment; ", *swapped)
+        raise OptionError("treatment", path, problem)
     if layout is not None:
         return str(layout.kind)
     names = _header(path, columns, how)
     if "estimate" in names and "count" not in names:
-        raise UsageError(
-            f"--treatment {path}: has an estimate column, as a prevalence file does; did you "
-            f"mean --prevalence {path}? (--prevalence {prevalence} was given)"
-        )
+        problem = ("has an estimate column, as a prevalence file does; ", *swapped)
+        raise OptionError("treatment", path, problem)
     return "counts" if "count" in names else "treatment"
 
 
@@ -60,12 +62,18 @@ def _not_people(
     counts, no estimate): the inputs swapped, most likely."""
     names = _header(path, columns, how)
     if "estimate" not in names and ({"count", "drug_group"} & names):
-        given = " ".join(f"--treatment {t}" for t in treatment)
-        raise UsageError(
-            f"--prevalence {path}: has no estimate column but "
-            f"{'a count' if 'count' in names else 'a drug_group'} column, as a treatment "
-            f"file does; did you mean --treatment {path}? ({given} was given)"
+        given: list[str | Mention] = []
+        for i, t in enumerate(treatment):
+            given += [" ", Mention("treatment", str(t))] if i else [Mention("treatment", str(t))]
+        problem: Said = (
+            f"has no estimate column but {'a count' if 'count' in names else 'a drug_group'} "
+            "column, as a treatment file does; did you mean ",
+            Mention("treatment", str(path)),
+            "? (",
+            *given,
+            " was given)",
         )
+        raise OptionError("prevalence", path, problem)
 
 
 def _together(loaded: list[Any]) -> Any:
@@ -76,10 +84,12 @@ def _together(loaded: list[Any]) -> Any:
 
     kinds = {item.kind for item in loaded}
     if len(kinds) > 1:
-        raise UsageError(
-            "--treatment: the files are of different kinds ("
+        raise OptionError(
+            "treatment",
+            None,
+            "the files are of different kinds ("
             + ", ".join(f"{item.path}: {item.kind}" for item in loaded)
-            + "); give record extracts or counts files, not both"
+            + "); give record extracts or counts files, not both",
         )
     seen: dict[tuple[str, str], str] = {}
     for item in loaded:
@@ -90,9 +100,11 @@ def _together(loaded: list[Any]) -> Any:
         ).drop_duplicates(["area", "period"])
         for area, period, name in pairs.itertuples(index=False):  # distinct area x period
             if (area, period) in seen:
-                raise UsageError(
-                    f"--treatment: {item.path} and {seen[(area, period)]} both count area "
-                    f"{name!r} in {period}; give each area and period in one file only"
+                raise OptionError(
+                    "treatment",
+                    None,
+                    f"{item.path} and {seen[(area, period)]} both count area {name!r} in "
+                    f"{period}; give each area and period in one file only",
                 )
         seen.update(
             {(a, p): str(item.path) for a, p in zip(pairs["area"], pairs["period"], strict=True)}
@@ -151,69 +163,12 @@ def _as_input(obj: Any, kind: str, opts: GapOptions | None = None) -> _Input:
     return one
 
 
-def _check_options(opts: GapOptions) -> None:
-    if opts.prevalence_years < 1:
-        raise UsageError(f"--prevalence-years {opts.prevalence_years}: use 1 or more")
-    if opts.k < 0:
-        raise UsageError(f"--k {opts.k}: use 0 (no suppression) or more")
-    bad = [s for s in opts.substances if s not in SUBSTANCES]
-    if bad:
-        raise UsageError(f"--substance {bad[0]!r}: use one of {', '.join(SUBSTANCES)}")
-    if opts.suppressed_max is not None and opts.suppressed_max < 1:
-        raise UsageError(f"--suppressed-max {opts.suppressed_max}: use 1 or more")
-    if opts.total is not None and not opts.total.strip():
-        raise UsageError("--total: give the total row a name, e.g. --total England")
-
-
-def normalise_substances(values: list[str] | None) -> tuple[str, ...]:
-    """``--substance`` spellings (``Opiates``, ``OCU``...) as codes; a usage error if unknown."""
-    codes = code_list("substance")
-    out: list[str] = []
-    for value in values or []:
-        code = codes.lookup(value)
-        if not isinstance(code, str):
-            from unmetneed.inputs.layouts import did_you_mean
-
-            raise UsageError(f"--substance {value!r}: {did_you_mean(value, SUBSTANCES)}")
-        out += [code] if code not in out else []
-    return tuple(out)
-
-
-def normalise_periods(values: list[str] | None) -> tuple[str, ...]:
-    """``--period`` spellings (``2019-20``, ``2024/25 Q2``) as periods; usage error if not."""
-    out: list[str] = []
-    for value in values or []:
-        period, _note = parse_period(value)
-        if period is None:
-            raise UsageError(
-                f"--period {value!r}: write a financial year like 2019/20 or 2024/25 Q2"
-            )
-        out += [period] if period not in out else []
-    return tuple(out)
-
-
-def period_notes(values: list[str] | None) -> tuple[str, ...]:
-    """Remarks on ``--period`` spellings that needed a rule: a bare year ``2019`` is read as
-    the financial year starting in it (2019/20), which may not be what was meant."""
-    out = []
-    for value in values or []:
-        period, note = parse_period(value)
-        if period is not None and note == "bare year":
-            year = int(period[:4])
-            out.append(
-                f"--period {value} is read as the financial year {period} (April {year} to "
-                f"March {year + 1}); write {year - 1}/{year % 100:02d} for the year ending in "
-                f"March {year}"
-            )
-    return tuple(out)
-
-
 def route_columns(
     pairs: Iterable[tuple[str, str]],
     treatment: Path | str | Sequence[Path | str],
     prevalence: Path | str,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Split ``--column NEW=OLD`` renames between the two files: each goes to every file
+    """Split ``NEW=OLD`` renames (``columns``) between the two files: each goes to every file
     that has a column ``OLD`` (names compared as the loader does), so ``area=Area_Data``
     and ``area=Local_Authority`` can both be given; a usage error if neither file has it.
     """
@@ -233,10 +188,11 @@ def route_columns(
 
             close = did_you_mean(old, [*t_cols, *p_cols], "the columns are").split("? ")[0]
             hint = f"{close}? " if close.startswith("did you mean") else ""
-            raise UsageError(
-                f"--column {new}={old}: neither file has a column {old!r}; {hint}"
-                f"{' + '.join(map(str, paths))} has "
-                f"{', '.join(t_cols)}; {prevalence} has {', '.join(p_cols)}"
+            raise OptionError(
+                "columns",
+                f"{new}={old}",
+                f"neither file has a column {old!r}; {hint}{' + '.join(map(str, paths))} has "
+                f"{', '.join(t_cols)}; {prevalence} has {', '.join(p_cols)}",
             )
         if in_t:
             to_t[new] = old
@@ -282,8 +238,11 @@ def _one_substance(
         return None
     if len(opts.substances) != 1:
         raise UsageError(
-            f"{path}: has no substance column; name its one substance with --substance "
-            f"(one of {', '.join(SUBSTANCES)}), or map a column with --prevalence-column "
-            "substance=NAME"
+            (
+                f"{path}: has no substance column; name its one substance with ",
+                Mention("substances"),
+                f" (one of {', '.join(SUBSTANCES)}), or map a column with ",
+                Mention("prevalence_columns", "substance=NAME"),
+            )
         )
     return opts.substances[0]

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from unmetneed.disclosure import Policy
-from unmetneed.errors import UsageError
+from unmetneed.errors import Mention, OptionError
 
 SUBSTANCES = ("opiate_crack", "opiate", "crack", "alcohol_dependent")
 COLUMNS = (
@@ -72,8 +72,8 @@ class GapOptions:
     as 1..this (None: 1..4, as NDTMS and the sample publish counts under 5, or 1..K where K
     is larger). ``<N`` is always 1..N-1.
     ``benchmark``: the area each row is compared with (``vs_benchmark``); None: England
-    where the table has it. ``periods_noted``: remarks on how ``--period`` spellings were
-    read (a bare year ``2019`` is 2019/20).
+    where the table has it. ``periods_noted``: remarks on how the periods' spellings were
+    read (a bare year ``2019`` is 2019/20: ``spelling.period_notes``).
     ``policy``/``zeros_disclosive``: a named disclosure policy (``k3``, ``lt5``, ``nhs``:
     K = 7 and other counts rounded to 5) instead of plain ``k``, as in a run config.
     ``disclosure``: the disclosure policy itself, when one is handed in (a run's, the same
@@ -115,7 +115,24 @@ class GapOptions:
         try:
             return Policy.named(self.policy, k=self.k, zeros=self.zeros_disclosive)
         except ValueError as exc:
-            raise UsageError(f"--policy {self.policy}: {exc}") from None
+            raise OptionError("policy", self.policy, str(exc)) from None
+
+    def check(self) -> None:
+        """An :class:`OptionError` for the first option out of range (before any work)."""
+        if self.prevalence_years < 1:
+            raise OptionError("prevalence_years", self.prevalence_years, "use 1 or more")
+        if self.k < 0:
+            raise OptionError("k", self.k, "use 0 (no suppression) or more")
+        bad = [s for s in self.substances if s not in SUBSTANCES]
+        if bad:
+            raise OptionError(
+                "substances", bad[0], f"use one of {', '.join(SUBSTANCES)}", quoted=True
+            )
+        if self.suppressed_max is not None and self.suppressed_max < 1:
+            raise OptionError("suppressed_max", self.suppressed_max, "use 1 or more")
+        if self.total is not None and not self.total.strip():
+            problem = ("give the total row a name, e.g. ", Mention("total", "England"))
+            raise OptionError("total", None, problem)
 
     @property
     def star_max(self) -> int:

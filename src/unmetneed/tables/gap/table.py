@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.disclosure import Cells, Protection
-from unmetneed.errors import UsageError
+from unmetneed.errors import OptionError
 from unmetneed.inputs.codes import NOT_STATED
 from unmetneed.inputs.variables import substance_masks
 from unmetneed.tables.gap.areas import _Areas
@@ -106,7 +106,7 @@ def _add_total(
     the disclosure relation total = sum of parts.
     """
     if (table["area"].astype(str).map(name_key) == name_key(name)).any():
-        raise UsageError(f"--total {name}: an area of that name is in the table; choose another")
+        raise OptionError("total", name, "an area of that name is in the table; choose another")
     summed = table["prevalence"].notna().to_numpy() & ~is_national_or_region(
         table["area"], table["area_code"]
     )

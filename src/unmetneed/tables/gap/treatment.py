@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.counting import count, groups_of
-from unmetneed.errors import Remarks, UsageError
+from unmetneed.errors import OptionError, Remarks, UsageError
 from unmetneed.inputs.codes import period_start
 from unmetneed.inputs.stream import PEOPLE
 from unmetneed.inputs.variables import column_codes, substance_masks
@@ -128,9 +128,10 @@ def _select_periods(frame: pd.DataFrame, opts: GapOptions, path: str) -> pd.Data
     present = set(frame["period"].dropna().astype(str).unique())
     missing = [p for p in opts.periods if p not in present]
     if missing:
-        raise UsageError(
-            f"--period {missing[0]}: not in {path}; its periods are "
-            + ", ".join(sorted(present, key=_period_order))
+        raise OptionError(
+            "periods",
+            missing[0],
+            f"not in {path}; its periods are " + ", ".join(sorted(present, key=_period_order)),
         )
     return frame[frame["period"].astype(str).isin(opts.periods)]
 
@@ -162,9 +163,11 @@ def _substances(treat: _Input, prev: _Input, opts: GapOptions, remarks: Remarks)
     if opts.substances:
         cannot = [s for s in opts.substances if s not in can]
         if cannot:
-            raise UsageError(
-                f"--substance {cannot[0]}: {treat.path} cannot give it (a counts file needs "
-                "drug_group and crack columns, or a substance column)"
+            raise OptionError(
+                "substances",
+                cannot[0],
+                f"{treat.path} cannot give it (a counts file needs drug_group and crack "
+                "columns, or a substance column)",
             )
         return opts.substances
     in_prev = set(prev.frame["substance"].dropna().astype(str))
