@@ -3,7 +3,8 @@
 For every suppressed cell of a table: ``primary`` (a small count, 1..K), ``earlier`` (hidden
 by an earlier table of the release), or the small counts it protects: the small count that
 lost its *certificate* when the pruning tried to show it, or those whose last certificate
-moves it. A certificate is a deviation of the true table over the hidden and
+moves it (where the pruning did not run: those whose own certificate moves it). A
+certificate is a deviation of the true table over the hidden and
 unpublished cells that moves the small count by the protection width (or both ways), the
 attacker unable to rule it out (:mod:`prune`). A complement no certificate needs protects
 no small count directly: it is hidden for a group rule (zeros of a hidden group size), or
@@ -19,28 +20,66 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from unmetneed.disclosure import prune
+from unmetneed.disclosure.attacker import TOL
 from unmetneed.disclosure.model import Protection
-from unmetneed.disclosure.release import Piece, Release
+from unmetneed.disclosure.release import PRUNE_MAX_CELLS, Piece, Release, floors
 
 PRIMARY, EARLIER = "primary", "earlier"
 
 
 def protects(release: Release, protection: Protection) -> dict[int, list[int]]:
     """For each suppressed published cell that is not small (release ids), the small counts
-    (release ids) it protects, as the pruning found them (``protection.reasons``,
-    :func:`prune.prune`: the small count left without a certificate when showing it was
-    tried, else those whose certificate moves it), so explaining costs no LP. Empty where
-    nothing was pruned (a rounding policy, zeros disclosive, or a release of more than
-    ``PRUNE_MAX_CELLS`` cells and atoms): the register then says only which cells are
-    primary and which earlier."""
+    (release ids) it protects: as the pruning found them (``protection.reasons``, no LP:
+    the small count left without a certificate when showing it was tried, else those
+    whose certificate moves it), else those whose certificate moves it
+    (:func:`_certified`)."""
+    if not protection.reasons:
+        return _certified(release, protection)
     published = release.cells.published()
     small = protection.primary & published
     out: dict[int, list[int]] = {}
     for cell, protected in protection.reasons.items():
         if protection.suppressed[cell] and published[cell] and not small[cell]:
             out[cell] = [int(p) for p in protected if small[p]]
+    return out
+
+
+def _certified(release: Release, protection: Protection) -> dict[int, list[int]]:
+    """For each suppressed published cell that is not small, the small counts whose
+    certificate (one LP each) moves it. Empty under a rounding policy (shown counts are not
+    exact there, so certificates over hidden cells alone say too little), and for a release
+    of more than ``PRUNE_MAX_CELLS`` cells and atoms (a 30-area quarterly run spent 196 s
+    here); the register then says only which are primary."""
+    policy = protection.policy
+    cells, values = release.cells, release.cells.values
+    published = cells.published()
+    hidden = protection.suppressed
+    small = protection.primary & published
+    if policy.round_to or not small.any() or not cells.relations:
+        return {}
+    if len(values) > PRUNE_MAX_CELLS:
+        return {}
+    floor = np.where(published, floors(release, hidden, policy), 0.0)  # unpublished: >= 0
+    free = prune.free_columns(cells.matrix(), values, hidden | ~published, floor)
+    other = hidden & published & ~small
+    cost = np.zeros(free.n)
+    at = np.flatnonzero(other & (free.group >= 0))
+    np.add.at(cost, free.group[at], 1.0 + values[at])
+    certifier = prune.Certifier(free, cost, float(policy.protection_width))
+    member = free.group[np.flatnonzero(other)]
+    out: dict[int, list[int]] = {}
+    for p in np.flatnonzero(small).tolist():
+        col = int(free.group[p])
+        moved = None if col < 0 else certifier.certificate(col)
+        if moved is None:
+            continue
+        hit = np.flatnonzero(other)[(member >= 0) & (moved[np.maximum(member, 0)] > TOL)]
+        for c in hit.tolist():
+            out.setdefault(c, []).append(p)
     return out
 
 
