@@ -564,7 +564,7 @@ def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
     complement search work on a large release part by part first (a certificate or
     deviation of a few areas' cells, national cells free, is one of the whole)."""
     area = _areas(defs, model, n)
-    n_areas = int(area.max()) + 1
+    n_areas = int(area.max(initial=-1)) + 1
     if n_areas < 4:
         return None
     per_area = max(int((area >= 0).sum()) / n_areas, 1.0)

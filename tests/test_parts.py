@@ -1,0 +1,126 @@
+"""Protection and audit part by part (a national release cut into parts of areas).
+
+A certificate or a deviation found over one part's cells, the others held at a table that
+fits, is one of the whole release: so whatever the attacker certifies by parts must hold
+against exact intervals over the whole table, and what the complement search lifts by parts
+must stand against an attacker written apart from ``disclosure/`` (the red team's). The
+limits that switch parts on at national size are lowered here to their least.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+from scipy.optimize import linprog
+
+from redteam import scenarios as sc
+from unmetneed.disclosure import Policy, attacker
+
+WIDTH = 3
+PARTS_CLI = Path(__file__).parent / "redteam" / "parts_cli.py"
+
+
+def national(inner: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """An area x category table with area totals, category totals and a grand total:
+    ``matrix @ x == 0`` (one row per total), the true cells, and each cell's part (two
+    areas a part; -1 for the national totals, in every part). Cells: inner (area-major),
+    then area totals, then category totals, then the grand total."""
+    n_area, n_cat = inner.shape
+    n = n_area * n_cat + n_area + n_cat + 1
+    at_area = n_area * n_cat
+    at_cat = at_area + n_area
+    rows: list[dict[int, float]] = []
+    for a in range(n_area):
+        rows.append({at_area + a: -1.0, **{a * n_cat + c: 1.0 for c in range(n_cat)}})
+    for c in range(n_cat):
+        rows.append({at_cat + c: -1.0, **{a * n_cat + c: 1.0 for a in range(n_area)}})
+    rows.append({n - 1: -1.0, **{at_area + a: 1.0 for a in range(n_area)}})
+    r = [i for i, row in enumerate(rows) for _ in row]
+    c = [j for row in rows for j in row]
+    v = [x for row in rows for x in row.values()]
+    matrix = sparse.csr_matrix((v, (r, c)), shape=(len(rows), n))
+    values = np.concatenate(
+        [inner.ravel(), inner.sum(axis=1), inner.sum(axis=0), [inner.sum()]]
+    ).astype(np.float64)
+    part = np.full(n, -1, dtype=np.int64)
+    part[:at_area] = np.repeat(np.arange(n_area) // 2, n_cat)
+    part[at_area:at_cat] = np.arange(n_area) // 2
+    return matrix, values, part
+
+
+def exact(matrix: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, cell: int) -> tuple:
+    """The attacker's [min, max] of ``cell`` over the whole table, by scipy's linprog
+    (apart from ``disclosure/``), rounded inwards."""
+    cost = np.zeros(matrix.shape[1])
+    cost[cell] = 1.0
+    bounds = list(zip(lower, np.where(np.isinf(upper), None, upper), strict=True))
+    zero = np.zeros(matrix.shape[0])
+    low = linprog(cost, A_eq=matrix, b_eq=zero, bounds=bounds, method="highs")
+    high = linprog(-cost, A_eq=matrix, b_eq=zero, bounds=bounds, method="highs")
+    assert low.status == 0 and high.status in (0, 3)
+    top = np.inf if high.status == 3 else -high.fun
+    return np.ceil(low.fun - 1e-6), np.floor(top + 1e-6)
+
+
+tables = st.integers(4, 7).flatmap(
+    lambda areas: st.lists(
+        st.lists(st.integers(0, 9), min_size=3, max_size=3), min_size=areas, max_size=areas
+    )
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.integers(0, 2**16))
+def test_what_parts_certify_holds_over_the_whole_table(rows: list[list[int]], seed: int) -> None:
+    """Every hidden cell certified wide part by part has an exact interval of at least the
+    width; every cell said to possibly be 0 has an exact minimum of 0."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "PARTS_FROM", 0)
+        check_parts(rows, seed)
+
+
+def check_parts(rows: list[list[int]], seed: int) -> None:
+    """The body of the property above (parts switched on)."""
+    matrix, values, part = national(np.asarray(rows))
+    rng = np.random.default_rng(seed)
+    hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.4)
+    if not hidden.any():
+        return
+    policy = Policy.named(k=WIDTH, zeros=True)  # hidden cells may be 0
+    shown = np.where(hidden, np.nan, values)
+    published = np.ones(len(values), dtype=bool)
+    know = attacker.knowledge(matrix, shown, published, policy, None, values, part)
+    targets = np.flatnonzero(hidden)
+    ok = attacker.certify(know, targets, WIDTH)
+    zero = attacker.can_be_zero(know, targets)
+    for cell, wide, empty in zip(targets.tolist(), ok.tolist(), zero.tolist(), strict=True):
+        low, high = exact(matrix, know.lower, know.upper, cell)
+        assert low <= values[cell] <= high  # the truth is one of the attacker's tables
+        if wide:
+            assert high - low >= WIDTH, (cell, low, high)
+        if empty:
+            assert low == 0, (cell, low)
+
+
+def test_national_cells_are_tried_in_the_parts_in_turn() -> None:
+    parts = np.array([0, 0, 1, 1, 2, -1, -1, -1, -1])
+    assert attacker.homes(parts, np.array([5, 6, 7, 8, 2])).tolist() == [0, 1, 2, 0, 1]
+
+
+@pytest.mark.parametrize("scenario", [sc.quarterly, sc.dozen_compares])
+def test_a_release_protected_part_by_part_resists_the_red_team(
+    scenario: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample's runs with parts of two areas from any size (``parts_cli.py``):
+    attacked with the red team's own LP over the published files, truth checked."""
+    monkeypatch.setenv("REDTEAM_CLI", f"{sys.executable} {PARTS_CLI}")
+    out = scenario(tmp_path)  # type: ignore[operator]
+    report = out.attack(use_manifest=True)
+    assert not report.exact and not report.narrow, report.summary(15)
+    assert not report.group_disclosures and not report.small_shown, report.summary(15)
