@@ -43,6 +43,7 @@ TOL = 1e-6
 SIMPLEX_BLOCK = 500  # cells: blocks up to this size are certified by simplex
 PARTS_FROM = 2000  # cells: a block this large is certified part by part first
 PART_ROUNDS = 3  # joint LPs of one part, at most
+PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP of 58,000: 33 s)
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
 WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
 T = TypeVar("T")
@@ -299,10 +300,10 @@ def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The attacker's [min, max] for each target cell (people; max may be ``inf``).
 
     Known targets get their own bounds; targets in a block of one relation its closed form
-    (:func:`one_relation`); the others two LPs each: in a large block, with one
-    warm-started model of the block; in small blocks, batched: one model of every such
-    block, whose objective is the sum of one target per block (blocks are independent, so
-    each block's part of the optimum is that target's extreme).
+    (:func:`one_relation`); the others two LPs each: in a large block, with a warm-started
+    model of the block per thread (:func:`in_parallel`); in small blocks, batched: one
+    model of every such block, whose objective is the sum of one target per block (blocks
+    are independent, so each block's part of the optimum is that target's extreme).
     """
     targets = np.asarray(targets, np.int64)
     red = reduce(know)
@@ -322,7 +323,10 @@ def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndar
     large = rest[size[where[rest]] > SIMPLEX_BLOCK]
     for b in np.unique(where[large]).tolist():
         own = large[where[large] == b]
-        low[own], high[own] = _own_extremes(red, b, col[own])
+        chunks = np.array_split(own, min(WORKERS, len(own)))  # a model each, side by side
+        found = in_parallel(lambda at: _own_extremes(red, b, col[at]), chunks)  # noqa: B023
+        for at, (lo, hi) in zip(chunks, found, strict=True):
+            low[at], high[at] = lo, hi
     _check_feasible(low, high)
     return np.ceil(low - TOL), np.floor(high + TOL)
 
@@ -580,6 +584,8 @@ def _by_parts(red: Reduced, b: int, targets: np.ndarray, width: float) -> np.nda
         return None
     position = np.searchsorted(block.cells, np.searchsorted(red.free, targets))
     for parts in levels:
+        if np.bincount(parts[parts >= 0]).max() + (parts < 0).sum() > PART_MOST:
+            break  # the targets left get exact intervals: cheaper than a joint LP this size
         home = homes(parts, position)
 
         def one(p: int) -> tuple[np.ndarray, np.ndarray]:
