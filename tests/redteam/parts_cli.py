@@ -16,9 +16,15 @@ import unmetneed.disclosure.release as release
 import unmetneed.disclosure.secondary as secondary
 from unmetneed.cli import main
 
-attacker.PARTS_FROM = 0
-secondary.PARTS_FROM = 0
-release.PART_CELLS = 1  # two areas a part: area_parts gathers at least two
+
+def forced() -> None:
+    """The limits at their least, in this process only (never on import: pytest imports
+    this file to look for doctests, and the other tests must see the real limits)."""
+    attacker.PARTS_FROM = 0
+    secondary.PARTS_FROM = 0
+    release.PART_CELLS = 1  # two areas a part: area_parts gathers at least two
+
 
 if __name__ == "__main__":
+    forced()
     sys.exit(main())

@@ -649,7 +649,8 @@ def _start(red: Reduced, block: Block, sub: sparse.csr_matrix) -> np.ndarray | N
     point = red.know.point
     if point is not None:
         x = point[cells]
-        if np.all(x >= lo - TOL) and np.all(x <= hi + TOL) and np.allclose(sub @ x, rhs):
+        fits = np.allclose(sub @ x, rhs, rtol=0.0, atol=TOL)  # people: no relative slack
+        if fits and np.all(x >= lo - TOL) and np.all(x <= hi + TOL):
             return np.asarray(x, np.float64)
     status, _, z = Model(sub, rhs, lo, hi, solver="ipm").solve()
     return z if status == "optimal" else None
