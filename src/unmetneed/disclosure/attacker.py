@@ -441,14 +441,10 @@ def can_be_zero(know: Knowledge, targets: np.ndarray) -> np.ndarray:
 def _zero_by_parts(red: Reduced, b: int, targets: np.ndarray) -> np.ndarray | None:
     """:func:`can_be_zero` for the targets of block ``b``, one LP per finest part (None:
     the block is not cut into parts)."""
-    block = red.part(np.array([b]))
-    if red.know.part is None:
+    cut = _cut(red, b)
+    if cut is None:
         return None
-    levels = part_levels(red.know.part[red.free[block.cells]])
-    sub = sparse.csr_matrix(red.a[block.rows][:, block.cells])
-    point = _start(red, block, sub) if levels else None
-    if point is None:
-        return None
+    block, sub, levels, point = cut
     out = np.zeros(len(targets), dtype=bool)
     position = np.searchsorted(block.cells, np.searchsorted(red.free, targets))
     home = homes(levels[0], position)
@@ -572,16 +568,30 @@ def _certify_in_parts(
     return ok, tried
 
 
+def _cut(
+    red: Reduced, b: int
+) -> tuple[Block, sparse.csr_matrix, list[np.ndarray], np.ndarray] | None:
+    """Block ``b`` cut into parts: the block, its relations over its cells, the parts'
+    levels (:func:`part_levels`) and a table of its cells that fits (:func:`_start`); None
+    when it has no parts or no table fits."""
+    if red.know.part is None:
+        return None
+    block = red.part(np.array([b]))
+    levels = part_levels(red.know.part[red.free[block.cells]])
+    if not levels:
+        return None
+    sub = sparse.csr_matrix(red.a[block.rows][:, block.cells])
+    point = _start(red, block, sub)
+    return None if point is None else (block, sub, levels, point)
+
+
 def _by_parts(red: Reduced, b: int, targets: np.ndarray, width: float) -> np.ndarray | None:
     """:func:`_certify_in_parts` for the targets of block ``b`` (None: not in parts)."""
-    ok = np.zeros(len(targets), dtype=bool)
-    block = red.part(np.array([b]))
-    assert red.know.part is not None
-    levels = part_levels(red.know.part[red.free[block.cells]])
-    sub = sparse.csr_matrix(red.a[block.rows][:, block.cells])
-    point = _start(red, block, sub) if levels else None
-    if point is None:
+    cut = _cut(red, b)
+    if cut is None:
         return None
+    block, sub, levels, point = cut
+    ok = np.zeros(len(targets), dtype=bool)
     position = np.searchsorted(block.cells, np.searchsorted(red.free, targets))
     for parts in levels:
         if np.bincount(parts[parts >= 0]).max() + (parts < 0).sum() > PART_MOST:
