@@ -166,7 +166,7 @@ def reduce(know: Knowledge) -> Reduced:
         raise InconsistentError(f"{len(bad)} relation(s) of published values do not add up")
     rows = np.flatnonzero(has_free)
     a, rhs = a[rows], rhs[rows]
-    labels = _components(a)
+    labels = components(a)
     uniq, col_block = np.unique(labels[: len(free)], return_inverse=True)
     row_block = np.searchsorted(uniq, labels[len(free) :])
     block_of = np.full(n, -1, np.int64)
@@ -207,7 +207,7 @@ def pinned(know: Knowledge) -> Knowledge:
     return Knowledge(know.matrix, lower, upper, know.point, know.part)
 
 
-def _components(a: sparse.csr_matrix) -> np.ndarray:
+def components(a: sparse.csr_matrix) -> np.ndarray:
     """Component label of each column then each row of ``a`` (bipartite graph)."""
     n_row, n_col = a.shape
     pattern = sparse.csr_matrix((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
@@ -222,7 +222,7 @@ def largest_block(matrix: sparse.csr_matrix) -> int:
     """Cells in the largest group of cells tied together by the relations of ``matrix``."""
     if matrix.shape[0] == 0:
         return 1
-    labels = _components(matrix)[: matrix.shape[1]]
+    labels = components(matrix)[: matrix.shape[1]]
     return int(np.bincount(labels).max())
 
 

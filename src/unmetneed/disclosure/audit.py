@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure import attacker
+from unmetneed.disclosure import attacker, memo
 from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.disclosure.release import (
     ABSENT_COLUMN,
@@ -178,7 +178,10 @@ def piece_of(name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None
 
 
 def audit(
-    written: Sequence[Written], width: int | None = None, policy: Policy | None = None
+    written: Sequence[Written],
+    width: int | None = None,
+    policy: Policy | None = None,
+    folder: Any = None,
 ) -> Audit:
     """Audit tables published together: every table given (and earlier tables of their
     release) rebuilt in one model from what they publish and what their cells count.
@@ -187,6 +190,8 @@ def audit(
     count, no shown zero gives a suppressed group away, and every suppressed count (and
     every small group a table counts) keeps an attacker interval of at least the width.
     The audit does not know, and does not need, which suppressed counts were small.
+    ``folder``: the release folder, where the groups of cells proven are remembered
+    (:mod:`memo`): a group proven before, unchanged, is not solved again.
     """
     policy = policy or Policy.from_meta(written[0].meta["policy"])
     w = int(width if width is not None else written[0].meta.get("width", policy.protection_width))
@@ -213,7 +218,7 @@ def audit(
     problems += group_disclosures(release.blocks, shown, hidden_mask, policy)
     floor = floors(release, hidden_mask, policy)
     try:
-        narrow, _, _ = exposed(release, shown, policy, floor, min_gain=0.25)
+        narrow = _narrow(release, shown, published, floor, policy, folder)
     except attacker.InconsistentError as exc:
         problems.append(f"the published values contradict the tables' totals ({exc})")
         narrow = hidden_mask.copy()
@@ -240,6 +245,32 @@ def audit(
             + (" ..." if len(bad) > 10 else "")
         )
     return Audit(table, w, policy, problems)
+
+
+def _narrow(
+    release: Release,
+    shown: np.ndarray,
+    published: np.ndarray,
+    floor: np.ndarray,
+    policy: Policy,
+    folder: Any,
+) -> np.ndarray:
+    """Mask over cells: narrower than the width to the attacker (:func:`exposed`), with
+    the groups of cells proven before in ``folder`` left out and those proven now kept."""
+    if folder is None or not release.cells.relations:
+        return exposed(release, shown, policy, floor, min_gain=0.25)[0]
+    matrix = release.cells.matrix()
+    what = np.column_stack([shown, published, release.guard, floor]).astype(np.float64)
+    labels, keys = memo.digests(matrix, what, policy)
+    proven = memo.read(folder)
+    before = np.asarray([k in proven for k in keys], dtype=bool)
+    narrow = exposed(release, shown, policy, floor, None, 0.25, before[labels])[0]
+    failed = np.zeros(len(keys), dtype=bool)
+    failed[labels[narrow]] = True
+    now = {k for k, bad in zip(keys, failed, strict=True) if not bad}
+    if not now <= proven:
+        memo.remember(folder, proven | now)
+    return narrow
 
 
 def _intervals_of(

@@ -55,7 +55,7 @@ def audit_tables(
     written = _gathered(tables, release)
     if not written:
         raise UsageError(f"{release}: the release holds no table yet")
-    return audit(written, width)
+    return audit(written, width, folder=release)
 
 
 def _gathered(tables: list[Any], release: Path | str | None) -> list[Written]:

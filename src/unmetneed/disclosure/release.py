@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from unmetneed.disclosure import attacker, lean, prune
 from unmetneed.disclosure.model import Cells, Placement, Policy, Protection
@@ -572,6 +573,74 @@ def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
     return np.where(area >= 0, area // size, -1)
 
 
+def unchanged(release: Release) -> np.ndarray:
+    """Mask over cells: those of a group of cells tied by relations (a connected part of
+    the release) that the new tables leave as the release's earlier tables had it. Every
+    published cell there was published before (shown: locked; suppressed: forced), and the
+    new tables bring no cell, relation or change of their population's model into it.
+
+    Nothing there can be hidden or shown now, and the attacker's LP over it is independent
+    of the rest and the same as when it was published: the quarter that published it
+    checked it. Protection does not check it again; ``audit`` checks everything.
+    """
+    n = len(release.cells.values)
+    earlier = [p for p in release.pieces if p.shown is not None]
+    if not earlier or not release.cells.relations:
+        return np.zeros(n, dtype=bool)
+    touched = release.cells.published() & ~(release.locked | release.forced)
+    old = np.zeros(n, dtype=bool)
+    for piece in earlier:
+        old[release.ids[piece.name]] = True
+    known = {key for p in earlier for key in _relation_keys(p, release.ids[p.name])}
+    for piece in release.pieces:
+        if piece.shown is None:
+            own = release.ids[piece.name]
+            touched[own[~old[own]]] = True
+            for key in set(_relation_keys(piece, own)) - known:
+                touched[[key[0], *key[1]]] = True
+    touched |= _reshaped(release, earlier)
+    labels = attacker.components(release.cells.matrix())[:n]
+    out: np.ndarray = ~np.isin(labels, labels[touched])
+    return out
+
+
+def _relation_keys(piece: Piece, own: np.ndarray) -> list[tuple[int, tuple[int, ...]]]:
+    """The piece's relations in release ids: (total, sorted parts)."""
+    return [
+        (int(own[t]), tuple(sorted(int(own[p]) for p in parts)))
+        for t, parts in piece.cells.relations
+    ]
+
+
+def _reshaped(release: Release, earlier: Sequence[Piece]) -> np.ndarray:
+    """Mask over cells: every cell (definitions and atoms) of a population whose model
+    (cliques, codes of variables other than the separator's) the new tables change. A new
+    period, area or substance only adds atoms beside the old ones."""
+    before = _shapes([d for p in earlier for d in p.defs if d is not None])
+    now = _shapes(release.defs)
+    out = np.zeros(len(release.cells.values), dtype=bool)
+    for name, pop in release.model.pops.items():
+        if before.get(name) != now[name]:
+            out[pop.first_sep : pop.first_sep + pop.size()] = True
+            out[[i for i, d in enumerate(release.defs) if d.pop == name]] = True
+    return out
+
+
+def _shapes(defs: Sequence[Def]) -> dict[str, tuple[Any, ...]]:
+    """Per population: its cliques and the codes of each variable in them (what shapes
+    the atoms within each separator atom)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for pop in {d.pop for d in defs}:
+        mine = [d for d in defs if d.pop == pop]
+        codes: dict[str, set[str]] = {}
+        for d in mine:
+            for v, c in d.where:
+                if v not in SEPARATOR:
+                    codes.setdefault(v, set()).update(c)
+        out[pop] = (_cliques(mine), sorted((v, sorted(c)) for v, c in codes.items()))
+    return out
+
+
 def _areas(defs: Sequence[Def], model: Model, n: int) -> np.ndarray:
     """Each cell's area (index in name order), -1 when it counts no one area."""
     one = [dict(d.where).get("area", ()) for d in defs]
@@ -711,10 +780,11 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     weight = lean.weights(cells, published)
     state = _state(release, matrix, start, policy, revealed, weight)
     hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
-    targets = np.flatnonzero(start & (published | release.guard))
+    still = unchanged(release)  # as an earlier quarter published and checked it
+    targets = np.flatnonzero(start & (published | release.guard) & ~still)
     # a group the tables never show can only be flagged when its count is below 2K (its
     # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
-    large = release.guard & ~published & (values >= 2 * max(policy.k, 1))
+    large = (release.guard & ~published & (values >= 2 * max(policy.k, 1))) | still
     proven = large.copy()
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
@@ -733,7 +803,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             proven = large.copy()
         floor = floors(release, hidden, policy)
         shown = _shown(values, hidden, policy)
-        narrow, pinned, low = exposed(release, shown, policy, floor, proven, min_gain=0.25)
+        narrow, pinned, low = exposed(release, shown, policy, floor, proven, 0.25, still)
         beside = _beside_zeros(release, hidden) & ~start & published
         if beside.any():  # a complement size over shown zeros: show it, never pick it again
             revealed |= beside
@@ -1000,11 +1070,14 @@ def exposed(
     floor: np.ndarray,
     proven: np.ndarray | None = None,
     min_gain: float = 0.1,
+    apart: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks over cells: narrower than the width to the attacker, and of those, pinned;
     and each narrow cell's attacker minimum (people; NaN elsewhere). ``proven``: cells
     already shown to be wide under less knowledge (not checked again); ``min_gain``: when
-    the joint certification stops for exact intervals (``attacker.certify``).
+    the joint certification stops for exact intervals (``attacker.certify``); ``apart``:
+    whole groups of related cells checked before (:func:`unchanged`, or the audit's
+    :mod:`memo`): their LPs are independent of the rest, so they are left out.
 
     Narrow: a suppressed published cell whose interval is below the width, or a guarded
     group known to be at least 1 and at most K within less than the width.
@@ -1013,16 +1086,21 @@ def exposed(
     published = cells.published()
     width = policy.protection_width
     hidden = published & np.isnan(shown)
-    skip = np.zeros(len(shown), bool) if proven is None else proven
+    skip = np.zeros(len(shown), bool) if proven is None else proven.copy()
+    matrix = cells.matrix()
+    if apart is not None and apart.any():
+        skip |= apart
+        matrix = _left_out(matrix, apart)
     targets = np.flatnonzero((hidden | release.guard) & ~skip)
     narrow = np.zeros(len(shown), dtype=bool)
     pinned = np.zeros(len(shown), dtype=bool)
     least = np.full(len(shown), np.nan)
     if not len(targets) or not cells.relations:
         return narrow, pinned, least
-    know = attacker.knowledge(
-        cells.matrix(), shown, published, policy, floor, cells.values, release.part
-    )
+    point = cells.values if apart is None else np.where(apart, 0, cells.values)
+    know = attacker.knowledge(matrix, shown, published, policy, floor, point, release.part)
+    if apart is not None:
+        know.lower[apart] = know.upper[apart] = 0.0  # tied to nothing now: known, not asked
     know = attacker.fitting(know)  # audit: no true counts; one table found for every search
     targets = targets[~_can_be_zero(know, targets, release.guard & ~hidden)]
     if not len(targets):
@@ -1035,6 +1113,13 @@ def exposed(
     pinned[targets[bad & ((high - low) < 0.5)]] = True
     least[targets[bad]] = low[bad]
     return narrow, pinned, least
+
+
+def _left_out(matrix: sparse.csr_matrix, apart: np.ndarray) -> sparse.csr_matrix:
+    """``matrix`` without the relations of the ``apart`` cells (whole groups of related
+    cells, so no relation holds both an apart cell and another)."""
+    touch = np.flatnonzero(np.diff(matrix[:, np.flatnonzero(apart)].tocsr().indptr) == 0)
+    return sparse.csr_matrix(matrix[touch])
 
 
 def _can_be_zero(know: attacker.Knowledge, targets: np.ndarray, unshown: np.ndarray) -> np.ndarray:
@@ -1080,11 +1165,62 @@ def piece_meta(piece: Piece, protection: Protection, release_name: str | None) -
     return meta
 
 
-def restrict(piece: Piece, pops: Iterable[str]) -> Piece | None:
-    """An earlier table cut down to its cells of populations ``pops`` (its other cells
-    count other people, so they cannot tell anything about these); None if none is left."""
-    keep_pops = set(pops)
-    keep = np.asarray([d is not None and d.pop in keep_pops for d in piece.defs], dtype=bool)
+def relevant(earlier: Sequence[Piece], pieces: Sequence[Piece]) -> list[Piece]:
+    """The ``earlier`` tables cut down to the cells that can tell anything about the new
+    ``pieces``' cells: of their populations, and tied to them through a period they share
+    (a cell of other periods counts other atoms), a cell of every period, or a relation.
+    The rest are independent of the new cells (the attacker's LP splits there), and were
+    checked when they were published."""
+    nodes: dict[tuple[str, str], int] = {}
+    edges: list[tuple[int, int]] = []
+    first = np.cumsum([0, *(len(p.defs) for p in earlier)])
+    n = int(first[-1])
+    every = {  # populations with a cell of every period: it meets every period's cells
+        d.pop
+        for p in (*earlier, *pieces)
+        for d in p.defs
+        if d is not None and "period" not in dict(d.where)
+    }
+
+    def node(pop: str, period: str) -> int:
+        if (pop, period) not in nodes:
+            nodes[(pop, period)] = n + len(nodes)
+            if period != "*" and pop in every:
+                edges.append((nodes[(pop, period)], node(pop, "*")))
+        return nodes[(pop, period)]
+
+    def periods(d: Def) -> list[int]:
+        return [node(d.pop, p) for p in dict(d.where).get("period", ("*",))]
+
+    for i, piece in enumerate(earlier):
+        for j, d in enumerate(piece.defs):
+            if d is not None:
+                edges += [(int(first[i]) + j, at) for at in periods(d)]
+        for total, parts in piece.cells.relations:
+            edges += [(int(first[i]) + total, int(first[i]) + part) for part in parts]
+    seeds = [at for p in pieces for d in p.defs if d is not None for at in periods(d)]
+    keep = _reached(edges, n + len(nodes), seeds)[:n]
+    out = [restrict(p, keep[first[i] : first[i + 1]]) for i, p in enumerate(earlier)]
+    return [p for p in out if p is not None]
+
+
+def _reached(edges: Sequence[tuple[int, int]], n: int, seeds: Sequence[int]) -> np.ndarray:
+    """Mask over ``n`` nodes: those joined by ``edges`` to one of ``seeds``."""
+    if not seeds:
+        return np.zeros(n, dtype=bool)
+    pairs = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    from scipy.sparse import csgraph
+
+    _, labels = csgraph.connected_components(graph, directed=False)
+    out: np.ndarray = np.isin(labels, labels[np.asarray(seeds)])
+    return out
+
+
+def restrict(piece: Piece, keep: np.ndarray) -> Piece | None:
+    """An earlier table cut down to its cells ``keep`` (a mask: cells tied to people, see
+    :func:`relevant`); None if none is left."""
+    keep = keep & np.asarray([d is not None for d in piece.defs], dtype=bool)
     if not keep.any():
         return None
     new_id = np.full(len(keep), -1, dtype=np.int64)
@@ -1108,7 +1244,8 @@ def protect_pieces(
 ) -> tuple[Release, Protection]:
     """Protect ``pieces`` together, against the ``earlier`` tables of the release, over the
     atoms of the populations' records ``frames`` (population -> records)."""
-    before = [r for r in (restrict(p, frames) for p in earlier) if r is not None]
+    mine = [p for p in earlier if any(d is not None and d.pop in frames for d in p.defs)]
+    before = relevant(mine, pieces)
     release = assemble([*before, *pieces], frames)
     count_atoms(release, frames, weight)
     return release, protect_release(release, policy)
