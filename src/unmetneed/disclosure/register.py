@@ -7,7 +7,8 @@ its relations and whether they are category blocks. True values make it restrict
 it with the records, never with what is published.
 
 Each new table is protected against everything in it (earlier cells cannot change), and
-``audit --release DIR`` rebuilds the whole release from it.
+``audit --release DIR`` rebuilds the whole release from it (and keeps ``audited.json``
+beside it: digests of the groups of cells it proved, :mod:`unmetneed.disclosure.memo`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,14 @@ cell. Protection chooses the suppressed cells over the whole release at once so 
 
 ``audit`` builds the same model from the published files alone (each file's cell
 definitions, never values) and checks the same conditions.
+
+Quarter after quarter, the release grows but what a new table can reach does not: earlier
+cells of other periods count other atoms (:func:`relevant` leaves them out unless a cell
+counts every period), and a group of related cells the new tables leave as published
+(:func:`unchanged`: a cohort without periods, shown again each quarter) is not checked
+again. The attacker's LP splits into independent parts at both, and each part was checked
+when it was published. ``audit --release`` checks every part (remembering, by digest, the
+parts it proved: :mod:`memo`).
 """
 
 from __future__ import annotations
