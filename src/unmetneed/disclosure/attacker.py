@@ -296,7 +296,9 @@ def _sum_of_others(row: np.ndarray, term: np.ndarray, n_row: int) -> np.ndarray:
     return np.where(n_down > 0, -np.inf, others)
 
 
-def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def intervals(
+    know: Knowledge, targets: np.ndarray, width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The attacker's [min, max] for each target cell (people; max may be ``inf``).
 
     Known targets get their own bounds; targets in a block of one relation its closed form
@@ -304,6 +306,10 @@ def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndar
     model of the block per thread (:func:`in_parallel`); in small blocks, batched: one
     model of every such block, whose objective is the sum of one target per block (blocks
     are independent, so each block's part of the optimum is that target's extreme).
+
+    With ``width`` (only whether each range reaches it is wanted): in a large block, a
+    target that the tables already solved for put at least ``width`` apart (whole numbers)
+    is not solved; its [min, max] is then theirs, inside the exact one and as wide.
     """
     targets = np.asarray(targets, np.int64)
     red = reduce(know)
@@ -324,7 +330,7 @@ def intervals(know: Knowledge, targets: np.ndarray) -> tuple[np.ndarray, np.ndar
     for b in np.unique(where[large]).tolist():
         own = large[where[large] == b]
         chunks = np.array_split(own, min(WORKERS, len(own)))  # a model each, side by side
-        found = in_parallel(lambda at: _own_extremes(red, b, col[at]), chunks)  # noqa: B023
+        found = in_parallel(lambda at: _own_extremes(red, b, col[at], width), chunks)  # noqa: B023
         for at, (lo, hi) in zip(chunks, found, strict=True):
             low[at], high[at] = lo, hi
     _check_feasible(low, high)
@@ -366,28 +372,42 @@ def _batched_extremes(
     return low, high
 
 
-def _own_extremes(red: Reduced, b: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _own_extremes(
+    red: Reduced, b: int, cols: np.ndarray, width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Min and max of columns ``cols`` of ``a``, all in block ``b``: one warm-started model
-    of the block, two LPs per column.
+    of the block, two LPs per column. With ``width``: a column the tables found so far
+    (every one fits) already put ``width`` apart is not solved; it gets their spread.
     """
     block = red.part(np.array([b]))
     model = _block_model(red, block)
-    if model.solve()[0] == "infeasible":
+    status, _, z = model.solve()
+    if status == "infeasible":
         raise InconsistentError("no table of non-negative counts fits the published values")
     model.warm_objective()
+    seen_lo, seen_hi = z.copy(), z.copy()
     low, high = np.empty(len(cols)), np.empty(len(cols))
     for i, at in enumerate(np.searchsorted(block.cells, cols).tolist()):
-        low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf)
+        spread = np.floor(seen_hi[at] + TOL) - np.ceil(seen_lo[at] - TOL)
+        if width is not None and spread >= width:
+            low[i], high[i] = seen_lo[at], seen_hi[at]
+            continue
+        seen = (seen_lo, seen_hi)
+        low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf, seen)
     return low, high
 
 
 def _extremes(
-    model: Model, cols: np.ndarray, cap: float
+    model: Model,
+    cols: np.ndarray,
+    cap: float,
+    seen: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min and max of each of ``cols`` (in different blocks) with one objective: their sum.
 
     Also returns the model's columns at ``cap`` in either solution (their blocks' extremes
-    may be cut by the cap).
+    may be cut by the cap). ``seen``: each column's least and greatest value in the tables
+    solved for so far, widened by these two (every one fits what is published).
     """
     model.set_cost(cols, np.ones(len(cols)))
     status_lo, _, z_lo = model.solve(maximise=False)
@@ -395,6 +415,10 @@ def _extremes(
     model.set_cost(cols, np.zeros(len(cols)))
     if "infeasible" in (status_lo, status_hi):
         raise InconsistentError("no table of non-negative counts fits the published values")
+    for table in [z_lo] if status_hi == "unbounded" else [z_lo, z_hi]:
+        if seen is not None:
+            np.minimum(seen[0], table, out=seen[0])
+            np.maximum(seen[1], table, out=seen[1])
     if status_hi == "unbounded":
         return z_lo[cols], np.full(len(cols), np.inf), np.empty(0, np.int64)
     near = cap * (1 - 1e-9) - 0.5
@@ -652,18 +676,30 @@ def part_levels(part: np.ndarray) -> list[np.ndarray]:
 
 def _start(red: Reduced, block: Block, sub: sparse.csr_matrix) -> np.ndarray | None:
     """A table of the block's cells that fits (``know.point`` where it does, else one
-    LP's: interior point then crossover, a vertex, whole where the relations allow);
-    None when none does."""
+    LP's: the interior point's, away from the bounds where it can be, so that more
+    searches by parts succeed; a vertex when that does not fit within 1e-6 people); None
+    when none does."""
     cells = red.free[block.cells]
     lo, hi, rhs = red.know.lower[cells], red.know.upper[cells], red.rhs[block.rows]
     point = red.know.point
-    if point is not None:
-        x = point[cells]
-        fits = np.allclose(sub @ x, rhs, rtol=0.0, atol=TOL)  # people: no relative slack
-        if fits and np.all(x >= lo - TOL) and np.all(x <= hi + TOL):
-            return np.asarray(x, np.float64)
+    if point is not None and _fits(sub, rhs, lo, hi, point[cells]):
+        return np.asarray(point[cells], np.float64)
+    model = Model(sub, rhs, lo, hi, solver="ipm")
+    model.highs.setOptionValue("run_crossover", "off")
+    status, _, z = model.solve()
+    inner: np.ndarray = np.clip(z, lo, hi) if status == "optimal" else z
+    if status == "optimal" and _fits(sub, rhs, lo, hi, inner):
+        return inner
     status, _, z = Model(sub, rhs, lo, hi, solver="ipm").solve()
     return z if status == "optimal" else None
+
+
+def _fits(
+    a: sparse.csr_matrix, rhs: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray
+) -> bool:
+    """Whether table ``x`` meets ``a @ x == rhs`` and its bounds within 1e-6 people."""
+    inside = bool(np.all(x >= lo - TOL) and np.all(x <= hi + TOL))
+    return inside and bool(np.allclose(a @ x, rhs, rtol=0.0, atol=TOL))
 
 
 def fitting(know: Knowledge) -> Knowledge:
@@ -781,6 +817,6 @@ def narrow(
         ok = np.ones(len(targets), bool)
     rest = np.flatnonzero(~ok)
     if len(rest):
-        low[rest], high[rest] = intervals(know, targets[rest])
+        low[rest], high[rest] = intervals(know, targets[rest], width)
         ok[rest] = (high[rest] - low[rest]) >= width
     return {"cell": targets, "low": low, "high": high, "ok": ok}

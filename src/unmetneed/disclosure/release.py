@@ -51,6 +51,7 @@ parts it proved: :mod:`memo`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -108,7 +109,7 @@ class Def:
         items = ((str(v), tuple(sorted({str(c) for c in codes}))) for v, codes in where.items())
         return cls(str(pop), tuple(sorted(items)))
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """A canonical text of the definition (cells with equal keys are one cell)."""
         return json.dumps([self.pop, self.where], separators=(",", ":"))
@@ -275,6 +276,7 @@ class _Pop:
     cliques: tuple[tuple[str, ...], ...]
     first_sep: int
     first_clique: tuple[int, ...]
+    positions: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
 
     def dims(self, variables: Sequence[str]) -> list[int]:
         """Number of codes of each variable."""
@@ -306,8 +308,17 @@ class _Pop:
         i = self.clique_of(d.variables())
         variables = (*self.sep, *(self.cliques[i] if i >= 0 else ()))
         first = self.first_sep if i < 0 else self.first_clique[i]
-        allowed = [_allowed(self.domains[v], where.get(v)) for v in variables]
+        allowed = [self._allowed(v, where.get(v)) for v in variables]
         return first + _grid(allowed, self.dims(variables))
+
+    def _allowed(self, variable: str, codes: tuple[str, ...] | None) -> np.ndarray:
+        """Positions of ``codes`` among ``variable``'s (all positions when None)."""
+        if codes is None:
+            return np.arange(len(self.domains[variable]))
+        if variable not in self.positions:
+            self.positions[variable] = {c: i for i, c in enumerate(self.domains[variable])}
+        position = self.positions[variable]
+        return np.asarray(sorted(position[c] for c in codes if c in position), dtype=np.int64)
 
     def index(self, frame: pd.DataFrame, variables: Sequence[str]) -> np.ndarray:
         """Each row's combination of ``variables`` as a mixed-radix index."""
@@ -345,14 +356,6 @@ def _seen(frame: pd.DataFrame, variable: str, domain: tuple[str, ...]) -> tuple[
     structural = variable in STRUCTURAL  # required columns: never missing in an extract
     maybe_empty = {REST, *(c for c in domain if structural and NOT_STATED in c.split("|"))}
     return tuple(c for c in domain if c in has or c not in maybe_empty)
-
-
-def _allowed(domain: tuple[str, ...], codes: tuple[str, ...] | None) -> np.ndarray:
-    """Positions in ``domain`` of ``codes`` (all positions when ``codes`` is None)."""
-    if codes is None:
-        return np.arange(len(domain))
-    position = {c: i for i, c in enumerate(domain)}
-    return np.asarray(sorted(position[c] for c in codes if c in position), dtype=np.int64)
 
 
 def _grid(allowed: Sequence[np.ndarray], dims: Sequence[int]) -> np.ndarray:
