@@ -124,3 +124,51 @@ def test_a_release_protected_part_by_part_resists_the_red_team(
     report = out.attack(use_manifest=True)
     assert not report.exact and not report.narrow, report.summary(15)
     assert not report.group_disclosures and not report.small_shown, report.summary(15)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.integers(0, 2**16))
+def test_parts_from_the_audits_own_start_hold_over_the_whole_table(
+    rows: list[list[int]], seed: int
+) -> None:
+    """As above, without the true counts: the searches start from a table an LP finds
+    (the audit's case: an interior point, else a vertex)."""
+    matrix, values, part = national(np.asarray(rows))
+    rng = np.random.default_rng(seed)
+    hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.4)
+    policy = Policy.named(k=WIDTH, zeros=True)
+    shown = np.where(hidden, np.nan, values)
+    know = attacker.knowledge(matrix, shown, np.ones(len(values), bool), policy, None, None, part)
+    targets = np.flatnonzero(hidden)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "PARTS_FROM", 0)
+        know = attacker.fitting(know)
+        ok = attacker.certify(know, targets, WIDTH)
+    for cell, wide in zip(targets.tolist(), ok.tolist(), strict=True):
+        low, high = exact(matrix, know.lower, know.upper, cell)
+        if wide:
+            assert high - low >= WIDTH, (cell, low, high)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.integers(0, 2**16))
+def test_intervals_asked_only_about_the_width_answer_it_as_the_exact_ones_do(
+    rows: list[list[int]], seed: int
+) -> None:
+    """``intervals(..., width)`` may skip a count the tables solved so far put the width
+    apart: each range it gives lies inside the exact one, and reaches the width exactly
+    when the exact one does."""
+    matrix, values, _ = national(np.asarray(rows))
+    rng = np.random.default_rng(seed)
+    hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.5)
+    policy = Policy.named(k=WIDTH, zeros=True)
+    shown = np.where(hidden, np.nan, values)
+    know = attacker.knowledge(matrix, shown, np.ones(len(values), bool), policy)
+    targets = np.flatnonzero(hidden)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "SIMPLEX_BLOCK", 0)  # every block solved one count at a time
+        low, high = attacker.intervals(know, targets, WIDTH)
+    for cell, lo, hi in zip(targets.tolist(), low.tolist(), high.tolist(), strict=True):
+        exact_lo, exact_hi = exact(matrix, know.lower, know.upper, cell)
+        assert exact_lo <= lo <= hi <= exact_hi, (cell, lo, hi, exact_lo, exact_hi)
+        assert (hi - lo >= WIDTH) == (exact_hi - exact_lo >= WIDTH), (cell, lo, hi)
