@@ -479,7 +479,7 @@ def _zero_by_parts(red: Reduced, b: int, targets: np.ndarray) -> np.ndarray | No
         model = Model(*_part_lp(red, block, sub, cols, point))
         where = np.searchsorted(cols, position[at])
         model.set_cost(where, np.ones(len(at)))
-        status, _, z = model.solve()
+        status, _, z = _search(model)
         return at, (z[where] < TOL) if status == "optimal" else np.zeros(len(at), bool)
 
     for at, zero in in_parallel(one, np.unique(home).tolist()):
@@ -686,7 +686,7 @@ def _start(red: Reduced, block: Block, sub: sparse.csr_matrix) -> np.ndarray | N
         return np.asarray(point[cells], np.float64)
     model = Model(sub, rhs, lo, hi, solver="ipm")
     model.highs.setOptionValue("run_crossover", "off")
-    status, _, z = model.solve()
+    status, _, z = _search(model)
     inner: np.ndarray = np.clip(z, lo, hi) if status == "optimal" else z
     if status == "optimal" and _fits(sub, rhs, lo, hi, inner):
         return inner
@@ -752,15 +752,28 @@ def _certify_part(
 
 def _wide(model: Model, cols: np.ndarray, width: float) -> np.ndarray:
     """Mask over ``cols``: LP interval (rounded inwards) at least ``width``, one column at a
-    time in one warm-started ``model``."""
+    time in one warm-started ``model`` (a solver failure leaves the rest unproven)."""
     ok = np.zeros(len(cols), dtype=bool)
-    if model.solve()[0] != "optimal":
+    if _search(model)[0] != "optimal":
         return ok
     model.warm_objective()
     for i, c in enumerate(cols.tolist()):
-        low, high, _ = _extremes(model, np.array([c]), np.inf)
+        try:
+            low, high, _ = _extremes(model, np.array([c]), np.inf)
+        except RuntimeError:
+            return ok
         ok[i] = np.floor(high[0] + TOL) - np.ceil(low[0] - TOL) >= width
     return ok
+
+
+def _search(model: Model, maximise: bool = False) -> tuple[str, float, np.ndarray]:
+    """``model.solve``, for an LP that only looks for tables that prove something: a
+    solver failure (HiGHS's "solve error" on a hard part) proves nothing, so it is
+    ``"error"`` and the cells it was for are checked another way."""
+    try:
+        return model.solve(maximise=maximise)
+    except RuntimeError:
+        return "error", np.nan, np.empty(0)
 
 
 def _joint(
@@ -791,7 +804,7 @@ def _joint(
     lower = np.concatenate([lo, lo, np.full(t, -np.inf), np.zeros(t)])
     upper = np.concatenate([hi, hi, np.full(t, float(width)), np.full(t, np.inf)])
     cost = np.concatenate([np.zeros(2 * n), np.ones(t), np.zeros(t)])
-    status, _, z = Model(a, both, lower, upper, cost, solver=solver).solve(maximise=True)
+    status, _, z = _search(Model(a, both, lower, upper, cost, solver=solver), maximise=True)
     if status != "optimal":
         return np.zeros(t, dtype=bool)
     x1, x2, d = z[:n][position], z[n : 2 * n][position], z[2 * n : 2 * n + t]
