@@ -50,6 +50,7 @@ GAP_OPTIONS = gap.GapOptions(
 )
 COMPARE_OPTIONS = cmp.CompareOptions(by=("sex",), within=("area", "substance_cohort"))
 K = 3
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 @pytest.fixture
@@ -352,3 +353,19 @@ def test_a_cell_is_described_by_its_table_row_and_what_it_counts_never_its_value
     release = assemble([Piece("sex-by-area", cells, defs)])
     two = int(release.ids["sex-by-area"][1])
     assert describe(release, two) == "sex-by-area row 2 (count: area=Eastbury, sex=other)"
+
+
+@pytest.mark.parametrize("parquet", [False, True])
+def test_distinct_labels_are_the_labels(tmp_path: Path, parquet: bool) -> None:
+    """Counting atoms by codes gives each row the label it had as text: the sample extract
+    with a missing area, drug group and crack flag, as read from CSV and from Parquet."""
+    frame = load(SAMPLE / "extract.csv", kind="treatment").frame
+    if parquet:
+        frame.to_parquet(tmp_path / "x.parquet")
+        frame = pd.read_parquet(tmp_path / "x.parquet")
+    frame = frame.astype({"crack": "boolean"})
+    frame.loc[[3, 4], ["area", "drug_group", "crack"]] = None
+    for variable in ("area", "period", "dgc", "drug_group", "age_band", "sex", "housing",
+                     "disability_learning", "col:area", "absent"):  # fmt: skip
+        names, codes = release.distinct_labels(frame, variable)
+        assert (names[codes] == release.labels(frame, variable)).all(), variable

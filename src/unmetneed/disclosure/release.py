@@ -242,6 +242,45 @@ def dgc_set(rule: Callable[[pd.DataFrame], np.ndarray]) -> tuple[str, ...]:
     return tuple(c for c, hit in zip(dgc_codes(), mask, strict=True) if hit)
 
 
+def distinct_labels(frame: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct :func:`labels` of ``variable`` and each row's place among them
+    (``labels(frame, variable) == distinct[codes]``), without a text per row where it can
+    (categorical area and period, code lists and flags, dgc from its two columns)."""
+    if variable == "dgc":
+        groups, group = distinct_labels(frame, "drug_group")
+        crack = _crack_codes(frame)  # yes, no, not_stated
+        pairs, which = np.unique(group * 3 + crack, return_inverse=True)
+        flags = np.asarray(["yes", "no", NOT_STATED], dtype=object)
+        text = [f"{groups[p // 3]}|{flags[p % 3]}" for p in pairs.tolist()]
+        return np.asarray(text, dtype=object), which.astype(np.int64)
+    if variable.startswith(RAW) or variable not in frame:
+        where, found = pd.factorize(labels(frame, variable))
+        return np.asarray(found, dtype=object), np.asarray(where, np.int64)
+    column = frame[variable]
+    if variable in ("area", "period", "drug_group"):
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("string").astype("category")
+        names: np.ndarray = column.cat.categories.astype("string").to_numpy(object)
+        codes: np.ndarray = column.cat.codes.to_numpy(np.int64)
+        if (codes < 0).any():  # missing: its own label
+            names, codes = np.append(names, NOT_STATED), np.where(codes < 0, len(names), codes)
+        return names, codes
+    from unmetneed.inputs.variables import code_variable
+
+    coded = code_variable(frame, variable)
+    names = np.asarray(coded.categories, dtype=object)
+    return names, np.where(coded.codes < 0, len(names) - 1, coded.codes).astype(np.int64)
+
+
+def _crack_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's crack flag as 0 (yes), 1 (no) or 2 (not stated)."""
+    if "crack" not in frame:
+        return np.full(len(frame), 2, dtype=np.int64)
+    flag = frame["crack"].astype("boolean")
+    out = np.where(flag.fillna(False).to_numpy(bool), 0, 1)
+    return np.where(flag.isna().to_numpy(), 2, out).astype(np.int64)
+
+
 def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
     """Each row's code of ``variable`` as the cell definitions name it (missing:
     ``not_stated``): dgc codes, raw area names and periods, and the compare categories of
@@ -324,7 +363,8 @@ class _Pop:
         """Each row's combination of ``variables`` as a mixed-radix index."""
         out = np.zeros(len(frame), dtype=np.int64)
         for v in variables:
-            codes = pd.Index(self.domains[v]).get_indexer(pd.Index(labels(frame, v)))
+            found, codes = distinct_labels(frame, v)
+            codes = pd.Index(self.domains[v]).get_indexer(pd.Index(found))[codes]
             if (codes < 0).any() and self.domains[v][-1] != REST:
                 raise AssertionError(f"{v}: a value outside the model (a bug)")
             codes = np.where(codes < 0, len(self.domains[v]) - 1, codes)  # ~rest
@@ -349,7 +389,7 @@ def _seen(frame: pd.DataFrame, variable: str, domain: tuple[str, ...]) -> tuple[
     empty: ``~rest`` (a value outside every code no table shows), and ``not_stated`` of a
     column a treatment extract requires (never missing there). Optional columns keep it:
     that nobody's disability is missing is not public knowledge."""
-    found = pd.Index(domain).get_indexer(pd.Index(pd.unique(labels(frame, variable))))
+    found = pd.Index(domain).get_indexer(pd.Index(distinct_labels(frame, variable)[0]))
     has = {domain[i] for i in found[found >= 0].tolist()}
     if (found < 0).any():
         has.add(REST)
