@@ -362,7 +362,7 @@ def test_distinct_labels_are_the_labels(tmp_path: Path, parquet: bool) -> None:
     frame = load(SAMPLE / "extract.csv", kind="treatment").frame
     if parquet:
         frame.to_parquet(tmp_path / "x.parquet")
-        frame = pd.read_parquet(tmp_path / "x.parquet")
+        frame = pd.read_parquet(tmp_path / "x.parquet").copy(deep=True)
     frame = frame.astype({"crack": "boolean"})
     frame.loc[[3, 4], ["area", "drug_group", "crack"]] = None
     for variable in ("area", "period", "dgc", "drug_group", "age_band", "sex", "housing",
