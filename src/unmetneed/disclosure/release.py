@@ -243,9 +243,19 @@ def dgc_set(rule: Callable[[pd.DataFrame], np.ndarray]) -> tuple[str, ...]:
 
 
 def distinct_labels(frame: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct :func:`labels` of ``variable`` and each row's place among them
-    (``labels(frame, variable) == distinct[codes]``), without a text per row where it can
-    (categorical area and period, code lists and flags, dgc from its two columns)."""
+    """The distinct :func:`labels` of ``variable`` that some row has, and each row's place
+    among them (``labels(frame, variable) == distinct[codes]``), without a text per row
+    where it can (categorical area and period, code lists and flags, dgc from its two
+    columns)."""
+    names, codes = _distinct(frame, variable)
+    used = np.bincount(codes, minlength=len(names)) > 0
+    if used.all():
+        return names, codes
+    return names[used], (np.cumsum(used) - 1)[codes]
+
+
+def _distinct(frame: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distinct_labels` before the labels no row has are dropped."""
     if variable == "dgc":
         groups, group = distinct_labels(frame, "drug_group")
         crack = _crack_codes(frame)  # yes, no, not_stated
