@@ -171,6 +171,19 @@ class GapBuild:
         return GapResult(final, tuple(remarks.items), meta, self.options)
 
 
+def _released_by(release: Path | str | None) -> tuple[str, ...]:
+    """Columns the release's earlier tables count people by (housing, disability...): the
+    records are kept by them too, so that those tables' cells add up over this table's
+    people (a table of the same extract counted by fewer columns is the same people)."""
+    if release is None:
+        return ()
+    from unmetneed.disclosure import register
+
+    earlier, _ = register.read(release)
+    used = {v for p in earlier for d in p.defs if d is not None for v in d.variables()}
+    return tuple(sorted(v for v in used if v not in ("dgc", "period", "area")))
+
+
 def prepare(
     treatment: Any,
     prevalence: Any,
@@ -279,7 +292,7 @@ def compute_files(
     for path in paths:
         kind = _treatment_kind(path, treatment_columns, t_how, prevalence)
         if kind == "treatment":  # records (any format): counted in batches, never held
-            keep = (*RECORD_COLUMNS, *NAMING)
+            keep = (*RECORD_COLUMNS, *NAMING, *_released_by(release))
             count = partial(collapse, path, kind, keep, treatment_columns, t_how)
             loaded.append(streamed_or_whole(count))
             continue
