@@ -92,17 +92,7 @@ def _attack(
 
 def _assert_safe(name: str, report: atk.Report) -> None:
     assert report.truth_checked
-    problems = []
-    if report.exact:
-        problems.append(f"{len(report.exact)} hidden count(s) worked out exactly")
-    if report.narrow:
-        problems.append(f"{len(report.narrow)} narrowed below K={report.policy.width}")
-    if report.group_disclosures:
-        problems.append(f"{len(report.group_disclosures)} group disclosure(s)")
-    if report.small_shown:
-        problems.append(f"{len(report.small_shown)} small count(s) shown")
-    if report.atoms_small:
-        problems.append(f"{len(report.atoms_small)} small group(s) pinned")
+    problems = report.leaks()
     if problems:
         pytest.fail(f"{name}: " + "; ".join(problems) + "\n" + report.summary(12), pytrace=False)
 

@@ -46,24 +46,8 @@ def _run(args: list[object]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _leaks(report: atk.Report) -> list[str]:
-    """What the attacker found that the contract forbids (empty: safe)."""
-    out = []
-    if report.exact:
-        out.append(f"{len(report.exact)} hidden count(s) worked out exactly")
-    if report.narrow:
-        out.append(f"{len(report.narrow)} hidden count(s) narrowed below K={report.policy.width}")
-    if report.group_disclosures:
-        out.append(f"{len(report.group_disclosures)} group disclosure(s)")
-    if report.atoms_small:
-        out.append(f"{len(report.atoms_small)} small group(s) pinned")
-    if report.small_shown:
-        out.append(f"{len(report.small_shown)} small count(s) shown")
-    return out
-
-
 def _assert_no_leak(name: str, report: atk.Report) -> None:
-    problems = _leaks(report)
+    problems = report.leaks()
     if problems:
         pytest.fail(f"{name}: " + "; ".join(problems) + "\n" + report.summary(12), pytrace=False)
 

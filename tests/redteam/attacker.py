@@ -1762,6 +1762,22 @@ class Report:
             or self.text_leaks
         )
 
+    def leaks(self) -> list[str]:
+        """What the attacker found that the contract forbids, one sentence each (empty:
+        safe)."""
+        out = []
+        if self.exact:
+            out.append(f"{len(self.exact)} hidden count(s) worked out exactly")
+        if self.narrow:
+            out.append(f"{len(self.narrow)} hidden count(s) narrowed below K={self.policy.width}")
+        if self.group_disclosures:
+            out.append(f"{len(self.group_disclosures)} group disclosure(s)")
+        if self.atoms_small:
+            out.append(f"{len(self.atoms_small)} small group(s) pinned")
+        if self.small_shown:
+            out.append(f"{len(self.small_shown)} small count(s) shown")
+        return out
+
     def summary(self, limit: int = 12) -> str:
         lines = [
             f"attacker ({self.policy.name}, K={self.policy.width}): {len(self.hidden)} hidden "
