@@ -16,7 +16,6 @@ pass). A failing test here is a leak (or a crash) found by the red team; none is
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,14 +46,7 @@ COMPARES = [
 
 def _run(args: Sequence[object]) -> subprocess.CompletedProcess[str]:
     """One CLI command, whatever its exit code."""
-    return subprocess.run(
-        [*sc.cli_command(), *map(str, args)],
-        cwd=sc.ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-    )
+    return sc.run(args)
 
 
 def _audit_ok(rel: Path, *tables: Path) -> subprocess.CompletedProcess[str]:

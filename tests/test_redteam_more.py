@@ -15,7 +15,6 @@ a traceback (exit 1).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -36,14 +35,7 @@ OOTU = SAMPLE / "cohort_ootu.csv"
 
 def _run(args: list[object]) -> subprocess.CompletedProcess[str]:
     """One CLI command, whatever its exit code."""
-    return subprocess.run(
-        [*sc.cli_command(), *map(str, args)],
-        cwd=sc.ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-    )
+    return sc.run(args)
 
 
 def _assert_no_leak(name: str, report: atk.Report) -> None:

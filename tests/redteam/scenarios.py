@@ -52,18 +52,24 @@ class CommandFailedError(AssertionError):
     pass
 
 
-def cli(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 300) -> Step:
-    """Run one unmetneed command; raise :class:`CommandFailedError` (with its stderr) unless it
-    exits 0."""
-    cmd = [*cli_command(), *map(str, args)]
-    proc = subprocess.run(
-        cmd,
+def run(
+    args: Sequence[object], *, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run one unmetneed command, whatever its exit code (no colour, wide lines)."""
+    return subprocess.run(
+        [*cli_command(), *map(str, args)],
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
     )
+
+
+def cli(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 300) -> Step:
+    """Run one unmetneed command; raise :class:`CommandFailedError` (with its stderr) unless it
+    exits 0."""
+    proc = run(args, cwd=cwd, timeout=timeout)
     step = Step([*map(str, args)], proc.returncode, proc.stdout, proc.stderr)
     if proc.returncode != 0:
         raise CommandFailedError(
