@@ -634,7 +634,7 @@ def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
     return np.where(area >= 0, area // size, -1)
 
 
-def unchanged(release: Release) -> np.ndarray:
+def unchanged(release: Release, matrix: sparse.csr_matrix | None = None) -> np.ndarray:
     """Mask over cells: those of a group of cells tied by relations (a connected part of
     the release) that the new tables leave as the release's earlier tables had it. Every
     published cell there was published before (shown: locked; suppressed: forced), and the
@@ -643,6 +643,7 @@ def unchanged(release: Release) -> np.ndarray:
     Nothing there can be hidden or shown now, and the attacker's LP over it is independent
     of the rest and the same as when it was published: the quarter that published it
     checked it. Protection does not check it again; ``audit`` checks everything.
+    ``matrix``: the release's relations, when already built.
     """
     n = len(release.cells.values)
     earlier = [p for p in release.pieces if p.shown is not None]
@@ -660,7 +661,7 @@ def unchanged(release: Release) -> np.ndarray:
             for key in set(_relation_keys(piece, own)) - known:
                 touched[[key[0], *key[1]]] = True
     touched |= _reshaped(release, earlier)
-    labels = attacker.components(release.cells.matrix())[:n]
+    labels = attacker.components(release.cells.matrix() if matrix is None else matrix)[:n]
     out: np.ndarray = ~np.isin(labels, labels[touched])
     return out
 
@@ -841,7 +842,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     weight = lean.weights(cells, published)
     state = _state(release, matrix, start, policy, revealed, weight)
     hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
-    still = unchanged(release)  # as an earlier quarter published and checked it
+    still = unchanged(release, matrix)  # as an earlier quarter published and checked it
     targets = np.flatnonzero(start & (published | release.guard) & ~still)
     # a group the tables never show can only be flagged when its count is below 2K (its
     # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
