@@ -32,10 +32,6 @@ KNOWN_GAPS = {
         "a counts file with suppressed (*) counts is not tied to the records it counts, so "
         "a gap from it and a gap from the records are not one release"
     ),
-    "test_suppress_margins_of_one_table_into_one_release": (
-        "each suppress table is its own population (a fingerprint of its rows): margins of "
-        "one table suppressed by separate commands into one release are not tied together"
-    ),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from unmetneed.disclosure import joint
 from unmetneed.disclosure.model import Cells, Policy, Protection
 from unmetneed.disclosure.public import public_cells
 from unmetneed.disclosure.publish import Protected, protect_one
@@ -52,12 +53,13 @@ class SuppressOptions:
 @dataclass(frozen=True)
 class Suppressed:
     """The protected table (suppressed counts missing, ``suppressed`` flags), its file
-    metadata and remarks, and the protection (``protected.record()`` adds it to its
-    release once written)."""
+    metadata and remarks, the protection (``protected.record()`` adds it to its release
+    once written) and notes for the user."""
 
     table: pd.DataFrame
     meta: dict[str, Any]
     protected: Protected
+    notes: tuple[str, ...] = ()  # what the user is told (a table protected apart)
 
     @property
     def protection(self) -> Protection:
@@ -81,7 +83,9 @@ def suppress_table(
 
     ``source``: the table's name in messages and metadata (a file path); ``release``: a
     release folder to protect against; ``population``: a name for the people it counts
-    (default: a fingerprint of the table), the same in every run on the same table.
+    (default: a fingerprint of the table), the same in every run on the same table. In a
+    release with earlier ``suppress`` tables it can be margins of, it counts their people
+    (:func:`joint.join`): they are protected together.
     Raises ``ValidationError`` (counts or structure) and ``UsageError`` (a total-looking
     label not declared as one).
     """
@@ -96,6 +100,7 @@ def suppress_table(
         raise ValidationError(source, "counts", failures)
     pop = population or _fingerprint(frame)
     piece, people = _piece(pop, frame, values, cells, spec)
+    piece, people, note = joint.join(piece, people, release)
     if opts.public:
         totals = {d: opts.total_label for d in dims} if opts.total_row else None
         named = public_cells(frame, cells, "count", opts.public, opts.policy, totals)
@@ -109,7 +114,7 @@ def suppress_table(
         "disclosure": done.meta(),
         "remarks": done.protection.remarks,
     }
-    return Suppressed(result, meta, done)
+    return Suppressed(result, meta, done, () if note is None else (note,))
 
 
 def _check_total_labels(

@@ -17,9 +17,7 @@ from unmetneed.disclosure.suppress import Suppressed, SuppressOptions, suppress_
 @dataclass(frozen=True)
 class SuppressedFile(Suppressed):
     """A protected table read from a file, with what reading it noted (title lines
-    skipped, a sheet not used, lines below the table not read)."""
-
-    notes: tuple[str, ...] = ()
+    skipped, a sheet not used, lines below the table not read, in ``notes``)."""
 
 
 def suppress_file(
@@ -45,7 +43,7 @@ def suppress_file(
     frame, notes = read_input(Path(path), how.sheet, how.header_row, how.last_row)
     opts = with_hierarchy(frame, options or SuppressOptions(), hierarchy)
     done = suppress_table(frame, opts, str(path), release, sha256_file(Path(path))[:16])
-    return SuppressedFile(done.table, done.meta, done.protected, tuple(notes))
+    return SuppressedFile(done.table, done.meta, done.protected, (*notes, *done.notes))
 
 
 def with_hierarchy(
