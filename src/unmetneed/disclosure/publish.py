@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from unmetneed.disclosure import explain, register
+from unmetneed.disclosure.identity import same_people
 from unmetneed.disclosure.model import Policy, Protection
 from unmetneed.disclosure.release import Piece, piece_meta, protect_pieces, sliced
 
@@ -56,12 +57,14 @@ def protect_one(
     weight: str | None = None,
 ) -> Protected:
     """Protect one table (``piece``, counting the people of ``frames``) on its own, or
-    against everything already in the release folder ``release``."""
+    against everything already in the release folder ``release`` (named after the people
+    of earlier tables its records count exactly: :func:`identity.same_people`)."""
     earlier: list[Piece] = []
     folder = Path(release) if release is not None else None
     if folder is not None:
         earlier, was = register.read(folder)
         register.check_policy(folder, policy, was)
+    earlier, (piece,), frames = same_people(earlier, [piece], frames, weight)
     rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
     return Protected(sliced(rel, protection, piece.name), piece, folder, reasons)

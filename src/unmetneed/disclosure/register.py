@@ -3,8 +3,10 @@
 A restricted folder (``--release DIR``, or ``release`` in a run's ``[disclosure]``) holding
 ``register.json``: for every table published into the release, its name, policy, what each
 cell counts (definitions), each cell's TRUE value and what was shown (null: suppressed),
-its relations and whether they are category blocks. True values make it restricted: keep
-it with the records, never with what is published.
+its relations and whether they are category blocks; for a table of published counts (no
+records), what its exact cells count (``facts``: definitions once records of the same people
+join the release, :mod:`identity`). True values make it restricted: keep it with the
+records, never with what is published.
 
 Each new table is protected against everything in it (earlier cells cannot change), and
 ``audit --release DIR`` rebuilds the whole release from it (and keeps ``audited.json``
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from unmetneed.disclosure.identity import with_facts
 from unmetneed.disclosure.model import Cells, Policy, Protection
 from unmetneed.disclosure.release import Def, Piece
 from unmetneed.errors import InputError
@@ -45,7 +48,7 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tables = data["tables"]
-        pieces = [_piece(entry, i) for i, entry in enumerate(tables)]
+        pieces = with_facts([_piece(entry, i) for i, entry in enumerate(tables)])
         policy = Policy.from_meta(tables[0]["policy"]) if tables else None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError(
@@ -73,8 +76,11 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
     if any(not 0 <= int(c) < n for c in entry.get("guard", [])):
         raise ValueError(f"table {index}: a guarded cell outside 0..{n - 1}")
     unshown = tuple(int(c) for c in entry.get("guard", []))
+    facts = tuple(None if d is None else Def.from_meta(d) for d in entry.get("facts", []))
+    if facts and len(facts) != n:
+        raise ValueError(f"table {index}: facts and true differ in length")
     name = f"{entry['table']}@{index}"
-    return Piece(name, cells, defs, bool(entry.get("blocks")), shown, unshown)
+    return Piece(name, cells, defs, bool(entry.get("blocks")), shown, unshown, facts=facts)
 
 
 def check_policy(folder: Path | str, policy: Policy, earlier: Policy | None) -> None:
@@ -110,6 +116,8 @@ def entries(
                 "guard": piece.guarded().tolist(),
             }
         )
+        if piece.facts:
+            out[-1]["facts"] = [None if d is None else d.to_meta() for d in piece.facts]
         if why is not None and piece.name in why:
             out[-1]["why"] = why[piece.name]
     return out

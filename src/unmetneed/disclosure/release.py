@@ -523,7 +523,9 @@ class Piece:
     """One table of a release: its ``name`` (file stem), its own ``cells`` (placements
     without a frame prefix; pseudo columns starting ``_`` are groups it counts but never
     shows), what each cell counts (``defs``; None: not tied to the people) and whether its
-    relations are category blocks (total = its categories), for group disclosure.
+    relations are category blocks (total = its categories), for group disclosure. A table
+    of published counts (some suppressed or rounded) has no atoms of its own: its cells
+    are untied, and ``facts`` says what each exact one counts.
     """
 
     name: str
@@ -533,6 +535,8 @@ class Piece:
     shown: np.ndarray | None = None  # published values (NaN suppressed): earlier tables only
     unshown: tuple[int, ...] = ()  # an earlier table's cells never shown (its pseudo columns)
     public: tuple[int, ...] = ()  # own cells published anyway (:mod:`public`): never hidden
+    facts: tuple[Def | None, ...] = ()  # what untied cells count (published counts): see
+    # :func:`same_people`; they become ``defs`` once records of those people join the release
 
     def guarded(self) -> np.ndarray:
         """Own cells counted but never shown (pseudo columns, or ``unshown``)."""

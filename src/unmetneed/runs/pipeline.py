@@ -317,9 +317,11 @@ def protect_tables(
         pieces.append(build.public(build.piece(f"compare-{spec.name}", pops, extra)))
     if not pieces:
         return [], [], []
+    from unmetneed.disclosure.identity import same_people
     from unmetneed.inputs.stream import PEOPLE
 
-    release, protection = protect_pieces(pieces, people.frames, policy, earlier, weight=PEOPLE)
+    earlier, pieces, frames = same_people(earlier, pieces, people.frames, PEOPLE)
+    release, protection = protect_pieces(pieces, frames, policy, earlier, weight=PEOPLE)
     own = {p.name: sliced(release, protection, p.name) for p in pieces}
     tables: list[Table] = []
     if gap is not None:

@@ -56,17 +56,30 @@ def part_dgc() -> tuple[tuple[str, ...], ...]:
 
 
 def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
-    """The gap table ``build`` as a release piece of population ``pop``."""
+    """The gap table ``build`` as a release piece of population ``pop``. A counts input
+    with suppressed counts is not tied to people, but what its exact cells count is kept
+    (``facts``: a later table of the records counts them, :mod:`identity`)."""
     cells = build.cells
     n = len(cells.values)
-    if not _tied(build) or not cells.placements:
+    if not cells.placements:
         return Piece(name, cells, (None,) * n)
-    table = build.table
+    if not _tied(build):
+        if build.flags["t_rounded"].any():  # rounded counts: not one value of people
+            return Piece(name, cells, (None,) * n)
+        return Piece(name, cells, (None,) * n, facts=tuple(_shown_defs(build, pop)))
+    names = _area_names(build.counted)
+    defs = _shown_defs(build, pop)
+    _part_defs(build, defs, names, pop)
+    return Piece(name, cells, tuple(defs))
+
+
+def _shown_defs(build: GapBuild, pop: str) -> list[Def | None]:
+    """What each shown ``in_treatment`` cell counts (None for the substance parts)."""
+    table, cells = build.table, build.cells
     shown = cells.placements[0]
     names = _area_names(build.counted)
-    defs: list[Def | None] = [None] * n
-    rows = shown.rows
-    for cell, row in zip(shown.cells.tolist(), rows.tolist(), strict=True):
+    defs: list[Def | None] = [None] * len(cells.values)
+    for cell, row in zip(shown.cells.tolist(), shown.rows.tolist(), strict=True):
         defs[cell] = Def.of(
             pop,
             {
@@ -75,8 +88,7 @@ def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
                 "dgc": substance_dgc(str(table["substance"].iloc[row])),
             },
         )
-    _part_defs(build, defs, names, pop)
-    return Piece(name, cells, tuple(defs))
+    return defs
 
 
 def _tied(build: GapBuild) -> bool:

@@ -1,0 +1,157 @@
+"""Which tables of a release count the same people, whatever their population's name.
+
+A population is named by a fingerprint of its records, so the same people read another
+way get another name: a gap made from a counts file (its counts published, some
+suppressed: no records, no fingerprint of people) and a gap made from the extract those
+counts were counted from; an extract and the k-anonymised extract a run wrote. A release
+holds tables of the same people (contract 4.4) and the attacker ties them through every
+cell they share: the counts gap shows Midford's opiate users (34) that the record gap
+hid to keep Midford's crack users without opiates (2) from being 36 - 34.
+
+:func:`same_people` names new tables after an earlier population of the release when the
+new records count every cell of it exactly (then they are protected together, over the
+new records' atoms), and refuses a new table that shares cells with an earlier population
+it cannot be protected against (every shared cell agrees, but the new records cannot
+count the earlier cells: a counts file after tables of the records, say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from unmetneed.disclosure.release import Def, Model, Piece
+from unmetneed.errors import DisclosureError
+
+
+def with_facts(pieces: Sequence[Piece]) -> list[Piece]:
+    """``pieces`` with the facts of untied cells made definitions where some table of the
+    same people has definitions of its own (their records joined the release)."""
+    tied = {d.pop for p in pieces for d in p.defs if d is not None}
+    out = []
+    for p in pieces:
+        if p.facts and any(f is not None and f.pop in tied for f in p.facts):
+            defs = tuple(d if d is not None else f for d, f in zip(p.defs, p.facts, strict=True))
+            p = replace(p, defs=defs, facts=())
+        out.append(p)
+    return out
+
+
+def same_people(
+    earlier: Sequence[Piece],
+    pieces: Sequence[Piece],
+    frames: Mapping[str, pd.DataFrame],
+    weight: str | None = None,
+) -> tuple[list[Piece], list[Piece], dict[str, pd.DataFrame]]:
+    """The ``earlier`` tables (facts made definitions where now tied), the new ``pieces``
+    and their records ``frames``, with each new population not yet in the release renamed
+    after the first earlier one (of its kind) whose every cell its records count exactly.
+
+    Raises ``DisclosureError`` (exit 4) for a new table that shares cells with an earlier
+    population it is not protected with, when every shared cell has the same value.
+    """
+    frames = dict(frames)
+    before = _pops(earlier)
+    names: dict[str, str] = {}
+    for pop, frame in list(frames.items()):
+        if pop in before or not _kind(pop):  # known, or a table's own people: ``joint``
+            continue
+        others = [q for q in before if _kind(q) == _kind(pop) and q not in frames]
+        known = _cells(earlier, set(others))
+        match = next((q for q in others if _counts(known[q], pop, frame, weight)), None)
+        if match is not None:
+            names[pop] = match
+            frames[match] = frames.pop(pop)
+    tables = with_facts([*earlier, *(_renamed(p, names) for p in pieces)])
+    earlier, pieces = tables[: len(earlier)], tables[len(earlier) :]
+    _refuse_shared(earlier, pieces, before)
+    return earlier, pieces, frames
+
+
+def _kind(pop: str) -> str:
+    """A population's kind (``treatment``, ``cohort``; a table's own: '')."""
+    return pop.split(":", 1)[0] if ":" in pop else ""
+
+
+def _pops(pieces: Sequence[Piece]) -> list[str]:
+    """The populations ``pieces`` count (definitions and facts), in order."""
+    found = {d.pop: None for p in pieces for d in (*p.defs, *p.facts) if d is not None}
+    return list(found)
+
+
+def _cells(
+    pieces: Sequence[Piece], pops: set[str] | None = None
+) -> dict[str, dict[str, tuple[Def, int]]]:
+    """Per population (of ``pops``; default all), its cells (definitions and facts) by
+    key, with their values."""
+    out: dict[str, dict[str, tuple[Def, int]]] = {}
+    for p in pieces:
+        facts = p.facts or (None,) * len(p.defs)
+        for d, f, v in zip(p.defs, facts, p.cells.values.tolist(), strict=True):
+            cell = d if d is not None else f
+            if cell is not None and (pops is None or cell.pop in pops):
+                out.setdefault(cell.pop, {})[cell.key] = (cell, int(v))
+    return out
+
+
+def _counts(
+    cells: Mapping[str, tuple[Def, int]], pop: str, frame: pd.DataFrame, weight: str | None
+) -> bool:
+    """Whether the records ``frame`` count every one of ``cells`` (as population ``pop``)
+    exactly."""
+    defs = [Def(pop, d.where) for d, _ in cells.values()]
+    want = np.asarray([v for _, v in cells.values()], dtype=np.int64)
+    model = Model.build(defs, 0, {pop: frame})
+    atoms = model.count({pop: frame}, weight)
+    found = model.pops[pop]
+    got = np.asarray([int(atoms[found.atoms(d)].sum()) for d in defs], dtype=np.int64)
+    return bool((got == want).all())
+
+
+def _renamed(piece: Piece, names: Mapping[str, str]) -> Piece:
+    """``piece`` with its populations renamed by ``names``."""
+    if not names:
+        return piece
+
+    def rename(d: Def | None) -> Def | None:
+        return None if d is None or d.pop not in names else Def(names[d.pop], d.where)
+
+    defs = tuple(d if d is None or d.pop not in names else rename(d) for d in piece.defs)
+    facts = tuple(f if f is None or f.pop not in names else rename(f) for f in piece.facts)
+    return replace(piece, defs=defs, facts=facts)
+
+
+def _refuse_shared(earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequence[str]) -> None:
+    """Refuse a new table whose cells, under another population's name, are earlier cells
+    of the release with the same values (the same people, not protected together);
+    ``pops``: the earlier tables' populations."""
+    for piece in pieces:
+        mine = _cells([piece])
+        kinds = {_kind(p) for p in mine}
+        others = {q for q in pops if _kind(q) and _kind(q) in kinds and q not in mine}
+        if not others:
+            continue
+        before = _cells(earlier, others)
+        for pop, cells in mine.items():
+            for other, theirs in before.items():
+                if _kind(other) != _kind(pop):
+                    continue
+                shared = [
+                    (v, theirs[key][1])
+                    for d, v in cells.values()
+                    if (key := Def(other, d.where).key) in theirs
+                ]
+                if shared and all(a == b for a, b in shared):
+                    raise DisclosureError(
+                        f"{piece.name}: counts the same people as earlier tables of this "
+                        f"release ({len(shared)} cell(s) they share have the same values), "
+                        "but it cannot be protected against them: what it was made from "
+                        "does not count their cells (published counts, or an extract without "
+                        "the columns they count by)",
+                        hint="Make this table from the records the earlier tables were made "
+                        "from (a gap from the extract, not from published counts), or publish "
+                        "it in another release.",
+                    )

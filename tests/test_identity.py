@@ -1,0 +1,86 @@
+"""Tables of the same people read two ways are one population of their release
+(``unmetneed.disclosure.identity``): a gap from published counts (``data/sample/counts.csv``,
+extract.csv counted, with suppressed counts) and tables from the extract.
+
+The attack on the published files is ``test_redteam_more``'s
+(``test_counts_file_gap_and_record_gap_in_one_release``); these tests pin what the register
+and the commands do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from redteam import scenarios as sc
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def _gap(source: Path, out: Path, release: Path, *extra: str) -> sc.Step:
+    """One gap command of 2024/25 into ``release``, whatever its exit code."""
+    args = ["gap", "--treatment", source, "--prevalence", SAMPLE / "prevalence.csv",
+            "--period", sc.PERIOD, "--total", "All areas", *extra, "--out", out,
+            "--release", release]  # fmt: skip
+    proc = sc.run(args)
+    return sc.Step([str(a) for a in args], proc.returncode, proc.stdout, proc.stderr)
+
+
+def _pops(release: Path) -> list[tuple[set[str], set[str]]]:
+    """Per registered table, the populations its definitions and its facts name."""
+    tables = json.loads((release / "register.json").read_text(encoding="utf-8"))["tables"]
+    return [
+        ({d[0] for d in t["defs"] if d}, {d[0] for d in t.get("facts", []) if d}) for t in tables
+    ]
+
+
+def test_records_after_published_counts_are_their_people(tmp_path: Path) -> None:
+    """A gap from the counts, then a gap and a compare from the extract: the counts gap's
+    exact cells are kept as facts, and the extract's tables take their population's name;
+    `audit --release` checks them together and passes."""
+    rel = tmp_path / "rel"
+    counts = _gap(SAMPLE / "counts.csv", tmp_path / "c.parquet", rel, "--suppressed-max", "4")
+    records = _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel)
+    assert counts.returncode == 0 and records.returncode == 0, counts.stderr + records.stderr
+    h = tmp_path / "h.parquet"
+    sc.cli(["compare", "--cohort", f"NDTMS={SAMPLE / 'extract.csv'}", "--by", "housing",
+            "--within", "area", "--out", str(h), "--release", str(rel)])  # fmt: skip
+    (c_defs, c_facts), (r_defs, _), (h_defs, _) = _pops(rel)
+    assert not c_defs and len(c_facts) == 1  # untied: suppressed counts, no records
+    assert r_defs == c_facts and c_facts <= h_defs
+    assert sc.run(["audit", "--release", rel]).returncode == 0
+
+
+def test_published_counts_after_records_are_refused(tmp_path: Path) -> None:
+    """The other way round the counts gap cannot be protected against the record gap (it
+    has no records): exit 4 naming what to do, nothing written, the register unchanged."""
+    rel = tmp_path / "rel"
+    assert _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel).returncode == 0
+    before = (rel / "register.json").read_bytes()
+    out = tmp_path / "c.parquet"
+    step = _gap(SAMPLE / "counts.csv", out, rel, "--suppressed-max", "4")
+    assert step.returncode == 4, step.stderr
+    assert "same people" in step.stderr and "another release" in step.stderr
+    assert "Traceback" not in step.stderr
+    assert not out.exists() and (rel / "register.json").read_bytes() == before
+
+
+def test_counts_of_other_people_stay_apart(tmp_path: Path) -> None:
+    """Counts that differ in one cell (Northton's opiate users with crack, 2024/25, one
+    more) are not the extract's people: the record gap keeps its own population, and
+    nothing is refused."""
+    frame = pd.read_csv(SAMPLE / "counts.csv", dtype=str, keep_default_na=False)
+    row = (frame["period"] == sc.PERIOD) & (frame["area"] == "Northton")
+    row &= (frame["drug_group"] == "opiate") & (frame["crack"] == "true")
+    assert row.sum() == 1
+    frame.loc[row, "count"] = str(int(frame.loc[row, "count"].iloc[0]) + 1)
+    other = tmp_path / "other_counts.csv"
+    frame.to_csv(other, index=False)
+    rel = tmp_path / "rel"
+    assert _gap(other, tmp_path / "c.parquet", rel, "--suppressed-max", "4").returncode == 0
+    step = _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel)
+    assert step.returncode == 0, step.stderr
+    (_, c_facts), (r_defs, _) = _pops(rel)
+    assert c_facts and r_defs and not (c_facts & r_defs)
