@@ -84,3 +84,18 @@ def test_counts_of_other_people_stay_apart(tmp_path: Path) -> None:
     assert step.returncode == 0, step.stderr
     (_, c_facts), (r_defs, _) = _pops(rel)
     assert c_facts and r_defs and not (c_facts & r_defs)
+
+
+def test_published_counts_again_after_their_records_are_refused(tmp_path: Path) -> None:
+    """Counts gap, record gap (now the counts' people), then the counts gap once more: the
+    release now holds tables of the records, which published counts cannot be protected
+    against: exit 4 saying so (not a bug report), nothing written."""
+    rel = tmp_path / "rel"
+    counts = ("--suppressed-max", "4")
+    assert _gap(SAMPLE / "counts.csv", tmp_path / "c.parquet", rel, *counts).returncode == 0
+    assert _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel).returncode == 0
+    out = tmp_path / "again.parquet"
+    step = _gap(SAMPLE / "counts.csv", out, rel, *counts)
+    assert step.returncode == 4, step.stderr
+    assert "published counts" in step.stderr and "bug" not in step.stderr
+    assert not out.exists()

@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure.release import Def, Model, Piece
+from unmetneed.disclosure.release import RAW, Def, Model, Piece
 from unmetneed.errors import DisclosureError
 
 
@@ -65,8 +65,9 @@ def same_people(
         if match is not None:
             names[pop] = match
             frames[match] = frames.pop(pop)
-    tables = with_facts([*earlier, *(_renamed(p, names) for p in pieces)])
-    earlier, pieces = tables[: len(earlier)], tables[len(earlier) :]
+    pieces = [_renamed(p, names) for p in pieces]
+    earlier = with_facts([*earlier, *pieces])[: len(earlier)]
+    _refuse_uncountable(earlier, pieces, frames)
     _refuse_shared(earlier, pieces, before)
     return earlier, pieces, frames
 
@@ -124,6 +125,45 @@ def _renamed(piece: Piece, names: Mapping[str, str]) -> Piece:
     return replace(piece, defs=defs, facts=facts)
 
 
+def _refuse_uncountable(
+    earlier: Sequence[Piece], pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame]
+) -> None:
+    """Refuse a new table of a population the release has tables of records of, when it
+    cannot count their cells: published counts (untied), or records without a column
+    those tables count by."""
+    tied: dict[str, set[str]] = {}
+    for p in earlier:
+        for d in p.defs:
+            if d is not None:
+                tied.setdefault(d.pop, set()).update(d.variables())
+    for piece in pieces:
+        if any(f is not None and f.pop in tied for f in piece.facts):
+            raise _cannot(piece.name, "it is published counts, not records")
+    for pop, frame in frames.items():
+        missing = sorted(v for v in tied.get(pop, ()) if not _counted_by(frame, v))
+        if missing:
+            names = ", ".join(p.name for p in pieces)
+            raise _cannot(names, f"its records have no {', '.join(missing)}")
+
+
+def _counted_by(frame: pd.DataFrame, variable: str) -> bool:
+    """Whether records ``frame`` can be counted by ``variable`` (a column it needs)."""
+    if variable == "dgc":
+        return "drug_group" in frame
+    return (variable[len(RAW) :] if variable.startswith(RAW) else variable) in frame
+
+
+def _cannot(name: str, why: str) -> DisclosureError:
+    """The refusal of a table that counts the release's people but cannot be protected
+    against its earlier tables (``why``: what it lacks)."""
+    return DisclosureError(
+        f"{name}: counts the same people as earlier tables of this release, but cannot be "
+        f"protected against them: {why}",
+        hint="Make this table from the records the earlier tables were made from (a gap "
+        "from the extract, not from published counts), or publish it in another release.",
+    )
+
+
 def _refuse_shared(earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequence[str]) -> None:
     """Refuse a new table whose cells, under another population's name, are earlier cells
     of the release with the same values (the same people, not protected together);
@@ -145,13 +185,9 @@ def _refuse_shared(earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequ
                     if (key := Def(other, d.where).key) in theirs
                 ]
                 if shared and all(a == b for a, b in shared):
-                    raise DisclosureError(
-                        f"{piece.name}: counts the same people as earlier tables of this "
-                        f"release ({len(shared)} cell(s) they share have the same values), "
-                        "but it cannot be protected against them: what it was made from "
-                        "does not count their cells (published counts, or an extract without "
-                        "the columns they count by)",
-                        hint="Make this table from the records the earlier tables were made "
-                        "from (a gap from the extract, not from published counts), or publish "
-                        "it in another release.",
+                    raise _cannot(
+                        piece.name,
+                        f"{len(shared)} cell(s) they share have the same values, and what it "
+                        "was made from does not count their cells (published counts, or an "
+                        "extract without the columns they count by)",
                     )
