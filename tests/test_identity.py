@@ -69,8 +69,8 @@ def test_published_counts_after_records_are_refused(tmp_path: Path) -> None:
 
 def test_counts_of_other_people_stay_apart(tmp_path: Path) -> None:
     """Counts that differ in one cell (Northton's opiate users with crack, 2024/25, one
-    more) are not the extract's people: the record gap keeps its own population, and
-    nothing is refused."""
+    more) are not the extract's people: the record gap keeps its own population, nothing
+    is refused, and stderr says they were protected apart."""
     frame = pd.read_csv(SAMPLE / "counts.csv", dtype=str, keep_default_na=False)
     row = (frame["period"] == sc.PERIOD) & (frame["area"] == "Northton")
     row &= (frame["drug_group"] == "opiate") & (frame["crack"] == "true")
@@ -82,6 +82,7 @@ def test_counts_of_other_people_stay_apart(tmp_path: Path) -> None:
     assert _gap(other, tmp_path / "c.parquet", rel, "--suppressed-max", "4").returncode == 0
     step = _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel)
     assert step.returncode == 0, step.stderr
+    assert "counts other people than earlier tables" in step.stderr  # and why it matters
     (_, c_facts), (r_defs, _) = _pops(rel)
     assert c_facts and r_defs and not (c_facts & r_defs)
 

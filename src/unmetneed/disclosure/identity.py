@@ -45,10 +45,13 @@ def same_people(
     pieces: Sequence[Piece],
     frames: Mapping[str, pd.DataFrame],
     weight: str | None = None,
-) -> tuple[list[Piece], list[Piece], dict[str, pd.DataFrame]]:
+) -> tuple[list[Piece], list[Piece], dict[str, pd.DataFrame], list[str]]:
     """The ``earlier`` tables (facts made definitions where now tied), the new ``pieces``
     and their records ``frames``, with each new population not yet in the release renamed
-    after the first earlier one (of its kind) whose every cell its records count exactly.
+    after the first earlier one (of its kind) whose every cell its records count exactly;
+    and notes for the user (tables of other people that share cells with earlier ones:
+    if they are the same people and more, a cohort that grew, differences show the
+    people added).
 
     Raises ``DisclosureError`` (exit 4) for a new table that shares cells with an earlier
     population it is not protected with, when every shared cell has the same value.
@@ -68,8 +71,8 @@ def same_people(
     pieces = [_renamed(p, names) for p in pieces]
     earlier = with_facts([*earlier, *pieces])[: len(earlier)]
     _refuse_uncountable(earlier, pieces, frames)
-    _refuse_shared(earlier, pieces, before)
-    return earlier, pieces, frames
+    notes = _refuse_shared(earlier, pieces, before)
+    return earlier, pieces, frames, notes
 
 
 def _kind(pop: str) -> str:
@@ -164,10 +167,14 @@ def _cannot(name: str, why: str) -> DisclosureError:
     )
 
 
-def _refuse_shared(earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequence[str]) -> None:
+def _refuse_shared(
+    earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequence[str]
+) -> list[str]:
     """Refuse a new table whose cells, under another population's name, are earlier cells
     of the release with the same values (the same people, not protected together);
-    ``pops``: the earlier tables' populations."""
+    ``pops``: the earlier tables' populations. Returns a note for each new table sharing
+    cells with earlier ones of other people (some values differ)."""
+    notes: list[str] = []
     for piece in pieces:
         mine = _cells([piece])
         kinds = {_kind(p) for p in mine}
@@ -187,7 +194,22 @@ def _refuse_shared(earlier: Sequence[Piece], pieces: Sequence[Piece], pops: Sequ
                 if shared and all(a == b for a, b in shared):
                     raise _cannot(
                         piece.name,
-                        f"{len(shared)} cell(s) they share have the same values, and what it "
+                        "the cells they share have the same values, and what it "
                         "was made from does not count their cells (published counts, or an "
                         "extract without the columns they count by)",
                     )
+                if shared:
+                    notes.append(_apart(piece.name))
+    return notes
+
+
+def _apart(name: str) -> str:
+    """What the user is told of a table of other people beside earlier ones (never how
+    many cells differ: that would say something of the suppressed ones)."""
+    return (
+        f"note: {name} counts other people than earlier tables of this release (cells they "
+        "share differ), so it is protected apart from them. If they are the same people "
+        "and more (a cohort file that grew), the differences between the tables show the "
+        "people added, and this release does not protect them: keep one cohort file per "
+        "release, or publish the people added as a cohort of their own."
+    )

@@ -64,7 +64,9 @@ def protect_one(
     if folder is not None:
         earlier, was = register.read(folder)
         register.check_policy(folder, policy, was)
-    earlier, (piece,), frames = same_people(earlier, [piece], frames, weight)
+    earlier, (piece,), frames, notes = same_people(earlier, [piece], frames, weight)
+    for note in notes:
+        print(note, file=sys.stderr)
     rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
     return Protected(sliced(rel, protection, piece.name), piece, folder, reasons)

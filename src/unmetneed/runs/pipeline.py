@@ -320,7 +320,7 @@ def protect_tables(
     from unmetneed.disclosure.identity import same_people
     from unmetneed.inputs.stream import PEOPLE
 
-    earlier, pieces, frames = same_people(earlier, pieces, people.frames, PEOPLE)
+    earlier, pieces, frames, apart = same_people(earlier, pieces, people.frames, PEOPLE)
     release, protection = protect_pieces(pieces, frames, policy, earlier, weight=PEOPLE)
     own = {p.name: sliced(release, protection, p.name) for p in pieces}
     tables: list[Table] = []
@@ -342,7 +342,7 @@ def protect_tables(
 
     reasons = why(release, protection, pieces)
     entries = register.entries(pieces, [own[p.name] for p in pieces], reasons)
-    return tables, entries, [note]
+    return tables, entries, [note, *apart]
 
 
 def build_tables(
