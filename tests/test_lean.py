@@ -247,3 +247,25 @@ def test_a_run_config_declares_public_totals(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="gap.public") as info:
         read_config(write(tmp_path, bad))
     assert info.value.exit_code == 2
+
+
+def test_a_complement_the_pruning_never_saw_gets_its_reason() -> None:
+    """The first example with the pruning's reasons lost for the 5 (as for a complement a
+    repair round hid after the pruning): the register still says it protects the 2 (its
+    certificate moves it), not 'a group rule, or another complement's range'."""
+    from dataclasses import replace
+
+    from unmetneed.disclosure import explain
+    from unmetneed.disclosure.release import protect_pieces
+    from unmetneed.disclosure.suppress import _piece
+    from unmetneed.disclosure.tables import LongSpec, from_long
+
+    frame = pd.DataFrame({"sex": ["a", "b", "c", TOTAL], "count": [2, 100, 5, 107]})
+    spec = LongSpec(("sex",), totals=True)
+    values = frame["count"].to_numpy()
+    piece, people = _piece("p", frame, values, from_long(frame, values, spec), spec)
+    release, protection = protect_pieces([piece], people, Policy.named(k=3), weight="count")
+    own = release.ids[piece.name]
+    assert protection.suppressed[own].tolist() == [True, False, True, False]
+    lost = replace(protection, reasons={int(own[3]): [int(own[0])]})  # none for the 5
+    assert explain.protects(release, lost) == {int(own[2]): [int(own[0])]}

@@ -36,7 +36,8 @@ def protects(release: Release, protection: Protection) -> dict[int, list[int]]:
     (release ids) it protects: as the pruning found them (``protection.reasons``, no LP:
     the small count left without a certificate when showing it was tried, else those
     whose certificate moves it), else those whose certificate moves it
-    (:func:`_certified`)."""
+    (:func:`_certified`): a complement the pruning never saw (hidden by a repair round
+    after it) gets its reason that way too."""
     if not protection.reasons:
         return _certified(release, protection)
     published = release.cells.published()
@@ -45,6 +46,11 @@ def protects(release: Release, protection: Protection) -> dict[int, list[int]]:
     for cell, protected in protection.reasons.items():
         if protection.suppressed[cell] and published[cell] and not small[cell]:
             out[cell] = [int(p) for p in protected if small[p]]
+    unexplained = protection.suppressed & published & ~small & ~release.forced
+    unexplained[list(out)] = False
+    if unexplained.any():
+        found = _certified(release, protection)
+        out.update({c: found[c] for c in np.flatnonzero(unexplained).tolist() if c in found})
     return out
 
 
