@@ -128,3 +128,24 @@ def test_a_grown_cohort_is_not_differenced(tmp_path: Path) -> None:
         hit = both[diff.between(1, 3)]
         small += [f"{r.area} {r.category} {column}: {diff[i]:.0f}" for i, r in hit.iterrows()]
     assert not small, "the new people of a grown cohort, by difference:\n" + "\n".join(small)
+
+
+def test_published_population_names_are_places_not_fingerprints(tmp_path: Path) -> None:
+    """A population's own name is a hash of its people's counts, which an attacker can
+    search for (hash every table the published totals allow). Published metadata names
+    populations by kind and place in the release (treatment:1, cohort:1); the register
+    (restricted) keeps the real names, and `audit FILES --release DIR` ties the two."""
+    rel = tmp_path / "rel"
+    gap, cmp = tmp_path / "g.parquet", tmp_path / "h.csv"
+    assert _gap(SAMPLE / "extract.csv", gap, rel).returncode == 0
+    sc.cli(["compare", "--cohort", f"NDTMS={SAMPLE / 'extract.csv'}", "--cohort",
+            f"OOTU={SAMPLE / 'cohort_ootu.csv'}", "--by", "housing", "--within", "area",
+            "--out", str(cmp), "--release", str(rel)])  # fmt: skip
+    meta = json.loads((tmp_path / "h.csv.meta.json").read_text(encoding="utf-8"))
+    published = {d[0] for d in meta["disclosure"]["defs"] if d}
+    assert published == {"treatment:1", "cohort:1"}
+    real = set().union(*(defs for defs, _ in _pops(rel)))
+    assert len(real) == 2 and not real & published
+    text = (tmp_path / "h.csv.meta.json").read_text(encoding="utf-8")
+    assert not any(name.split(":")[1] in text for name in real)
+    assert sc.run(["audit", gap, cmp, "--release", rel]).returncode == 0

@@ -28,6 +28,8 @@ from unmetneed.disclosure.release import (
     assemble,
     exposed,
     floors,
+    published_names,
+    renamed_pops,
 )
 
 EXACT_LIMIT = 400  # suppressed cells up to which every interval is computed exactly
@@ -482,10 +484,12 @@ def _with_register(written: list[Written], folder: Any) -> list[Written]:
     if not meta and policy is not None:
         meta = {"policy": policy.to_meta(), "width": policy.protection_width}
     extra = []
+    names = published_names(earlier)  # as the release's files name its populations
     for p in earlier:  # values unknown to the audit: what was shown is all it uses
         if p.name in mine:
             continue
         cells = Cells(np.zeros(len(p.cells.values), np.int64), list(p.cells.relations))
-        piece = Piece(p.name, cells, p.defs, p.blocks, p.shown, p.unshown)
+        defs = renamed_pops(p, names).defs
+        piece = Piece(p.name, cells, defs, p.blocks, p.shown, p.unshown)
         extra.append(Written(p.name, None, dict(meta), piece))
     return written + extra

@@ -5,7 +5,8 @@ of the same people (contract 4.4), so two of them that share a column (the a x b
 margins of one table) or a grand total are tied: the attacker works out a hidden cell of
 one from the cells the other shows. They are protected together when they can be margins
 of one table of people: :func:`join` names the new table's people after the release's
-earlier ``suppress`` tables and finds a table of people (whole numbers, by every column
+earlier ``suppress`` tables it shares the most cells with (two as good: refused, exit 4),
+and finds a table of people (whole numbers, by every column
 any of them uses) that every cell of them counts exactly, by an integer program.
 
 That table stands in for the records. Protection needs the cells' true values (the
@@ -48,14 +49,18 @@ def join(
 
     earlier, _ = register.read(release)
     candidates = _counted_pops(earlier)
+    fits = []  # (cells shared, population, table renamed, people)
     for pop in candidates:
         mine = replace(piece, defs=tuple(_renamed(d, pop) for d in piece.defs))
-        defs, values = _cells([p for p in earlier if _of(p, pop)] + [mine])
+        theirs = [p for p in earlier if _of(p, pop)]
+        defs, values = _cells([*theirs, mine])
         if defs is None:
             continue
         frame = people_of(defs, values)
         if frame is not None:
-            return mine, {pop: frame}, None
+            fits.append((_shared(theirs, mine), pop, mine, frame))
+    if fits:
+        return _best(fits, release)
     if not candidates:
         return piece, dict(people), None
     note = (
@@ -66,14 +71,38 @@ def join(
     return piece, dict(people), note
 
 
+def _shared(earlier: Sequence[Piece], piece: Piece) -> int:
+    """How many of ``piece``'s cells the ``earlier`` tables publish too (same definition)."""
+    before = {d.key for p in earlier for d in p.defs if d is not None}
+    return len({d.key for d in piece.defs if d is not None} & before)
+
+
+def _best(
+    fits: list[tuple[int, str, Piece, pd.DataFrame]], release: Path | str
+) -> tuple[Piece, dict[str, pd.DataFrame], None]:
+    """The population a new table can be a margin of that it shares the most cells with;
+    a ``DisclosureError`` when two share as many (which people it counts is unknown, and
+    it cannot be protected against both)."""
+    fits.sort(key=lambda f: -f[0])
+    if len(fits) > 1 and fits[0][0] == fits[1][0]:
+        raise DisclosureError(
+            f"its counts can be margins of the tables of two groups of people in {release} "
+            "(they share as many cells with each), so it cannot be protected against the "
+            "right ones",
+            hint="Publish it into the release folder of the tables it is a margin of.",
+        )
+    _, pop, mine, frame = fits[0]
+    return mine, {pop: frame}, None
+
+
 def _counted_pops(earlier: Sequence[Piece]) -> list[str]:
     """Populations of the earlier ``suppress`` tables (every cell defined, every variable a
     column read as it is), in the order they were published."""
-    out: list[str] = []
+    out: dict[str, None] = {}
     for p in earlier:
         if p.defs and all(d is not None and _raw(d) for d in p.defs):
-            out += [d.pop for d in p.defs if d is not None and d.pop not in out]
-    return out
+            out.update({d.pop: None for d in p.defs if d is not None})
+    return list(out)
 
 
 def _raw(d: Def) -> bool:

@@ -18,7 +18,13 @@ import pandas as pd
 from unmetneed.disclosure import explain, register
 from unmetneed.disclosure.identity import same_people
 from unmetneed.disclosure.model import Policy, Protection
-from unmetneed.disclosure.release import Piece, piece_meta, protect_pieces, sliced
+from unmetneed.disclosure.release import (
+    Piece,
+    piece_meta,
+    protect_pieces,
+    published_names,
+    sliced,
+)
 
 ALONE = (
     "note: this table is protected on its own only. Tables published together (the same "
@@ -36,11 +42,12 @@ class Protected:
     piece: Piece
     release: Path | None
     why: list[Any] | None = None  # why each cell is hidden (restricted: the register only)
+    names: Mapping[str, str] | None = None  # populations' published names (release order)
 
     def meta(self) -> dict[str, Any]:
         """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
         where = None if self.release is None else str(self.release)
-        return piece_meta(self.piece, self.protection, where)
+        return piece_meta(self.piece, self.protection, where, self.names)
 
     def record(self) -> None:
         """Add the table to its release's register (after it was written)."""
@@ -69,7 +76,8 @@ def protect_one(
         print(note, file=sys.stderr)
     rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
-    return Protected(sliced(rel, protection, piece.name), piece, folder, reasons)
+    names = published_names([*earlier, piece])
+    return Protected(sliced(rel, protection, piece.name), piece, folder, reasons, names)
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:

@@ -55,7 +55,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -1218,13 +1218,47 @@ def sliced(release: Release, protection: Protection, name: str) -> Protection:
     )
 
 
-def piece_meta(piece: Piece, protection: Protection, release_name: str | None) -> dict[str, Any]:
+def published_names(pieces: Sequence[Piece]) -> dict[str, str]:
+    """A name for each population ``pieces`` count, for published metadata: its kind and
+    its place among the release's populations of that kind, in the order the tables were
+    published (``treatment:1``, ``cohort:2``, ``table:1``). Never the population's own name:
+    that is a fingerprint of its people, and a hash of counts can be searched for (hash
+    every table the published totals allow until one matches)."""
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for p in pieces:
+        for d in (*p.defs, *p.facts):
+            if d is not None and d.pop not in out:
+                kind = d.pop.split(":", 1)[0] if ":" in d.pop else "table"
+                seen[kind] = seen.get(kind, 0) + 1
+                out[d.pop] = f"{kind}:{seen[kind]}"
+    return out
+
+
+def renamed_pops(piece: Piece, names: Mapping[str, str]) -> Piece:
+    """``piece`` with its populations named by ``names`` (:func:`published_names`)."""
+
+    def name(d: Def | None) -> Def | None:
+        return None if d is None else Def(names[d.pop], d.where)
+
+    facts = tuple(name(f) for f in piece.facts)
+    return replace(piece, defs=tuple(name(d) for d in piece.defs), facts=facts)
+
+
+def piece_meta(
+    piece: Piece,
+    protection: Protection,
+    release_name: str | None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The ``"disclosure"`` block of one table's file: its own structure and what each
-    cell counts (never a value, never which suppressed cells are small)."""
+    cell counts (never a value, never which suppressed cells are small), its populations
+    named by ``names`` (default: :func:`published_names` of the table alone)."""
     shown = [p for p in piece.cells.placements if not p.column.startswith("_")]
     written = Cells(piece.cells.values, list(piece.cells.relations), shown)
     meta = protection.meta(written, table=piece.name)
-    meta["defs"] = [None if d is None else d.to_meta() for d in piece.defs]
+    public = renamed_pops(piece, names or published_names([piece]))
+    meta["defs"] = [None if d is None else d.to_meta() for d in public.defs]
     meta["guard"] = piece.guarded().tolist()
     meta["blocks"] = piece.blocks
     meta["release"] = release_name

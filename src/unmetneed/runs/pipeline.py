@@ -297,7 +297,12 @@ def protect_tables(
     compares), their register entries and the run's remarks about protection.
     """
     from unmetneed.disclosure import register
-    from unmetneed.disclosure.release import piece_meta, protect_pieces, sliced
+    from unmetneed.disclosure.release import (
+        piece_meta,
+        protect_pieces,
+        published_names,
+        sliced,
+    )
 
     earlier: list[Any] = []
     if config.release is not None:
@@ -330,8 +335,9 @@ def protect_tables(
         name = f"compare-{spec.name}"
         tables.append(_compare_table(spec.name, build.finish(own[name])))
     where = str(config.release) if config.release is not None else None
+    pops = published_names([*earlier, *pieces])
     for piece, table in zip(pieces, tables, strict=True):
-        table.meta["disclosure"] = piece_meta(piece, own[piece.name], where)
+        table.meta["disclosure"] = piece_meta(piece, own[piece.name], where, pops)
     names = ", ".join(p.name for p in pieces)
     note = (
         f"{names}: protected together as one release over the people they count"
