@@ -407,10 +407,18 @@ def _same_total_other_margin(p: np.ndarray, seed: int) -> np.ndarray:
 def test_grand_total_agrees_but_margins_do_not(tmp_path: Path, seed: int) -> None:
     """a x b of people P; then a x c of people Q with P's grand total but not P's a margin
     (protected apart: other people); then Q's one-way c table. The c table is consistent with
-    P's (it only shares the grand total), so it is taken to be P's people: it is not protected
-    against Q's a x c table, whose Total-row c margin it repeats."""
+    P's (it only shares the grand total) and with Q's (its c margin too): it must be taken
+    to be Q's people, and protected against Q's a x c table, whose c margin it repeats (found
+    joined to P, the first it fitted; now the one it shares most cells with)."""
     p = _cube(100 + seed, "abc")
     q = _same_total_other_margin(p, 200 + seed)
+    _p_then_q(tmp_path, p, q, f"Q's a x c and Q's c in a release that also holds P's a x b "
+              f"(seed {seed})")  # fmt: skip
+
+
+def _p_then_q(tmp_path: Path, p: np.ndarray, q: np.ndarray, what: str) -> None:
+    """P's a x b, Q's a x c (other people: protected apart, told), then Q's one-way c,
+    into one release; attack Q's two tables together."""
     rel = tmp_path / "rel"
     _suppress(tmp_path, "abP", _margin(p, "abc", "ab"), rel, keep="ab")
     acq = _suppress(tmp_path, "acQ", _margin(q, "abc", "ac"), rel, keep="ac")
@@ -421,8 +429,8 @@ def test_grand_total_agrees_but_margins_do_not(tmp_path: Path, seed: int) -> Non
     attacker.add("c(Q)", cq)
     found, n_hidden = attacker.solve(q.sum(axis=1))
     _verdict(
-        f"Q's a x c and Q's c in a release that also holds P's a x b (seed {seed}); "
-        f"c(Q) stderr: {cq.stderr.strip()[:200]!r}", found, n_hidden, _audit(rel).returncode,
+        f"{what}; c(Q) stderr: {cq.stderr.strip()[-200:]!r}", found, n_hidden,
+        _audit(rel).returncode,
     )  # fmt: skip
 
 
@@ -688,26 +696,14 @@ def test_grand_total_agrees_designed(tmp_path: Path) -> None:
     """The same attack with tables made for it. P (26 people) by a x b; Q (26 other people)
     by a x c: a0 and a1 each hold 2 people with c0, so Q's c0 total (4) must be hidden (no
     other row can hide them: a2 and a3 are empty, zeros are shown). Then Q's one-way c table
-    (c0 = 4, nothing small in it): it only shares its grand total (26) with P's table, so it
-    is taken to count P's people and shows c0 = 4; a0,c0 + a1,c0 = 4 pins both to 1..3."""
+    (c0 = 4, nothing small in it): it only shares its grand total (26) with P's table. Found:
+    taken to count P's people, it showed c0 = 4, and a0,c0 + a1,c0 = 4 pinned both to 1..3."""
     p = np.zeros((4, 3, 3), dtype=np.int64)
     p[0, :, 0], p[1, :, 0], p[2, :, 0] = (4, 3, 3), (5, 5, 0), (2, 2, 2)
     q = np.zeros((4, 3, 3), dtype=np.int64)
     q[0, 0, :], q[1, 0, :] = (2, 5, 6), (2, 6, 5)
     assert p.sum() == q.sum() == 26
-    rel = tmp_path / "rel"
-    _suppress(tmp_path, "abP", _margin(p, "abc", "ab"), rel, keep="ab")
-    acq = _suppress(tmp_path, "acQ", _margin(q, "abc", "ac"), rel, keep="ac")
-    assert "protected apart" in acq.stderr, acq.stderr
-    cq = _suppress(tmp_path, "cQ", _margin(q, "abc", "c"), rel, keep="c")
-    attacker = Attacker("ac")
-    attacker.add("ac(Q)", acq)
-    attacker.add("c(Q)", cq)
-    found, n_hidden = attacker.solve(q.sum(axis=1))
-    _verdict(
-        "Q's a x c, then Q's c (joined to P's a x b by its grand total alone); "
-        f"c(Q) stderr: {cq.stderr.strip()[-160:]!r}", found, n_hidden, _audit(rel).returncode,
-    )  # fmt: skip
+    _p_then_q(tmp_path, p, q, "Q's a x c, then Q's c (sharing only its grand total with P)")
 
 
 SUBSTANCE = {  # which (drug_group, crack) rows of a counts file each gap substance counts
