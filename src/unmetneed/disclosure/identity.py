@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure.release import RAW, Def, Model, Piece
+from unmetneed.disclosure.release import RAW, Def, Model, Piece, renamed_pops
 from unmetneed.errors import DisclosureError
 
 
@@ -68,7 +68,7 @@ def same_people(
         if match is not None:
             names[pop] = match
             frames[match] = frames.pop(pop)
-    pieces = [_renamed(p, names) for p in pieces]
+    pieces = [renamed_pops(p, names) for p in pieces]
     earlier = with_facts([*earlier, *pieces])[: len(earlier)]
     _refuse_uncountable(earlier, pieces, frames)
     notes = _refuse_shared(earlier, pieces, before)
@@ -113,19 +113,6 @@ def _counts(
     found = model.pops[pop]
     got = np.asarray([int(atoms[found.atoms(d)].sum()) for d in defs], dtype=np.int64)
     return bool((got == want).all())
-
-
-def _renamed(piece: Piece, names: Mapping[str, str]) -> Piece:
-    """``piece`` with its populations renamed by ``names``."""
-    if not names:
-        return piece
-
-    def rename(d: Def | None) -> Def | None:
-        return None if d is None or d.pop not in names else Def(names[d.pop], d.where)
-
-    defs = tuple(d if d is None or d.pop not in names else rename(d) for d in piece.defs)
-    facts = tuple(f if f is None or f.pop not in names else rename(f) for f in piece.facts)
-    return replace(piece, defs=defs, facts=facts)
 
 
 def _refuse_uncountable(

@@ -21,14 +21,13 @@ and the user is told so.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
 
-from unmetneed.disclosure.release import RAW, REST, Def, Model, Piece
+from unmetneed.disclosure.release import RAW, REST, Def, Model, Piece, renamed_pops
 from unmetneed.errors import DisclosureError
 
 SECONDS = 60.0  # for the integer program; a release of margins that big is refused
@@ -51,7 +50,7 @@ def join(
     candidates = _counted_pops(earlier)
     fits = []  # (cells shared, population, table renamed, people)
     for pop in candidates:
-        mine = replace(piece, defs=tuple(_renamed(d, pop) for d in piece.defs))
+        mine = renamed_pops(piece, {d.pop: pop for d in piece.defs if d is not None})
         theirs = [p for p in earlier if _of(p, pop)]
         defs, values = _cells([*theirs, mine])
         if defs is None:
@@ -113,11 +112,6 @@ def _raw(d: Def) -> bool:
 def _of(piece: Piece, pop: str) -> bool:
     """Whether ``piece`` counts people of ``pop``."""
     return any(d is not None and d.pop == pop for d in piece.defs)
-
-
-def _renamed(d: Def | None, pop: str) -> Def | None:
-    """``d`` counting the people of ``pop``."""
-    return None if d is None else Def(pop, d.where)
 
 
 def _cells(pieces: Sequence[Piece]) -> tuple[list[Def] | None, np.ndarray]:

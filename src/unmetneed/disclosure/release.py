@@ -1236,10 +1236,13 @@ def published_names(pieces: Sequence[Piece]) -> dict[str, str]:
 
 
 def renamed_pops(piece: Piece, names: Mapping[str, str]) -> Piece:
-    """``piece`` with its populations named by ``names`` (:func:`published_names`)."""
+    """``piece`` with its populations named by ``names`` (those it does not name keep
+    theirs): published names (:func:`published_names`), or an earlier population's."""
+    if not names:
+        return piece
 
     def name(d: Def | None) -> Def | None:
-        return None if d is None else Def(names[d.pop], d.where)
+        return None if d is None else Def(names.get(d.pop, d.pop), d.where)
 
     facts = tuple(name(f) for f in piece.facts)
     return replace(piece, defs=tuple(name(d) for d in piece.defs), facts=facts)
