@@ -47,10 +47,41 @@ def test_records_after_published_counts_are_their_people(tmp_path: Path) -> None
     h = tmp_path / "h.parquet"
     sc.cli(["compare", "--cohort", f"NDTMS={SAMPLE / 'extract.csv'}", "--by", "housing",
             "--within", "area", "--out", str(h), "--release", str(rel)])  # fmt: skip
-    (c_defs, c_facts), (r_defs, _), (h_defs, _) = _pops(rel)
+    (i_defs, i_facts), (c_defs, c_facts), (r_defs, _), (h_defs, _) = _pops(rel)
+    assert not i_defs and i_facts == c_facts  # counts.csv itself, then the gap from it
     assert not c_defs and len(c_facts) == 1  # untied: suppressed counts, no records
     assert r_defs == c_facts and c_facts <= h_defs
     assert sc.run(["audit", "--release", rel]).returncode == 0
+
+
+def test_a_counts_files_stars_are_learned_from_the_records(tmp_path: Path) -> None:
+    """counts.csv is registered as a table someone else published: a cell per row, each
+    '*' suppressed with its range 1..4 and a true value not known (-1); once the record
+    gap joins, the register knows them, and they are the extract's counts of those rows."""
+    rel = tmp_path / "rel"
+    assert _gap(SAMPLE / "counts.csv", tmp_path / "c.parquet", rel, "--suppressed-max", "4")
+    first = json.loads((rel / "register.json").read_text(encoding="utf-8"))["tables"][0]
+    stars = [c for c, lo, hi in first["bounds"]]
+    assert first["source"] == "input" and [b[1:] for b in first["bounds"]] == [[1, 4]] * 8
+    assert [first["true"][c] for c in stars] == [-1] * 8
+    assert [first["shown"][c] for c in stars] == [None] * 8
+    assert _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel).returncode == 0
+    learned = json.loads((rel / "register.json").read_text(encoding="utf-8"))["tables"][0]
+    counts = pd.read_csv(SAMPLE / "counts.csv", dtype=str, keep_default_na=False)
+    starred = counts[counts["count"] == "*"]
+    extract = sc.read_records(SAMPLE / "extract.csv")
+    keys = ["period", "area", "drug_group", "crack"]
+    found = extract.groupby(keys).size().reindex(pd.MultiIndex.from_frame(starred[keys]))
+    want = {
+        (p, a, f"{g}|{'yes' if c == 'true' else 'no'}"): n
+        for (p, a, g, c), n in zip(starred[keys].to_numpy().tolist(), found.tolist(), strict=True)
+    }
+    facts = [learned["facts"][c][1] for c in stars]
+    got = {
+        (f["period"][0], f["area"][0], f["dgc"][0]): learned["true"][c]
+        for c, f in zip(stars, facts, strict=True)
+    }
+    assert got == want and all(1 <= n <= 4 for n in want.values())
 
 
 def test_published_counts_after_records_are_refused(tmp_path: Path) -> None:
@@ -83,8 +114,8 @@ def test_counts_of_other_people_stay_apart(tmp_path: Path) -> None:
     step = _gap(SAMPLE / "extract.csv", tmp_path / "r.parquet", rel)
     assert step.returncode == 0, step.stderr
     assert "counts other people than earlier tables" in step.stderr  # and why it matters
-    (_, c_facts), (r_defs, _) = _pops(rel)
-    assert c_facts and r_defs and not (c_facts & r_defs)
+    (_, i_facts), (_, c_facts), (r_defs, _) = _pops(rel)
+    assert i_facts == c_facts and r_defs and not (c_facts & r_defs)
 
 
 def test_published_counts_again_after_their_records_are_refused(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from scipy.optimize import linprog
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
-from unmetneed.disclosure import Policy, register, release
+from unmetneed.disclosure import Cells, Policy, register, release
 from unmetneed.disclosure.release import Def, protect_pieces, sliced
 from unmetneed.inputs.load import load
 from unmetneed.tables import compare as cmp
@@ -372,3 +372,65 @@ def test_distinct_labels_are_the_labels(tmp_path: Path, parquet: bool) -> None:
             text = release.labels(rows, variable)
             assert (names[codes] == text).all(), variable
             assert sorted(names) == sorted(pd.unique(text)), variable
+
+
+def test_a_range_published_elsewhere_is_not_narrowed() -> None:
+    """A counts file published a '*' (1..4) for Aford's opiate users with crack (truly 4).
+    A new table shows S = opiate (4 with crack + 4 without) = 8 (a public total: always
+    shown), V = without crack or non-opiate with crack (4 + 1) = 5, and the two parts of
+    V. The 1 is small; hiding it and its complement (4) leaves them wide unless the
+    attacker knows the '*' is at most 4: then 8 - 4 <= c pins c = 4 and the small count 1
+    (V must be hidden too). An LP over the three groups, with the '*' in 1..4, finds every
+    hidden count at least 3 wide."""
+    codes = ["opiate|yes", "opiate|no", "non_opiate_only|yes"]
+    people = [4, 4, 1]
+    rows = [c.split("|") for c, n in zip(codes, people, strict=True) for _ in range(n)]
+    frame = pd.DataFrame(
+        {
+            "period": PERIOD,
+            "area": "Aford",
+            "drug_group": [g for g, _ in rows],
+            "crack": pd.array([c == "yes" for _, c in rows], dtype="boolean"),
+        }
+    )
+
+    def cell(*which: int) -> Def:
+        return Def.of(
+            "P", {"period": [PERIOD], "area": ["Aford"], "dgc": [codes[i] for i in which]}
+        )
+
+    star = release.Piece(
+        "counts.csv",
+        Cells(np.array([4])),
+        (cell(0),),
+        shown=np.array([np.nan]),
+        bounds=((0, 1, 4),),
+    )
+    shows = [(0, 1), (1, 2), (1,), (2,)]  # S, V, and V's parts
+    values = np.array([sum(people[i] for i in s) for s in shows])
+    cells = Cells(values)
+    cells.place("count", np.arange(4), np.arange(4))
+    new = release.Piece("table", cells, tuple(cell(*s) for s in shows), public=(0,))
+    rel, protection = protect_pieces([new], {"P": frame}, Policy.named(k=3), [star])
+    shown = sliced(rel, protection, "table").shown
+    lo = [1.0, 0.0, 0.0]
+    eq_a = [[float(i in s) for i in range(3)] for s, v in zip(shows, shown, strict=True) if v == v]
+    eq_b = [v for v in shown if v == v]
+    truth = np.asarray(people, dtype=float)
+    assert np.allclose(np.asarray(eq_a).reshape(-1, 3) @ truth, eq_b), "parse: the truth breaks"
+    hidden = [i for i, v in enumerate(shown) if v != v]
+    for i in hidden:  # a hidden count of the table is at least 1 (zeros are shown)
+        if len(shows[i]) == 1:
+            lo[shows[i][0]] = 1.0
+    bounds = [(lo[0], 4.0), (lo[1], None), (lo[2], None)]
+    narrow = []
+    for what in [(0,), *(shows[i] for i in hidden)]:
+        c = np.asarray([float(j in what) for j in range(3)])
+        args = {"A_eq": np.asarray(eq_a).reshape(-1, 3), "b_eq": eq_b} if eq_b else {}
+        low = linprog(c, bounds=bounds, method="highs", **args)
+        high = linprog(-c, bounds=bounds, method="highs", **args)
+        assert low.status == 0 and high.status in (0, 3)  # 3: unbounded above
+        top = np.inf if high.status == 3 else -high.fun
+        if top - low.fun < 3 - 1e-6:
+            narrow.append(f"{[codes[j] for j in what]}: {low.fun:g}..{top:g}")
+    assert not narrow, f"shown {shown.tolist()}; narrowed: {narrow}"

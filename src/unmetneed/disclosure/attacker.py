@@ -93,6 +93,7 @@ def knowledge(
     floor: np.ndarray | None = None,
     point: np.ndarray | None = None,
     part: np.ndarray | None = None,
+    ceiling: np.ndarray | None = None,
 ) -> Knowledge:
     """The attacker's bounds: ``shown`` is each cell's published value (NaN if suppressed);
     ``published`` marks cells shown anywhere (the others are merely ``>= 0``). ``floor``:
@@ -101,12 +102,14 @@ def knowledge(
     known to fit (the true counts, when protecting): never used as knowledge, only as a
     place to start from; ``part``: each cell's part, -1 for a cell in every part (e.g.
     areas gathered a few at a time, national cells in every part: :func:`certify`).
+    ``ceiling``: per cell, what a suppressed count is known to be at most (a counts file's
+    ``*`` is at most 4; default: no bound).
     """
     hidden = np.isnan(shown)
     lo, hi = shown_bounds(np.where(hidden, 0.0, shown), policy)
     least = float(policy.floor) if floor is None else np.asarray(floor, np.float64)
     lo = np.where(hidden, least, lo)
-    hi = np.where(hidden, np.inf, hi)
+    hi = np.where(hidden, np.inf if ceiling is None else ceiling, hi)
     lo[~published] = 0.0
     hi[~published] = np.inf
     start = None if point is None else np.asarray(point, np.float64)

@@ -262,7 +262,10 @@ def _narrow(
     if folder is None or not release.cells.relations:
         return exposed(release, shown, policy, floor, min_gain=0.25)[0]
     matrix = release.cells.matrix()
-    what = np.column_stack([shown, published, release.guard, floor]).astype(np.float64)
+    columns = [shown, published, release.guard, floor]
+    if np.isfinite(release.most).any():  # ranges published (a counts file's '*')
+        columns.append(release.most)
+    what = np.column_stack(columns).astype(np.float64)
     labels, keys = memo.digests(matrix, what, policy)
     proven = memo.read(folder)
     before = np.asarray([k in proven for k in keys], dtype=bool)
@@ -289,7 +292,9 @@ def _intervals_of(
     low, high = np.full(len(hidden), np.nan), np.full(len(hidden), np.nan)
     if not len(exact) or not release.cells.relations:
         return low, high
-    know = attacker.knowledge(release.cells.matrix(), shown, published, policy, floor)
+    know = attacker.knowledge(
+        release.cells.matrix(), shown, published, policy, floor, ceiling=release.most
+    )
     try:
         lo, hi = attacker.intervals(know, exact)
     except attacker.InconsistentError:
@@ -490,6 +495,6 @@ def _with_register(written: list[Written], folder: Any) -> list[Written]:
             continue
         cells = Cells(np.zeros(len(p.cells.values), np.int64), list(p.cells.relations))
         defs = renamed_pops(p, names).defs
-        piece = Piece(p.name, cells, defs, p.blocks, p.shown, p.unshown)
+        piece = Piece(p.name, cells, defs, p.blocks, p.shown, p.unshown, bounds=p.bounds)
         extra.append(Written(p.name, None, dict(meta), piece))
     return written + extra

@@ -67,7 +67,7 @@ def _certified(release: Release, protection: Protection) -> dict[int, list[int]]
     small = protection.primary & published
     if policy.round_to or not small.any() or not cells.relations:
         return {}
-    if len(values) > PRUNE_MAX_CELLS:
+    if len(values) > PRUNE_MAX_CELLS or np.isfinite(release.most).any():  # ceilings: see _prune
         return {}
     floor = np.where(published, floors(release, hidden, policy), 0.0)  # unpublished: >= 0
     free = prune.free_columns(cells.matrix(), values, hidden | ~published, floor)

@@ -13,10 +13,15 @@ new records count every cell of it exactly (then they are protected together, ov
 new records' atoms), and refuses a new table that shares cells with an earlier population
 it cannot be protected against (every shared cell agrees, but the new records cannot
 count the earlier cells: a counts file after tables of the records, say).
+
+A counts file's suppressed counts (``*``: 1..4) are cells of the release too (the counts
+file is public, :func:`register.inherited`): records match them when they count each
+within its range, and once they join, those cells' true values are counted from them.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -70,6 +75,7 @@ def same_people(
             frames[match] = frames.pop(pop)
     pieces = [renamed_pops(p, names) for p in pieces]
     earlier = with_facts([*earlier, *pieces])[: len(earlier)]
+    earlier = [_learned(p, frames, weight) for p in earlier]
     _refuse_uncountable(earlier, pieces, frames)
     notes = _refuse_shared(earlier, pieces, before)
     return earlier, pieces, frames, notes
@@ -86,33 +92,56 @@ def _pops(pieces: Sequence[Piece]) -> list[str]:
     return list(found)
 
 
-def _cells(
-    pieces: Sequence[Piece], pops: set[str] | None = None
-) -> dict[str, dict[str, tuple[Def, int]]]:
+Cell = tuple[Def, int, int]  # what a cell counts, and the least and most it is (people)
+
+
+def _cells(pieces: Sequence[Piece], pops: set[str] | None = None) -> dict[str, dict[str, Cell]]:
     """Per population (of ``pops``; default all), its cells (definitions and facts) by
-    key, with their values."""
-    out: dict[str, dict[str, tuple[Def, int]]] = {}
+    key, with their values (least and most: a counts file's ``*`` is 1..4 until known)."""
+    out: dict[str, dict[str, Cell]] = {}
     for p in pieces:
         facts = p.facts or (None,) * len(p.defs)
-        for d, f, v in zip(p.defs, facts, p.cells.values.tolist(), strict=True):
+        ranges = {c: (lo, hi) for c, lo, hi in p.bounds}
+        for i, (d, f, v) in enumerate(zip(p.defs, facts, p.cells.values.tolist(), strict=True)):
             cell = d if d is not None else f
             if cell is not None and (pops is None or cell.pop in pops):
-                out.setdefault(cell.pop, {})[cell.key] = (cell, int(v))
+                lo, hi = ranges[i] if i in ranges and v < ranges[i][0] else (int(v), int(v))
+                out.setdefault(cell.pop, {})[cell.key] = (cell, lo, hi)
     return out
 
 
-def _counts(
-    cells: Mapping[str, tuple[Def, int]], pop: str, frame: pd.DataFrame, weight: str | None
-) -> bool:
-    """Whether the records ``frame`` count every one of ``cells`` (as population ``pop``)
-    exactly."""
-    defs = [Def(pop, d.where) for d, _ in cells.values()]
-    want = np.asarray([v for _, v in cells.values()], dtype=np.int64)
+def _counted(defs: Sequence[Def], pop: str, frame: pd.DataFrame, weight: str | None) -> np.ndarray:
+    """People of the records ``frame`` (as population ``pop``) in each of ``defs``."""
+    defs = [Def(pop, d.where) for d in defs]
     model = Model.build(defs, 0, {pop: frame})
     atoms = model.count({pop: frame}, weight)
     found = model.pops[pop]
-    got = np.asarray([int(atoms[found.atoms(d)].sum()) for d in defs], dtype=np.int64)
-    return bool((got == want).all())
+    return np.asarray([int(atoms[found.atoms(d)].sum()) for d in defs], dtype=np.int64)
+
+
+def _counts(cells: Mapping[str, Cell], pop: str, frame: pd.DataFrame, weight: str | None) -> bool:
+    """Whether the records ``frame`` count every one of ``cells`` (as population ``pop``)
+    exactly, or within its range where only a range was published."""
+    got = _counted([d for d, _, _ in cells.values()], pop, frame, weight)
+    lo = np.asarray([lo for _, lo, _ in cells.values()], dtype=np.int64)
+    hi = np.asarray([hi for _, _, hi in cells.values()], dtype=np.int64)
+    return bool(((got >= lo) & (got <= hi)).all())
+
+
+def _learned(piece: Piece, frames: Mapping[str, pd.DataFrame], weight: str | None) -> Piece:
+    """``piece`` with its cells' unknown true values (a counts file's ``*``) counted from
+    the records of their people, where those joined the release."""
+    values = piece.cells.values
+    todo = [c for c in np.flatnonzero(piece.unknown()).tolist() if piece.defs[c] is not None]
+    pops = {d.pop for c in todo if (d := piece.defs[c]) is not None}
+    if not todo or len(pops) != 1 or next(iter(pops)) not in frames:
+        return piece
+    pop = next(iter(pops))
+    defs = [d for c in todo if (d := piece.defs[c]) is not None]
+    cells = copy.deepcopy(piece.cells)
+    cells.values = values.copy()
+    cells.values[todo] = _counted(defs, pop, frames[pop], weight)
+    return replace(piece, cells=cells)
 
 
 def _refuse_uncountable(
@@ -173,10 +202,12 @@ def _refuse_shared(
             for other, theirs in before.items():
                 if _kind(other) != _kind(pop):
                     continue
-                shared = [
-                    (v, theirs[key][1])
-                    for d, v in cells.values()
+                shared = [  # exact values only (not a '*' of a counts file)
+                    (lo, theirs[key][1])
+                    for d, lo, hi in cells.values()
                     if (key := Def(other, d.where).key) in theirs
+                    and lo == hi
+                    and theirs[key][1] == theirs[key][2]
                 ]
                 if shared and all(a == b for a, b in shared):
                     raise _cannot(

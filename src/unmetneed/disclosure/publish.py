@@ -8,7 +8,7 @@ register entry is added only after the table itself was written.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ class Protected:
     release: Path | None
     why: list[Any] | None = None  # why each cell is hidden (restricted: the register only)
     names: Mapping[str, str] | None = None  # populations' published names (release order)
+    inputs: tuple[Piece, ...] = ()  # tables someone else published it was made from, new
+    earlier: tuple[Piece, ...] = ()  # the release's tables, with what is known of them now
 
     def meta(self) -> dict[str, Any]:
         """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
@@ -53,7 +55,10 @@ class Protected:
         """Add the table to its release's register (after it was written)."""
         if self.release is not None:
             why = None if self.why is None else {self.piece.name: self.why}
-            register.append(self.release, register.entries([self.piece], [self.protection], why))
+            policy = self.protection.policy
+            new = [register.inherited(p, policy) for p in self.inputs]
+            new += register.entries([self.piece], [self.protection], why)
+            register.News(new, self.earlier).add_to(self.release)
 
 
 def protect_one(
@@ -62,22 +67,30 @@ def protect_one(
     policy: Policy,
     release: Path | str | None = None,
     weight: str | None = None,
+    inputs: Sequence[Piece] = (),
 ) -> Protected:
     """Protect one table (``piece``, counting the people of ``frames``) on its own, or
     against everything already in the release folder ``release`` (named after the people
-    of earlier tables its records count exactly: :func:`identity.same_people`)."""
+    of earlier tables its records count exactly: :func:`identity.same_people`).
+    ``inputs``: tables someone else published that it was made from (a counts file): the
+    attacker holds them, so they join the release as earlier tables (once)."""
     earlier: list[Piece] = []
     folder = Path(release) if release is not None else None
+    new: list[Piece] = []
     if folder is not None:
         earlier, was = register.read(folder)
         register.check_policy(folder, policy, was)
+        new = register.unregistered(inputs, earlier)
+        earlier = [*earlier, *new]
     earlier, (piece,), frames, notes = same_people(earlier, [piece], frames, weight)
     for note in notes:
         print(note, file=sys.stderr)
     rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
     names = published_names([*earlier, piece])
-    return Protected(sliced(rel, protection, piece.name), piece, folder, reasons, names)
+    own = sliced(rel, protection, piece.name)
+    inputs = tuple(earlier[len(earlier) - len(new) :])
+    return Protected(own, piece, folder, reasons, names, inputs, tuple(earlier))
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:

@@ -8,6 +8,12 @@ records), what its exact cells count (``facts``: definitions once records of the
 join the release, :mod:`identity`). True values make it restricted: keep it with the
 records, never with what is published.
 
+A counts file a gap was made from is published by someone else, but the attacker holds it
+too: it is registered as an earlier table of its own (:func:`inherited`), each row a cell,
+its ``*`` counts suppressed cells with their published range (``bounds``) and a true value
+of -1 (not known) until records of the same people join the release; then the register
+learns them (:func:`append`'s ``known``).
+
 Each new table is protected against everything in it (earlier cells cannot change), and
 ``audit --release DIR`` rebuilds the whole release from it (and keeps ``audited.json``
 beside it: digests of the groups of cells it proved, :mod:`unmetneed.disclosure.memo`).
@@ -19,6 +25,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +73,7 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
     shown = np.asarray([np.nan if v is None else float(v) for v in entry["shown"]])
     if not (len(defs) == len(true) == len(shown)):
         raise ValueError(f"table {index}: defs, true and shown differ in length")
-    cells = Cells(true)
+    cells = Cells(np.maximum(true, 0))  # not known (-1): 0, below its range (Piece.unknown)
     n = len(true)
     for total, parts in entry.get("relations", []):
         ids = [int(total), *(int(p) for p in parts)]
@@ -79,8 +86,15 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
     facts = tuple(None if d is None else Def.from_meta(d) for d in entry.get("facts", []))
     if facts and len(facts) != n:
         raise ValueError(f"table {index}: facts and true differ in length")
+    bounds = tuple((int(c), int(lo), int(hi)) for c, lo, hi in entry.get("bounds", []))
+    ranged = {c for c, _, _ in bounds}
+    if any(not 0 <= c < n or lo > hi for c, lo, hi in bounds):
+        raise ValueError(f"table {index}: a range outside 0..{n - 1}, or upside down")
+    if any(v < 0 and (v != -1 or c not in ranged) for c, v in enumerate(true.tolist())):
+        raise ValueError(f"table {index}: a true value below 0 (-1: not known, for a range only)")
     name = f"{entry['table']}@{index}"
-    return Piece(name, cells, defs, bool(entry.get("blocks")), shown, unshown, facts=facts)
+    blocks = bool(entry.get("blocks"))
+    return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds)
 
 
 def check_policy(folder: Path | str, policy: Policy, earlier: Policy | None) -> None:
@@ -123,14 +137,94 @@ def entries(
     return out
 
 
-def append(folder: Path | str, new: list[dict[str, Any]]) -> Path:
-    """Add ``new`` entries to the register in ``folder`` (created if needed), atomically."""
+@dataclass(frozen=True)
+class News:
+    """What one command adds to a release register: ``entries`` of the tables it published
+    (and of tables someone else published that they were made from), and the release's
+    earlier tables as it now ``known``s them (true values learned from records)."""
+
+    entries: list[dict[str, Any]]
+    known: tuple[Piece, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def add_to(self, folder: Path | str) -> Path:
+        """Add it to the register in ``folder`` (:func:`append`)."""
+        return append(folder, self.entries, self.known)
+
+
+def unregistered(inputs: Sequence[Piece], earlier: Sequence[Piece]) -> list[Piece]:
+    """The tables of ``inputs`` (published by someone else: a counts file) that are not
+    registered among ``earlier`` yet (the same cells, shown the same)."""
+    return [p for p in inputs if not any(_same_table(p, e) for e in earlier)]
+
+
+def _same_table(new: Piece, old: Piece) -> bool:
+    """Whether ``old`` (registered) is the table ``new`` (the same published counts: cells
+    counting the same, shown the same)."""
+    if old.shown is None or new.shown is None or _what(new) != _what(old):
+        return False
+    return bool(np.array_equal(old.shown, new.shown, equal_nan=True))
+
+
+def _what(piece: Piece) -> list[str | None]:
+    """What each cell of ``piece`` counts (its definition, else its fact), as keys."""
+    facts = piece.facts or (None,) * len(piece.defs)
+    return [
+        None if (c := d or f) is None else c.key for d, f in zip(piece.defs, facts, strict=True)
+    ]
+
+
+def inherited(piece: Piece, policy: Policy) -> dict[str, Any]:
+    """The register entry of a table someone else published (a counts file: ``piece``
+    with its ``shown`` values, ``facts`` and ``bounds``), under the release's ``policy``."""
+    assert piece.shown is not None
+    entry: dict[str, Any] = {
+        "table": piece.name,
+        "policy": policy.to_meta(),
+        "defs": [None if d is None else d.to_meta() for d in piece.defs],
+        "true": np.where(piece.unknown(), -1, piece.cells.values).astype(int).tolist(),
+        "shown": [None if np.isnan(v) else float(v) for v in piece.shown.tolist()],
+        "relations": [[t, list(p)] for t, p in piece.cells.relations],
+        "blocks": piece.blocks,
+        "guard": [],
+        "facts": [None if d is None else d.to_meta() for d in piece.facts],
+        "bounds": [list(b) for b in piece.bounds],
+        "source": "input",
+    }
+    return entry
+
+
+def index_of(piece: Piece) -> int | None:
+    """The register entry an earlier table was read from (None for a new one)."""
+    head, sep, tail = piece.name.rpartition("@")
+    return int(tail) if sep and head and tail.isdigit() else None
+
+
+def _learn(old: list[dict[str, Any]], known: Sequence[Piece]) -> None:
+    """Fill in the true values (-1: not known) of registered tables that ``known`` (the same
+    tables, read back and counted from records since: :mod:`identity`) now knows."""
+    for piece in known:
+        at = index_of(piece)
+        if at is None or at >= len(old):
+            continue
+        true = old[at]["true"]
+        found = np.where(piece.unknown(), -1, piece.cells.values).astype(int).tolist()
+        if len(found) == len(true) and any(v < 0 for v in true):
+            old[at]["true"] = [f if t < 0 else t for t, f in zip(true, found, strict=True)]
+
+
+def append(folder: Path | str, new: list[dict[str, Any]], known: Sequence[Piece] = ()) -> Path:
+    """Add ``new`` entries to the register in ``folder`` (created if needed), atomically;
+    with the true values registered tables did not know that ``known`` does."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     path = root / REGISTER
     old: list[dict[str, Any]] = []
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))["tables"]
+    _learn(old, known)
     text = json.dumps({"format": FORMAT, "tables": old + new}, separators=(",", ":"))
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".register.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -526,6 +526,12 @@ class Piece:
     relations are category blocks (total = its categories), for group disclosure. A table
     of published counts (some suppressed or rounded) has no atoms of its own: its cells
     are untied, and ``facts`` says what each exact one counts.
+
+    ``bounds``: cells published as a range, not a value, as ``(cell, least, most)``: a
+    counts file's ``*`` is 1..4 (the counts file itself, published by someone else, is an
+    earlier table of the release). The attacker knows them; their true values are not known
+    (0, below the range: :meth:`unknown`) until records of the same people join the
+    release (:mod:`identity`).
     """
 
     name: str
@@ -537,6 +543,15 @@ class Piece:
     public: tuple[int, ...] = ()  # own cells published anyway (:mod:`public`): never hidden
     facts: tuple[Def | None, ...] = ()  # what untied cells count (published counts): see
     # :func:`same_people`; they become ``defs`` once records of those people join the release
+    bounds: tuple[tuple[int, int, int], ...] = ()
+
+    def unknown(self) -> np.ndarray:
+        """Mask of the cells whose true value is not known (published as a range, and
+        no records of their people in the release yet)."""
+        out = np.zeros(len(self.defs), dtype=bool)
+        for cell, lo, _ in self.bounds:
+            out[cell] = self.cells.values[cell] < lo
+        return out
 
     def guarded(self) -> np.ndarray:
         """Own cells counted but never shown (pseudo columns, or ``unshown``)."""
@@ -552,6 +567,8 @@ class Release:
     that are protected like shown counts (separator atoms, pseudo columns). ``locked``:
     cells of earlier tables that were shown (never hidden now); ``forced``: ones that
     were suppressed. ``blocks``: category blocks (total, parts) in release ids.
+    ``least``/``most``: what the attacker knows each cell is at least and at most (people;
+    0 and infinity, but for cells published as a range: :attr:`Piece.bounds`).
     """
 
     cells: Cells
@@ -564,6 +581,8 @@ class Release:
     forced: np.ndarray
     blocks: list[tuple[int, list[int]]] = field(default_factory=list)
     part: np.ndarray | None = None  # each cell's part of areas (-1: none): :func:`area_parts`
+    least: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    most: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def names(self) -> list[str]:
@@ -620,7 +639,33 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
         cells.add_relations(totals, atoms)
     guard[model.separators()] = True
     part = area_parts(defs, model, n)
-    return Release(cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, part)
+    least, most = _bounds(pieces, ids, n)
+    return Release(
+        cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, part, least, most
+    )
+
+
+def _bounds(
+    pieces: Sequence[Piece], ids: Mapping[str, np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """What each release cell is known to be at least and at most (people), from the
+    ranges the pieces published (:attr:`Piece.bounds`); 0 and infinity elsewhere."""
+    least, most = np.zeros(n), np.full(n, np.inf)
+    for piece in pieces:
+        for cell, lo, hi in piece.bounds:
+            at = int(ids[piece.name][cell])
+            least[at], most[at] = max(least[at], lo), min(most[at], hi)
+    return least, most
+
+
+def widths(release: Release, policy: Policy) -> np.ndarray:
+    """The attacker interval each cell must keep (people): the protection width, or a
+    cell's whole published range where that is narrower (a counts file's ``*``, 1..4, has
+    a range of 3 whatever the policy: later tables must not narrow it, and cannot widen it).
+    """
+    width = float(policy.protection_width)
+    result: np.ndarray = np.minimum(width, release.most - release.least)
+    return result
 
 
 def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
@@ -854,7 +899,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     proven = large.copy()
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
-        need = np.full(len(targets), float(policy.protection_width))
+        need = widths(release, policy)[targets]
         hidden, unproven, wide = repair_jointly(
             state, hidden, targets, need, DEVIATION, rival=prune.RIVAL
         )
@@ -902,13 +947,14 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         if len(fix):
             state = _state(release, matrix, hidden, policy, revealed, weight)
             zero = published & (values == 0) & ~start
-            need = np.maximum(low[fix] + policy.protection_width - values[fix], 0.0)
+            wanted = widths(release, policy)
+            need = np.maximum(low[fix] + wanted[fix] - values[fix], 0.0)
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
             proven |= wide
             state = _state(release, matrix, hidden, policy, revealed, weight)
             looser = _state(release, matrix, hidden, policy, release.locked, weight)
             try:
-                hidden = repair(state, hidden, fix, low[fix], spare=zero, looser=looser)
+                hidden = repair(state, hidden, fix, low[fix], zero, looser, wanted[fix])
             except UnprotectableError as err:
                 raise UnprotectableError(err.cell, describe(release, err.cell)) from None
             # a cell shown because it was pinned may be needed hidden after all: keep it so
@@ -959,10 +1005,14 @@ def _prune(
     a hidden group is taken to be possibly empty, while a compare table's listed groups
     are known to have people (the red team narrowed a pruned pattern that way). Nor
     beyond :data:`PRUNE_MAX_CELLS` cells and atoms: its reasons grow with the release
-    (a 30-area quarterly run took 145 s pruned, 23 s not)."""
+    (a 30-area quarterly run took 145 s pruned, 23 s not). Nor where a cell was published
+    as a range (a counts file's ``*``): the pruning's certificates know floors, not ceilings.
+    """
     cells, values = release.cells, release.cells.values
     published = cells.published()
     if policy.round_to or policy.zeros_disclosive or len(values) > PRUNE_MAX_CELLS:
+        return None
+    if np.isfinite(release.most).any():
         return None
     floor = floors(release, hidden, policy)
     targets = np.flatnonzero(start & (hidden | (release.guard & ~published)))
@@ -1010,6 +1060,7 @@ def _narrow_again(
         release.cells.published(),
         policy,
         floors(release, hidden, policy),
+        ceiling=release.most,
     )
     low, high = attacker.intervals(know, cells)
     out[cells[(high - low) < 0.5]] = True
@@ -1055,7 +1106,9 @@ def _state(
     cells = release.cells
     floor = floors(release, hidden, policy)
     published = cells.published()
-    return State.of(matrix, cells.values, published, policy, floor, locked, weight, release.part)
+    return State.of(
+        matrix, cells.values, published, policy, floor, locked, weight, release.part, release.most
+    )
 
 
 def _settle_zeros(
@@ -1115,10 +1168,12 @@ def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray
 def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
     """What the attacker knows each suppressed cell is at least (people): the policy's
     floor, or 0 for a category of a group whose size is suppressed (its zeros are
-    suppressed too, so a suppressed count there may be 0)."""
+    suppressed too, so a suppressed count there may be 0); more where a range was
+    published (``release.least``)."""
     floor = np.full(len(release.cells.values), float(policy.floor))
     floor[in_hidden_groups(release.blocks, hidden)] = 0.0
-    return floor
+    result: np.ndarray = np.maximum(floor, release.least)
+    return result
 
 
 def block_zeros(
@@ -1164,7 +1219,9 @@ def exposed(
     if not len(targets) or not cells.relations:
         return narrow, pinned, least
     point = cells.values if apart is None else np.where(apart, 0, cells.values)
-    know = attacker.knowledge(matrix, shown, published, policy, floor, point, release.part)
+    know = attacker.knowledge(
+        matrix, shown, published, policy, floor, point, release.part, release.most
+    )
     if apart is not None:
         know.lower[apart] = know.upper[apart] = 0.0  # tied to nothing now: known, not asked
     know = attacker.fitting(know)  # audit: no true counts; one table found for every search
@@ -1173,6 +1230,7 @@ def exposed(
         return narrow, pinned, least
     found = attacker.narrow(know, targets, width, min_gain)
     low, high, ok = found["low"], found["high"], found["ok"]
+    ok |= (high - low) >= widths(release, policy)[targets] - attacker.TOL  # a narrower range
     in_small = (low >= 1) & (low <= max(policy.k, 0))
     bad = ~ok & (hidden[targets] | in_small)
     narrow[targets[bad]] = True
@@ -1335,7 +1393,8 @@ def restrict(piece: Piece, keep: np.ndarray) -> Piece | None:
     shown = None if piece.shown is None else piece.shown[keep]
     defs = tuple(d for d, k in zip(piece.defs, keep, strict=True) if k)
     unshown = tuple(int(new_id[c]) for c in piece.guarded().tolist() if keep[c])
-    return Piece(piece.name, cells, defs, piece.blocks, shown, unshown)
+    bounds = tuple((int(new_id[c]), lo, hi) for c, lo, hi in piece.bounds if keep[c])
+    return Piece(piece.name, cells, defs, piece.blocks, shown, unshown, bounds=bounds)
 
 
 def protect_pieces(

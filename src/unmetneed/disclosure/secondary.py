@@ -96,6 +96,7 @@ class State:
     can: np.ndarray
     weight: np.ndarray | None = None
     part: np.ndarray | None = None  # each cell's part (-1: every part): attacker.part_levels
+    ceiling: np.ndarray | None = None  # what a suppressed cell is known to be at most
 
     @classmethod
     def of(
@@ -108,20 +109,29 @@ class State:
         locked: np.ndarray | None = None,
         weight: np.ndarray | None = None,
         part: np.ndarray | None = None,
+        ceiling: np.ndarray | None = None,
     ) -> State:
         """The state with the policy's floor unless ``floor`` is given; ``locked`` cells
         (already published) are never complements; ``weight``: each cell's cost per person
         hidden (default 1: see :mod:`lean`); ``part``: each cell's part, for searching a
-        large table part by part."""
+        large table part by part; ``ceiling``: what each suppressed cell is known to be at
+        most (default: no bound)."""
         least = np.full(len(values), float(policy.floor)) if floor is None else floor
         can = eligible(values, least, locked)
-        return cls(matrix, values, published, policy, least, can, weight, part)
+        return cls(matrix, values, published, policy, least, can, weight, part, ceiling)
 
     def knowledge(self, hidden: np.ndarray) -> attacker.Knowledge:
         """The attacker's knowledge when ``hidden`` cells are suppressed."""
         shown = _shown_values(self.values, hidden, self.policy)
         return attacker.knowledge(
-            self.matrix, shown, self.published, self.policy, self.floor, self.values, self.part
+            self.matrix,
+            shown,
+            self.published,
+            self.policy,
+            self.floor,
+            self.values,
+            self.part,
+            self.ceiling,
         )
 
 
@@ -426,9 +436,11 @@ def repair(
     low: np.ndarray,
     spare: np.ndarray | None = None,
     looser: State | None = None,
+    width: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hidden mask after one min-cost deviation LP per failing cell (step 3): lifting it
-    to its attacker minimum + width, else lowering it by the width, else both ways.
+    to its attacker minimum + width, else lowering it by the width, else both ways
+    (``width``: per failing cell, people; default the policy's protection width).
 
     ``spare``: cells the caller can deal with otherwise (no error when one cannot be
     protected: it is left as it is). ``looser``: the same search with fewer cells locked
@@ -438,12 +450,13 @@ def repair(
     """
     ladder = _Ladder(state, hidden)
     again: _Ladder | None = None
-    for p, m in zip(failing.tolist(), low.tolist(), strict=True):
-        if ladder.protect(p, m):
+    wide = np.full(len(failing), state.policy.protection_width) if width is None else width
+    for p, m, w in zip(failing.tolist(), low.tolist(), wide.astype(int).tolist(), strict=True):
+        if ladder.protect(p, m, w):
             continue
         if looser is not None:
             again = again or _Ladder(looser, ladder.hidden())
-            if again.protect(p, m):
+            if again.protect(p, m, w):
                 continue
         if spare is not None and spare[p]:
             continue
@@ -460,13 +473,13 @@ class _Ladder:
         self.levels = _part_levels(state)
         self.made: dict[tuple[int, int], _Deviation] = {}
 
-    def protect(self, cell: int, low: float) -> bool:
+    def protect(self, cell: int, low: float, width: int) -> bool:
         """Whether a deviation of some rung protects ``cell`` (:func:`_protect_one`)."""
         rungs = [
             (i, int(attacker.homes(lv, np.array([cell]))[0])) for i, lv in enumerate(self.levels)
         ]
         for key in [*rungs, (len(self.levels), 0)]:
-            if _protect_one(self._deviation(key), cell, low):
+            if _protect_one(self._deviation(key), cell, low, width):
                 return True
         return False
 
@@ -499,10 +512,10 @@ class UnprotectableError(DisclosureError):
         self.cell = cell
 
 
-def _protect_one(deviation: _Deviation, cell: int, low: float) -> bool:
+def _protect_one(deviation: _Deviation, cell: int, low: float, width: int) -> bool:
     """Whether a deviation protects ``cell`` (attacker minimum ``low``, people): lifting it
-    to ``low`` + width, else lowering it by the width, else both ways; hides what it moves."""
-    width = deviation.width
+    to ``low`` + ``width``, else lowering it by the width, else both ways; hides what it
+    moves."""
     at = np.array([cell])
     value = float(deviation.values[cell])
     need = max(low + width - value, 0.0)

@@ -19,6 +19,7 @@ Order of work (``run``):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from unmetneed.runs.runlog import RunLog
 
 if TYPE_CHECKING:
     from unmetneed.disclosure.model import Policy
+    from unmetneed.disclosure.register import News
     from unmetneed.runs.config import CompareSpec
     from unmetneed.tables.compare import CompareBuild, Comparison
     from unmetneed.tables.gap import GapBuild, GapResult
@@ -278,7 +280,10 @@ def populations(config: RunConfig, inputs: dict[str, Input], extract: Table | No
         else:
             data = inputs[ref].data
             records[ref] = data.frame if hasattr(data, "frame") else data
-            names[ref] = population(inputs[ref].spec.kind, fingerprint(records[ref]))
+            kind = inputs[ref].spec.kind
+            # a counts file counts people in treatment, as a gap command names them
+            kind = "treatment" if kind == "counts" else kind
+            names[ref] = population(kind, fingerprint(records[ref]))
     names = separate(names, records)
     return Populations(names, {names[ref]: records[ref] for ref in names})
 
@@ -291,10 +296,12 @@ def protect_tables(
     people: Populations,
     period: str,
     policy: Policy,
-) -> tuple[list[Table], list[dict[str, Any]], list[str]]:
+    inputs: Mapping[str, Input] | None = None,
+) -> tuple[list[Table], News, list[str]]:
     """Every gap and compare table of the run protected together as one release (with the
     earlier tables of ``config.release``, if any): returns the tables in order (gap, then
-    compares), their register entries and the run's remarks about protection.
+    compares), what they add to a register (``register.News``: a counts file the gap was
+    made from too, :func:`_counts_inputs`) and the run's remarks about protection.
     """
     from unmetneed.disclosure import register
     from unmetneed.disclosure.release import (
@@ -321,10 +328,14 @@ def protect_tables(
         }
         pieces.append(build.public(build.piece(f"compare-{spec.name}", pops, extra)))
     if not pieces:
-        return [], [], []
+        return [], register.News([]), []
     from unmetneed.disclosure.identity import same_people
     from unmetneed.inputs.stream import PEOPLE
 
+    new = _counts_inputs(config, gap, people, inputs or {})
+    if config.release is not None:
+        new = register.unregistered(new, earlier)
+    earlier = [*earlier, *new]
     earlier, pieces, frames, apart = same_people(earlier, pieces, people.frames, PEOPLE)
     release, protection = protect_pieces(pieces, frames, policy, earlier, weight=PEOPLE)
     own = {p.name: sliced(release, protection, p.name) for p in pieces}
@@ -347,15 +358,27 @@ def protect_tables(
     from unmetneed.disclosure.explain import why
 
     reasons = why(release, protection, pieces)
-    entries = register.entries(pieces, [own[p.name] for p in pieces], reasons)
-    return tables, entries, [note, *apart]
+    entries = [register.inherited(p, policy) for p in earlier[len(earlier) - len(new) :]]
+    entries += register.entries(pieces, [own[p.name] for p in pieces], reasons)
+    return tables, register.News(entries, tuple(earlier)), [note, *apart]
+
+
+def _counts_inputs(
+    config: RunConfig, gap: GapBuild | None, people: Populations, inputs: Mapping[str, Input]
+) -> list[Any]:
+    """The counts file the gap was made from, as a table someone else published (when it
+    has suppressed counts: ``GapBuild.inputs``); none for records."""
+    if gap is None or config.gap is None or config.gap.treatment not in inputs:
+        return []
+    pop = people.of(config.gap.treatment)
+    return list(gap.inputs(people.frames[pop], pop, inputs[config.gap.treatment].spec.path))
 
 
 def build_tables(
     config: RunConfig, inputs: dict[str, Input], period: str, log: RunLog
-) -> tuple[Table | None, list[Table], list[dict[str, Any]], list[str]]:
+) -> tuple[Table | None, list[Table], News, list[str]]:
     """The extract (restricted) and every published table the config asks for, protected
-    together, in a fixed order; their register entries and the run's remarks.
+    together, in a fixed order; what they add to a register and the run's remarks.
     """
     extract = build_extract(config, inputs, period)
     if extract is not None:
@@ -365,7 +388,7 @@ def build_tables(
     compares = prepare_compares(config, inputs, extract, period, policy)
     people = populations(config, inputs, extract)
     protected, entries, notes = protect_tables(
-        config, extract, gap, compares, people, period, policy
+        config, extract, gap, compares, people, period, policy, inputs
     )
     for table in protected:
         log.event("built", table=table.name)
@@ -536,8 +559,8 @@ def run(
         runlog = make_runlog(config, chosen, inputs, remarks, started)
         (restricted / RUNLOG).write_text(json.dumps(runlog, indent=1, sort_keys=True) + "\n")
         if entries:
-            register.append(restricted, entries)
+            register.append(restricted, entries.entries)
     if config.release is not None and entries:
-        register.append(config.release, entries)
+        entries.add_to(config.release)
     log.event("ok", period=chosen, outputs=len(outputs), dir=dest)
     return RunResult(dest, manifest, remarks)

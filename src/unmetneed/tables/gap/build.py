@@ -91,7 +91,8 @@ def compute(
     frame = _people_frame(_counted_rows(treatment, build.kind), build.kind)
     pop = population or named("treatment", fingerprint(frame, PEOPLE))
     piece = build.public(build.piece(pop))
-    done = protect_one(piece, {pop: frame}, build.policy, release, weight=PEOPLE)
+    inputs = build.inputs(frame, pop, getattr(treatment, "path", None))
+    done = protect_one(piece, {pop: frame}, build.policy, release, PEOPLE, inputs)
     result = build.finish(done.protection)
     return replace(result, disclosure=done.meta(), protected=done)
 
@@ -136,6 +137,19 @@ class GapBuild:
         from unmetneed.tables.gap.cells import gap_piece
 
         return gap_piece(self, pop, name)
+
+    def inputs(self, frame: pd.DataFrame, pop: str, path: Any = None) -> tuple[Any, ...]:
+        """The counts file ``frame`` (read from ``path``; its margins are left out) as a
+        table someone else published, for the release (its ``*`` counts are cells the
+        attacker knows a range of), when the gap from it is not tied to people; else
+        nothing (:func:`cells.counts_piece`)."""
+        from unmetneed.tables.gap.cells import counts_piece
+
+        if self.kind != "counts":
+            return ()
+        name = Path(str(path)).name if path else "counts"
+        found = counts_piece(self, _counted_rows(frame, self.kind), pop, name)
+        return () if found is None else (found,)
 
     def public(self, piece: Any) -> Any:
         """``piece`` with the options' public totals (``in_treatment`` cells) marked."""

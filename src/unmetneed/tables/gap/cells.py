@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure.release import Def, Piece, dgc_set
+from unmetneed.disclosure.model import Cells
+from unmetneed.disclosure.release import Def, Piece, dgc_codes, dgc_labels, dgc_set
 
 if TYPE_CHECKING:
     from unmetneed.tables.gap.build import GapBuild
@@ -71,6 +72,78 @@ def gap_piece(build: GapBuild, pop: str, name: str = "gap") -> Piece:
     defs = _shown_defs(build, pop)
     _part_defs(build, defs, names, pop)
     return Piece(name, cells, tuple(defs))
+
+
+def counts_piece(build: GapBuild, frame: pd.DataFrame, pop: str, name: str) -> Piece | None:
+    """The counts file ``frame`` (its rows less margins) as a table published by someone
+    else, when the gap from it is not tied to people (some ``*`` counts): a cell per
+    period x area x drug_group x crack (or substance), its count shown, a ``*`` (or
+    ``<N``) suppressed with its range, 1..``suppressed_max`` (1..N-1), and true value not
+    known until records of the same people join the release. None where the gap is tied,
+    has no suppressed count, or has rounded ones (not one value of people: not modelled).
+    """
+    if _tied(build) or build.flags["t_rounded"].any() or "count_suppressed" not in frame:
+        return None
+    star = frame["count_suppressed"].to_numpy(dtype=bool)
+    if not star.any() or int(frame.get("count_rounding", pd.Series([0])).max()) > 0:
+        return None
+    count = frame["count"].astype("Int64").to_numpy(dtype=np.int64, na_value=0)
+    most = (
+        frame["count_upper"]
+        .astype("Int64")
+        .to_numpy(dtype=np.int64, na_value=build.options.star_max)
+    )
+    keys = pd.DataFrame(
+        {
+            "period": frame["period"].astype("string").to_numpy(object),
+            "area": frame["area"].astype("string").to_numpy(object),
+            "what": _row_codes(frame),
+            "lo": np.where(star, 1, count),
+            "hi": np.where(star, most, count),
+            "star": star,
+        }
+    )
+    rows = keys.groupby(["period", "area", "what"], sort=True, dropna=False).agg(
+        lo=("lo", "sum"), hi=("hi", "sum"), star=("star", "any")
+    )
+    rows = rows.reset_index()
+    return _range_piece(pd.concat([rows, _unlisted(rows)], ignore_index=True), pop, name)
+
+
+def _unlisted(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per period and area of the counts file, a row of 0 people in the drug_group x crack
+    codes it lists no row for: the file counts everyone in treatment there (the attacker
+    reads a group left out as empty), so records of other people there are not these."""
+    every = set(dgc_codes())
+    listed = rows.groupby(["period", "area"], sort=True, dropna=False)["what"].agg("+".join)
+    left = ["+".join(sorted(every - set(codes.split("+")))) for codes in listed.tolist()]
+    out = listed.index.to_frame(index=False).assign(what=left, lo=0, hi=0, star=False)
+    result: pd.DataFrame = out[out["what"] != ""]
+    return result
+
+
+def _row_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each counts row's dgc codes, joined by ``+`` (one code by drug_group and crack; a
+    substance's codes in a file by substance)."""
+    if "substance" in frame:
+        names = frame["substance"].astype("string").to_numpy(object)
+        return np.asarray(["+".join(substance_dgc(str(s))) for s in names], dtype=object)
+    return dgc_labels(frame)
+
+
+def _range_piece(rows: pd.DataFrame, pop: str, name: str) -> Piece:
+    """A piece of published counts, one cell per row of ``rows`` (period, area, what: its
+    dgc codes joined by ``+``, lo, hi, star): shown where exact, a range where starred."""
+    star = rows["star"].to_numpy(dtype=bool)
+    lo, hi = rows["lo"].to_numpy(np.int64), rows["hi"].to_numpy(np.int64)
+    facts = tuple(
+        Def.of(pop, {"period": [p], "area": [a], "dgc": str(w).split("+")})
+        for p, a, w in zip(rows["period"], rows["area"], rows["what"], strict=True)
+    )
+    shown = np.where(star, np.nan, lo.astype(np.float64))
+    bounds = tuple((int(c), int(lo[c]), int(hi[c])) for c in np.flatnonzero(star).tolist())
+    cells = Cells(np.where(star, 0, lo))  # a '*' not known yet: 0, below its range
+    return Piece(name, cells, (None,) * len(rows), shown=shown, facts=facts, bounds=bounds)
 
 
 def _shown_defs(build: GapBuild, pop: str) -> list[Def | None]:
