@@ -723,7 +723,8 @@ def _counts_run(tmp: Path, rel: Path) -> subprocess.CompletedProcess[str]:
         f'[output]\ndir = "{tmp / "out"}"\nformats = ["parquet"]\n'
         f'[inputs.counts]\npath = "{SAMPLE / "counts.csv"}"\nkind = "counts"\n'
         f'[inputs.prevalence]\npath = "{SAMPLE / "prevalence.csv"}"\nkind = "prevalence"\n'
-        '[gap]\ntreatment = "counts"\nprevalence = "prevalence"\ntotal = "All areas"\n',
+        '[gap]\ntreatment = "counts"\nprevalence = "prevalence"\ntotal = "All areas"\n'
+        "suppressed_max = 4\n",
         encoding="utf-8",
     )
     proc = sc.run(["run", config])
@@ -731,9 +732,9 @@ def _counts_run(tmp: Path, rel: Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-@pytest.mark.parametrize("first", ["gap", "run"])
+@pytest.mark.parametrize(("first", "one_period"), [("gap", False), ("run", False), ("gap", True)])
 def test_records_gap_gives_away_the_counts_files_suppressed_counts(
-    tmp_path: Path, first: str
+    tmp_path: Path, first: str, one_period: bool
 ) -> None:
     """counts.csv is published with counts 1..4 written '*' (data/sample/README). A gap from
     it (--suppressed-max 4; or a run whose gap is made from it), then a gap from extract.csv
@@ -742,7 +743,8 @@ def test_records_gap_gives_away_the_counts_files_suppressed_counts(
     counts.csv's 2024/25 rows (shown counts fixed, each '*' in 1..4, groups it leaves out
     empty) with the record gap's shown in_treatment as sums may not narrow any '*'. (Found:
     the record gap showed Midford crack 17 and alcohol_dependent 32, and the four '*' of
-    2024/25 followed exactly: 3, 2, 4, 4.)"""
+    2024/25 followed exactly: 3, 2, 4, 4.) ``one_period``: the records gap is made from an
+    extract of 2024/25 only (a quarter's delivery), while counts.csv holds 2023/24 too."""
     pub, rel = tmp_path / "publish", tmp_path / "rel"
     pub.mkdir()
     if first == "gap":
@@ -750,7 +752,12 @@ def test_records_gap_gives_away_the_counts_files_suppressed_counts(
                           "--suppressed-max", "4")  # fmt: skip
     else:
         counts_gap = _counts_run(tmp_path, rel)
-    procs = [counts_gap, _gap(SAMPLE / "extract.csv", pub / "gap-records.parquet", rel)]
+    source = SAMPLE / "extract.csv"
+    if one_period:
+        whole = pd.read_csv(source, dtype=str, keep_default_na=False)
+        source = tmp_path / "extract_2024-25.csv"
+        whole[whole["period"] == sc.PERIOD].to_csv(source, index=False)
+    procs = [counts_gap, _gap(source, pub / "gap-records.parquet", rel)]
     assert [p.returncode for p in procs] == [0, 0], [p.stderr[-800:] for p in procs]
     counts = pd.read_csv(SAMPLE / "counts.csv", dtype=str, keep_default_na=False)
     counts = counts[counts["period"] == sc.PERIOD].reset_index(drop=True)

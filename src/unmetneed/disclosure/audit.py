@@ -28,6 +28,7 @@ from unmetneed.disclosure.release import (
     assemble,
     exposed,
     floors,
+    pin_published_elsewhere,
     published_names,
     renamed_pops,
 )
@@ -200,6 +201,7 @@ def audit(
     if w != policy.protection_width:
         policy = replace(policy, width=w)
     release = assemble([t.piece for t in written])
+    pin_published_elsewhere(release, policy)
     frames = {t.name: t.frame for t in written if t.frame is not None}
     value, published, problems = published_values(frames, release.cells)
     for t in written:

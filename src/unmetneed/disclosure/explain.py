@@ -59,7 +59,8 @@ def _certified(release: Release, protection: Protection) -> dict[int, list[int]]
     certificate (one LP each) moves it. Empty under a rounding policy (shown counts are not
     exact there, so certificates over hidden cells alone say too little), and for a release
     of more than ``PRUNE_MAX_CELLS`` cells and atoms (a 30-area quarterly run spent 196 s
-    here); the register then says only which are primary."""
+    here), or where a cell was published as a range (a counts file's ``*``: certificates
+    know floors, not ceilings); the register then says only which are primary."""
     policy = protection.policy
     cells, values = release.cells, release.cells.values
     published = cells.published()

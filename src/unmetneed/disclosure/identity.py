@@ -61,24 +61,74 @@ def same_people(
     Raises ``DisclosureError`` (exit 4) for a new table that shares cells with an earlier
     population it is not protected with, when every shared cell has the same value.
     """
-    frames = dict(frames)
+    frames = _records(frames, pieces)
     before = _pops(earlier)
     names: dict[str, str] = {}
+    only: dict[str, tuple[str, ...]] = {}  # a population whose records hold some periods
     for pop, frame in list(frames.items()):
         if pop in before or not _kind(pop):  # known, or a table's own people: ``joint``
             continue
         others = [q for q in before if _kind(q) == _kind(pop) and q not in frames]
         known = _cells(earlier, set(others))
-        match = next((q for q in others if _counts(known[q], pop, frame, weight)), None)
+        seen = _periods(frame)
+        match = next(
+            (q for q in others if _counts(_within(known[q], seen), pop, frame, weight)), None
+        )
         if match is not None:
             names[pop] = match
             frames[match] = frames.pop(pop)
-    pieces = [renamed_pops(p, names) for p in pieces]
-    earlier = with_facts([*earlier, *pieces])[: len(earlier)]
+            if seen is not None and len(_within(known[match], seen)) < len(known[match]):
+                only[match] = seen
+    pieces = [_in_periods(renamed_pops(p, names), only) for p in pieces]
+    tied = with_facts([*earlier, *pieces])
+    earlier = tied[: len(earlier)]
+    pieces = [  # published counts of people whose records are here now: counted from them
+        t if any(f is not None and f.pop in frames for f in p.facts) else p
+        for p, t in zip(pieces, tied[len(earlier) :], strict=True)
+    ]
     earlier = [_learned(p, frames, weight) for p in earlier]
     _refuse_uncountable(earlier, pieces, frames)
     notes = _refuse_shared(earlier, pieces, before)
     return earlier, pieces, frames, notes
+
+
+def _records(
+    frames: Mapping[str, pd.DataFrame], pieces: Sequence[Piece]
+) -> dict[str, pd.DataFrame]:
+    """``frames`` less those of populations no new table counts records of (a counts file
+    with suppressed counts, read as its rows: not people), so that records of the same
+    people among them, or later, can be named after them."""
+    counted = {d.pop for p in pieces for d in p.defs if d is not None}
+    return {pop: f for pop, f in frames.items() if pop in counted or not _kind(pop)}
+
+
+def _periods(frame: pd.DataFrame) -> tuple[str, ...] | None:
+    """The periods records ``frame`` hold people of (None: no period column)."""
+    if "period" not in frame:
+        return None
+    return tuple(sorted({str(p) for p in frame["period"].dropna().unique().tolist()}))
+
+
+def _within(cells: Mapping[str, Cell], periods: tuple[str, ...] | None) -> dict[str, Cell]:
+    """The ``cells`` of the ``periods`` records hold (all, when they have no period): a
+    quarter's extract is the people of a counts file's quarter, not of its other years."""
+    return {key: cell for key, cell in cells.items() if _held(cell[0], periods)}
+
+
+def _in_periods(piece: Piece, only: Mapping[str, tuple[str, ...]]) -> Piece:
+    """``piece`` with its cells of a population whose records hold some of its periods
+    only (``only``) counting those periods (a cell naming no period counts every period
+    of its population, and the records are the people of some)."""
+    if not only:
+        return piece
+
+    def limited(d: Def | None) -> Def | None:
+        if d is None or d.pop not in only or "period" in d.variables():
+            return d
+        return Def.of(d.pop, {**dict(d.where), "period": only[d.pop]})
+
+    facts = tuple(limited(f) for f in piece.facts)
+    return replace(piece, defs=tuple(limited(d) for d in piece.defs), facts=facts)
 
 
 def _kind(pop: str) -> str:
@@ -119,9 +169,16 @@ def _counted(defs: Sequence[Def], pop: str, frame: pd.DataFrame, weight: str | N
     return np.asarray([int(atoms[found.atoms(d)].sum()) for d in defs], dtype=np.int64)
 
 
+def _held(d: Def, periods: tuple[str, ...] | None) -> bool:
+    """Whether records of ``periods`` (None: any) hold every person cell ``d`` counts."""
+    return periods is None or set(dict(d.where).get("period", periods)) <= set(periods)
+
+
 def _counts(cells: Mapping[str, Cell], pop: str, frame: pd.DataFrame, weight: str | None) -> bool:
     """Whether the records ``frame`` count every one of ``cells`` (as population ``pop``)
     exactly, or within its range where only a range was published."""
+    if not cells:  # nothing in common: not the same people
+        return False
     got = _counted([d for d, _, _ in cells.values()], pop, frame, weight)
     lo = np.asarray([lo for _, lo, _ in cells.values()], dtype=np.int64)
     hi = np.asarray([hi for _, _, hi in cells.values()], dtype=np.int64)
@@ -137,6 +194,10 @@ def _learned(piece: Piece, frames: Mapping[str, pd.DataFrame], weight: str | Non
     if not todo or len(pops) != 1 or next(iter(pops)) not in frames:
         return piece
     pop = next(iter(pops))
+    seen = _periods(frames[pop])  # only the periods the records hold people of
+    todo = [c for c in todo if (d := piece.defs[c]) is not None and _held(d, seen)]
+    if not todo:
+        return piece
     defs = [d for c in todo if (d := piece.defs[c]) is not None]
     cells = copy.deepcopy(piece.cells)
     cells.values = values.copy()

@@ -87,11 +87,13 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
     if facts and len(facts) != n:
         raise ValueError(f"table {index}: facts and true differ in length")
     bounds = tuple((int(c), int(lo), int(hi)) for c, lo, hi in entry.get("bounds", []))
-    ranged = {c for c, _, _ in bounds}
     if any(not 0 <= c < n or lo > hi for c, lo, hi in bounds):
         raise ValueError(f"table {index}: a range outside 0..{n - 1}, or upside down")
-    if any(v < 0 and (v != -1 or c not in ranged) for c, v in enumerate(true.tolist())):
-        raise ValueError(f"table {index}: a true value below 0 (-1: not known, for a range only)")
+    ranged = {c: (lo, hi) for c, lo, hi in bounds}
+    for c, v in enumerate(true.tolist()):
+        lo, hi = ranged.get(c, (0, np.inf))
+        if not (lo <= v <= hi or (v == -1 and c in ranged and lo < hi)):
+            raise ValueError(f"table {index}: cell {c}'s true value {v} is outside {lo}..{hi}")
     name = f"{entry['table']}@{index}"
     blocks = bool(entry.get("blocks"))
     return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds)
@@ -162,10 +164,11 @@ def unregistered(inputs: Sequence[Piece], earlier: Sequence[Piece]) -> list[Piec
 
 def _same_table(new: Piece, old: Piece) -> bool:
     """Whether ``old`` (registered) is the table ``new`` (the same published counts: cells
-    counting the same, shown the same)."""
+    counting the same, shown the same, with the same ranges)."""
     if old.shown is None or new.shown is None or _what(new) != _what(old):
         return False
-    return bool(np.array_equal(old.shown, new.shown, equal_nan=True))
+    same = np.array_equal(old.shown, new.shown, equal_nan=True)
+    return same and old.bounds == new.bounds
 
 
 def _what(piece: Piece) -> list[str | None]:

@@ -527,9 +527,10 @@ class Piece:
     of published counts (some suppressed or rounded) has no atoms of its own: its cells
     are untied, and ``facts`` says what each exact one counts.
 
-    ``bounds``: cells published as a range, not a value, as ``(cell, least, most)``: a
-    counts file's ``*`` is 1..4 (the counts file itself, published by someone else, is an
-    earlier table of the release). The attacker knows them; their true values are not known
+    ``bounds``: cells published by someone else as a range, as ``(cell, least, most)``: a
+    counts file's ``*`` is 1..4, its count 7 is 7..7 (the counts file itself is an earlier
+    table of the release, its cells suppressed with their ranges: this release's rule
+    does not judge them). The attacker knows them; their true values are not known
     (0, below the range: :meth:`unknown`) until records of the same people join the
     release (:mod:`identity`).
     """
@@ -656,6 +657,29 @@ def _bounds(
             at = int(ids[piece.name][cell])
             least[at], most[at] = max(least[at], lo), min(most[at], hi)
     return least, most
+
+
+def pin_published_elsewhere(release: Release, policy: Policy) -> None:
+    """Fix as ranges (``release.least``/``most``) what someone else's publication (ranges:
+    a counts file) already tells of each cell narrower than the width: the attacker knows
+    it before any table of this release (a record gap's Midford opiate users, 34, summed
+    from a counts file's exact rows; its crack users without opiates, a sum with a '*'),
+    so no suppression here can widen it, nor needs to: it keeps that range."""
+    ranged = np.isfinite(release.most)
+    if not ranged.any() or not release.cells.relations:
+        return
+    n = len(release.cells.values)
+    floor = np.where(ranged, release.least, 0.0)
+    know = attacker.knowledge(
+        release.cells.matrix(), np.full(n, np.nan), np.ones(n, bool), policy, floor,
+        part=release.part, ceiling=release.most,
+    )  # fmt: skip
+    targets = np.flatnonzero(~ranged)
+    found = attacker.narrow(attacker.fitting(know), targets, float(policy.protection_width))
+    low, high = found["low"], found["high"]
+    known = ~found["ok"] & np.isfinite(high)
+    release.least[targets[known]] = np.ceil(low[known] - attacker.TOL)
+    release.most[targets[known]] = np.floor(high[known] + attacker.TOL)
 
 
 def widths(release: Release, policy: Policy) -> np.ndarray:
@@ -887,10 +911,13 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     revealed = release.locked.copy()
     keep = np.zeros(n, dtype=bool)  # hidden again after being shown: never shown again
     matrix = cells.matrix()
-    start = small | release.forced
+    pin_published_elsewhere(release, policy)
+    wanted = widths(release, policy)
+    start = (small | release.forced) & (wanted > 0)  # a count published exactly elsewhere: 0
     weight = lean.weights(cells, published)
     state = _state(release, matrix, start, policy, revealed, weight)
-    hidden = _settle_zeros(release, heuristic(state, start), values, revealed, policy)
+    hidden = heuristic(state, start) | release.forced | small  # a small count known: hidden
+    hidden = _settle_zeros(release, hidden, values, revealed, policy)
     still = unchanged(release, matrix)  # as an earlier quarter published and checked it
     targets = np.flatnonzero(start & (published | release.guard) & ~still)
     # a group the tables never show can only be flagged when its count is below 2K (its
@@ -899,7 +926,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     proven = large.copy()
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
-        need = widths(release, policy)[targets]
+        need = wanted[targets]
         hidden, unproven, wide = repair_jointly(
             state, hidden, targets, need, DEVIATION, rival=prune.RIVAL
         )
@@ -947,7 +974,6 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         if len(fix):
             state = _state(release, matrix, hidden, policy, revealed, weight)
             zero = published & (values == 0) & ~start
-            wanted = widths(release, policy)
             need = np.maximum(low[fix] + wanted[fix] - values[fix], 0.0)
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
             proven |= wide
@@ -1168,11 +1194,12 @@ def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray
 def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
     """What the attacker knows each suppressed cell is at least (people): the policy's
     floor, or 0 for a category of a group whose size is suppressed (its zeros are
-    suppressed too, so a suppressed count there may be 0); more where a range was
-    published (``release.least``)."""
+    suppressed too, so a suppressed count there may be 0); its least where someone else
+    published it as a range (``release.least``: a counts file's 0 is 0..0)."""
     floor = np.full(len(release.cells.values), float(policy.floor))
     floor[in_hidden_groups(release.blocks, hidden)] = 0.0
-    result: np.ndarray = np.maximum(floor, release.least)
+    ranged = np.isfinite(release.most)  # published by someone else as least..most
+    result: np.ndarray = np.where(ranged, release.least, floor)
     return result
 
 
@@ -1212,7 +1239,8 @@ def exposed(
     if apart is not None and apart.any():
         skip |= apart
         matrix = _left_out(matrix, apart)
-    targets = np.flatnonzero((hidden | release.guard) & ~skip)
+    wanted = widths(release, policy)
+    targets = np.flatnonzero((hidden | release.guard) & ~skip & (wanted > 0))
     narrow = np.zeros(len(shown), dtype=bool)
     pinned = np.zeros(len(shown), dtype=bool)
     least = np.full(len(shown), np.nan)
@@ -1230,7 +1258,7 @@ def exposed(
         return narrow, pinned, least
     found = attacker.narrow(know, targets, width, min_gain)
     low, high, ok = found["low"], found["high"], found["ok"]
-    ok |= (high - low) >= widths(release, policy)[targets] - attacker.TOL  # a narrower range
+    ok |= (high - low) >= wanted[targets] - attacker.TOL  # a range published narrower
     in_small = (low >= 1) & (low <= max(policy.k, 0))
     bad = ~ok & (hidden[targets] | in_small)
     narrow[targets[bad]] = True

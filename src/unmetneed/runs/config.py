@@ -64,7 +64,7 @@ class ExtractSpec:
 # fields (``GapOptions``, ``CompareOptions``: declared once, there); the period and the
 # disclosure policy are the run's, handed to every table.
 EXTRACT_OPTION_KEYS = ("k", "quasi")
-GAP_OPTION_KEYS = ("substances", "prevalence_years", "total", "public")
+GAP_OPTION_KEYS = ("substances", "prevalence_years", "total", "public", "suppressed_max")
 COMPARE_OPTION_KEYS = ("by", "within", "age_bands", "exclude_not_stated", "public")
 
 
@@ -87,6 +87,7 @@ class GapSpec:
             "prevalence_years": opts.prevalence_years,
             "total": opts.total,
             **({"public": list(opts.public)} if opts.public else {}),
+            **({"suppressed_max": opts.suppressed_max} if opts.suppressed_max else {}),
         }
 
 

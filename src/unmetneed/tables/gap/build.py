@@ -123,6 +123,7 @@ class GapBuild:
     used: pd.DataFrame
     prev: _Input
     remarks: Remarks
+    exact: bool = True  # every count of the treatment input is exact (in every period)
 
     @property
     def policy(self) -> Policy:
@@ -231,6 +232,7 @@ def prepare(
         used,
         prev,
         remarks,
+        treat.kind != "counts" or PEOPLE in _people_frame(treat.frame, treat.kind),
     )
 
 

@@ -133,15 +133,18 @@ def _row_codes(frame: pd.DataFrame) -> np.ndarray:
 
 def _range_piece(rows: pd.DataFrame, pop: str, name: str) -> Piece:
     """A piece of published counts, one cell per row of ``rows`` (period, area, what: its
-    dgc codes joined by ``+``, lo, hi, star): shown where exact, a range where starred."""
+    dgc codes joined by ``+``, lo, hi, star), each a range the attacker knows it is in: a
+    count ``v`` is ``v..v``, a ``*`` ``1..4``. None is shown by this tool (its rule does
+    not judge them: a 5 is not a small count of this release's under ``--k 5``, nor a
+    rounded one under ``nhs``)."""
     star = rows["star"].to_numpy(dtype=bool)
     lo, hi = rows["lo"].to_numpy(np.int64), rows["hi"].to_numpy(np.int64)
     facts = tuple(
         Def.of(pop, {"period": [p], "area": [a], "dgc": str(w).split("+")})
         for p, a, w in zip(rows["period"], rows["area"], rows["what"], strict=True)
     )
-    shown = np.where(star, np.nan, lo.astype(np.float64))
-    bounds = tuple((int(c), int(lo[c]), int(hi[c])) for c in np.flatnonzero(star).tolist())
+    shown = np.full(len(rows), np.nan)
+    bounds = tuple(zip(range(len(rows)), lo.tolist(), hi.tolist(), strict=True))
     cells = Cells(np.where(star, 0, lo))  # a '*' not known yet: 0, below its range
     return Piece(name, cells, (None,) * len(rows), shown=shown, facts=facts, bounds=bounds)
 
@@ -166,11 +169,12 @@ def _shown_defs(build: GapBuild, pop: str) -> list[Def | None]:
 
 def _tied(build: GapBuild) -> bool:
     """Whether the table's counts are sums of known people: records, or an exact counts
-    file by drug_group and crack (no suppressed or rounded count, no substance column)."""
+    file by drug_group and crack (no suppressed or rounded count in any period, no
+    substance column: its rows are then people, ``PEOPLE`` a row)."""
     if build.kind == "treatment":
         return True
     flags = build.flags
-    exact = not (flags["t_unknown"].any() or flags["t_rounded"].any())
+    exact = build.exact and not (flags["t_unknown"].any() or flags["t_rounded"].any())
     by_group = {"drug_group", "crack"} <= set(build.columns) and "substance" not in build.columns
     return exact and by_group and build.kind == "counts"
 
