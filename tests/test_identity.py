@@ -141,9 +141,9 @@ def test_a_grown_cohort_is_not_differenced(tmp_path: Path) -> None:
     and 2 more (in Northton, housing no_problem). Both quarters' compare tables by housing
     within area into one release: no shown count or denominator of the grown cohort may
     differ from last quarter's by 1..K, or the new people's small group shows by
-    difference. Known gap: the grown file is other people (another fingerprint), so the
-    two are protected apart (Northton's denominator 38, then 40: 2 new people, both
-    no_problem: 30, then 32)."""
+    difference (protected apart: Northton's denominator 38, then 40: 2 new people, both
+    no_problem: 30, then 32). The release kept the first file's people, so the grown file
+    is that population with a wave of people added (:mod:`unmetneed.disclosure.growth`)."""
     cohort = pd.read_csv(SAMPLE / "cohort_ootu.csv", dtype=str, keep_default_na=False)
     grown = tmp_path / "cohort_grown.csv"
     pd.concat([cohort, cohort.iloc[[0, 0]]]).to_csv(grown, index=False)

@@ -231,6 +231,9 @@ class Table:
     metadata_text: str = ""
     #: for compare tables: the period their periodic cohorts cover (None: every period)
     period: str | None = None
+    #: per cohort label, the periods its cells cover where not ``period`` alone (a cohort
+    #: file that grew: label it periodic by wave, and each quarter's tables cover its waves)
+    covers: dict[str, frozenset[str]] | None = None
     #: None: inferred from the rows (a not_stated category => the default convention)
     exclude_not_stated: bool | None = None
     path: Path | None = None
@@ -770,6 +773,15 @@ def _collect_gap(
                 )
 
 
+def _cover(t: Table, label: str, periodic: set[str]) -> frozenset[str] | None:
+    """The periods table ``t``'s cells of cohort ``label`` cover (None: every period)."""
+    if t.covers is not None and label in t.covers:
+        return t.covers[label]
+    if t.period is not None and label in periodic:
+        return frozenset([t.period])
+    return None
+
+
 def _collect_compare(
     t: Table,
     out: Collected,
@@ -805,8 +817,8 @@ def _collect_compare(
                 group = group.plus("period", frozenset([val]))
             else:
                 group = group.plus(_dim_of(w), category_set(w, val))
-        if "period" not in within and t.period is not None and label in periodic:
-            group = group.plus("period", frozenset([t.period]))
+        if "period" not in within and (cover := _cover(t, label, periodic)) is not None:
+            group = group.plus("period", cover)
         gkey = (label, tuple(wdesc))
         if gkey not in seen_groups:
             seen_groups.add(gkey)
@@ -874,8 +886,8 @@ def _collect_compare(
     if absent_groups_are_empty:
         for label, groups in present.items():
             scope = Sel(label)
-            if "period" not in within and t.period is not None and label in periodic:
-                scope = scope.plus("period", frozenset([t.period]))
+            if "period" not in within and (cover := _cover(t, label, periodic)) is not None:
+                scope = scope.plus("period", cover)
             out.zero_outside.append(
                 ZeroOutside(scope, groups, f"{t.name}: groups listed for {label}")
             )
@@ -1820,9 +1832,14 @@ def attack(
     full_ranges: bool = False,
     truth: Mapping[str, pd.DataFrame] | None = None,
     texts: Mapping[str, str] | None = None,
+    added: Mapping[str, Sequence[frozenset[str]]] | None = None,
 ) -> Report:
     """Attack ``tables`` (published together). ``truth``: the true records per cohort label
-    for the self check (raises :class:`SelfCheckError` when the model is wrong for them)."""
+    for the self check (raises :class:`SelfCheckError` when the model is wrong for them).
+    ``added``: per cohort label, sets of its periods whose people are a group of their own
+    (the people a grown cohort file added, as waves): each shown cell of that label
+    restricted to them is a count of that group, reported with the small atoms when it is
+    pinned within 1..K."""
     t0 = time.perf_counter()
     policy = policy or Policy.from_name()
     totals = list(public_totals)
@@ -1930,6 +1947,7 @@ def attack(
                 true = "" if x_true is None else f" (true {x_true[j]:g})"
                 atoms_small.append(f"{model.describe_atom(j)}: {lo}..{hi}{true}")
 
+    atoms_small += _added_pinned(model, solver, policy, added or {}, x_true, full_ranges)
     text_leaks = scan_texts(texts or {}) + scan_manifest(manifest)
     return Report(
         policy=policy,
@@ -1947,6 +1965,40 @@ def attack(
         truth_checked=truth is not None,
         n_lp=solver.n_lp,
     )
+
+
+def _added_pinned(
+    model: Model,
+    solver: _Solver,
+    policy: Policy,
+    added: Mapping[str, Sequence[frozenset[str]]],
+    x_true: np.ndarray | None,
+    full: bool,
+) -> list[str]:
+    """Every shown cell of a label in ``added`` restricted to one of its groups of periods
+    (the people a grown cohort added), where the attacker pins it within 1..K."""
+    groups: dict[bytes, tuple[np.ndarray, str]] = {}
+    for k in model.collected.knowledge:
+        for periods in added.get(k.sel.label, ()):
+            sel = k.sel.plus("period", periods)
+            idx = np.unique(model.indices(sel))
+            if len(idx):
+                groups.setdefault(idx.tobytes(), (idx, f"{sel.describe()} ({k.source})"))
+    found = list(groups.values())
+    got = solver.ranges(
+        [idx for idx, _ in found],
+        lambda lo, hi: lo <= 0 or hi - lo >= policy.width,
+        full=full,
+        need_max=lambda lo: 1 <= lo <= policy.k,
+    )
+    out = []
+    for (idx, desc), (mn, mx, _solved) in zip(found, got, strict=True):
+        lo = math.ceil(mn - 1e-6)
+        hi = math.floor(mx + 1e-6) if math.isfinite(mx) else math.inf
+        if 1 <= lo <= policy.k and hi - lo < policy.width:
+            true = "" if x_true is None else f" (true {x_true[idx].sum():g})"
+            out.append(f"people added: {desc}: {lo}..{hi}{true}")
+    return out
 
 
 def policy_from_manifest(manifest: Mapping[str, Any] | None) -> Policy:

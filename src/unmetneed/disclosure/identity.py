@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from unmetneed.disclosure.release import RAW, Def, Model, Piece, renamed_pops
+from unmetneed.disclosure.release import RAW, WAVE, Def, Model, Piece, renamed_pops
 from unmetneed.errors import DisclosureError
+
+GROWS = "cohort"  # the kind of population whose file may grow between quarters (:mod:`growth`)
 
 
 def with_facts(pieces: Sequence[Piece]) -> list[Piece]:
@@ -45,18 +48,32 @@ def with_facts(pieces: Sequence[Piece]) -> list[Piece]:
     return out
 
 
+@dataclass
+class Identified:
+    """What :func:`same_people` found: the earlier tables and the new ones (populations
+    renamed; the guard pieces of a grown population's new tables among them), the
+    records, notes for the user, and the people to keep in the release."""
+
+    earlier: list[Piece]
+    pieces: list[Piece]
+    frames: dict[str, pd.DataFrame]
+    notes: list[str] = field(default_factory=list)
+    people: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
 def same_people(
     earlier: Sequence[Piece],
     pieces: Sequence[Piece],
     frames: Mapping[str, pd.DataFrame],
     weight: str | None = None,
-) -> tuple[list[Piece], list[Piece], dict[str, pd.DataFrame], list[str]]:
+    folder: Path | str | None = None,
+) -> Identified:
     """The ``earlier`` tables (facts made definitions where now tied), the new ``pieces``
     and their records ``frames``, with each new population not yet in the release renamed
-    after the first earlier one (of its kind) whose every cell its records count exactly;
-    and notes for the user (tables of other people that share cells with earlier ones:
-    if they are the same people and more, a cohort that grew, differences show the
-    people added).
+    after the first earlier one (of its kind) whose every cell its records count exactly,
+    or, with the release ``folder``, that its records hold and more (a cohort that grew:
+    :mod:`growth`); notes for the user (tables of other people that share cells with
+    earlier ones); and the populations' people to keep in the release.
 
     Raises ``DisclosureError`` (exit 4) for a new table that shares cells with an earlier
     population it is not protected with, when every shared cell has the same value.
@@ -65,6 +82,7 @@ def same_people(
     before = _pops(earlier)
     names: dict[str, str] = {}
     only: dict[str, tuple[str, ...]] = {}  # a population whose records hold some periods
+    grew: dict[str, str | None] = {}
     for pop, frame in list(frames.items()):
         if pop in before or not _kind(pop):  # known, or a table's own people: ``joint``
             continue
@@ -74,12 +92,16 @@ def same_people(
         match = next(
             (q for q in others if _counts(_within(known[q], seen), pop, frame, weight)), None
         )
+        if match is None and folder is not None and weight and _kind(pop) == GROWS:
+            match, frame = _grown_from(others, frame, weight, folder, grew)
         if match is not None:
             names[pop] = match
-            frames[match] = frames.pop(pop)
+            frames.pop(pop)
+            frames[match] = frame
             if seen is not None and len(_within(known[match], seen)) < len(known[match]):
                 only[match] = seen
     pieces = [_in_periods(renamed_pops(p, names), only) for p in pieces]
+    earlier, pieces = _waved(list(earlier), pieces, frames, weight, grew)
     tied = with_facts([*earlier, *pieces])
     earlier = tied[: len(earlier)]
     pieces = [  # published counts of people whose records are here now: counted from them
@@ -89,7 +111,50 @@ def same_people(
     earlier = [_learned(p, frames, weight) for p in earlier]
     _refuse_uncountable(earlier, pieces, frames)
     notes = _refuse_shared(earlier, pieces, before)
-    return earlier, pieces, frames, notes
+    people = {p: f for p, f in frames.items() if _kind(p) == GROWS}
+    return Identified(earlier, pieces, frames, notes, people)
+
+
+def _grown_from(
+    others: Sequence[str],
+    frame: pd.DataFrame,
+    weight: str,
+    folder: Path | str,
+    grew: dict[str, str | None],
+) -> tuple[str | None, pd.DataFrame]:
+    """The first of the earlier populations ``others`` whose kept people ``frame`` holds
+    and more, and ``frame`` with their waves (``grew``: that population -> its new wave)."""
+    from unmetneed.disclosure import growth, register
+
+    for q in others:
+        found = growth.grown(register.read_people(folder, q), frame, weight)
+        if found is not None:
+            grew[q] = found[1]
+            return q, found[0]
+    return None, frame
+
+
+def _waved(
+    earlier: list[Piece],
+    pieces: list[Piece],
+    frames: Mapping[str, pd.DataFrame],
+    weight: str | None,
+    grew: Mapping[str, str | None],
+) -> tuple[list[Piece], list[Piece]]:
+    """Tables of a population with waves (it grew): earlier cells naming no wave count the
+    first; new cells count every wave; and each new table's people of the new wave are a
+    guard piece of their own (:mod:`growth`)."""
+    from unmetneed.disclosure import growth
+
+    for pop, frame in frames.items():
+        if WAVE not in frame:
+            continue
+        earlier = growth.first_wave(earlier, pop)
+        mine = growth.every_wave(pieces, pop, growth.waves(frame))
+        newest = grew.get(pop)
+        guards = [growth.added_piece(p, pop, frame, weight or "", newest) for p in mine if newest]
+        pieces = mine + [g for g in guards if g is not None]
+    return earlier, pieces
 
 
 def _records(
@@ -221,6 +286,12 @@ def _refuse_uncountable(
             raise _cannot(piece.name, "it is published counts, not records")
     for pop, frame in frames.items():
         missing = sorted(v for v in tied.get(pop, ()) if not _counted_by(frame, v))
+        if WAVE in missing:
+            raise _cannot(
+                ", ".join(p.name for p in pieces),
+                "it is made from an older file of people the release has since counted more "
+                "of (a cohort that grew): make it from the latest file",
+            )
         if missing:
             names = ", ".join(p.name for p in pieces)
             raise _cannot(names, f"its records have no {', '.join(missing)}")
@@ -228,6 +299,8 @@ def _refuse_uncountable(
 
 def _counted_by(frame: pd.DataFrame, variable: str) -> bool:
     """Whether records ``frame`` can be counted by ``variable`` (a column it needs)."""
+    if variable == WAVE:  # an older file of a population that grew since
+        return WAVE in frame
     if variable == "dgc":
         return "drug_group" in frame
     return (variable[len(RAW) :] if variable.startswith(RAW) else variable) in frame
@@ -287,8 +360,9 @@ def _apart(name: str) -> str:
     many cells differ: that would say something of the suppressed ones)."""
     return (
         f"note: {name} counts other people than earlier tables of this release (cells they "
-        "share differ), so it is protected apart from them. If they are the same people "
-        "and more (a cohort file that grew), the differences between the tables show the "
-        "people added, and this release does not protect them: keep one cohort file per "
-        "release, or publish the people added as a cohort of their own."
+        "share differ), so it is protected apart from them. A cohort file that only grew "
+        "(every earlier person still in it) is recognised and protected with its earlier "
+        "tables; one that also lost or changed people is not, and the differences between "
+        "the tables show the people who changed: keep one cohort file per release, or "
+        "publish the people added as a cohort of their own."
     )

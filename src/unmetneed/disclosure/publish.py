@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Protected:
     names: Mapping[str, str] | None = None  # populations' published names (release order)
     inputs: tuple[Piece, ...] = ()  # tables someone else published it was made from, new
     earlier: tuple[Piece, ...] = ()  # the release's tables, with what is known of them now
+    guards: tuple[tuple[Piece, Protection], ...] = ()  # a grown population's people added
+    people: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # kept in the release
 
     def meta(self) -> dict[str, Any]:
         """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
@@ -57,8 +59,10 @@ class Protected:
             why = None if self.why is None else {self.piece.name: self.why}
             policy = self.protection.policy
             new = [register.inherited(p, policy) for p in self.inputs]
-            new += register.entries([self.piece], [self.protection], why)
-            register.News(new, self.earlier).add_to(self.release)
+            pieces = [self.piece, *(g for g, _ in self.guards)]
+            protections = [self.protection, *(p for _, p in self.guards)]
+            new += register.entries(pieces, protections, why)
+            register.News(new, self.earlier, self.people).add_to(self.release)
 
 
 def protect_one(
@@ -82,15 +86,19 @@ def protect_one(
         register.check_policy(folder, policy, was)
         new = register.unregistered(inputs, earlier)
         earlier = [*earlier, *new]
-    earlier, (piece,), frames, notes = same_people(earlier, [piece], frames, weight)
-    for note in notes:
+    found = same_people(earlier, [piece], frames, weight, folder)
+    for note in found.notes:
         print(note, file=sys.stderr)
-    rel, protection = protect_pieces([piece], frames, policy, earlier, weight)
+    piece, *guards = found.pieces
+    rel, protection = protect_pieces(found.pieces, found.frames, policy, found.earlier, weight)
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
-    names = published_names([*earlier, piece])
+    names = published_names([*found.earlier, piece])
     own = sliced(rel, protection, piece.name)
-    inputs = tuple(earlier[len(earlier) - len(new) :])
-    return Protected(own, piece, folder, reasons, names, inputs, tuple(earlier))
+    extra = tuple((g, sliced(rel, protection, g.name)) for g in guards)
+    inputs = tuple(found.earlier[len(found.earlier) - len(new) :])
+    return Protected(
+        own, piece, folder, reasons, names, inputs, tuple(found.earlier), extra, found.people
+    )
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:

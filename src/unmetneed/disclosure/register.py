@@ -21,22 +21,25 @@ beside it: digests of the groups of cells it proved, :mod:`unmetneed.disclosure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from unmetneed.disclosure.identity import with_facts
 from unmetneed.disclosure.model import Cells, Policy, Protection
-from unmetneed.disclosure.release import Def, Piece
+from unmetneed.disclosure.release import WAVE, Def, Piece
 from unmetneed.errors import InputError
 
 REGISTER = "register.json"
+PEOPLE = "people"  # DIR/people/<population>.parquet: each population's people (restricted)
 FORMAT = 1
 
 
@@ -55,7 +58,7 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tables = data["tables"]
-        pieces = with_facts([_piece(entry, i) for i, entry in enumerate(tables)])
+        pieces = _first_wave(with_facts([_piece(entry, i) for i, entry in enumerate(tables)]))
         policy = Policy.from_meta(tables[0]["policy"]) if tables else None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError(
@@ -64,6 +67,50 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
             "would leave the new tables unprotected against the old.",
         ) from None
     return pieces, policy
+
+
+def _first_wave(pieces: list[Piece]) -> list[Piece]:
+    """Cells of a population that grew (:mod:`growth`) published before it did count its
+    first wave only: they name no wave."""
+    from unmetneed.disclosure.growth import first_wave
+
+    grew = {d.pop for p in pieces for d in (*p.defs, *p.facts) if d and WAVE in d.variables()}
+    for pop in sorted(grew):
+        pieces = first_wave(pieces, pop)
+    return pieces
+
+
+def people_path(folder: Path | str, pop: str) -> Path:
+    """Where the release keeps population ``pop``'s people."""
+    name = hashlib.sha256(pop.encode()).hexdigest()[:16]
+    return Path(folder) / PEOPLE / f"{name}.parquet"
+
+
+def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
+    """Population ``pop``'s people as the release kept them (None: not kept, or unreadable:
+    then a grown population is not recognised, and is protected apart)."""
+    path = people_path(folder, pop)
+    try:
+        return pd.read_parquet(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_people(folder: Path | str, people: Mapping[str, pd.DataFrame]) -> None:
+    """Keep each population's people in the release (restricted, like the register),
+    atomically; a population's people already kept are replaced only by more columns
+    or by a grown population's waves."""
+    for pop, frame in people.items():
+        path = people_path(folder, pop)
+        old = read_people(folder, pop)
+        if old is not None and WAVE not in frame and set(frame.columns) <= set(old.columns):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".people.", suffix=".tmp")
+        os.close(fd)
+        frame.reset_index(drop=True).to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
 
 
 def _piece(entry: dict[str, Any], index: int) -> Piece:
@@ -147,12 +194,15 @@ class News:
 
     entries: list[dict[str, Any]]
     known: tuple[Piece, ...] = ()
+    people: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # :func:`write_people`
 
     def __bool__(self) -> bool:
         return bool(self.entries)
 
     def add_to(self, folder: Path | str) -> Path:
-        """Add it to the register in ``folder`` (:func:`append`)."""
+        """Add it to the register in ``folder`` (:func:`append`), with the people of its
+        populations (:func:`write_people`)."""
+        write_people(folder, self.people)
         return append(folder, self.entries, self.known)
 
 

@@ -74,7 +74,8 @@ from unmetneed.disclosure.secondary import (
 )
 from unmetneed.errors import DisclosureError, UsageError
 
-SEPARATOR = ("period", "area", "dgc")
+WAVE = "_wave"  # people of a grown population by the file that added them (:mod:`growth`)
+SEPARATOR = ("period", "area", "dgc", WAVE)
 REST = "~rest"
 RAW = "col:"  # a variable read as it is (``suppress`` tables' own columns)
 NOT_STATED = "not_stated"
@@ -267,7 +268,7 @@ def _distinct(frame: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarra
         where, found = pd.factorize(labels(frame, variable))
         return np.asarray(found, dtype=object), np.asarray(where, np.int64)
     column = frame[variable]
-    if variable in ("area", "period", "drug_group"):
+    if variable in ("area", "period", "drug_group", WAVE):
         if not isinstance(column.dtype, pd.CategoricalDtype):
             column = column.astype("string").astype("category")
         names: np.ndarray = column.cat.categories.astype("string").to_numpy(object)
@@ -303,7 +304,7 @@ def labels(frame: pd.DataFrame, variable: str) -> np.ndarray:
         return frame[column].astype("string").fillna(NOT_STATED).to_numpy(object)
     if variable not in frame:
         return np.full(len(frame), NOT_STATED, dtype=object)
-    if variable in ("area", "period"):
+    if variable in ("area", "period", WAVE):
         return frame[variable].astype("string").fillna(NOT_STATED).to_numpy(object)
     from unmetneed.inputs.variables import code_variable
 
@@ -584,6 +585,7 @@ class Release:
     part: np.ndarray | None = None  # each cell's part of areas (-1: none): :func:`area_parts`
     least: np.ndarray = field(default_factory=lambda: np.zeros(0))
     most: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    echo: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # :func:`_echoes`
 
     @property
     def names(self) -> list[str]:
@@ -641,9 +643,29 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
     guard[model.separators()] = True
     part = area_parts(defs, model, n)
     least, most = _bounds(pieces, ids, n)
+    echo = _echoes(defs, key_id, forced, n)
     return Release(
-        cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, part, least, most
-    )
+        cells, tuple(pieces), ids, defs, model, guard, locked, forced, blocks, part, least, most,
+        echo,
+    )  # fmt: skip
+
+
+def _echoes(
+    defs: Sequence[Def], key_id: Mapping[str, int], forced: np.ndarray, n: int
+) -> np.ndarray:
+    """The cells of a grown population (:mod:`growth`) whose count before its newest wave
+    joined was suppressed by an earlier table: they start suppressed too (last quarter's
+    pattern), or a shown count of the grown group (waves 0..k) would bound the earlier
+    hidden one (waves 0..k-1) from above: a hidden zero would be pinned."""
+    echo = np.zeros(n, dtype=bool)
+    for uid, d in enumerate(defs):
+        where = dict(d.where)
+        codes = sorted(where.get(WAVE, ()), key=int)
+        if len(codes) < 2:
+            continue
+        before = Def.of(d.pop, {**where, WAVE: codes[:-1]}).key
+        echo[uid] = before in key_id and bool(forced[key_id[before]])
+    return echo
 
 
 def _bounds(
@@ -917,6 +939,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     weight = lean.weights(cells, published)
     state = _state(release, matrix, start, policy, revealed, weight)
     hidden = heuristic(state, start) | release.forced | small  # a small count known: hidden
+    hidden |= release.echo & ~revealed  # a grown group's cells hidden last time: hidden
     hidden = _settle_zeros(release, hidden, values, revealed, policy)
     still = unchanged(release, matrix)  # as an earlier quarter published and checked it
     targets = np.flatnonzero(start & (published | release.guard) & ~still)
@@ -1288,7 +1311,7 @@ def sliced(release: Release, protection: Protection, name: str) -> Protection:
     """The release's protection restricted to table ``name``'s own cells, with the
     remark a reader may see (the rule, never counts of cells)."""
     own = release.ids[name]
-    others = [n for n in release.names if n != name]
+    others = [n for n in release.names if n != name and "~" not in n]  # not guard pieces
     remark = suppression_remark(protection.policy, ", ".join(others))
     remarks = [] if protection.policy.off or not protection.suppressed[own].any() else [remark]
     if protection.policy.off:

@@ -336,8 +336,10 @@ def protect_tables(
     if config.release is not None:
         new = register.unregistered(new, earlier)
     earlier = [*earlier, *new]
-    earlier, pieces, frames, apart = same_people(earlier, pieces, people.frames, PEOPLE)
-    release, protection = protect_pieces(pieces, frames, policy, earlier, weight=PEOPLE)
+    found = same_people(earlier, pieces, people.frames, PEOPLE, config.release)
+    earlier = found.earlier
+    pieces, guards = found.pieces[: len(pieces)], found.pieces[len(pieces) :]
+    release, protection = protect_pieces(found.pieces, found.frames, policy, earlier, weight=PEOPLE)
     own = {p.name: sliced(release, protection, p.name) for p in pieces}
     tables: list[Table] = []
     if gap is not None:
@@ -358,9 +360,12 @@ def protect_tables(
     from unmetneed.disclosure.explain import why
 
     reasons = why(release, protection, pieces)
+    everything = [*pieces, *guards]
+    own.update({g.name: sliced(release, protection, g.name) for g in guards})
     entries = [register.inherited(p, policy) for p in earlier[len(earlier) - len(new) :]]
-    entries += register.entries(pieces, [own[p.name] for p in pieces], reasons)
-    return tables, register.News(entries, tuple(earlier)), [note, *apart]
+    entries += register.entries(everything, [own[p.name] for p in everything], reasons)
+    news = register.News(entries, tuple(earlier), found.people)
+    return tables, news, [note, *found.notes]
 
 
 def _counts_inputs(
