@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from unmetneed.disclosure import attacker, memo
+from unmetneed.disclosure.growth import first_waves
 from unmetneed.disclosure.model import Cells, Policy
 from unmetneed.disclosure.release import (
     ABSENT_COLUMN,
@@ -200,7 +201,7 @@ def audit(
     w = int(width if width is not None else written[0].meta.get("width", policy.protection_width))
     if w != policy.protection_width:
         policy = replace(policy, width=w)
-    release = assemble([t.piece for t in written])
+    release = assemble(first_waves([t.piece for t in written]))
     pin_published_elsewhere(release, policy)
     frames = {t.name: t.frame for t in written if t.frame is not None}
     value, published, problems = published_values(frames, release.cells)

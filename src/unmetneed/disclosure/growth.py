@@ -97,6 +97,17 @@ def first_wave(pieces: Sequence[Piece], pop: str) -> list[Piece]:
     return [_filtered(p, pop, ("0",), only_unwaved=True) for p in pieces]
 
 
+def first_waves(pieces: Sequence[Piece]) -> list[Piece]:
+    """``pieces`` (a release's tables, as registered or as their files' metadata say) with
+    the cells of each population that grew that name no wave counting its first wave only:
+    they were published before it grew."""
+    out = list(pieces)
+    grew = {d.pop for p in out for d in (*p.defs, *p.facts) if d and WAVE in d.variables()}
+    for pop in sorted(grew):
+        out = first_wave(out, pop)
+    return out
+
+
 def every_wave(pieces: Sequence[Piece], pop: str, codes: Sequence[str]) -> list[Piece]:
     """``pieces`` with every cell of ``pop`` counting the waves ``codes``."""
     return [_filtered(p, pop, tuple(codes), only_unwaved=False) for p in pieces]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from unmetneed.disclosure.growth import first_waves
 from unmetneed.disclosure.identity import with_facts
 from unmetneed.disclosure.model import Cells, Policy, Protection
 from unmetneed.disclosure.release import WAVE, Def, Piece
@@ -58,7 +59,7 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tables = data["tables"]
-        pieces = _first_wave(with_facts([_piece(entry, i) for i, entry in enumerate(tables)]))
+        pieces = first_waves(with_facts([_piece(entry, i) for i, entry in enumerate(tables)]))
         policy = Policy.from_meta(tables[0]["policy"]) if tables else None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError(
@@ -67,17 +68,6 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
             "would leave the new tables unprotected against the old.",
         ) from None
     return pieces, policy
-
-
-def _first_wave(pieces: list[Piece]) -> list[Piece]:
-    """Cells of a population that grew (:mod:`growth`) published before it did count its
-    first wave only: they name no wave."""
-    from unmetneed.disclosure.growth import first_wave
-
-    grew = {d.pop for p in pieces for d in (*p.defs, *p.facts) if d and WAVE in d.variables()}
-    for pop in sorted(grew):
-        pieces = first_wave(pieces, pop)
-    return pieces
 
 
 def people_path(folder: Path | str, pop: str) -> Path:
