@@ -659,8 +659,10 @@ def _echoes(
     hidden one (waves 0..k-1) from above: a hidden zero would be pinned."""
     echo = np.zeros(n, dtype=bool)
     for uid, d in enumerate(defs):
+        if not any(v == WAVE for v, _ in d.where):  # the many cells of other populations
+            continue
         where = dict(d.where)
-        codes = sorted(where.get(WAVE, ()), key=int)
+        codes = sorted(where[WAVE], key=int)
         if len(codes) < 2:
             continue
         before = Def.of(d.pop, {**where, WAVE: codes[:-1]}).key
