@@ -7,9 +7,11 @@ import stat
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from unmetneed.disclosure import growth, register
 from unmetneed.disclosure.release import WAVE
+from unmetneed.errors import InputError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 W = "_people"
@@ -59,7 +61,8 @@ def test_a_file_that_lost_someone_or_has_other_columns_is_not_grown() -> None:
 
 def test_the_release_keeps_the_people_restricted(tmp_path: Path) -> None:
     """register.write_people writes DIR/people/<hash>.parquet readable by its owner only,
-    and read_people gives them back; unreadable bytes read as not kept."""
+    and read_people gives them back; unreadable bytes are an error naming the file (exit
+    2), which the people of a later table replace."""
     first = _cohort().assign(**{W: 1})
     register.write_people(tmp_path, {"cohort:abc": first})
     path = register.people_path(tmp_path, "cohort:abc")
@@ -67,4 +70,10 @@ def test_the_release_keeps_the_people_restricted(tmp_path: Path) -> None:
     back = register.read_people(tmp_path, "cohort:abc")
     assert back is not None and int(back[W].sum()) == 70
     path.write_bytes(b"not a parquet file")
-    assert register.read_people(tmp_path, "cohort:abc") is None
+    with pytest.raises(InputError, match=path.name) as err:
+        register.read_people(tmp_path, "cohort:abc")
+    assert err.value.exit_code == 2
+    register.write_people(tmp_path, {"cohort:abc": first})
+    back = register.read_people(tmp_path, "cohort:abc")
+    assert back is not None and int(back[W].sum()) == 70
+    assert register.read_people(tmp_path, "cohort:other") is None

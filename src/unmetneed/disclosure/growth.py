@@ -130,15 +130,19 @@ def _filtered(piece: Piece, pop: str, codes: tuple[str, ...], only_unwaved: bool
     )
 
 
-def added_piece(
-    piece: Piece, pop: str, frame: pd.DataFrame, weight: str, newest: str
-) -> Piece | None:
-    """The guard piece of ``piece``: for each of its cells of ``pop``, the people of wave
-    ``newest`` only (counted from the grown people ``frame``), never shown."""
+def added_piece(piece: Piece, pop: str, frame: pd.DataFrame, weight: str) -> Piece | None:
+    """The guard piece of ``piece`` (a new table of a population with waves): for each of
+    its cells of ``pop``, the people of every run of latest waves (the newest; the two
+    newest; ...; all but the first), counted from the waved people ``frame`` and never
+    shown. Whatever earlier table of the same cell (waves 0..j) the attacker subtracts
+    from it, the difference is one of these groups."""
+    codes = waves(frame)
+    latest = [codes[i:] for i in range(1, len(codes))]
     defs = [
-        Def.of(pop, {**{v: c for v, c in d.where}, WAVE: (newest,)})
+        Def.of(pop, {**{v: c for v, c in d.where if v != WAVE}, WAVE: tuple(run)})
         for d in piece.defs
         if d is not None and d.pop == pop
+        for run in latest
     ]
     unique = list({d.key: d for d in defs}.values())
     if not unique:

@@ -82,7 +82,7 @@ def same_people(
     before = _pops(earlier)
     names: dict[str, str] = {}
     only: dict[str, tuple[str, ...]] = {}  # a population whose records hold some periods
-    grew: dict[str, str | None] = {}
+    unkept: list[str] = []  # earlier cohorts the release keeps no people of
     for pop, frame in list(frames.items()):
         if pop in before or not _kind(pop):  # known, or a table's own people: ``joint``
             continue
@@ -93,7 +93,7 @@ def same_people(
             (q for q in others if _counts(_within(known[q], seen), pop, frame, weight)), None
         )
         if match is None and folder is not None and weight and _kind(pop) == GROWS:
-            match, frame = _grown_from(others, frame, weight, folder, grew)
+            match, frame = _grown_from(others, frame, weight, folder, unkept)
         if match is not None:
             names[pop] = match
             frames.pop(pop)
@@ -101,7 +101,7 @@ def same_people(
             if seen is not None and len(_within(known[match], seen)) < len(known[match]):
                 only[match] = seen
     pieces = [_in_periods(renamed_pops(p, names), only) for p in pieces]
-    earlier, pieces = _waved(list(earlier), pieces, frames, weight, grew)
+    earlier, pieces = _waved(list(earlier), pieces, frames, weight)
     tied = with_facts([*earlier, *pieces])
     earlier = tied[: len(earlier)]
     pieces = [  # published counts of people whose records are here now: counted from them
@@ -111,6 +111,8 @@ def same_people(
     earlier = [_learned(p, frames, weight) for p in earlier]
     _refuse_uncountable(earlier, pieces, frames)
     notes = _refuse_shared(earlier, pieces, before)
+    if notes and unkept:
+        notes.append(_unkept(folder))
     people = {p: f for p, f in frames.items() if _kind(p) == GROWS}
     return Identified(earlier, pieces, frames, notes, people)
 
@@ -120,16 +122,19 @@ def _grown_from(
     frame: pd.DataFrame,
     weight: str,
     folder: Path | str,
-    grew: dict[str, str | None],
+    unkept: list[str],
 ) -> tuple[str | None, pd.DataFrame]:
     """The first of the earlier populations ``others`` whose kept people ``frame`` holds
-    and more, and ``frame`` with their waves (``grew``: that population -> its new wave)."""
+    and more, and ``frame`` with their waves (:mod:`growth`); ``unkept`` gets those the
+    release keeps no people of."""
     from unmetneed.disclosure import growth, register
 
     for q in others:
-        found = growth.grown(register.read_people(folder, q), frame, weight)
+        stored = register.read_people(folder, q)
+        if stored is None:
+            unkept.append(q)
+        found = growth.grown(stored, frame, weight)
         if found is not None:
-            grew[q] = found[1]
             return q, found[0]
     return None, frame
 
@@ -139,11 +144,10 @@ def _waved(
     pieces: list[Piece],
     frames: Mapping[str, pd.DataFrame],
     weight: str | None,
-    grew: Mapping[str, str | None],
 ) -> tuple[list[Piece], list[Piece]]:
     """Tables of a population with waves (it grew): earlier cells naming no wave count the
-    first; new cells count every wave; and each new table's people of the new wave are a
-    guard piece of their own (:mod:`growth`)."""
+    first; new cells count every wave; and each new table's people of its latest waves are
+    a guard piece of their own (:mod:`growth`)."""
     from unmetneed.disclosure import growth
 
     for pop, frame in frames.items():
@@ -151,10 +155,20 @@ def _waved(
             continue
         earlier = growth.first_wave(earlier, pop)
         mine = growth.every_wave(pieces, pop, growth.waves(frame))
-        newest = grew.get(pop)
-        guards = [growth.added_piece(p, pop, frame, weight or "", newest) for p in mine if newest]
+        guards = [growth.added_piece(p, pop, frame, weight or "") for p in mine]
         pieces = mine + [g for g in guards if g is not None]
     return earlier, pieces
+
+
+def _unkept(folder: Path | str | None) -> str:
+    """What the user is told when a cohort's earlier tables have no people kept in the
+    release (it was made before releases kept them, or the files were deleted)."""
+    return (
+        f"note: the release {folder} keeps no people of an earlier cohort's tables (its "
+        "people/ folder), so a cohort file that grew since cannot be recognised as the same "
+        "people and more. Publish the people added as a cohort of their own, or start a new "
+        "release."
+    )
 
 
 def _records(

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from unmetneed.disclosure.growth import first_waves
 from unmetneed.disclosure.identity import with_facts
@@ -77,13 +78,23 @@ def people_path(folder: Path | str, pop: str) -> Path:
 
 
 def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
-    """Population ``pop``'s people as the release kept them (None: not kept, or unreadable:
-    then a grown population is not recognised, and is protected apart)."""
+    """Population ``pop``'s people as the release kept them (None: not kept: a release made
+    before it kept people, or another kind of population).
+
+    Raises ``InputError`` (exit 2) for a file that is there but cannot be read: a cohort
+    that grew would otherwise be protected apart from its earlier tables, unnoticed.
+    """
     path = people_path(folder, pop)
-    try:
-        return pd.read_parquet(path) if path.is_file() else None
-    except (OSError, ValueError):
+    if not path.is_file():
         return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(
+            f"{path}: the release's people of an earlier cohort cannot be read ({exc})",
+            hint="Restore the release folder from its backup. Deleting the file would protect "
+            "a cohort file that grew apart from its earlier tables, showing the people added.",
+        ) from None
 
 
 def write_people(folder: Path | str, people: Mapping[str, pd.DataFrame]) -> None:
@@ -92,7 +103,10 @@ def write_people(folder: Path | str, people: Mapping[str, pd.DataFrame]) -> None
     or by a grown population's waves."""
     for pop, frame in people.items():
         path = people_path(folder, pop)
-        old = read_people(folder, pop)
+        try:
+            old = read_people(folder, pop)
+        except InputError:  # unreadable: these people replace it
+            old = None
         if old is not None and WAVE not in frame and set(frame.columns) <= set(old.columns):
             continue
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
