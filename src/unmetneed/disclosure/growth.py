@@ -11,10 +11,17 @@ earlier population's people (same columns, every combination at least as many), 
 that population grown: its people get a *wave* (``_wave``: 0 for the first file's people,
 1 for those the next added, ...), a separator variable like period, so
 
-- an earlier cell counts waves 0..k of its time, a new cell every wave so far;
-- the people added are a group of their own, counted but never shown: for every new cell,
-  the same people of the new wave only (``<table>~added``, guarded like the gap's
-  substance parts), so no difference between the quarters pins a small group of them.
+- an earlier cell counts the waves of its time (0..j), a new cell every wave so far;
+- the people added are groups of their own, counted but never shown: for every new cell,
+  the same people of its latest waves (the newest, the two newest, ...: whatever earlier
+  cell the attacker subtracts, the difference is one of them; ``<table>~added``, guarded
+  like the gap's substance parts), so no difference between quarters pins a small group;
+- a new cell whose count before the newest wave was suppressed starts suppressed
+  (:func:`unmetneed.disclosure.release._echoes`): last quarter's pattern.
+
+A file that lost people as well as gaining some is not recognised (other people: their
+tables are protected apart, and the user is told). The same file again is the same
+population (no new wave); an older file after a newer one is refused (exit 4).
 
 The model stays exact (waves are in the separator; cliques meet only there), and protection
 and ``audit --release`` see the same cells.

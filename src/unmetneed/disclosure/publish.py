@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,8 @@ class Protected:
     protection: Protection
     piece: Piece
     release: Path | None
-    why: list[Any] | None = None  # why each cell is hidden (restricted: the register only)
     names: Mapping[str, str] | None = None  # populations' published names (release order)
-    inputs: tuple[Piece, ...] = ()  # tables someone else published it was made from, new
-    earlier: tuple[Piece, ...] = ()  # the release's tables, with what is known of them now
-    guards: tuple[tuple[Piece, Protection], ...] = ()  # a grown population's people added
-    people: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # kept in the release
+    news: register.News | None = None  # what it adds to its release's register
 
     def meta(self) -> dict[str, Any]:
         """The table's ``"disclosure"`` block (call after ``finish``: derived columns)."""
@@ -55,14 +51,8 @@ class Protected:
 
     def record(self) -> None:
         """Add the table to its release's register (after it was written)."""
-        if self.release is not None:
-            why = None if self.why is None else {self.piece.name: self.why}
-            policy = self.protection.policy
-            new = [register.inherited(p, policy) for p in self.inputs]
-            pieces = [self.piece, *(g for g, _ in self.guards)]
-            protections = [self.protection, *(p for _, p in self.guards)]
-            new += register.entries(pieces, protections, why)
-            register.News(new, self.earlier, self.people).add_to(self.release)
+        if self.release is not None and self.news is not None:
+            self.news.add_to(self.release)
 
 
 def protect_one(
@@ -80,12 +70,11 @@ def protect_one(
     attacker holds them, so they join the release as earlier tables (once)."""
     earlier: list[Piece] = []
     folder = Path(release) if release is not None else None
-    new: list[Piece] = []
+    n_inputs = 0
     if folder is not None:
         earlier, was = register.read(folder)
         register.check_policy(folder, policy, was)
-        new = register.unregistered(inputs, earlier)
-        earlier = [*earlier, *new]
+        earlier, n_inputs = register.with_inputs(earlier, inputs)
     found = same_people(earlier, [piece], frames, weight, folder)
     for note in found.notes:
         print(note, file=sys.stderr)
@@ -94,11 +83,12 @@ def protect_one(
     reasons = None if folder is None else explain.why(rel, protection, [piece])[piece.name]
     names = published_names([*found.earlier, piece])
     own = sliced(rel, protection, piece.name)
-    extra = tuple((g, sliced(rel, protection, g.name)) for g in guards)
-    inputs = tuple(found.earlier[len(found.earlier) - len(new) :])
-    return Protected(
-        own, piece, folder, reasons, names, inputs, tuple(found.earlier), extra, found.people
-    )
+    news = None
+    if folder is not None:
+        why = {piece.name: reasons} if reasons is not None else None
+        protections = [own, *(sliced(rel, protection, g.name) for g in guards)]
+        news = register.news(found.pieces, protections, why, found.earlier, n_inputs, found.people)
+    return Protected(own, piece, folder, names, news)
 
 
 def say_alone(write: Callable[[str], None] | None = None) -> None:

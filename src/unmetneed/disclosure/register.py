@@ -210,6 +210,30 @@ class News:
         return append(folder, self.entries, self.known)
 
 
+def with_inputs(earlier: Sequence[Piece], inputs: Sequence[Piece]) -> tuple[list[Piece], int]:
+    """The release's ``earlier`` tables and, after them, the tables of ``inputs`` (published
+    by someone else: a counts file) it has not registered yet; and how many those are."""
+    new = unregistered(inputs, earlier)
+    return [*earlier, *new], len(new)
+
+
+def news(
+    pieces: Sequence[Piece],
+    protections: Sequence[Protection],
+    why: Mapping[str, list[Any]] | None,
+    earlier: Sequence[Piece],
+    inputs: int,
+    people: Mapping[str, pd.DataFrame],
+) -> News:
+    """What a command adds to its release: the last ``inputs`` of the ``earlier`` tables
+    (someone else's, new to the register: :func:`with_inputs`), then ``pieces`` with their
+    ``protections`` (a grown population's guard pieces among them); the release's tables
+    as now known, and the populations' people."""
+    policy = protections[0].policy
+    added = [inherited(p, policy) for p in earlier[len(earlier) - inputs :]] if inputs else []
+    return News(added + entries(pieces, protections, why), tuple(earlier), people)
+
+
 def unregistered(inputs: Sequence[Piece], earlier: Sequence[Piece]) -> list[Piece]:
     """The tables of ``inputs`` (published by someone else: a counts file) that are not
     registered among ``earlier`` yet (the same cells, shown the same)."""

@@ -332,10 +332,9 @@ def protect_tables(
     from unmetneed.disclosure.identity import same_people
     from unmetneed.inputs.stream import PEOPLE
 
-    new = _counts_inputs(config, gap, people, inputs or {})
-    if config.release is not None:
-        new = register.unregistered(new, earlier)
-    earlier = [*earlier, *new]
+    earlier, n_inputs = register.with_inputs(
+        earlier, _counts_inputs(config, gap, people, inputs or {})
+    )
     found = same_people(earlier, pieces, people.frames, PEOPLE, config.release)
     earlier = found.earlier
     pieces, guards = found.pieces[: len(pieces)], found.pieces[len(pieces) :]
@@ -362,9 +361,8 @@ def protect_tables(
     reasons = why(release, protection, pieces)
     everything = [*pieces, *guards]
     own.update({g.name: sliced(release, protection, g.name) for g in guards})
-    entries = [register.inherited(p, policy) for p in earlier[len(earlier) - len(new) :]]
-    entries += register.entries(everything, [own[p.name] for p in everything], reasons)
-    news = register.News(entries, tuple(earlier), found.people)
+    protections = [own[p.name] for p in everything]
+    news = register.news(everything, protections, reasons, earlier, n_inputs, found.people)
     return tables, news, [note, *found.notes]
 
 
