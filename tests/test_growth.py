@@ -1,5 +1,5 @@
 """A cohort file that grew: which files are last quarter's people and more, their waves, and
-the people the release keeps (unmetneed.disclosure.growth, register.write_people)."""
+the people the release keeps (unmetneed.disclosure.growth)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unmetneed.disclosure import growth, register
+from unmetneed.disclosure import growth
 from unmetneed.disclosure.release import WAVE
 from unmetneed.errors import InputError
 
@@ -60,20 +60,20 @@ def test_a_file_that_lost_someone_or_has_other_columns_is_not_grown() -> None:
 
 
 def test_the_release_keeps_the_people_restricted(tmp_path: Path) -> None:
-    """register.write_people writes DIR/people/<hash>.parquet readable by its owner only,
+    """growth.write_people writes DIR/people/<hash>.parquet readable by its owner only,
     and read_people gives them back; unreadable bytes are an error naming the file (exit
     2), which the people of a later table replace."""
     first = _cohort().assign(**{W: 1})
-    register.write_people(tmp_path, {"cohort:abc": first})
-    path = register.people_path(tmp_path, "cohort:abc")
+    growth.write_people(tmp_path, {"cohort:abc": first})
+    path = growth.people_path(tmp_path, "cohort:abc")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    back = register.read_people(tmp_path, "cohort:abc")
+    back = growth.read_people(tmp_path, "cohort:abc")
     assert back is not None and int(back[W].sum()) == 70
     path.write_bytes(b"not a parquet file")
     with pytest.raises(InputError, match=path.name) as err:
-        register.read_people(tmp_path, "cohort:abc")
+        growth.read_people(tmp_path, "cohort:abc")
     assert err.value.exit_code == 2
-    register.write_people(tmp_path, {"cohort:abc": first})
-    back = register.read_people(tmp_path, "cohort:abc")
+    growth.write_people(tmp_path, {"cohort:abc": first})
+    back = growth.read_people(tmp_path, "cohort:abc")
     assert back is not None and int(back[W].sum()) == 70
-    assert register.read_people(tmp_path, "cohort:other") is None
+    assert growth.read_people(tmp_path, "cohort:other") is None

@@ -6,7 +6,7 @@ tables subtracts them: Northton's denominator 38, then 40, and its no_problem co
 then 32, say that the 2 people added live in Northton and have no housing problem.
 
 The release keeps each population's people (restricted, beside the register:
-:func:`unmetneed.disclosure.register.write_people`). When a new file holds every one of an
+:func:`write_people`). When a new file holds every one of an
 earlier population's people (same columns, every combination at least as many), it is
 that population grown: its people get a *wave* (``_wave``: 0 for the first file's people,
 1 for those the next added, ...), a separator variable like period, so
@@ -29,15 +29,22 @@ and ``audit --release`` see the same cells.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from unmetneed.disclosure.model import Cells
 from unmetneed.disclosure.release import WAVE, Def, Model, Piece
+from unmetneed.errors import InputError
 
+PEOPLE = "people"  # DIR/people/<population>.parquet: each cohort's people (restricted)
 ADDED = "~added"  # the guard piece of a table of a grown population: ``<table>~added``
 COLUMN = "_added"  # its pseudo column (never shown)
 
@@ -161,3 +168,49 @@ def added_piece(piece: Piece, pop: str, frame: pd.DataFrame, weight: str) -> Pie
     cells = Cells(values)
     cells.place(COLUMN, np.arange(len(unique)), np.arange(len(unique)))
     return Piece(piece.name + ADDED, cells, tuple(unique))
+
+
+def people_path(folder: Path | str, pop: str) -> Path:
+    """Where the release keeps population ``pop``'s people."""
+    name = hashlib.sha256(pop.encode()).hexdigest()[:16]
+    return Path(folder) / PEOPLE / f"{name}.parquet"
+
+
+def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
+    """Population ``pop``'s people as the release kept them (None: not kept: a release made
+    before it kept people, or another kind of population).
+
+    Raises ``InputError`` (exit 2) for a file that is there but cannot be read: a cohort
+    that grew would otherwise be protected apart from its earlier tables, unnoticed.
+    """
+    path = people_path(folder, pop)
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(
+            f"{path}: the release's people of an earlier cohort cannot be read ({exc})",
+            hint="Restore the release folder from its backup. Deleting the file would protect "
+            "a cohort file that grew apart from its earlier tables, showing the people added.",
+        ) from None
+
+
+def write_people(folder: Path | str, people: Mapping[str, pd.DataFrame]) -> None:
+    """Keep each population's people in the release (restricted, like the register),
+    atomically; a population's people already kept are replaced only by more columns
+    or by a grown population's waves."""
+    for pop, frame in people.items():
+        path = people_path(folder, pop)
+        try:
+            old = read_people(folder, pop)
+        except InputError:  # unreadable: these people replace it
+            old = None
+        if old is not None and WAVE not in frame and set(frame.columns) <= set(old.columns):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".people.", suffix=".tmp")
+        os.close(fd)
+        frame.reset_index(drop=True).to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)

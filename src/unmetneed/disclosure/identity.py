@@ -127,10 +127,10 @@ def _grown_from(
     """The first of the earlier populations ``others`` whose kept people ``frame`` holds
     and more, and ``frame`` with their waves (:mod:`growth`); ``unkept`` gets those the
     release keeps no people of."""
-    from unmetneed.disclosure import growth, register
+    from unmetneed.disclosure import growth
 
     for q in others:
-        stored = register.read_people(folder, q)
+        stored = growth.read_people(folder, q)
         if stored is None:
             unkept.append(q)
         found = growth.grown(stored, frame, weight)

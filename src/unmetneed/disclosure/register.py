@@ -21,7 +21,6 @@ beside it: digests of the groups of cells it proved, :mod:`unmetneed.disclosure.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -32,16 +31,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from unmetneed.disclosure.growth import first_waves
+from unmetneed.disclosure.growth import first_waves, write_people
 from unmetneed.disclosure.identity import with_facts
 from unmetneed.disclosure.model import Cells, Policy, Protection
-from unmetneed.disclosure.release import WAVE, Def, Piece
+from unmetneed.disclosure.release import Def, Piece
 from unmetneed.errors import InputError
 
 REGISTER = "register.json"
-PEOPLE = "people"  # DIR/people/<population>.parquet: each population's people (restricted)
 FORMAT = 1
 
 
@@ -69,52 +66,6 @@ def read(folder: Path | str) -> tuple[list[Piece], Policy | None]:
             "would leave the new tables unprotected against the old.",
         ) from None
     return pieces, policy
-
-
-def people_path(folder: Path | str, pop: str) -> Path:
-    """Where the release keeps population ``pop``'s people."""
-    name = hashlib.sha256(pop.encode()).hexdigest()[:16]
-    return Path(folder) / PEOPLE / f"{name}.parquet"
-
-
-def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
-    """Population ``pop``'s people as the release kept them (None: not kept: a release made
-    before it kept people, or another kind of population).
-
-    Raises ``InputError`` (exit 2) for a file that is there but cannot be read: a cohort
-    that grew would otherwise be protected apart from its earlier tables, unnoticed.
-    """
-    path = people_path(folder, pop)
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(
-            f"{path}: the release's people of an earlier cohort cannot be read ({exc})",
-            hint="Restore the release folder from its backup. Deleting the file would protect "
-            "a cohort file that grew apart from its earlier tables, showing the people added.",
-        ) from None
-
-
-def write_people(folder: Path | str, people: Mapping[str, pd.DataFrame]) -> None:
-    """Keep each population's people in the release (restricted, like the register),
-    atomically; a population's people already kept are replaced only by more columns
-    or by a grown population's waves."""
-    for pop, frame in people.items():
-        path = people_path(folder, pop)
-        try:
-            old = read_people(folder, pop)
-        except InputError:  # unreadable: these people replace it
-            old = None
-        if old is not None and WAVE not in frame and set(frame.columns) <= set(old.columns):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".people.", suffix=".tmp")
-        os.close(fd)
-        frame.reset_index(drop=True).to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
 
 
 def _piece(entry: dict[str, Any], index: int) -> Piece:
