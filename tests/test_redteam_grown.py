@@ -68,25 +68,6 @@ def _quarter(tmp: Path, q: int, rel: Path, cohort: Path, rng: np.random.Generato
     return out
 
 
-def _differences(outs: Sequence[Path], k: int = 3) -> list[str]:
-    """Every shown OOTU count or denominator of a compare table that differs from the same
-    cell's in the quarter before by 1..``k`` (the people added there, by subtraction)."""
-    found = []
-    keys = ["cohort", "variable", "category"]
-    for name in ("housing-by-area", "age-sex-by-area", "disability-housing", "sex-by-cohort"):
-        frames = [pd.read_csv(sc.publish_dir(o) / f"compare-{name}.csv") for o in outs]
-        for before, after in zip(frames, frames[1:], strict=False):
-            on = [c for c in before.columns if c in ("area", "substance_cohort")] + keys
-            both = before.merge(after, on=on, suffixes=("1", "2"))
-            both = both[both["cohort"] == "OOTU"]
-            for column in ("count", "denominator"):
-                diff = (both[f"{column}2"] - both[f"{column}1"]).abs()
-                for i in both.index[diff.between(1, k)]:
-                    where = " ".join(str(both.at[i, c]) for c in on)
-                    found.append(f"{name} {where} {column}: {diff[i]:.0f}")
-    return found
-
-
 @pytest.mark.parametrize(
     "added",
     [
@@ -121,7 +102,7 @@ def test_a_grown_cohort_over_quarters_is_protected(tmp_path: Path, added: list[l
     print(report.summary(8))
     assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
     assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    small = _differences(outs)
+    small = sc.grown_differences([sc.publish_dir(o) for o in outs])
     assert not small, "the people added, by difference:\n" + "\n".join(small)
     proc = sc.run(["audit", "--release", rel])
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
@@ -140,7 +121,9 @@ def test_the_attacker_finds_a_grown_cohort_protected_apart(tmp_path: Path) -> No
         _quarter(tmp_path, q, tmp_path / f"rel{q}", path, rng)
         for q, (path, _) in enumerate(cohorts, 1)
     ]
-    assert _differences(outs), "two people added to Northton, yet no difference shows"
+    assert sc.grown_differences([sc.publish_dir(o) for o in outs]), (
+        "two people added to Northton, yet no difference shows"
+    )
     tables = []
     for q, out in enumerate(outs, start=1):
         pub = sc._publication([sc.publish_dir(out)], None, None)

@@ -106,7 +106,7 @@ def _run_quarter(
     return sc.publish_dir(out)
 
 
-def _compare_args(
+def _args(
     ndtms: Path,
     cohort: Path,
     out: Path,
@@ -116,14 +116,8 @@ def _compare_args(
     rel: Path,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    args = ["compare", "--cohort", f"NDTMS={ndtms}", "--cohort", f"OOTU={cohort}"]
-    for b in by:
-        args += ["--by", b]
-    for w in within:
-        args += ["--within", w]
-    if bands:
-        args += ["--age-bands", bands]
-    return [*args, *extra, "--out", str(out), "--release", str(rel)]
+    """A compare command of ``ndtms`` and the cohort file ``cohort`` into ``rel``."""
+    return sc._compare_args(ndtms, out, by, within, bands, rel, extra, ootu=cohort)
 
 
 def _command_quarter(
@@ -140,72 +134,12 @@ def _command_quarter(
     folder.mkdir(parents=True, exist_ok=True)
     for name, by, within, bands in commands:
         out = folder / f"compare-{name}.parquet"
-        sc.cli(_compare_args(ndtms, cohort, out, by, within, bands, rel, extra))
+        sc.cli(_args(ndtms, cohort, out, by, within, bands, rel, extra))
     return folder
 
 
 # --------------------------------------------------------------------------------------
 # The attacks
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-
-
-def _differences(folders: Sequence[Path], k: int = 3) -> list[str]:
-    """Every shown OOTU count or denominator of a compare table that differs from the same
-    cell's in the quarter before by 1..``k`` (the people added there, by subtraction)."""
-    found = []
-    keys = ["cohort", "variable", "category"]
-    names = sorted(p.stem for p in folders[0].glob("compare-*.parquet"))
-    for name in names:
-        frames = [_read(f / f"{name}.parquet") for f in folders if (f / f"{name}.parquet").exists()]
-        for before, after in zip(frames, frames[1:], strict=False):
-            on = [c for c in before.columns if c in ("area", "substance_cohort")] + keys
-            both = before.merge(after, on=on, suffixes=("1", "2"))
-            both = both[both["cohort"] == "OOTU"]
-            for column in ("count", "denominator"):
-                diff = (both[f"{column}2"] - both[f"{column}1"]).abs()
-                for i in both.index[diff.between(1, k)]:
-                    where = " ".join(str(both.at[i, c]) for c in on)
-                    found.append(
-                        f"{name} {where} {column}: {both.at[i, f'{column}1']:.0f} -> "
-                        f"{both.at[i, f'{column}2']:.0f}"
-                    )
-    return found
-
-
-def _attack(
-    folders: Sequence[Path],
-    ootu: pd.DataFrame,
-    ndtms: pd.DataFrame,
-    periods: Sequence[str],
-    policy: atk.Policy | None = None,
-    waves_of: Sequence[int] | None = None,
-    hidden_floor: int | str = "auto",
-) -> atk.Report:
-    """The attacker over every quarter's published files: quarter ``q``'s tables cover the
-    NDTMS period ``periods[q]`` and the cohort's waves 0..``waves_of[q]``."""
-    tables = []
-    waves_of = list(waves_of) if waves_of is not None else list(range(len(folders)))
-    for q, folder in enumerate(folders):
-        pub = sc._publication([folder], None, None)
-        for t in pub.tables:
-            t.name = f"Q{q + 1}/{t.name}"
-            t.period = periods[q]
-            t.covers = {"OOTU": frozenset(f"w{w}" for w in range(waves_of[q] + 1))}
-        tables += pub.tables
-    added = [frozenset([f"w{w}"]) for w in range(1, max(waves_of) + 1)]
-    report = atk.attack(
-        tables,
-        policy=policy,
-        truth={"NDTMS": ndtms, "OOTU": ootu},
-        periodic_labels={"NDTMS", "OOTU"},
-        added={"OOTU": added},
-        hidden_floor=hidden_floor,
-    )
-    print(report.summary(12))
-    return report
 
 
 def _audit(rel: Path, folders: Sequence[Path]) -> None:
@@ -246,6 +180,7 @@ QUARTERS = [f"{PERIOD} Q{q}" for q in range(1, 5)]
         pytest.param(_copies([0]), id="one-person"),
         pytest.param(_copies([0, 1, 7, 12]), id="four-over-areas"),
         pytest.param(_copies([0], sex="other", housing="urgent_housing_problem"), id="rare"),
+        pytest.param(_copies([0], area="Midford"), id="one-in-a-new-area"),
     ],
 )
 def test_separate_compare_commands_over_a_grown_cohort(tmp_path: Path, added: pd.DataFrame) -> None:
@@ -258,8 +193,8 @@ def test_separate_compare_commands_over_a_grown_cohort(tmp_path: Path, added: pd
     folders = [
         _command_quarter(tmp_path, q, rel, ndtms, path) for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD, PERIOD])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(folders, files[-1][1], sc.read_records(ndtms), [PERIOD, PERIOD])
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -282,22 +217,8 @@ def test_runs_over_a_cohort_grown_somewhere_new(tmp_path: Path, added: pd.DataFr
     substance group) where it had nobody, or by one person."""
     files = _grown_files(tmp_path, [added])
     rel, folders, ndtms = _runs(tmp_path, files)
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], ndtms, QUARTERS)
-    _assert_safe(report, small)
-    _audit(rel, folders)
-
-
-def test_compare_commands_one_person_in_a_new_area(tmp_path: Path) -> None:
-    """Separate compare commands, the cohort grown by one person in Midford (nobody before)."""
-    ndtms = sc.period_extract(tmp_path, PERIOD)
-    files = _grown_files(tmp_path, [_copies([0], area="Midford")])
-    rel = tmp_path / "rel"
-    folders = [
-        _command_quarter(tmp_path, q, rel, ndtms, path) for q, (path, _) in enumerate(files, 1)
-    ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD, PERIOD])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(folders, files[-1][1], ndtms, QUARTERS)
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -324,8 +245,8 @@ def test_runs_over_a_grown_cohort_other_policies(
     files = _grown_files(tmp_path, [added])
     rel, folders, ndtms = _runs(tmp_path, files, **config)
     k = int(config.get("k", 3))  # type: ignore[call-overload]
-    small = _differences(folders, k) if "policy" not in config else []
-    report = _attack(folders, files[-1][1], ndtms, QUARTERS, policy=policy)
+    small = sc.grown_differences(folders, k) if "policy" not in config else []
+    report = sc.attack_grown(folders, files[-1][1], ndtms, QUARTERS, policy=policy)
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -353,10 +274,10 @@ def test_compare_commands_options_over_a_grown_cohort(tmp_path: Path, extra: lis
         _command_quarter(tmp_path, q, rel, ndtms, path, commands, extra)
         for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
+    small = sc.grown_differences(folders)
     floor = 0 if "--zeros-disclosive" in extra else "auto"  # zeros hidden too
     records = sc.read_records(ndtms)
-    report = _attack(folders, files[-1][1], records, [PERIOD, PERIOD], hidden_floor=floor)
+    report = sc.attack_grown(folders, files[-1][1], records, [PERIOD, PERIOD], hidden_floor=floor)
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -370,8 +291,8 @@ def test_runs_exclude_not_stated_over_a_grown_cohort(tmp_path: Path) -> None:
     added = pd.concat([_copies([0]), _copies([0], housing="not_stated")], ignore_index=True)
     files = _grown_files(tmp_path, [added])
     rel, folders, ndtms = _runs(tmp_path, files, compares=compares)
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], ndtms, QUARTERS)
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(folders, files[-1][1], ndtms, QUARTERS)
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -383,8 +304,8 @@ def test_runs_exclude_not_stated_over_a_grown_cohort(tmp_path: Path) -> None:
 def test_a_shuffled_grown_file_is_still_grown(tmp_path: Path) -> None:
     files = _grown_files(tmp_path, [_copies([0, 0])], shuffle_last=True)
     rel, folders, ndtms = _runs(tmp_path, files)
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], ndtms, QUARTERS)
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(folders, files[-1][1], ndtms, QUARTERS)
     _assert_safe(report, small)
     _audit(rel, folders)
 
@@ -409,7 +330,7 @@ def test_the_old_file_after_growth_is_refused(tmp_path: Path) -> None:
     late = tmp_path / "late"
     late.mkdir()
     out = late / "compare-age-by-area.parquet"
-    args = _compare_args(ndtms, files[0][0], out, ("age",), ("area",), BANDS, rel)
+    args = _args(ndtms, files[0][0], out, ("age",), ("area",), BANDS, rel)
     proc = sc.run(args)
     print(proc.returncode, proc.stderr[-1500:])
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
@@ -418,7 +339,7 @@ def test_the_old_file_after_growth_is_refused(tmp_path: Path) -> None:
         assert not out.exists(), "a refused table was written"
         assert (rel / "register.json").read_bytes() == register, "the register changed"
         return
-    report = _attack(
+    report = sc.attack_grown(
         [*folders, late], files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, waves_of=[0, 1, 0]
     )
     assert report.truth_checked
@@ -444,7 +365,7 @@ def test_the_old_file_run_after_growth(tmp_path: Path) -> None:
         assert (rel / "register.json").read_bytes() == register, "the register changed"
         return
     extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in [*folders, late]]
-    report = _attack(
+    report = sc.attack_grown(
         [*folders, late],
         files[-1][1],
         pd.concat(extracts, ignore_index=True),
@@ -452,7 +373,7 @@ def test_the_old_file_run_after_growth(tmp_path: Path) -> None:
         waves_of=[0, 1, 0],
     )
     assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    assert not _differences([folders[1], late]), "Q2 -> Q3 by difference"
+    assert not sc.grown_differences([folders[1], late]), "Q2 -> Q3 by difference"
 
 
 # --------------------------------------------------------------------------------------
@@ -473,11 +394,11 @@ def test_a_cohort_that_lost_a_person_is_protected_apart_with_a_note(tmp_path: Pa
     out = tmp_path / "pub_Q2" / "compare-housing-by-area.parquet"
     out.parent.mkdir()
     name, by, within, bands = COMMANDS[0]
-    proc = sc.run(_compare_args(ndtms, path, out, by, within, bands, rel))
+    proc = sc.run(_args(ndtms, path, out, by, within, bands, rel))
     print(proc.returncode, proc.stderr[-1500:])
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "note:" in proc.stderr, proc.stderr[-2000:]
-    print("differences (known limitation):", _differences([q1, out.parent]))
+    print("differences (known limitation):", sc.grown_differences([q1, out.parent]))
 
 
 # --------------------------------------------------------------------------------------
@@ -503,7 +424,7 @@ def test_a_damaged_people_file_does_not_crash(tmp_path: Path, damage: str) -> No
     out = tmp_path / "pub_Q2" / "compare-housing-by-area.parquet"
     out.parent.mkdir()
     name, by, within, bands = commands[0]
-    proc = sc.run(_compare_args(ndtms, files[1][0], out, by, within, bands, rel))
+    proc = sc.run(_args(ndtms, files[1][0], out, by, within, bands, rel))
     print(proc.returncode, proc.stderr[-1500:])
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     if damage == "deleted":  # a release that kept no people: protected apart, and told why

@@ -62,87 +62,16 @@ def _grown_files(tmp: Path, added: Sequence[pd.DataFrame]) -> list[tuple[Path, p
     return files
 
 
-def _compare_args(
-    ndtms: Path, cohort: Path, out: Path, cmd: Command, rel: Path, extra: Sequence[str] = ()
-) -> list[str]:
-    _, by, within, bands = cmd
-    args = ["compare", "--cohort", f"NDTMS={ndtms}", "--cohort", f"OOTU={cohort}"]
-    for b in by:
-        args += ["--by", b]
-    for w in within:
-        args += ["--within", w]
-    if bands:
-        args += ["--age-bands", bands]
-    return [*args, *extra, "--out", str(out), "--release", str(rel)]
-
-
 def _quarter(
     tmp: Path, q: int, rel: Path, ndtms: Path, cohort: Path, commands: Sequence[Command]
 ) -> Path:
     folder = tmp / f"pub_Q{q}"
     folder.mkdir(parents=True, exist_ok=True)
     for cmd in commands:
-        sc.cli(_compare_args(ndtms, cohort, folder / f"compare-{cmd[0]}.parquet", cmd, rel))
+        _, by, within, bands = cmd
+        out = folder / f"compare-{cmd[0]}.parquet"
+        sc.cli(sc._compare_args(ndtms, out, by, within, bands, rel, ootu=cohort))
     return folder
-
-
-def _differences(folders: Sequence[Path], k: int = 3) -> list[str]:
-    """Every shown OOTU count/denominator of a compare table that differs by 1..k from the
-    same cell in ANY earlier quarter that published that table (not only the one before)."""
-    found = []
-    keys = ["cohort", "variable", "category"]
-    names = sorted({p.stem for f in folders for p in f.glob("compare-*.parquet")})
-    for name in names:
-        frames = [
-            (f.name, pd.read_parquet(f / f"{name}.parquet"))
-            for f in folders
-            if (f / f"{name}.parquet").exists()
-        ]
-        for i, (qa, before) in enumerate(frames):
-            for qb, after in frames[i + 1 :]:
-                on = [c for c in before.columns if c in ("area", "substance_cohort")] + keys
-                both = before.merge(after, on=on, suffixes=("1", "2"))
-                both = both[both["cohort"] == "OOTU"]
-                for column in ("count", "denominator"):
-                    diff = (both[f"{column}2"] - both[f"{column}1"]).abs()
-                    for j in both.index[diff.between(1, k)]:
-                        where = " ".join(str(both.at[j, c]) for c in on)
-                        found.append(
-                            f"{qa}->{qb} {name} {where} {column}: "
-                            f"{both.at[j, f'{column}1']:.0f} -> {both.at[j, f'{column}2']:.0f}"
-                        )
-    return found
-
-
-def _attack(
-    folders: Sequence[Path],
-    ootu: pd.DataFrame,
-    ndtms: pd.DataFrame,
-    periods: Sequence[str],
-    waves_of: Sequence[int],
-) -> atk.Report:
-    tables = []
-    for q, folder in enumerate(folders):
-        pub = sc._publication([folder], None, None)
-        for t in pub.tables:
-            t.name = f"Q{q + 1}/{t.name}"
-            t.period = periods[q]
-            t.covers = {"OOTU": frozenset(f"w{w}" for w in range(waves_of[q] + 1))}
-        tables += pub.tables
-    top = max(waves_of)
-    added = [
-        frozenset(f"w{w}" for w in range(a, b + 1))
-        for a in range(1, top + 1)
-        for b in range(a, top + 1)
-    ]
-    report = atk.attack(
-        tables,
-        truth={"NDTMS": ndtms, "OOTU": ootu},
-        periodic_labels={"NDTMS", "OOTU"},
-        added={"OOTU": added},
-    )
-    print(report.summary(12))
-    return report
 
 
 def _audits(rel: Path, folders: Sequence[Path]) -> dict[str, tuple[int, str]]:
@@ -189,8 +118,10 @@ def test_a_table_skipping_a_quarter(tmp_path: Path, added: list[pd.DataFrame]) -
     folders = [
         _quarter(tmp_path, q, rel, ndtms, path, plan[q - 1]) for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, [0, 1, 2])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(
+        folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, waves_of=[0, 1, 2]
+    )
     _judge(report, small, _audits(rel, folders))
 
 
@@ -209,8 +140,10 @@ def test_no_growth_in_the_third_quarter(tmp_path: Path, same_path: bool) -> None
     folders = [
         _quarter(tmp_path, q, rel, ndtms, path, plan[q - 1]) for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, [0, 1, 1])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(
+        folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, waves_of=[0, 1, 1]
+    )
     _judge(report, small, _audits(rel, folders))
 
 
@@ -233,8 +166,10 @@ def test_gap_and_compares_over_a_grown_cohort(tmp_path: Path) -> None:
         else:  # the same gap table again: refused (exit 4) or written
             assert proc.returncode in (0, 4), proc.stderr[-2000:]
         folders.append(folder)
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 2, [0, 1])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(
+        folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 2, waves_of=[0, 1]
+    )
     _judge(report, small, _audits(rel, folders))
 
 
@@ -250,8 +185,8 @@ def test_gap_between_grown_compares_into_one_release(tmp_path: Path) -> None:
     f2 = _quarter(tmp_path, 2, rel, new, files[1][0], [HOUSING, SEX])
     sc.cli(sc._gap_args(new, f2 / "gap.parquet", PERIOD, rel))
     truth = pd.concat([sc.read_records(old), sc.read_records(new)], ignore_index=True)
-    small = _differences([f1, f2])
-    report = _attack([f1, f2], files[-1][1], truth, ["2023/24", PERIOD], [0, 1])
+    small = sc.grown_differences([f1, f2])
+    report = sc.attack_grown([f1, f2], files[-1][1], truth, ["2023/24", PERIOD], waves_of=[0, 1])
     _judge(report, small, _audits(rel, [f1, f2]))
 
 
@@ -290,8 +225,10 @@ def test_one_person_in_a_rare_combination_fine_tables(tmp_path: Path, added) -> 
     folders = [
         _quarter(tmp_path, q, rel, ndtms, path, plan) for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 2, [0, 1])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(
+        folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 2, waves_of=[0, 1]
+    )
     _judge(report, small, _audits(rel, folders))
 
 
@@ -309,8 +246,10 @@ def test_control_the_skipped_quarter_apart_is_found(tmp_path: Path) -> None:
         _quarter(tmp_path, q, tmp_path / f"rel{q}", ndtms, path, plan[q - 1])
         for q, (path, _) in enumerate(files, 1)
     ]
-    small = _differences(folders)
-    report = _attack(folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, [0, 1, 2])
+    small = sc.grown_differences(folders)
+    report = sc.attack_grown(
+        folders, files[-1][1], sc.read_records(ndtms), [PERIOD] * 3, waves_of=[0, 1, 2]
+    )
     print(small)
     pinned = [a for a in report.atoms_small if "w1" in a and "w2" in a] or report.atoms_small
     assert small or pinned, report.summary(12)

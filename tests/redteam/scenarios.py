@@ -352,14 +352,10 @@ def _compare_args(
     bands: str | None,
     release: Path | None,
     extra: Sequence[str] = (),
+    ootu: Path = SAMPLE / "cohort_ootu.csv",
 ) -> list[str]:
-    args = [
-        "compare",
-        "--cohort",
-        f"NDTMS={extract}",
-        "--cohort",
-        f"OOTU={SAMPLE / 'cohort_ootu.csv'}",
-    ]
+    """A ``compare`` command of the treatment ``extract`` and the cohort file ``ootu``."""
+    args = ["compare", "--cohort", f"NDTMS={extract}", "--cohort", f"OOTU={ootu}"]
     for b in by:
         args += ["--by", b]
     for w in within:
@@ -368,6 +364,35 @@ def _compare_args(
         args += ["--age-bands", bands]
     args += [*extra, "--out", str(out)]
     return args + (["--release", str(release)] if release else [])
+
+
+def grown_differences(folders: Sequence[Path], k: int = 3) -> list[str]:
+    """Every shown OOTU count or denominator of a compare table (``compare-*.parquet`` in
+    each of ``folders``, one per quarter) that differs by 1..``k`` from the same cell's in
+    any earlier quarter: the people a grown cohort added there, by subtraction."""
+    found = []
+    keys = ["cohort", "variable", "category"]
+    names = sorted({p.stem for f in folders for p in f.glob("compare-*.parquet")})
+    for name in names:
+        frames = [
+            (f.name, pd.read_parquet(f / f"{name}.parquet"))
+            for f in folders
+            if (f / f"{name}.parquet").exists()
+        ]
+        for i, (qa, before) in enumerate(frames):
+            for qb, after in frames[i + 1 :]:
+                on = [c for c in before.columns if c in ("area", "substance_cohort")] + keys
+                both = before.merge(after, on=on, suffixes=("1", "2"))
+                both = both[both["cohort"] == "OOTU"]
+                for column in ("count", "denominator"):
+                    diff = (both[f"{column}2"] - both[f"{column}1"]).abs()
+                    for j in both.index[diff.between(1, k)]:
+                        where = " ".join(str(both.at[j, c]) for c in on)
+                        found.append(
+                            f"{qa}->{qb} {name} {where} {column}: "
+                            f"{both.at[j, f'{column}1']:.0f} -> {both.at[j, f'{column}2']:.0f}"
+                        )
+    return found
 
 
 def separate_commands(
@@ -521,3 +546,44 @@ def random_run(
         formats=("parquet",),
     )
     return run_scenario(tmp, "random", cfg, truth_ndtms=ext_path, ootu=ootu_path)
+
+
+def attack_grown(
+    folders: Sequence[Path],
+    ootu: pd.DataFrame,
+    ndtms: pd.DataFrame,
+    periods: Sequence[str],
+    policy: atk.Policy | None = None,
+    waves_of: Sequence[int] | None = None,
+    hidden_floor: int | str = "auto",
+) -> atk.Report:
+    """The attacker over every quarter's published files of a cohort that grew: quarter
+    ``q``'s tables cover the NDTMS period ``periods[q]`` and the cohort's waves
+    0..``waves_of[q]`` (default ``q``); ``ootu``: its people with their wave as ``period``
+    (w0, w1, ...). Every run of consecutive later waves is a group whose pinning within
+    1..K is a leak (the people added, by subtraction of any two quarters)."""
+    tables = []
+    waves_of = list(waves_of) if waves_of is not None else list(range(len(folders)))
+    for q, folder in enumerate(folders):
+        pub = _publication([folder], None, None)
+        for t in pub.tables:
+            t.name = f"Q{q + 1}/{t.name}"
+            t.period = periods[q]
+            t.covers = {"OOTU": frozenset(f"w{w}" for w in range(waves_of[q] + 1))}
+        tables += pub.tables
+    top = max(waves_of)
+    added = [
+        frozenset(f"w{w}" for w in range(a, b + 1))
+        for a in range(1, top + 1)
+        for b in range(a, top + 1)
+    ]
+    report = atk.attack(
+        tables,
+        policy=policy,
+        truth={"NDTMS": ndtms, "OOTU": ootu},
+        periodic_labels={"NDTMS", "OOTU"},
+        added={"OOTU": added},
+        hidden_floor=hidden_floor,
+    )
+    print(report.summary(12))
+    return report
