@@ -32,12 +32,7 @@ OOTU = SAMPLE / "cohort_ootu.csv"
 P1, P2 = sc.PREVIOUS, sc.PERIOD  # 2023/24, 2024/25
 BANDS = "18-29,30-39,40-49,50+"
 
-COMPARES = [
-    sc.compare_toml("disability-housing", ["disability", "housing"], ["substance_cohort"]),
-    sc.compare_toml("age-sex-by-area", ["age", "sex"], ["area"], age_bands=BANDS),
-    sc.compare_toml("housing-by-area", ["housing"], ["area"]),
-    sc.compare_toml("sex-by-cohort", ["sex"], ["substance_cohort"]),
-]
+COMPARES = sc.QUARTER_COMPARES
 
 
 # --------------------------------------------------------------------------------------

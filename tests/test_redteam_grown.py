@@ -28,12 +28,7 @@ from redteam import scenarios as sc
 
 SAMPLE = sc.SAMPLE
 BANDS = "18-29,30-39,40-49,50+"
-COMPARES = [
-    sc.compare_toml("disability-housing", ["disability", "housing"], ["substance_cohort"]),
-    sc.compare_toml("age-sex-by-area", ["age", "sex"], ["area"], age_bands=BANDS),
-    sc.compare_toml("housing-by-area", ["housing"], ["area"]),
-    sc.compare_toml("sex-by-cohort", ["sex"], ["substance_cohort"]),
-]
+COMPARES = sc.QUARTER_COMPARES
 
 
 def _cohorts(tmp: Path, added: Sequence[Sequence[int]]) -> list[tuple[Path, pd.DataFrame]]:

@@ -34,12 +34,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str | None], ...] =
     ("disability-by-cohort", ("disability",), ("substance_cohort",), None),
     ("age-by-area-cohort", ("age",), ("area", "substance_cohort"), BANDS),
 )
-RUN_COMPARES = [
-    sc.compare_toml("disability-housing", ["disability", "housing"], ["substance_cohort"]),
-    sc.compare_toml("age-sex-by-area", ["age", "sex"], ["area"], age_bands=BANDS),
-    sc.compare_toml("housing-by-area", ["housing"], ["area"]),
-    sc.compare_toml("sex-by-cohort", ["sex"], ["substance_cohort"]),
-]
+RUN_COMPARES = sc.QUARTER_COMPARES
 
 
 def _sample() -> pd.DataFrame:

@@ -587,3 +587,12 @@ def attack_grown(
     )
     print(report.summary(12))
     return report
+
+
+# the compare tables of a quarterly run the red team's release tests publish each quarter
+QUARTER_COMPARES = [
+    compare_toml("disability-housing", ["disability", "housing"], ["substance_cohort"]),
+    compare_toml("age-sex-by-area", ["age", "sex"], ["area"], age_bands="18-29,30-39,40-49,50+"),
+    compare_toml("housing-by-area", ["housing"], ["area"]),
+    compare_toml("sex-by-cohort", ["sex"], ["substance_cohort"]),
+]
