@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from unmetneed.disclosure import growth
 from unmetneed.disclosure.release import RAW, WAVE, Def, Model, Piece, renamed_pops
 from unmetneed.errors import DisclosureError
 
@@ -127,8 +128,6 @@ def _grown_from(
     """The first of the earlier populations ``others`` whose kept people ``frame`` holds
     and more, and ``frame`` with their waves (:mod:`growth`); ``unkept`` gets those the
     release keeps no people of."""
-    from unmetneed.disclosure import growth
-
     for q in others:
         stored = growth.read_people(folder, q)
         if stored is None:
@@ -148,8 +147,6 @@ def _waved(
     """Tables of a population with waves (it grew): earlier cells naming no wave count the
     first; new cells count every wave; and each new table's people of its latest waves are
     a guard piece of their own (:mod:`growth`)."""
-    from unmetneed.disclosure import growth
-
     for pop, frame in frames.items():
         if WAVE not in frame:
             continue
