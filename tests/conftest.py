@@ -28,11 +28,6 @@ def realdata() -> Path:
 # Leaks the red team found that the release model does not close yet (issue 12 closing
 # note). Each is expected to fail, strictly: the day one passes, the mark must go.
 KNOWN_GAPS: dict[str, str] = {
-    "test_separate_compares_in_an_order_that_leaves_earlier_zeros_no_room": (
-        "separate compare commands in one order (age by area x substance_cohort, housing by "
-        "area, disability by substance_cohort): the third is refused (exit 4), its national "
-        "totals leaving no room for zeros the first suppressed under the group rule"
-    ),
 }
 
 

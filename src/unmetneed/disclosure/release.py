@@ -592,6 +592,23 @@ class Release:
         """The pieces' names."""
         return [p.name for p in self.pieces]
 
+    @functools.cached_property
+    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (part, total, block number) of the category blocks, as three arrays."""
+        parts, totals = _memberships(self.blocks)
+        block = np.repeat(np.arange(len(self.blocks)), [len(p) for _, p in self.blocks])
+        return parts, totals, block
+
+    @functools.cached_property
+    def plain(self) -> np.ndarray:
+        """Mask of the cells a table without category blocks publishes (a gap table: its
+        text does not say that a suppressed count may be 0)."""
+        out = np.zeros(len(self.cells.values), dtype=bool)
+        for piece in self.pieces:
+            if not piece.blocks:
+                out[self.ids[piece.name]] = True
+        return out
+
 
 def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None = None) -> Release:
     """The release structure of ``pieces`` (values: the pieces' own; atoms zero until
@@ -1003,7 +1020,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
             proven |= wide
             state = _state(release, matrix, hidden, policy, revealed, weight)
-            looser = _state(release, matrix, hidden, policy, release.locked, weight)
+            looser = _state(release, matrix, hidden, policy, release.locked, weight, True)
             try:
                 hidden = repair(state, hidden, fix, low[fix], zero, looser, wanted[fix])
             except UnprotectableError as err:
@@ -1151,11 +1168,19 @@ def _state(
     policy: Policy,
     locked: np.ndarray,
     weight: np.ndarray | None = None,
+    empty: bool = False,
 ) -> State:
     """The facts a complement search needs when ``hidden`` is suppressed (``weight``: what
-    hiding each cell costs, :func:`lean.weights`)."""
+    hiding each cell costs, :func:`lean.weights`). ``empty``: a zero group that may be
+    suppressed as 0 (:func:`made_of_zeros`) would be suppressed with its zero categories
+    if a deviation moved it (:func:`_settle_zeros`), so those may move from 0 too (the
+    last resort for a zero an earlier table suppressed: the next round checks it all)."""
     cells = release.cells
     floor = floors(release, hidden, policy)
+    if empty:
+        parts, totals, _ = release.members
+        zero = made_of_zeros(release, hidden) & (cells.values == 0)
+        floor[parts[zero[totals]]] = 0.0
     published = cells.published()
     return State.of(
         matrix, cells.values, published, policy, floor, locked, weight, release.part, release.most
@@ -1216,15 +1241,51 @@ def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray
     return out
 
 
-def floors(release: Release, hidden: np.ndarray, policy: Policy) -> np.ndarray:
+def floors(
+    release: Release, hidden: np.ndarray, policy: Policy, shown: np.ndarray | None = None
+) -> np.ndarray:
     """What the attacker knows each suppressed cell is at least (people): the policy's
     floor, or 0 for a category of a group whose size is suppressed (its zeros are
-    suppressed too, so a suppressed count there may be 0); its least where someone else
-    published it as a range (``release.least``: a counts file's 0 is 0..0)."""
+    suppressed too, so a suppressed count there may be 0) and for a group made of such
+    categories and shown zeros only (:func:`made_of_zeros`); its least where someone else
+    published it as a range (``release.least``: a counts file's 0 is 0..0).
+
+    ``shown``: each cell's published value, when the true ones are not known (``audit``):
+    a group made of zeros may then be 0 whatever it is. Protecting, only one that is 0
+    is taken to be possibly 0: the attacker assumed knows a nonzero one is at least the
+    floor, which is true, and narrows no less than one reading the tables' text."""
     floor = np.full(len(release.cells.values), float(policy.floor))
     floor[in_hidden_groups(release.blocks, hidden)] = 0.0
+    empty = made_of_zeros(release, hidden, shown)
+    floor[empty if shown is not None else empty & (release.cells.values == 0)] = 0.0
     ranged = np.isfinite(release.most)  # published by someone else as least..most
     result: np.ndarray = np.where(ranged, release.least, floor)
+    return result
+
+
+def made_of_zeros(
+    release: Release, hidden: np.ndarray, shown: np.ndarray | None = None
+) -> np.ndarray:
+    """Mask of the group sizes (block totals, only ever shown in compare tables) every one
+    of whose categories is a shown zero or a suppressed category of another group whose
+    size is suppressed: the group may have nobody, so suppressed it may be 0 (a compare
+    table says so). Without it a zero shown later (nobody of a cohort in a substance
+    cohort nationally) would pin an area's zero an earlier table suppressed, and no
+    suppression of the later table could protect it. ``shown``: published values (NaN
+    suppressed; default: the true values where not ``hidden``)."""
+    parts, totals, block = release.members
+    n = len(hidden)
+    out = np.zeros(n, dtype=bool)
+    if not len(parts):
+        return out
+    value = release.cells.values if shown is None else np.nan_to_num(shown, nan=1.0)
+    in_groups = np.bincount(parts[hidden[totals]], minlength=n)  # suppressed groups it is in
+    other = in_groups[parts] - hidden[totals]  # ... besides this block's own group
+    published = release.cells.published()
+    zero = published[parts] & np.where(hidden[parts], other > 0, value[parts] == 0)
+    whole = np.bincount(block, weights=(~zero).astype(np.float64)) == 0
+    out[np.unique(totals[np.isin(block, np.flatnonzero(whole))])] = True
+    result: np.ndarray = out & ~release.plain
     return result
 
 
