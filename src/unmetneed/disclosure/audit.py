@@ -178,7 +178,8 @@ def piece_of(name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None
     if len(raw) != len(cells.values):
         raise ValueError("its cell definitions do not match its cells")
     defs = tuple(None if d is None else Def.from_meta(d) for d in raw)
-    return Piece(name, cells, defs, bool(meta.get("blocks")), shown)
+    blocks, zeros = bool(meta.get("blocks")), bool(meta.get("zeros"))
+    return Piece(name, cells, defs, blocks, shown, zeros=zeros)
 
 
 def audit(
@@ -221,7 +222,7 @@ def audit(
     shown = np.where(published, value, np.nan)
     hidden_mask = published & np.isnan(value)
     problems += group_disclosures(release.blocks, shown, hidden_mask, policy)
-    floor = floors(release, hidden_mask, policy)
+    floor = floors(release, hidden_mask, policy, shown)
     try:
         narrow = _narrow(release, shown, published, floor, policy, folder)
     except attacker.InconsistentError as exc:
@@ -498,6 +499,8 @@ def _with_register(written: list[Written], folder: Any) -> list[Written]:
             continue
         cells = Cells(np.zeros(len(p.cells.values), np.int64), list(p.cells.relations))
         defs = renamed_pops(p, names).defs
-        piece = Piece(p.name, cells, defs, p.blocks, p.shown, p.unshown, bounds=p.bounds)
+        piece = Piece(
+            p.name, cells, defs, p.blocks, p.shown, p.unshown, bounds=p.bounds, zeros=p.zeros
+        )
         extra.append(Written(p.name, None, dict(meta), piece))
     return written + extra

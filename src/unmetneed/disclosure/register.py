@@ -97,8 +97,8 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
         if not (lo <= v <= hi or (v == -1 and c in ranged and lo < hi)):
             raise ValueError(f"table {index}: cell {c}'s true value {v} is outside {lo}..{hi}")
     name = f"{entry['table']}@{index}"
-    blocks = bool(entry.get("blocks"))
-    return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds)
+    blocks, zeros = bool(entry.get("blocks")), bool(entry.get("zeros"))
+    return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds, zeros=zeros)
 
 
 def check_policy(folder: Path | str, policy: Policy, earlier: Policy | None) -> None:
@@ -131,6 +131,7 @@ def entries(
                 "shown": shown,
                 "relations": [[t, list(p)] for t, p in piece.cells.relations],
                 "blocks": piece.blocks,
+                "zeros": piece.zeros,
                 "guard": piece.guarded().tolist(),
             }
         )

@@ -33,7 +33,10 @@ cell. Protection chooses the suppressed cells over the whole release at once so 
   parts) whose range could be 1..K keeps that width too (no small group by difference);
 - a zero is suppressed in every category block whose total is suppressed (group
   disclosure: "everyone in this hidden group is male"), and the attacker is told that a
-  suppressed count in such a block may be 0;
+  suppressed count in such a block may be 0 (compare tables say it of every suppressed
+  count: ``audit`` reads them so, :func:`floors`); where a later table's shown zero would
+  pin a zero an earlier table suppressed, a compare table's zero is suppressed as a last
+  resort (``Release.zero_ok``);
 - cells already published (earlier tables of the release, in its register) keep what they
   showed: the new tables carry the burden.
 
@@ -546,6 +549,7 @@ class Piece:
     facts: tuple[Def | None, ...] = ()  # what untied cells count (published counts): see
     # :func:`same_people`; they become ``defs`` once records of those people join the release
     bounds: tuple[tuple[int, int, int], ...] = ()
+    zeros: bool = False  # its text says that a suppressed count may be 0 (compare tables)
 
     def unknown(self) -> np.ndarray:
         """Mask of the cells whose true value is not known (published as a range, and
@@ -586,6 +590,7 @@ class Release:
     least: np.ndarray = field(default_factory=lambda: np.zeros(0))
     most: np.ndarray = field(default_factory=lambda: np.zeros(0))
     echo: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # :func:`_echoes`
+    zero_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # :func:`floors`
 
     @property
     def names(self) -> list[str]:
@@ -593,20 +598,15 @@ class Release:
         return [p.name for p in self.pieces]
 
     @functools.cached_property
-    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (part, total, block number) of the category blocks, as three arrays."""
-        parts, totals = _memberships(self.blocks)
-        block = np.repeat(np.arange(len(self.blocks)), [len(p) for _, p in self.blocks])
-        return parts, totals, block
-
-    @functools.cached_property
     def plain(self) -> np.ndarray:
-        """Mask of the cells a table without category blocks publishes (a gap table: its
-        text does not say that a suppressed count may be 0)."""
+        """Mask of the cells a table publishes whose text does not say that a suppressed
+        count may be 0 (every table but compare's; :attr:`Piece.zeros`)."""
         out = np.zeros(len(self.cells.values), dtype=bool)
         for piece in self.pieces:
-            if not piece.blocks:
-                out[self.ids[piece.name]] = True
+            if not piece.zeros:
+                own = np.ones(len(piece.defs), dtype=bool)
+                own[piece.guarded()] = False
+                out[self.ids[piece.name][own]] = True
         return out
 
 
@@ -949,6 +949,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         shown[release.forced] = np.nan
         return Protection(policy, np.zeros(n, bool), release.forced.copy(), shown)
     small = policy.primary(values) & (published | release.guard) & ~release.locked
+    release.zero_ok = np.zeros(n, dtype=bool)  # zeros the last resort hid: :func:`floors`
     revealed = release.locked.copy()
     keep = np.zeros(n, dtype=bool)  # hidden again after being shown: never shown again
     matrix = cells.matrix()
@@ -1021,10 +1022,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             proven |= wide
             state = _state(release, matrix, hidden, policy, revealed, weight)
             looser = _state(release, matrix, hidden, policy, release.locked, weight, True)
+            was = hidden.copy()
             try:
                 hidden = repair(state, hidden, fix, low[fix], zero, looser, wanted[fix])
             except UnprotectableError as err:
                 raise UnprotectableError(err.cell, describe(release, err.cell)) from None
+            release.zero_ok |= hidden & ~was & (values == 0) & ~release.plain
             # a cell shown because it was pinned may be needed hidden after all: keep it so
             back = hidden & revealed & ~release.locked
             revealed &= ~back
@@ -1168,19 +1171,17 @@ def _state(
     policy: Policy,
     locked: np.ndarray,
     weight: np.ndarray | None = None,
-    empty: bool = False,
+    zeros: bool = False,
 ) -> State:
     """The facts a complement search needs when ``hidden`` is suppressed (``weight``: what
-    hiding each cell costs, :func:`lean.weights`). ``empty``: a zero group that may be
-    suppressed as 0 (:func:`made_of_zeros`) would be suppressed with its zero categories
-    if a deviation moved it (:func:`_settle_zeros`), so those may move from 0 too (the
-    last resort for a zero an earlier table suppressed: the next round checks it all)."""
+    hiding each cell costs, :func:`lean.weights`). ``zeros``: the zero counts only
+    compare tables publish may be moved from 0 (suppressed, they may be 0: the tables say
+    so); the last resort for a zero an earlier table suppressed, which a later table's
+    shown zero would pin."""
     cells = release.cells
     floor = floors(release, hidden, policy)
-    if empty:
-        parts, totals, _ = release.members
-        zero = made_of_zeros(release, hidden) & (cells.values == 0)
-        floor[parts[zero[totals]]] = 0.0
+    if zeros:
+        floor[~release.plain & (cells.values == 0)] = 0.0
     published = cells.published()
     return State.of(
         matrix, cells.values, published, policy, floor, locked, weight, release.part, release.most
@@ -1246,46 +1247,23 @@ def floors(
 ) -> np.ndarray:
     """What the attacker knows each suppressed cell is at least (people): the policy's
     floor, or 0 for a category of a group whose size is suppressed (its zeros are
-    suppressed too, so a suppressed count there may be 0) and for a group made of such
-    categories and shown zeros only (:func:`made_of_zeros`); its least where someone else
+    suppressed too, so a suppressed count there may be 0); its least where someone else
     published it as a range (``release.least``: a counts file's 0 is 0..0).
 
     ``shown``: each cell's published value, when the true ones are not known (``audit``):
-    a group made of zeros may then be 0 whatever it is. Protecting, only one that is 0
-    is taken to be possibly 0: the attacker assumed knows a nonzero one is at least the
-    floor, which is true, and narrows no less than one reading the tables' text."""
+    a cell only compare tables publish may then be 0 whatever it is (they say that a
+    suppressed count may be 0). Protecting, only the zeros a last-resort search hid
+    (``release.zero_ok``) are taken to be possibly 0: the attacker assumed knows the
+    other suppressed counts are at least the floor, which is true, and narrows no less
+    than one reading the tables' text."""
     floor = np.full(len(release.cells.values), float(policy.floor))
     floor[in_hidden_groups(release.blocks, hidden)] = 0.0
-    empty = made_of_zeros(release, hidden, shown)
-    floor[empty if shown is not None else empty & (release.cells.values == 0)] = 0.0
+    if shown is not None:
+        floor[~release.plain] = 0.0
+    elif len(release.zero_ok):
+        floor[release.zero_ok] = 0.0
     ranged = np.isfinite(release.most)  # published by someone else as least..most
     result: np.ndarray = np.where(ranged, release.least, floor)
-    return result
-
-
-def made_of_zeros(
-    release: Release, hidden: np.ndarray, shown: np.ndarray | None = None
-) -> np.ndarray:
-    """Mask of the group sizes (block totals, only ever shown in compare tables) every one
-    of whose categories is a shown zero or a suppressed category of another group whose
-    size is suppressed: the group may have nobody, so suppressed it may be 0 (a compare
-    table says so). Without it a zero shown later (nobody of a cohort in a substance
-    cohort nationally) would pin an area's zero an earlier table suppressed, and no
-    suppression of the later table could protect it. ``shown``: published values (NaN
-    suppressed; default: the true values where not ``hidden``)."""
-    parts, totals, block = release.members
-    n = len(hidden)
-    out = np.zeros(n, dtype=bool)
-    if not len(parts):
-        return out
-    value = release.cells.values if shown is None else np.nan_to_num(shown, nan=1.0)
-    in_groups = np.bincount(parts[hidden[totals]], minlength=n)  # suppressed groups it is in
-    other = in_groups[parts] - hidden[totals]  # ... besides this block's own group
-    published = release.cells.published()
-    zero = published[parts] & np.where(hidden[parts], other > 0, value[parts] == 0)
-    whole = np.bincount(block, weights=(~zero).astype(np.float64)) == 0
-    out[np.unique(totals[np.isin(block, np.flatnonzero(whole))])] = True
-    result: np.ndarray = out & ~release.plain
     return result
 
 
@@ -1436,6 +1414,7 @@ def piece_meta(
     meta["defs"] = [None if d is None else d.to_meta() for d in public.defs]
     meta["guard"] = piece.guarded().tolist()
     meta["blocks"] = piece.blocks
+    meta["zeros"] = piece.zeros
     meta["release"] = release_name
     return meta
 
@@ -1508,7 +1487,9 @@ def restrict(piece: Piece, keep: np.ndarray) -> Piece | None:
     defs = tuple(d for d, k in zip(piece.defs, keep, strict=True) if k)
     unshown = tuple(int(new_id[c]) for c in piece.guarded().tolist() if keep[c])
     bounds = tuple((int(new_id[c]), lo, hi) for c, lo, hi in piece.bounds if keep[c])
-    return Piece(piece.name, cells, defs, piece.blocks, shown, unshown, bounds=bounds)
+    return Piece(
+        piece.name, cells, defs, piece.blocks, shown, unshown, bounds=bounds, zeros=piece.zeros
+    )
 
 
 def protect_pieces(

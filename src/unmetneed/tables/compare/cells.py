@@ -124,7 +124,7 @@ def compare_piece(
         defs.extend(absent)
     cells, within_defs = _within_totals(build, cells, pops, extra)
     defs.extend(within_defs)
-    return Piece(name, cells, tuple(defs), blocks=True)
+    return Piece(name, cells, tuple(defs), blocks=True, zeros=True)
 
 
 def _group_where(

@@ -166,7 +166,9 @@ def compare(
         piece = build.piece("compare", pops)
         people = {pops[label]: f for label, f in frames.items()}
     else:
-        piece = Piece("compare", build.cells, (None,) * len(build.cells.values), blocks=True)
+        piece = Piece(
+            "compare", build.cells, (None,) * len(build.cells.values), blocks=True, zeros=True
+        )
         people = {}
     done = protect_one(build.public(piece), people, build.policy, release, weight=PEOPLE)
     result = build.finish(done.protection)
