@@ -978,6 +978,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     before = hidden.copy()
     pruned = verified = False
     reasons: dict[int, np.ndarray] = {}
+    seen: set[bytes] = set()  # patterns found narrow: one met again is a cycle of rules
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
@@ -1005,6 +1006,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             before, proven, verified = hidden.copy(), large | wide, False
             continue
         verified = False
+        _no_cycle(release, hidden, narrow, seen)
         # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
         proven |= (hidden | release.guard) & ~narrow
         # known anyway: show it (not the size of a group whose zeros are hidden: they
@@ -1042,6 +1044,18 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         f"the release could not be protected in {ROUNDS} rounds",
         hint="This is a bug in unmetneed: please report the tables and their options.",
     )
+
+
+def _no_cycle(release: Release, hidden: np.ndarray, narrow: np.ndarray, seen: set[bytes]) -> None:
+    """Raise :class:`UnprotectableError` (exit 4, naming the first narrow cell) when the
+    suppression pattern ``hidden`` was found narrow before: the rules undo each other's
+    work there (a group size hidden to protect a cell, shown again because its other
+    categories are shown zeros), and more rounds would only go round."""
+    key = np.packbits(hidden).tobytes()
+    if key in seen:
+        cell = int(np.flatnonzero(narrow)[0])
+        raise UnprotectableError(cell, describe(release, cell))
+    seen.add(key)
 
 
 def describe(release: Release, cell: int) -> str:
