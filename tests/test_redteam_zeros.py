@@ -175,6 +175,35 @@ ORDERS = {
 }
 
 
+@pytest.mark.parametrize(
+    "later",
+    [
+        pytest.param(_compare(["sex"], ["substance_cohort"]), id="sex-by-sc"),
+        pytest.param(
+            _compare(["age"], ["substance_cohort"]),
+            id="age-by-sc",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=RefusedError,
+                reason="refused, exit 4: 'a group the tables count (age_band=18-24, "
+                "area=Eastbury, dgc=opiate|yes) cannot be protected by suppression': OOTU "
+                "Eastbury's opiate_and_crack group is 2 people, its age cells suppressed; "
+                "the national ages of that substance cohort, with every national substance "
+                "cohort size shown by the disability table, leave an Eastbury zero no room "
+                "to move by 3 (age within area x substance_cohort then this table alone "
+                "pass: test_fine_age_then_coarser_zero)",
+            ),
+        ),
+    ],
+)
+def test_more_tables_after_the_last_resort(tmp_path: Path, later: Command) -> None:
+    """The three compares of the fixed refusal (the third suppresses the national OOTU
+    opiate_no_crack group, 0, as a last resort), then one more national table: its zero
+    rows of that group were suppressed before and must be taken to be possibly 0. The
+    fourth table exits 0, no leak, both audits pass."""
+    _check(_publish(tmp_path, [AGE_FINE, HOUSING_AREA, DISABILITY_SC, later]))
+
+
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_three_compares_in_other_orders(tmp_path: Path, order: str) -> None:
     """The three compares of test_redteam_joint's fixed refusal (age within area x
@@ -189,6 +218,7 @@ def test_three_compares_in_other_orders(tmp_path: Path, order: str) -> None:
         pytest.param(_compare(["substance_cohort"], ["area"]), id="by-sc-within-area"),
         pytest.param(_compare(["crack"], ["area"]), id="by-crack-within-area"),
         pytest.param(_compare(["drug_group"]), id="by-drug_group-national"),
+        pytest.param(_compare(["age"], ["substance_cohort"]), id="by-age-within-sc"),
     ],
 )
 def test_fine_age_then_coarser_zero(tmp_path: Path, later: Command) -> None:

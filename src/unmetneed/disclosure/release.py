@@ -949,7 +949,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         shown[release.forced] = np.nan
         return Protection(policy, np.zeros(n, bool), release.forced.copy(), shown)
     small = policy.primary(values) & (published | release.guard) & ~release.locked
-    release.zero_ok = np.zeros(n, dtype=bool)  # zeros the last resort hid: :func:`floors`
+    # zeros a compare table suppressed before, and those the last resort hides: may be 0
+    release.zero_ok = release.forced & (values == 0) & ~release.plain
     revealed = release.locked.copy()
     keep = np.zeros(n, dtype=bool)  # hidden again after being shown: never shown again
     matrix = cells.matrix()
