@@ -23,8 +23,11 @@ an extract without Midford's crack users).
 Found by the red team on the first fix (6f6287e): four refusals and eight releases the
 tool protected whose audit failed. Mended: the audit reads what compare tables say (a
 suppressed count may be 0), and a compare table's zero may be suppressed as a last resort.
-Still refused (strict xfail, there before that fix too): an OOTU cohort whose only
-opiate_no_crack people are Eastbury's, and collapsed age bands by area then 5-year bands.
+Collapsed age bands by area then 5-year bands, and a fourth table by age after the last
+resort, were refused until a new compare table could be protected with every zero of a
+group with a suppressed count suppressed too (``Release.every_zero``). Still refused
+(strict xfail, there before 6f6287e too): an OOTU cohort whose only opiate_no_crack
+people are Eastbury's (Midford has no OOTU people).
 """
 
 from __future__ import annotations
@@ -179,21 +182,9 @@ ORDERS = {
     "later",
     [
         pytest.param(_compare(["sex"], ["substance_cohort"]), id="sex-by-sc"),
-        pytest.param(
-            _compare(["age"], ["substance_cohort"]),
-            id="age-by-sc",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=RefusedError,
-                reason="refused, exit 4: 'a group the tables count (age_band=18-24, "
-                "area=Eastbury, dgc=opiate|yes) cannot be protected by suppression': OOTU "
-                "Eastbury's opiate_and_crack group is 2 people, its age cells suppressed; "
-                "the national ages of that substance cohort, with every national substance "
-                "cohort size shown by the disability table, leave an Eastbury zero no room "
-                "to move by 3 (age within area x substance_cohort then this table alone "
-                "pass: test_fine_age_then_coarser_zero)",
-            ),
-        ),
+        # refused (exit 4) before every zero of a group with a suppressed count could be
+        # suppressed (``Release.every_zero``): Eastbury's opiate_and_crack group is 2 people
+        pytest.param(_compare(["age"], ["substance_cohort"]), id="age-by-sc"),
     ],
 )
 def test_more_tables_after_the_last_resort(tmp_path: Path, later: Command) -> None:
@@ -341,7 +332,9 @@ def test_two_nhs_runs_into_one_release(tmp_path: Path, files: dict[str, Path]) -
 
 # --------------------------------------------------------------------------------------
 # 2. refusals found: the first two mended (a compare table's zero suppressed as a last
-# resort), the last two there before the fix of 6f6287e as well (strict xfail)
+# resort), the last two there before the fix of 6f6287e as well: the collapsed age bands
+# mended by ``Release.every_zero``, Eastbury's only opiate_no_crack people still refused
+# (strict xfail)
 
 
 def test_substance_cohort_within_area_then_national(tmp_path: Path) -> None:
@@ -399,18 +392,13 @@ def test_a_refusal_names_the_cell_and_writes_nothing(
     assert not (tmp_path / "second.csv").exists() and register.read_bytes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RefusedError,
-    reason="refused, exit 4: 'a group the tables count (age_band=18-24|25-29, area=Northton) "
-    "cannot be protected by suppression / Its relations leave no room (earlier published "
-    "tables may pin it)': the first table showed age collapsed to 18-29 within area, the "
-    "second splits it into 5-year bands within area x substance_cohort",
-)
 def test_collapsed_age_by_area_then_fine_age(tmp_path: Path) -> None:
     """``compare --by age --within area --age-bands 18-29,30-39,40-49,50+`` then
     ``compare --by age --within area --within substance_cohort`` (5-year bands): both must
-    exit 0 and leak nothing."""
+    exit 0 and leak nothing. Refused (exit 4, (age_band=18-24|25-29, area=Northton)) until
+    the second table could be protected with every zero of a group with a suppressed count
+    suppressed too: the first table's 18-29 count, split by substance cohort, left each part
+    in 1..K to an attacker who takes suppressed counts to be at least 1."""
     cmds = [_compare(["age"], ["area"], *BANDS), AGE_FINE]
     _check(_publish(tmp_path, cmds))
 

@@ -8,15 +8,21 @@ publishes keeps the policy's floor. Protecting, the true counts are known: a sup
 count above 0 is taken to be at least the floor (the stronger attacker), and 0 only where
 a zero was suppressed (the group rule, or the last resort that keeps a later table's zero
 from pinning an earlier table's suppressed zero: ``release.zero_ok``; the red team's three
-compare commands in tests/test_redteam_joint.py).
+compare commands in tests/test_redteam_joint.py). Where no suppression protects a new
+compare table against that attacker, every zero of a group with a suppressed count is
+suppressed too and the table protected again with its suppressed counts possibly 0
+(``Release.every_zero``).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from unmetneed.cli import app
@@ -88,3 +94,43 @@ def test_compare_tables_say_so_in_their_metadata_and_gap_tables_do_not(tmp_path:
     assert runner.invoke(app, args).exit_code == 0
     said = [json.loads(Path(f"{p}.meta.json").read_text())["disclosure"] for p in (compare, gap)]
     assert [d["zeros"] for d in said] == [True, False]
+
+
+def _compare_age(out: Path, rel: Path, *within: str) -> subprocess.CompletedProcess[str]:
+    """``compare --by age`` of the sample's cohorts in bands 18-29,30-39,40-49,50+ (``rel``
+    empty: the sample's 5-year bands), into the release folder ``rel``."""
+    args = [sys.executable, "-m", "unmetneed", "compare", "--by", "age"]
+    args += ["--cohort", f"NDTMS={SAMPLE / 'extract.csv'}"]
+    args += ["--cohort", f"OOTU={SAMPLE / 'cohort_ootu.csv'}"]
+    for w in within:
+        args += ["--within", w]
+    if len(within) == 1:
+        args += ["--age-bands", "18-29,30-39,40-49,50+"]
+    args += ["--out", str(out), "--release", str(rel)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_a_fine_table_after_a_coarse_one_suppresses_every_zero_of_its_touched_groups(
+    tmp_path: Path,
+) -> None:
+    """Age by area in 10-year bands, then age by area x substance cohort in 5-year bands:
+    an area's published 18-29 count, split by substance cohort, leaves its parts in 1..K to
+    an attacker who takes a suppressed count to be at least 1, so the second table is
+    protected with every zero of a group that has a suppressed count suppressed too
+    (``Release.every_zero``). In it no group (a cohort's area x substance cohort, its
+    denominator and age counts) with a suppressed count or denominator shows a zero, and
+    the note on stderr is a fixed sentence, the same whatever the counts. The first table
+    alone needs no such thing."""
+    rel = tmp_path / "rel"
+    first = _compare_age(tmp_path / "coarse.csv", rel, "area")
+    assert first.returncode == 0 and release.EVERY_ZERO not in first.stderr, first.stderr
+    second = _compare_age(tmp_path / "fine.csv", rel, "area", "substance_cohort")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert release.EVERY_ZERO in second.stderr.splitlines()  # the same words whatever the data
+    table = pd.read_csv(tmp_path / "fine.csv", dtype=str, keep_default_na=False)
+    count = pd.to_numeric(table["count"].replace("", np.nan))
+    denominator = pd.to_numeric(table["denominator"].replace("", np.nan))
+    group = [table[c] for c in ("cohort", "area", "substance_cohort", "variable")]
+    touched = (count.isna() | denominator.isna()).groupby(group).transform("any")
+    assert touched.any() and (count[touched] == 0).sum() == 0
+    assert (count[~touched] == 0).any()  # elsewhere zeros are shown, as the contract says

@@ -36,7 +36,12 @@ cell. Protection chooses the suppressed cells over the whole release at once so 
   suppressed count in such a block may be 0 (compare tables say it of every suppressed
   count: ``audit`` reads them so, :func:`floors`); where a later table's shown zero would
   pin a zero an earlier table suppressed, a compare table's zero is suppressed as a last
-  resort (``Release.zero_ok``);
+  resort (``Release.zero_ok``); and where no suppression protects a new compare table
+  against an attacker who knows that every other suppressed count is at least 1 (an earlier
+  table's published total split into small parts), the table is protected again with every
+  zero of a group that has a suppressed count suppressed too, and every suppressed count
+  only compare tables publish taken to be possibly 0 (``Release.every_zero``,
+  :func:`protect_pieces`): the attacker cannot tell those apart;
 - cells already published (earlier tables of the release, in its register) keep what they
   showed: the new tables carry the burden.
 
@@ -57,6 +62,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -90,6 +96,11 @@ PART_CELLS = 600  # cells per part of areas (:func:`area_parts`), about
 SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 12
+EVERY_ZERO = (
+    "unmetneed: no suppression protected the table with suppressed counts taken to be above 0;"
+    " it is protected with every zero of a group that has a suppressed count suppressed too"
+    " (a suppressed count may be 0, as the table says)"
+)
 
 
 # --- what a cell counts --------------------------------------------------------------------
@@ -591,6 +602,7 @@ class Release:
     most: np.ndarray = field(default_factory=lambda: np.zeros(0))
     echo: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # :func:`_echoes`
     zero_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # :func:`floors`
+    every_zero: bool = False  # the fallback of :func:`protect_pieces`: :func:`_settle_zeros`
 
     @property
     def names(self) -> list[str]:
@@ -951,6 +963,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     small = policy.primary(values) & (published | release.guard) & ~release.locked
     # zeros a compare table suppressed before, and those the last resort hides: may be 0
     release.zero_ok = release.forced & (values == 0) & ~release.plain
+    if release.every_zero:  # every zero of a group with a suppressed count is suppressed too
+        release.zero_ok = ~release.plain
     revealed = release.locked.copy()
     keep = np.zeros(n, dtype=bool)  # hidden again after being shown: never shown again
     matrix = cells.matrix()
@@ -1210,6 +1224,8 @@ def _settle_zeros(
     suppressed, and no zero suppressed beside a shown size; no LP, a few passes."""
     for _ in range(ROUNDS):
         add = block_zeros(release.blocks, hidden, values) & ~revealed & ~hidden
+        if release.every_zero:
+            add |= _zeros_of_groups_with_hidden(release, hidden) & ~revealed & ~hidden
         floor = floors(release, hidden | add, policy)
         wrong = (hidden | add) & (values < floor) & ~release.forced
         new = (hidden | add) & ~wrong
@@ -1217,6 +1233,20 @@ def _settle_zeros(
             return hidden
         hidden = new
     return hidden
+
+
+def _zeros_of_groups_with_hidden(release: Release, hidden: np.ndarray) -> np.ndarray:
+    """Mask of the zero counts, published by compare tables only, of every category block
+    (group) with a suppressed category or size: suppressed, they leave the attacker no way
+    to tell a suppressed zero from a suppressed count above 0 in that group."""
+    parts, totals = _memberships(release.blocks)
+    if not len(parts):
+        return np.zeros(len(hidden), dtype=bool)
+    touched = hidden.copy()
+    touched[totals[hidden[parts]]] = True  # a group with a suppressed category
+    zeros = release.cells.values == 0
+    out: np.ndarray = in_hidden_groups(release.blocks, touched) & zeros & ~release.plain
+    return out
 
 
 def _shown(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray:
@@ -1520,4 +1550,15 @@ def protect_pieces(
     before = relevant(mine, pieces)
     release = assemble([*before, *pieces], frames)
     count_atoms(release, frames, weight)
+    try:
+        return release, protect_release(release, policy)
+    except UnprotectableError:
+        if all(not p.zeros for p in pieces):
+            raise
+    # the last resort: in the new compare tables every zero of a group with a suppressed
+    # count is suppressed too, so a suppressed count may be 0, as those tables say
+    print(EVERY_ZERO, file=sys.stderr)
+    release = assemble([*before, *pieces], frames)
+    count_atoms(release, frames, weight)
+    release.every_zero = True
     return release, protect_release(release, policy)
