@@ -1552,13 +1552,17 @@ def protect_pieces(
     count_atoms(release, frames, weight)
     try:
         return release, protect_release(release, policy)
-    except UnprotectableError:
+    except UnprotectableError as err:
         if all(not p.zeros for p in pieces):
             raise
+        refusal = err
     # the last resort: in the new compare tables every zero of a group with a suppressed
     # count is suppressed too, so a suppressed count may be 0, as those tables say
     print(EVERY_ZERO, file=sys.stderr)
     release = assemble([*before, *pieces], frames)
     count_atoms(release, frames, weight)
     release.every_zero = True
-    return release, protect_release(release, policy)
+    try:
+        return release, protect_release(release, policy)
+    except attacker.InconsistentError:  # no pattern found that way either: the refusal
+        raise refusal from None
