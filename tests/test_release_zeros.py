@@ -134,3 +134,18 @@ def test_a_fine_table_after_a_coarse_one_suppresses_every_zero_of_its_touched_gr
     touched = (count.isna() | denominator.isna()).groupby(group).transform("any")
     assert touched.any() and (count[touched] == 0).sum() == 0
     assert (count[~touched] == 0).any()  # elsewhere zeros are shown, as the contract says
+
+
+def test_a_hand_edited_zeros_key_is_refused_with_exit_2(tmp_path: Path) -> None:
+    """A sidecar whose ``zeros`` is not true or false (``"yes"``) was edited by hand: the
+    audit stops with exit 2 and says which key, never reads it as true."""
+    out = tmp_path / "compare.csv"
+    args = ["compare", "--cohort", f"OOTU={SAMPLE / 'cohort_ootu.csv'}", "--by", "sex"]
+    assert CliRunner().invoke(app, [*args, "--out", str(out)]).exit_code == 0
+    sidecar = Path(f"{out}.meta.json")
+    meta = json.loads(sidecar.read_text())
+    meta["disclosure"]["zeros"] = "yes"
+    sidecar.write_text(json.dumps(meta))
+    result = CliRunner().invoke(app, ["audit", str(out)])
+    assert result.exit_code == 2
+    assert "'zeros' must be true or false" in result.output

@@ -28,6 +28,7 @@ from unmetneed.disclosure.release import (
     Release,
     assemble,
     exposed,
+    flag,
     floors,
     pin_published_elsewhere,
     published_names,
@@ -178,7 +179,7 @@ def piece_of(name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None
     if len(raw) != len(cells.values):
         raise ValueError("its cell definitions do not match its cells")
     defs = tuple(None if d is None else Def.from_meta(d) for d in raw)
-    blocks, zeros = bool(meta.get("blocks")), bool(meta.get("zeros"))
+    blocks, zeros = flag(meta, "blocks"), flag(meta, "zeros")
     return Piece(name, cells, defs, blocks, shown, zeros=zeros)
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from unmetneed.disclosure.growth import first_waves, write_people
 from unmetneed.disclosure.identity import with_facts
 from unmetneed.disclosure.model import Cells, Policy, Protection
-from unmetneed.disclosure.release import Def, Piece
+from unmetneed.disclosure.release import Def, Piece, flag
 from unmetneed.errors import InputError
 
 REGISTER = "register.json"
@@ -97,7 +97,7 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
         if not (lo <= v <= hi or (v == -1 and c in ranged and lo < hi)):
             raise ValueError(f"table {index}: cell {c}'s true value {v} is outside {lo}..{hi}")
     name = f"{entry['table']}@{index}"
-    blocks, zeros = bool(entry.get("blocks")), bool(entry.get("zeros"))
+    blocks, zeros = flag(entry, "blocks"), flag(entry, "zeros")
     return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds, zeros=zeros)
 
 

@@ -1443,6 +1443,15 @@ def renamed_pops(piece: Piece, names: Mapping[str, str]) -> Piece:
     return replace(piece, defs=tuple(name(d) for d in piece.defs), facts=facts)
 
 
+def flag(meta: Mapping[str, Any], key: str) -> bool:
+    """A true/false key of a table's disclosure block or a register entry (missing: false,
+    as files written before the key was kept); anything else is a hand edit: ValueError."""
+    value = meta.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key!r} must be true or false, not {value!r}")
+    return value
+
+
 def piece_meta(
     piece: Piece,
     protection: Protection,
