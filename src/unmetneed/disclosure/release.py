@@ -1176,7 +1176,7 @@ def _beside_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
     if not len(parts):
         return out
     sizes = np.asarray([len(p) for _, p in release.blocks], np.int64)
-    block = np.repeat(np.arange(len(sizes)), sizes)
+    block = _block_of(release.blocks)
     shown_zero = ~hidden[parts] & (release.cells.values[parts] == 0)
     zeros = np.bincount(block, weights=shown_zero.astype(np.float64), minlength=len(sizes))
     total = np.asarray([t for t, _ in release.blocks], np.int64)
@@ -1240,13 +1240,15 @@ def _zeros_of_groups_with_hidden(release: Release, hidden: np.ndarray) -> np.nda
     (group) with a suppressed category or size: suppressed, they leave the attacker no way
     to tell a suppressed zero from a suppressed count above 0 in that group."""
     parts, totals = _memberships(release.blocks)
+    out = np.zeros(len(hidden), dtype=bool)
     if not len(parts):
-        return np.zeros(len(hidden), dtype=bool)
-    touched = hidden.copy()
-    touched[totals[hidden[parts]]] = True  # a group with a suppressed category
-    zeros = release.cells.values == 0
-    out: np.ndarray = in_hidden_groups(release.blocks, touched) & zeros & ~release.plain
-    return out
+        return out
+    block = _block_of(release.blocks)
+    touched = np.zeros(len(release.blocks), dtype=bool)
+    touched[block[hidden[parts] | hidden[totals]]] = True  # a suppressed category or size
+    out[parts[touched[block]]] = True
+    result: np.ndarray = out & (release.cells.values == 0) & ~release.plain
+    return result
 
 
 def _shown(values: np.ndarray, hidden: np.ndarray, policy: Policy) -> np.ndarray:
@@ -1275,6 +1277,13 @@ def _memberships(blocks: Sequence[tuple[int, list[int]]]) -> tuple[np.ndarray, n
     parts = np.concatenate([np.asarray(p, np.int64) for _, p in blocks])
     totals = np.repeat(np.asarray([t for t, _ in blocks], np.int64), [len(p) for _, p in blocks])
     return parts, totals
+
+
+def _block_of(blocks: Sequence[tuple[int, list[int]]]) -> np.ndarray:
+    """The block index of every (part, total) pair of :func:`_memberships`, in its order."""
+    sizes = [len(p) for _, p in blocks]
+    result: np.ndarray = np.repeat(np.arange(len(sizes)), sizes)
+    return result
 
 
 def in_hidden_groups(blocks: Sequence[tuple[int, list[int]]], hidden: np.ndarray) -> np.ndarray:
