@@ -389,7 +389,28 @@ def test_a_refusal_names_the_cell_and_writes_nothing(
     assert proc.returncode == 4, proc.stderr[-2000:]
     assert "(area=Midford, dgc=opiate|no) cannot be protected by suppression" in proc.stderr
     assert "bug" not in proc.stderr
+    assert "publish these tables together in one `unmetneed run`" in proc.stderr
     assert not (tmp_path / "second.csv").exists() and register.read_bytes() == before
+
+
+def test_the_refused_tables_publish_together_in_one_run(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    """What the refusal above tells the user to do: the same three tables in one ``run``
+    exit 0, and the attacker (the manifest read too) finds nothing in them."""
+    compares = [
+        sc.compare_toml("age", ["age"], ["area", "substance_cohort"]),
+        sc.compare_toml("housing", ["housing"], ["area"]),
+        sc.compare_toml("disability", ["disability"], ["substance_cohort"]),
+    ]
+    ootu = files["ootu_onc_eastbury"]
+    config = sc.run_config(tmp_path / "out", compares=compares, treatment=EXTRACT, ootu=ootu)
+    outcome = sc.run_scenario(tmp_path, "together", config, truth_ndtms=EXTRACT, ootu=ootu)
+    report = outcome.attack(use_manifest=True)
+    assert report.truth_checked, report.summary(12)
+    assert not report.leaks(), report.summary(12)
+    audit = sc.run(["audit", *sorted(sc.publish_dir(tmp_path / "together").glob("*.parquet"))])
+    assert audit.returncode == 0, audit.stderr[-1500:]
 
 
 def test_collapsed_age_by_area_then_fine_age(tmp_path: Path) -> None:

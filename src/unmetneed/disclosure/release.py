@@ -96,6 +96,11 @@ PART_CELLS = 600  # cells per part of areas (:func:`area_parts`), about
 SPLIT_COLUMN = "_within_totals"  # pseudo cells: a cohort's groups summed over one within
 ABSENT_COLUMN = "~absent"  # cells a table publishes as 0 by not listing them (no frame column)
 ROUNDS = 12
+EARLIER_HINT = (
+    "Tables already in the release leave it no room (they cannot change): publish these"
+    " tables together in one `unmetneed run`, where they are protected jointly; in separate"
+    " commands, finer tables before coarser ones leave more room."
+)
 EVERY_ZERO = (
     "unmetneed: no suppression protected the table with suppressed counts taken to be above 0;"
     " it is protected with every zero of a group that has a suppressed count suppressed too"
@@ -1055,10 +1060,22 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             revealed |= stuck
             hidden &= ~stuck
         before = hidden.copy()
-    raise DisclosureError(
+    raise RoundsError(
         f"the release could not be protected in {ROUNDS} rounds",
         hint="This is a bug in unmetneed: please report the tables and their options.",
     )
+
+
+def _refused(err: UnprotectableError, earlier: Sequence[Piece]) -> UnprotectableError:
+    """The refusal a person can act on: where tables already in the release pin the cell,
+    the way to publish the tables that does not (exit 4)."""
+    if earlier:
+        err.hint = EARLIER_HINT
+    return err
+
+
+class RoundsError(DisclosureError):
+    """The rounds of :func:`protect_release` ended with cells still narrow (exit 4)."""
 
 
 def _no_cycle(release: Release, hidden: np.ndarray, narrow: np.ndarray, seen: set[bytes]) -> None:
@@ -1571,16 +1588,17 @@ def protect_pieces(
     try:
         return release, protect_release(release, policy)
     except UnprotectableError as err:
+        refusal = _refused(err, before)
         if all(not p.zeros for p in pieces):
-            raise
-        refusal = err
+            raise refusal from None
     # the last resort: in the new compare tables every zero of a group with a suppressed
     # count is suppressed too, so a suppressed count may be 0, as those tables say
-    print(EVERY_ZERO, file=sys.stderr)
     release = assemble([*before, *pieces], frames)
     count_atoms(release, frames, weight)
     release.every_zero = True
     try:
-        return release, protect_release(release, policy)
-    except attacker.InconsistentError:  # no pattern found that way either: the refusal
+        protection = protect_release(release, policy)
+    except (UnprotectableError, RoundsError, attacker.InconsistentError):  # none that way
         raise refusal from None
+    print(EVERY_ZERO, file=sys.stderr)
+    return release, protection
