@@ -425,8 +425,9 @@ def test_later_tables_republish_earlier_cells_with_new_relations(tmp_path: Path)
     relations); the first table again (every cell old: all unchanged); housing within
     substance_cohort; sex within area. All attacked together. (Adding housing within
     area x substance_cohort last is refused, exit 4 "compare row 41 (denominator:
-    area=Midford, dgc=opiate|no) cannot be protected by suppression": the earlier shown
-    cells pin it; d9c3730, before the shortcuts, refuses the same. A refusal, not a leak.)"""
+    area=Midford, drug_group=opiate with crack=no) cannot be protected by suppression":
+    the earlier shown cells pin it; d9c3730, before the shortcuts, refuses the same. A
+    refusal, not a leak.)"""
     rel, pub = tmp_path / "rel", tmp_path / "publish"
     pub.mkdir()
     ext = sc.period_extract(tmp_path, P2)

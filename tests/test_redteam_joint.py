@@ -833,9 +833,10 @@ def test_separate_compares_in_an_order_that_leaves_earlier_zeros_no_room(tmp_pat
     substance_cohort, housing within area, then disability within substance_cohort. Each
     must be published (exit 0) and the three together leak nothing. Known gap (found by
     the red team over a grown cohort, and there already on the sample file): the third is
-    refused, exit 4 ("a group the tables count (area=Eastbury, dgc=opiate|no) cannot be
-    protected by suppression"): zeros the age table suppressed under the group rule (its
-    OOTU people in Eastbury are 3) get no width from the national totals it would show."""
+    refused, exit 4 ("a group the tables count (area=Eastbury, drug_group=opiate with
+    crack=no) cannot be protected by suppression"): zeros the age table suppressed under
+    the group rule (its OOTU people in Eastbury are 3) get no width from the national
+    totals it would show."""
     rel, outs = tmp_path / "rel", []
     order = [("age", ["area", "substance_cohort"]), ("housing", ["area"]),
              ("disability", ["substance_cohort"])]  # fmt: skip

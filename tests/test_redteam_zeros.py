@@ -354,12 +354,12 @@ def test_fine_age_then_sex_within_crack(tmp_path: Path) -> None:
     strict=True,
     raises=RefusedError,
     reason="refused, exit 4, at the second command (housing within area): 'a group the "
-    "tables count (area=Midford, dgc=opiate|no) cannot be protected by suppression', when "
-    "Eastbury's two OOTU opiate users are the cohort's only opiate_no_crack people. The "
-    "first table suppressed Midford's opiate_no_crack zero (the national group is small); "
-    "Midford's OOTU denominator, 0, pins it, and suppressed it would be a group size beside "
-    "shown zeros (group disclosure). Before, the rules undid each other for 12 rounds and "
-    "the message called it a bug",
+    "tables count (area=Midford, drug_group=opiate with crack=no) cannot be protected by "
+    "suppression', when Eastbury's two OOTU opiate users are the cohort's only "
+    "opiate_no_crack people. The first table suppressed Midford's opiate_no_crack zero (the "
+    "national group is small); Midford's OOTU denominator, 0, pins it, and suppressed it "
+    "would be a group size beside shown zeros (group disclosure). Before, the rules undid "
+    "each other for 12 rounds and the message called it a bug",
 )
 def test_only_opiate_no_crack_people_in_eastbury(tmp_path: Path, files: dict[str, Path]) -> None:
     """OOTU cohort whose only opiate_no_crack people are Eastbury's two opiate users:
@@ -387,7 +387,10 @@ def test_a_refusal_names_the_cell_and_writes_nothing(
     before = register.read_bytes()
     proc = sc.run([*cmds[1], "--out", tmp_path / "second.csv", "--release", tmp_path / "rel"])
     assert proc.returncode == 4, proc.stderr[-2000:]
-    assert "(area=Midford, dgc=opiate|no) cannot be protected by suppression" in proc.stderr
+    assert (
+        "(area=Midford, drug_group=opiate with crack=no) cannot be protected by suppression"
+        in proc.stderr
+    )
     assert "bug" not in proc.stderr
     assert "publish these tables together in one `unmetneed run`" in proc.stderr
     assert not (tmp_path / "second.csv").exists() and register.read_bytes() == before

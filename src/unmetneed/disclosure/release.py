@@ -1096,7 +1096,7 @@ def describe(release: Release, cell: int) -> str:
     sex=other)``."""
     what = ""
     if cell < len(release.defs):
-        what = ", ".join(f"{v}={'|'.join(c)}" for v, c in release.defs[cell].where)
+        what = ", ".join(_said(v, c) for v, c in release.defs[cell].where)
     for piece in release.pieces:
         local = np.flatnonzero(release.ids[piece.name] == cell)
         for p in piece.cells.placements:
@@ -1105,6 +1105,21 @@ def describe(release: Release, cell: int) -> str:
                 row = int(p.rows[at[0]]) + 1
                 return f"{piece.name} row {row} ({p.column}{': ' + what if what else ''})"
     return f"a group the tables count ({what or 'no definition'})"
+
+
+def _said(variable: str, codes: Sequence[str]) -> str:
+    """One condition of a cell as a person reads it: ``area=Midford``; the drug group and
+    crack codes as ``drug_group=opiate with crack=no or alcohol_only`` (a group named
+    alone where every crack code of it is counted)."""
+    if variable != "dgc":
+        return f"{variable.removeprefix(RAW)}={'|'.join(codes)}"
+    cracks: dict[str, list[str]] = {}
+    for code in codes:
+        group, crack = code.split("|")
+        cracks.setdefault(group, []).append(crack)
+    every = {"yes", "no", NOT_STATED}
+    said = [g if set(c) >= every else f"{g} with crack={'|'.join(c)}" for g, c in cracks.items()]
+    return "drug_group=" + " or ".join(said)
 
 
 def _prune(
