@@ -104,6 +104,31 @@ def published_values(
     return value, published, problems
 
 
+def _changed(
+    name: str,
+    frames: Mapping[str, pd.DataFrame],
+    structure: Cells,
+    cells: np.ndarray,
+    said: np.ndarray,
+    value: np.ndarray,
+    in_files: np.ndarray,
+) -> list[str]:
+    """The problem, if any, of files that show ``cells`` otherwise than the release's
+    register says table ``name`` published them (``said``: people, NaN if suppressed): a
+    table changed after it was written (a suppressed count filled in, a count edited)."""
+    there, now = in_files[cells], value[cells]
+    same = (np.isnan(now) & np.isnan(said)) | np.isclose(now, said, rtol=0.0, atol=1e-9)
+    bad = cells[there & ~same]
+    if not len(bad):
+        return []
+    places = _where(frames, structure, bad[:3])
+    return [
+        f"{len(bad)} cell(s) differ from what the release's register says {name} published "
+        f"(a table changed after it was written?): {'; '.join(places)}"
+        + (" ..." if len(bad) > 3 else "")
+    ]
+
+
 def small_shown(value: np.ndarray, policy: Policy) -> np.ndarray:
     """Cells whose shown value is (or, rounded, can only be) a small count."""
     if policy.off:
@@ -172,14 +197,17 @@ class Written:
     piece: Piece
 
 
-def piece_of(name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None) -> Piece:
-    """A written table's disclosure block as a release piece (values unknown)."""
+def piece_of(
+    name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None, written: bool = False
+) -> Piece:
+    """A written table's disclosure block as a release piece (values unknown); ``written``:
+    read from a file, which says whether its suppressed counts may be 0 (``zeros``)."""
     cells = structure_from_meta(meta)
     raw = meta.get("defs") or [None] * len(cells.values)
     if len(raw) != len(cells.values):
         raise ValueError("its cell definitions do not match its cells")
     defs = tuple(None if d is None else Def.from_meta(d) for d in raw)
-    blocks, zeros = flag(meta, "blocks"), flag(meta, "zeros")
+    blocks, zeros = flag(meta, "blocks"), flag(meta, "zeros", required=written)
     return Piece(name, cells, defs, blocks, shown, zeros=zeros)
 
 
@@ -207,13 +235,17 @@ def audit(
     pin_published_elsewhere(release, policy)
     frames = {t.name: t.frame for t in written if t.frame is not None}
     value, published, problems = published_values(frames, release.cells)
+    in_files = published.copy()
     for t in written:
         if t.frame is None and t.piece.shown is not None:
             own = release.ids[t.name]
             keep = np.ones(len(own), dtype=bool)
             keep[t.piece.guarded()] = False
-            value[own[keep]] = t.piece.shown[keep]
-            published[own[keep]] = True
+            cells, registered = own[keep], t.piece.shown[keep]
+            problems += _changed(t.name, frames, release.cells, cells, registered, value, in_files)
+            fresh = ~in_files[cells]  # what the files show is what is published
+            value[cells[fresh]] = registered[fresh]
+            published[cells] = True
     small = small_shown(np.where(published, value, np.nan), policy)
     if small.any():
         problems.append(f"{int(small.sum())} shown count(s) are small (in the suppressed range)")
@@ -451,7 +483,7 @@ def gather(paths: Sequence[Any], release: Any = None) -> list[Written]:
         names.add(name)
         frame = read_written(path)
         try:
-            piece = piece_of(name, block)
+            piece = piece_of(name, block, written=True)
             _check_block(block, piece, len(frame))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(

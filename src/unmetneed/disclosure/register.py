@@ -97,7 +97,8 @@ def _piece(entry: dict[str, Any], index: int) -> Piece:
         if not (lo <= v <= hi or (v == -1 and c in ranged and lo < hi)):
             raise ValueError(f"table {index}: cell {c}'s true value {v} is outside {lo}..{hi}")
     name = f"{entry['table']}@{index}"
-    blocks, zeros = flag(entry, "blocks"), flag(entry, "zeros")
+    ours = entry.get("source") != "input"  # a table of ours says if a suppressed count may be 0
+    blocks, zeros = flag(entry, "blocks"), flag(entry, "zeros", required=ours)
     return Piece(name, cells, defs, blocks, shown, unshown, facts=facts, bounds=bounds, zeros=zeros)
 
 
@@ -221,6 +222,7 @@ def inherited(piece: Piece, policy: Policy) -> dict[str, Any]:
         "shown": [None if np.isnan(v) else float(v) for v in piece.shown.tolist()],
         "relations": [[t, list(p)] for t, p in piece.cells.relations],
         "blocks": piece.blocks,
+        "zeros": piece.zeros,
         "guard": [],
         "facts": [None if d is None else d.to_meta() for d in piece.facts],
         "bounds": [list(b) for b in piece.bounds],

@@ -1484,9 +1484,14 @@ def renamed_pops(piece: Piece, names: Mapping[str, str]) -> Piece:
     return replace(piece, defs=tuple(name(d) for d in piece.defs), facts=facts)
 
 
-def flag(meta: Mapping[str, Any], key: str) -> bool:
+def flag(meta: Mapping[str, Any], key: str, required: bool = False) -> bool:
     """A true/false key of a table's disclosure block or a register entry (missing: false,
-    as files written before the key was kept); anything else is a hand edit: ValueError."""
+    unless ``required``); anything else is a hand edit: ValueError."""
+    if required and key not in meta:
+        raise ValueError(
+            f"{key!r} is missing: written by an older unmetneed, or edited by hand; publish"
+            " the tables again into a new --release folder"
+        )
     value = meta.get(key, False)
     if not isinstance(value, bool):
         raise ValueError(f"{key!r} must be true or false, not {value!r}")
