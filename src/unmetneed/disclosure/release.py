@@ -41,7 +41,9 @@ cell. Protection chooses the suppressed cells over the whole release at once so 
   table's published total split into small parts), the table is protected again with every
   zero of a group that has a suppressed count suppressed too, and every suppressed count
   only compare tables publish taken to be possibly 0 (``Release.every_zero``,
-  :func:`protect_pieces`): the attacker cannot tell those apart;
+  :func:`protect_pieces`): the attacker cannot tell those apart. A pattern that still
+  leaves a new table's suppressed group size beside zeros in every category but one (zeros
+  other tables pin) is refused (:func:`_no_group_told`), as ``audit`` would fail it;
 - cells already published (earlier tables of the release, in its register) keep what they
   showed: the new tables carry the burden.
 
@@ -1021,6 +1023,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             if lean_ is not None:
                 reasons = lean_[2]
             if lean_ is None or (lean_[0] == hidden).all():
+                _no_group_told(release, hidden, policy)
                 return _protection(policy, small, hidden, values, reasons)
             hidden, wide = _settle_zeros(release, lean_[0], values, revealed, policy), lean_[1]
             before, proven, verified = hidden.copy(), large | wide, False
@@ -1076,6 +1079,31 @@ def _refused(err: UnprotectableError, earlier: Sequence[Piece]) -> Unprotectable
 
 class RoundsError(DisclosureError):
     """The rounds of :func:`protect_release` ended with cells still narrow (exit 4)."""
+
+
+def _no_group_told(release: Release, hidden: np.ndarray, policy: Policy) -> None:
+    """Raise :class:`UnprotectableError` (exit 4, naming the group size) when a new table's
+    group whose size is suppressed shows zeros in every category but one (group
+    disclosure, as ``audit`` finds it): zeros other tables pin at 0 are shown, and the
+    size they sit beside is one the rounds could not show (a small count, or needed
+    suppressed). Groups all of whose cells earlier tables published are theirs."""
+    if policy.off or policy.zeros_disclosive or not release.blocks:
+        return
+    parts, totals = _memberships(release.blocks)
+    block = _block_of(release.blocks)
+    sizes = np.bincount(block, minlength=len(release.blocks))
+    values = release.cells.values
+    zero = np.bincount(
+        block, weights=(~hidden[parts] & (values[parts] == 0)).astype(np.float64),
+        minlength=len(release.blocks),
+    )  # fmt: skip
+    earlier = release.locked | release.forced
+    new = np.bincount(block, weights=(~earlier[parts]).astype(np.float64), minlength=len(sizes))
+    total = np.asarray([t for t, _ in release.blocks], np.int64)
+    told = (sizes > 1) & (zero == sizes - 1) & hidden[total] & ((new > 0) | ~earlier[total])
+    if told.any():
+        cell = int(total[np.flatnonzero(told)[0]])
+        raise UnprotectableError(cell, describe(release, cell))
 
 
 def _no_cycle(release: Release, hidden: np.ndarray, narrow: np.ndarray, seen: set[bytes]) -> None:
