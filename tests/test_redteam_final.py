@@ -61,6 +61,7 @@ from test_redteam_zeros import (
     _check,
     _compare,
     _gap,
+    nhs_runs,
 )
 
 SAMPLE = sc.SAMPLE
@@ -299,22 +300,13 @@ def test_three_compares_nhs(tmp_path: Path, ext25: Path) -> None:
     """The three compares as three ``run`` configs under ``policy = "nhs"`` (1-7 hidden,
     the rest rounded to 5) sharing one ``release``: each exits 0, the attacker (nhs) finds
     no leak, both audits pass."""
-    rel, outs = tmp_path / "rel", []
     compares = [
         sc.compare_toml("age-fine", ["age"], ["area", "substance_cohort"]),
         sc.compare_toml("housing-area", ["housing"], ["area"]),
         sc.compare_toml("disability-sc", ["disability"], ["substance_cohort"]),
     ]
-    for i, comp in enumerate(compares):
-        cfg = sc.run_config(tmp_path / f"out{i}", compares=[comp], treatment=ext25,
-                            policy="nhs", gap=False, formats=("parquet",))  # fmt: skip
-        cfg = cfg.replace("[disclosure]\n", f"[disclosure]\nrelease = {sc.toml_str(rel)}\n", 1)
-        (tmp_path / f"run{i}.toml").write_text(cfg, encoding="utf-8")
-        proc = sc.run(["run", tmp_path / f"run{i}.toml"])
-        assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        outs += sorted(sc.publish_dir(tmp_path / f"out{i}").glob("*.parquet"))
-    _check(Release([], outs, rel), _truth(ext25), policy=atk.Policy.from_name("nhs"))
+    pub = nhs_runs(tmp_path, compares, ext25, gap_first=False)
+    _check(pub, _truth(ext25), policy=atk.Policy.from_name("nhs"))
 
 
 # --------------------------------------------------------------------------------------

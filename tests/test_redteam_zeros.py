@@ -313,21 +313,30 @@ def test_two_nhs_runs_into_one_release(tmp_path: Path, files: dict[str, Path]) -
     ``disclosure.release``: a gap and age within area x substance_cohort, then disability
     within substance_cohort. Both exit 0, the attacker (nhs) finds no leak, both audits
     pass."""
-    ext, rel, outs = files["extract_2024_25"], tmp_path / "rel", []
+    ext = files["extract_2024_25"]
     compares = [
         sc.compare_toml("age-fine", ["age"], ["area", "substance_cohort"]),
         sc.compare_toml("disability-sc", ["disability"], ["substance_cohort"]),
     ]
+    pub = nhs_runs(tmp_path, compares, ext, gap_first=True)
+    _check(pub, _truth(ext), policy=atk.Policy.from_name("nhs"))
+
+
+def nhs_runs(tmp: Path, compares: Sequence[str], ext: Path, gap_first: bool) -> Release:
+    """One ``unmetneed run`` under ``policy = "nhs"`` per compare section, all with the
+    same ``disclosure.release`` (``tmp/rel``), the first with a gap if ``gap_first``;
+    each must exit 0 without a traceback."""
+    rel, outs = tmp / "rel", []
     for i, comp in enumerate(compares):
-        cfg = sc.run_config(tmp_path / f"out{i}", compares=[comp], treatment=ext,
-                            policy="nhs", gap=i == 0, formats=("parquet",))  # fmt: skip
+        cfg = sc.run_config(tmp / f"out{i}", compares=[comp], treatment=ext, policy="nhs",
+                            gap=gap_first and i == 0, formats=("parquet",))  # fmt: skip
         cfg = cfg.replace("[disclosure]\n", f"[disclosure]\nrelease = {sc.toml_str(rel)}\n", 1)
-        (tmp_path / f"run{i}.toml").write_text(cfg, encoding="utf-8")
-        proc = sc.run(["run", tmp_path / f"run{i}.toml"])
+        (tmp / f"run{i}.toml").write_text(cfg, encoding="utf-8")
+        proc = sc.run(["run", tmp / f"run{i}.toml"])
         assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
         assert proc.returncode == 0, proc.stderr[-2000:]
-        outs += sorted(sc.publish_dir(tmp_path / f"out{i}").glob("*.parquet"))
-    _check(Release([], outs, rel), _truth(ext), policy=atk.Policy.from_name("nhs"))
+        outs += sorted(sc.publish_dir(tmp / f"out{i}").glob("*.parquet"))
+    return Release([], outs, rel)
 
 
 # --------------------------------------------------------------------------------------
