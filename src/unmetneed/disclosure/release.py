@@ -101,7 +101,7 @@ ROUNDS = 12
 EARLIER_HINT = (
     "Tables already in the release leave it no room (they cannot change): publish these"
     " tables together in one `unmetneed run`, where they are protected jointly; in separate"
-    " commands, finer tables before coarser ones leave more room."
+    " commands, the gap first and finer tables before coarser ones leave more room."
 )
 EVERY_ZERO = (
     "unmetneed: no suppression protected the table with suppressed counts taken to be above 0;"
