@@ -201,13 +201,15 @@ def piece_of(
     name: str, meta: Mapping[str, Any], shown: np.ndarray | None = None, written: bool = False
 ) -> Piece:
     """A written table's disclosure block as a release piece (values unknown); ``written``:
-    read from a file, which says whether its suppressed counts may be 0 (``zeros``)."""
+    read from a file, which says whether its suppressed counts may be 0 (``zeros``) when
+    it was written as a table of a release (``release`` kept: the key came before it)."""
     cells = structure_from_meta(meta)
     raw = meta.get("defs") or [None] * len(cells.values)
     if len(raw) != len(cells.values):
         raise ValueError("its cell definitions do not match its cells")
     defs = tuple(None if d is None else Def.from_meta(d) for d in raw)
-    blocks, zeros = flag(meta, "blocks"), flag(meta, "zeros", required=written)
+    ours = written and "release" in meta
+    blocks, zeros = flag(meta, "blocks"), flag(meta, "zeros", required=ours)
     return Piece(name, cells, defs, blocks, shown, zeros=zeros)
 
 
