@@ -1089,17 +1089,9 @@ def _no_group_told(release: Release, hidden: np.ndarray, policy: Policy) -> None
     suppressed). Groups all of whose cells earlier tables published are theirs."""
     if policy.off or policy.zeros_disclosive or not release.blocks:
         return
-    parts, totals = _memberships(release.blocks)
-    block = _block_of(release.blocks)
-    sizes = np.bincount(block, minlength=len(release.blocks))
-    values = release.cells.values
-    zero = np.bincount(
-        block, weights=(~hidden[parts] & (values[parts] == 0)).astype(np.float64),
-        minlength=len(release.blocks),
-    )  # fmt: skip
+    parts, block, sizes, zero, total = _shown_zeros(release, hidden)
     earlier = release.locked | release.forced
     new = np.bincount(block, weights=(~earlier[parts]).astype(np.float64), minlength=len(sizes))
-    total = np.asarray([t for t, _ in release.blocks], np.int64)
     told = (sizes > 1) & (zero == sizes - 1) & hidden[total] & ((new > 0) | ~earlier[total])
     if told.any():
         cell = int(total[np.flatnonzero(told)[0]])
@@ -1231,17 +1223,25 @@ def _beside_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
     """Mask of the suppressed group sizes (block totals) all of whose categories but at
     most one are shown zeros: the zeros tell that the group shares one category, which a
     suppressed size must not hide behind (group disclosure)."""
-    parts, totals = _memberships(release.blocks)
     out = np.zeros(len(hidden), dtype=bool)
-    if not len(parts):
-        return out
-    sizes = np.asarray([len(p) for _, p in release.blocks], np.int64)
+    _, _, sizes, zeros, total = _shown_zeros(release, hidden)
+    out[total[(sizes > 1) & (zeros >= sizes - 1) & hidden[total]]] = True
+    return out
+
+
+def _shown_zeros(
+    release: Release, hidden: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per category block (group) of the release: the part cells and their block index
+    (:func:`_memberships`, :func:`_block_of`), then each block's number of categories,
+    of categories shown as 0 when ``hidden`` is suppressed, and its total cell."""
+    parts, _ = _memberships(release.blocks)
     block = _block_of(release.blocks)
+    sizes = np.bincount(block, minlength=len(release.blocks))
     shown_zero = ~hidden[parts] & (release.cells.values[parts] == 0)
     zeros = np.bincount(block, weights=shown_zero.astype(np.float64), minlength=len(sizes))
     total = np.asarray([t for t, _ in release.blocks], np.int64)
-    out[total[(sizes > 1) & (zeros >= sizes - 1) & hidden[total]]] = True
-    return out
+    return parts, block, sizes, zeros, total
 
 
 def _over_hidden_zeros(release: Release, hidden: np.ndarray) -> np.ndarray:
