@@ -49,11 +49,51 @@ def test_columns_in_another_order_and_rows_shuffled_are_the_same_people() -> Non
     assert found[0].groupby(WAVE)[W].sum().to_dict() == {"0": 70, "1": 2}
 
 
-def test_a_file_that_lost_someone_or_has_other_columns_is_not_grown() -> None:
-    """One person gone (and two others added), or a column more: other people."""
+def test_a_file_that_lost_someone_splits_the_wave() -> None:
+    """One person gone (row 0) and two others added (copies of rows 2 and 3): the 69 kept
+    are wave 0.1, the one gone 0-1 (with row 0's combination), the two added wave 1; the
+    newest file holds waves 0.1 and 1."""
     first = _cohort()
     lost = pd.concat([first.iloc[1:], first.iloc[[2, 3]]], ignore_index=True)
-    assert growth.grown(first.assign(**{W: 1}), lost, W) is None
+    found = growth.grown(first.assign(**{W: 1}), lost, W)
+    assert found is not None and found[1] == "1"
+    people = found[0]
+    assert people.groupby(WAVE)[W].sum().to_dict() == {"0-1": 1, "0.1": 69, "1": 2}
+    gone = people[people[WAVE] == "0-1"].drop(columns=[WAVE, W]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(gone, first.iloc[[0]].reset_index(drop=True))
+    assert growth.waves(people) == ["0.1", "1"]
+
+
+def test_a_later_file_that_lost_someone_splits_only_their_wave() -> None:
+    """70, then 70 + 2 (wave 1), then without one of the two added: wave 1 splits (1.2
+    kept, 1-2 gone); wave 0 does not (nobody of it left). A cell of the first file still
+    counts every one of its people, now wave 0; of the second, 0, 1.2 and 1-2."""
+    first = _cohort()
+    second = pd.concat([first, first.iloc[[4, 6]]], ignore_index=True)
+    found = growth.grown(first.assign(**{W: 1}), second, W)
+    assert found is not None
+    third = pd.concat([first, first.iloc[[6]]], ignore_index=True)
+    found = growth.grown(found[0], third, W)
+    assert found is not None and found[1] == "2"
+    people = found[0]
+    assert people.groupby(WAVE)[W].sum().to_dict() == {"0": 70, "1-2": 1, "1.2": 1}
+    gone = people[people[WAVE] == "1-2"].drop(columns=[WAVE, W]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(gone, first.iloc[[4]].reset_index(drop=True))
+    codes = people[WAVE].tolist()
+    assert growth.of_version(0, codes) == ("0",)
+    assert growth.of_version(1, codes) == ("0", "1-2", "1.2")  # 1: all in 1.2 or 1-2
+    assert growth.of_version(2, codes) == ("0", "1.2")
+    assert growth.changes(codes) == [("1.2",), ("1-2",)]  # since the first file; the second
+
+
+def test_a_file_sharing_under_half_or_with_other_columns_is_other_people() -> None:
+    """70 people, then 70 of the first 10 rows' combinations (7 each, so at most as many
+    of them as the first file has kept: under half), or a column more: other people."""
+    first = _cohort()
+    other = pd.concat([first.iloc[:10]] * 7, ignore_index=True)
+    shared = first.iloc[:10].merge(first, how="inner").drop_duplicates()
+    assert len(first.merge(shared, how="inner")) < 35  # what the first file has of them
+    assert growth.grown(first.assign(**{W: 1}), other, W) is None
     wider = first.assign(extra="x")
     assert growth.grown(first.assign(**{W: 1}), wider, W) is None
     assert growth.grown(None, first, W) is None

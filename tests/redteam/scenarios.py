@@ -556,12 +556,18 @@ def attack_grown(
     policy: atk.Policy | None = None,
     waves_of: Sequence[int] | None = None,
     hidden_floor: int | str = "auto",
+    covers: Sequence[frozenset[str]] | None = None,
+    groups: Sequence[frozenset[str]] | None = None,
 ) -> atk.Report:
     """The attacker over every quarter's published files of a cohort that grew: quarter
     ``q``'s tables cover the NDTMS period ``periods[q]`` and the cohort's waves
     0..``waves_of[q]`` (default ``q``); ``ootu``: its people with their wave as ``period``
     (w0, w1, ...). Every run of consecutive later waves is a group whose pinning within
-    1..K is a leak (the people added, by subtraction of any two quarters)."""
+    1..K is a leak (the people added, by subtraction of any two quarters).
+
+    A cohort that also lost people: ``covers[q]``, the labels (``period``) of the people
+    quarter ``q``'s file holds, and ``groups``, the sets of labels whose pinning within 1..K
+    is a leak (the people added or gone between two quarters)."""
     tables = []
     waves_of = list(waves_of) if waves_of is not None else list(range(len(folders)))
     for q, folder in enumerate(folders):
@@ -569,7 +575,8 @@ def attack_grown(
         for t in pub.tables:
             t.name = f"Q{q + 1}/{t.name}"
             t.period = periods[q]
-            t.covers = {"OOTU": frozenset(f"w{w}" for w in range(waves_of[q] + 1))}
+            held = frozenset(f"w{w}" for w in range(waves_of[q] + 1))
+            t.covers = {"OOTU": covers[q] if covers is not None else held}
         tables += pub.tables
     top = max(waves_of)
     added = [
@@ -577,6 +584,8 @@ def attack_grown(
         for a in range(1, top + 1)
         for b in range(a, top + 1)
     ]
+    if groups is not None:
+        added = list(groups)
     report = atk.attack(
         tables,
         policy=policy,

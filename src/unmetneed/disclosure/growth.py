@@ -1,27 +1,34 @@
-"""A cohort that grew: last quarter's people and more, published into one release.
+"""A cohort that changed: last quarter's people, less some, and more, in one release.
 
-An out-of-treatment cohort file that gains people each quarter is not the population its
-earlier tables counted (another fingerprint), yet the attacker holding both quarters'
-tables subtracts them: Northton's denominator 38, then 40, and its no_problem count 30,
-then 32, say that the 2 people added live in Northton and have no housing problem.
+An out-of-treatment cohort file that gains or loses people each quarter is not the
+population its earlier tables counted (another fingerprint), yet the attacker holding both
+quarters' tables subtracts them: Northton's denominator 38, then 40, and its no_problem
+count 30, then 32, say that the 2 people added live in Northton and have no housing
+problem; 38, then 37, and no_problem 30, then 29, say the same of the one who left.
 
 The release keeps each population's people (restricted, beside the register:
-:func:`write_people`). When a new file holds every one of an
-earlier population's people (same columns, every combination at least as many), it is
-that population grown: its people get a *wave* (``_wave``: 0 for the first file's people,
-1 for those the next added, ...), a separator variable like period, so
+:func:`write_people`). When a new file has the same columns and shares at least half its
+people with the earlier population's latest file (people alike in every column are
+interchangeable: per combination, the fewer of the two counts are kept), it is that
+population changed, and its people get a *wave* (``_wave``), a separator variable like
+period, that says which files held them:
 
-- an earlier cell counts the waves of its time (0..j), a new cell every wave so far;
-- the people added are groups of their own, counted but never shown: for every new cell,
-  the same people of its latest waves (the newest, the two newest, ...: whatever earlier
-  cell the attacker subtracts, the difference is one of them; ``<table>~added``, guarded
-  like the gap's substance parts), so no difference between quarters pins a small group;
-- a new cell whose count before the newest wave was suppressed starts suppressed
+- ``0`` the first file's people, ``1`` those the next file added, ...: a file that only
+  gained people adds a wave ``v`` (the file's *version*);
+- a file that lost people of wave ``c`` splits it: those kept become ``c.v``, those gone
+  ``c-v`` (gone for good: a person back later is a person added). A cell that named ``c``
+  counts ``c`` and every code under it (``c.v``, ``c-v``, ``c.v.w``...): whatever the file of
+  its time held (:func:`closed`);
+- an earlier cell counts the waves of its time, a new cell the waves the newest file holds;
+- the people added and the people gone are groups of their own, counted but never shown:
+  for every new cell, those added since each earlier version and those gone since
+  (``<table>~added``, guarded like the gap's substance parts), so no difference between
+  quarters pins a small group;
+- a new cell whose count in the file before was suppressed starts suppressed
   (:func:`unmetneed.disclosure.release._echoes`): last quarter's pattern.
 
-A file that lost people as well as gaining some is not recognised (other people: their
-tables are protected apart, and the user is told). The same file again is the same
-population (no new wave); an older file after a newer one is refused (exit 4).
+A file sharing fewer people is other people: its tables are protected apart, and the user is
+told. The same file again is the same population (no new wave).
 
 The model stays exact (waves are in the separator; cliques meet only there), and protection
 and ``audit --release`` see the same cells.
@@ -31,8 +38,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,10 +60,11 @@ COLUMN = "_added"  # its pseudo column (never shown)
 def grown(
     stored: pd.DataFrame | None, frame: pd.DataFrame, weight: str
 ) -> tuple[pd.DataFrame, str | None] | None:
-    """``frame``'s people (``weight`` people a row) with their wave: the ``stored`` people's
-    waves, and the people beyond them as the next wave (its code, None if there are none);
-    None unless the two have the same columns and ``frame`` holds at least the stored
-    people of every combination of them."""
+    """``frame``'s people (``weight`` people a row) with their waves, beside the ``stored``
+    people the newest file no longer holds: the stored people's waves, kept people of a
+    wave that lost some split from those gone, the people beyond them as the next wave; and
+    the new version (None: the same people). None unless the two have the same columns and
+    share at least half of each one's people (the newest stored file's)."""
     if stored is None:
         return None
     if WAVE not in stored:
@@ -66,23 +75,77 @@ def grown(
         return None
     new = _keyed(frame, columns, weight)
     old = _keyed(stored, columns, weight)
+    held = old[WAVE].isin(present(old[WAVE]))
     new_total = new.groupby("_key")[weight].sum()
-    old_total = old.groupby("_key")[weight].sum()
-    have = new_total.reindex(old_total.index).fillna(-1)
-    if (have < old_total).any():
+    old_total = old[held].groupby("_key")[weight].sum()
+    kept = new_total.reindex(old_total.index).fillna(0).clip(upper=old_total)
+    shared, gone = int(kept.sum()), int((old_total - kept).sum())
+    if gone and 2 * shared < max(int(new_total.sum()), int(old_total.sum())):
         return None
-    first = new.groupby("_key")["_row"].first()
-    rows = frame.iloc[first.reindex(old["_key"]).to_numpy()][columns].reset_index(drop=True)
-    kept = rows.copy()
-    kept[WAVE] = old[WAVE].to_numpy()
-    kept[weight] = old[weight].to_numpy()
-    extra = (new_total - old_total.reindex(new_total.index).fillna(0)).astype(np.int64)
+    extra = (new_total - kept.reindex(new_total.index).fillna(0)).astype(np.int64)
     extra = extra[extra > 0]
-    wave = str(max((int(w) for w in stored[WAVE].astype(str)), default=-1) + 1)
+    rows = _rows(frame, new, stored, old, columns, weight)
+    if not gone and not len(extra):
+        return rows, None
+    version = max(_version(str(c)) for c in old[WAVE]) + 1
+    people = _split(rows, old, held, kept, version, weight) if gone else rows
+    first = new.groupby("_key")["_row"].first()
     added = frame.iloc[first.reindex(extra.index).to_numpy()][columns].reset_index(drop=True)
-    added[WAVE] = wave
+    added[WAVE] = str(version)
     added[weight] = extra.to_numpy()
-    return pd.concat([kept, added], ignore_index=True), (wave if len(extra) else None)
+    return pd.concat([people, added], ignore_index=True), str(version)
+
+
+def _rows(
+    frame: pd.DataFrame,
+    new: pd.DataFrame,
+    stored: pd.DataFrame,
+    old: pd.DataFrame,
+    columns: list[str],
+    weight: str,
+) -> pd.DataFrame:
+    """The ``stored`` people (``old``: keyed), each row written as ``frame`` writes its
+    combination (as stored where ``frame`` has nobody of it), with its wave and people."""
+    first = new.groupby("_key")["_row"].first()
+    text = frame.iloc[first.to_numpy()][columns].set_axis(first.index)
+    lost = old.loc[~old["_key"].isin(first.index)].drop_duplicates("_key")
+    if len(lost):
+        mine = stored.iloc[lost["_row"].to_numpy()][columns].set_axis(lost["_key"].to_numpy())
+        text = pd.concat([text.astype(object), mine.astype(object)])
+    rows = text.loc[old["_key"].to_numpy()].reset_index(drop=True)
+    rows[WAVE] = old[WAVE].to_numpy()
+    rows[weight] = old[weight].to_numpy()
+    return rows
+
+
+def _split(
+    rows: pd.DataFrame,
+    old: pd.DataFrame,
+    held: pd.Series,
+    kept: pd.Series,
+    version: int,
+    weight: str,
+) -> pd.DataFrame:
+    """``rows`` (the stored people) with the newest file's people of each combination
+    (``kept`` of them; oldest waves first) apart from those gone: in a wave that lost
+    anyone, the kept become ``<wave>.<version>`` and the gone ``<wave>-<version>``."""
+    order = old.assign(_order=old[WAVE].map(_order), _at=np.arange(len(old)))[held.to_numpy()]
+    order = order.sort_values(["_key", "_order", "_at"], kind="stable")
+    before = order.groupby("_key")[weight].cumsum() - order[weight]
+    room = kept.reindex(order["_key"]).to_numpy() - before.to_numpy()
+    stay = np.clip(room, 0, order[weight].to_numpy()).astype(np.int64)
+    leave = order[weight].to_numpy() - stay
+    split = set(order[WAVE][leave > 0].tolist())
+    at, waves = order["_at"].to_numpy(), order[WAVE].to_numpy(object)
+    splits = np.isin(waves, list(split))
+    still = rows.iloc[at[splits & (stay > 0)]].assign(**{weight: stay[splits & (stay > 0)]})
+    still[WAVE] = [f"{w}.{version}" for w in waves[splits & (stay > 0)]]
+    went = rows.iloc[at[leave > 0]].assign(**{weight: leave[leave > 0]})
+    went[WAVE] = [f"{w}-{version}" for w in waves[leave > 0]]
+    same = np.ones(len(rows), dtype=bool)
+    same[at[splits]] = False
+    out: pd.DataFrame = pd.concat([rows[same], still, went], ignore_index=True)
+    return out
 
 
 def _keyed(frame: pd.DataFrame, columns: list[str], weight: str) -> pd.DataFrame:
@@ -101,20 +164,83 @@ def _keyed(frame: pd.DataFrame, columns: list[str], weight: str) -> pd.DataFrame
 
 
 def waves(frame: pd.DataFrame) -> list[str]:
-    """The waves of a grown population's people, in order."""
-    return sorted({str(w) for w in frame[WAVE].tolist()}, key=int)
+    """The waves of the people the newest file of a population with waves holds, in order."""
+    return present(frame[WAVE].astype(str))
 
 
-def first_wave(pieces: Sequence[Piece], pop: str) -> list[Piece]:
-    """``pieces`` with every cell of ``pop`` that names no wave counting wave 0 only (the
-    tables published before the population grew)."""
-    return [_filtered(p, pop, ("0",), only_unwaved=True) for p in pieces]
+def present(codes: Iterable[str], at: int | None = None) -> list[str]:
+    """Of the waves ``codes`` (and the waves they were split from), those whose people the
+    file of version ``at`` held (default: the newest), in order: a wave of that version or
+    before, not split by then, and not of people gone."""
+    known = [c for c in _family(codes) if at is None or _version(c) <= at]
+    split = {_parent(c) for c in known}
+    return sorted((c for c in known if c not in split and "-" not in c), key=_order)
+
+
+def closed(codes: Iterable[str], universe: Iterable[str]) -> tuple[str, ...]:
+    """The waves of ``universe`` that a cell naming ``codes`` counts: each code and every
+    wave split from it since (``0`` counts ``0.2``, ``0-2``, ``0.2.3``...), less a wave whose
+    people gone are a wave of the universe (all its people are in the waves split from it;
+    where they are not, as in published files, the wave stands for its people gone)."""
+    tops = set(codes)
+    family = _family(universe) | tops
+    emptied = {_parent(c) for c in family if _gone(c)}
+    found = {u for u in family if u not in emptied and any(_under(u, t) for t in tops)}
+    return tuple(sorted(found, key=_order))
+
+
+def _gone(code: str) -> bool:
+    """Whether wave ``code`` is of people gone (``c-v``)."""
+    parent = _parent(code)
+    return bool(parent) and code[len(parent)] == "-"
+
+
+def _family(codes: Iterable[str]) -> set[str]:
+    """``codes`` and every wave they were split from."""
+    out: set[str] = set()
+    for code in {str(c) for c in codes}:
+        while code and code not in out:
+            out.add(code)
+            code = _parent(code)
+    return out
+
+
+def _parent(code: str) -> str:
+    """The wave ``code`` was split from ('' for a wave of people added)."""
+    cut = max(code.rfind("."), code.rfind("-"))
+    return code[:cut] if cut > 0 else ""
+
+
+def _under(code: str, top: str) -> bool:
+    """Whether wave ``code`` is ``top`` or was split from it."""
+    return code == top or code.startswith((top + ".", top + "-"))
+
+
+def _version(code: str) -> int:
+    """The version of the file that made wave ``code`` (its last number)."""
+    return int(re.split(r"[.-]", code)[-1])
+
+
+def _order(code: str) -> tuple[int, ...]:
+    """A sort key for waves: by their numbers (``0``, ``0.2``, ``0-2``, ``1``, ``10``)."""
+    return tuple(int(n) for n in re.split(r"[.-]", code))
+
+
+def first_wave(pieces: Sequence[Piece], pop: str, universe: Iterable[str] = ()) -> list[Piece]:
+    """``pieces`` with every cell of ``pop`` that names no wave counting wave 0 (the tables
+    published before the population changed), and every cell counting the waves split
+    since from those it names (of ``universe`` and the waves the cells name)."""
+    out = [_filtered(p, pop, lambda _: ("0",), only_unwaved=True) for p in pieces]
+    every = {str(u) for u in universe}
+    for d in (d for p in out for d in _cells_of(p, pop)):
+        every.update(dict(d.where).get(WAVE, ()))
+    return [_filtered(p, pop, lambda codes: closed(codes, every), only_unwaved=False) for p in out]
 
 
 def first_waves(pieces: Sequence[Piece]) -> list[Piece]:
     """``pieces`` (a release's tables, as registered or as their files' metadata say) with
-    the cells of each population that grew that name no wave counting its first wave only:
-    they were published before it grew."""
+    the cells of each population that changed that name no wave counting its first wave:
+    they were published before it changed; and every cell the waves split since."""
     out = list(pieces)
     grew = {d.pop for p in out for d in (*p.defs, *p.facts) if d and WAVE in d.variables()}
     for pop in sorted(grew):
@@ -124,18 +250,30 @@ def first_waves(pieces: Sequence[Piece]) -> list[Piece]:
 
 def every_wave(pieces: Sequence[Piece], pop: str, codes: Sequence[str]) -> list[Piece]:
     """``pieces`` with every cell of ``pop`` counting the waves ``codes``."""
-    return [_filtered(p, pop, tuple(codes), only_unwaved=False) for p in pieces]
+    return [_filtered(p, pop, lambda _: tuple(codes), only_unwaved=False) for p in pieces]
 
 
-def _filtered(piece: Piece, pop: str, codes: tuple[str, ...], only_unwaved: bool) -> Piece:
-    """``piece`` with its cells of ``pop`` restricted to the waves ``codes``."""
+def _cells_of(piece: Piece, pop: str) -> list[Def]:
+    """The definitions and facts of ``piece`` that count people of ``pop``."""
+    return [d for d in (*piece.defs, *piece.facts) if d is not None and d.pop == pop]
+
+
+def _filtered(
+    piece: Piece,
+    pop: str,
+    codes: Callable[[tuple[str, ...]], tuple[str, ...]],
+    only_unwaved: bool,
+) -> Piece:
+    """``piece`` with its cells of ``pop`` counting the waves ``codes`` gives for those they
+    name (none: ``()``)."""
 
     def wave(d: Def | None) -> Def | None:
         if d is None or d.pop != pop or (only_unwaved and WAVE in d.variables()):
             return d
-        return Def.of(pop, {**{v: c for v, c in d.where}, WAVE: codes})
+        where = dict(d.where)
+        return Def.of(pop, {**where, WAVE: codes(tuple(where.get(WAVE, ())))})
 
-    if not any(d is not None and d.pop == pop for d in (*piece.defs, *piece.facts)):
+    if not _cells_of(piece, pop):
         return piece
     return replace(
         piece,
@@ -146,17 +284,16 @@ def _filtered(piece: Piece, pop: str, codes: tuple[str, ...], only_unwaved: bool
 
 def added_piece(piece: Piece, pop: str, frame: pd.DataFrame, weight: str) -> Piece | None:
     """The guard piece of ``piece`` (a new table of a population with waves): for each of
-    its cells of ``pop``, the people of every run of latest waves (the newest; the two
-    newest; ...; all but the first), counted from the waved people ``frame`` and never
-    shown. Whatever earlier table of the same cell (waves 0..j) the attacker subtracts
-    from it, the difference is one of these groups."""
-    codes = waves(frame)
-    latest = [codes[i:] for i in range(1, len(codes))]
+    its cells of ``pop`` and each earlier version of the file, the people added since and
+    the people gone since, counted from the waved people ``frame`` and never shown. Whatever
+    earlier table of the same cell the attacker subtracts from it, the difference is the one
+    group less the other."""
+    groups = changes(frame[WAVE].astype(str))
     defs = [
-        Def.of(pop, {**{v: c for v, c in d.where if v != WAVE}, WAVE: tuple(run)})
+        Def.of(pop, {**{v: c for v, c in d.where if v != WAVE}, WAVE: group})
         for d in piece.defs
         if d is not None and d.pop == pop
-        for run in latest
+        for group in groups
     ]
     unique = list({d.key: d for d in defs}.values())
     if not unique:
@@ -168,6 +305,38 @@ def added_piece(piece: Piece, pop: str, frame: pd.DataFrame, weight: str) -> Pie
     cells = Cells(values)
     cells.place(COLUMN, np.arange(len(unique)), np.arange(len(unique)))
     return Piece(piece.name + ADDED, cells, tuple(unique))
+
+
+def changes(codes: Iterable[str]) -> list[tuple[str, ...]]:
+    """For each earlier version of a population's file, the waves (of ``codes``) of the
+    people added since and of the people gone since (each where there are any)."""
+    universe = _family(codes)
+    now = present(universe)
+    newest = max(_version(c) for c in universe)
+    out = []
+    for at in range(newest):
+        then = closed(present(universe, at), universe)
+        added = tuple(c for c in now if c not in then)
+        gone = tuple(c for c in then if c not in now and not any(_under(n, c) for n in now))
+        out += [g for g in (added, gone) if g]
+    return list(dict.fromkeys(out))
+
+
+def version_of(codes: Iterable[str], universe: Iterable[str]) -> int | None:
+    """The version of the file whose people a cell counting the waves ``codes`` counts
+    (None: no file's: a group added or gone), of a population with waves ``universe``."""
+    every = _family(universe) | set(codes)
+    want = set(codes)
+    for at in range(max(_version(c) for c in every) + 1):
+        if set(closed(present(every, at), every)) == want:
+            return at
+    return None
+
+
+def of_version(at: int, universe: Iterable[str]) -> tuple[str, ...]:
+    """The waves a cell of the file of version ``at`` counts now (of ``universe``)."""
+    every = _family(universe)
+    return closed(present(every, at), every)
 
 
 def people_path(folder: Path | str, pop: str) -> Path:

@@ -144,13 +144,14 @@ def _waved(
     frames: Mapping[str, pd.DataFrame],
     weight: str | None,
 ) -> tuple[list[Piece], list[Piece]]:
-    """Tables of a population with waves (it grew): earlier cells naming no wave count the
-    first; new cells count every wave; and each new table's people of its latest waves are
-    a guard piece of their own (:mod:`growth`)."""
+    """Tables of a population with waves (it changed): earlier cells naming no wave count the
+    first, and every earlier cell the waves split since from those it names; new cells count
+    the waves the newest file holds; and each new table's people added or gone since each
+    earlier file are a guard piece of their own (:mod:`growth`)."""
     for pop, frame in frames.items():
         if WAVE not in frame:
             continue
-        earlier = growth.first_wave(earlier, pop)
+        earlier = growth.first_wave(earlier, pop, frame[WAVE].astype(str))
         mine = growth.every_wave(pieces, pop, growth.waves(frame))
         guards = [growth.added_piece(p, pop, frame, weight or "") for p in mine]
         pieces = mine + [g for g in guards if g is not None]

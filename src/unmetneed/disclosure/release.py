@@ -689,20 +689,29 @@ def assemble(pieces: Sequence[Piece], frames: Mapping[str, pd.DataFrame] | None 
 def _echoes(
     defs: Sequence[Def], key_id: Mapping[str, int], forced: np.ndarray, n: int
 ) -> np.ndarray:
-    """The cells of a grown population (:mod:`growth`) whose count before its newest wave
-    joined was suppressed by an earlier table: they start suppressed too (last quarter's
-    pattern), or a shown count of the grown group (waves 0..k) would bound the earlier
-    hidden one (waves 0..k-1) from above: a hidden zero would be pinned."""
+    """The cells of a population that changed (:mod:`growth`) whose count in the file
+    before was suppressed by an earlier table: they start suppressed too (last quarter's
+    pattern), or a shown count of the newer file would bound the earlier hidden one: a
+    hidden zero would be pinned."""
+    from unmetneed.disclosure.growth import of_version, version_of
+
     echo = np.zeros(n, dtype=bool)
+    universe: dict[str, set[str]] = {}
+    for d in defs:
+        if any(v == WAVE for v, _ in d.where):  # the many cells of other populations: no
+            universe.setdefault(d.pop, set()).update(dict(d.where)[WAVE])
+    before: dict[tuple[str, tuple[str, ...]], tuple[str, ...] | None] = {}
     for uid, d in enumerate(defs):
-        if not any(v == WAVE for v, _ in d.where):  # the many cells of other populations
+        if d.pop not in universe or not any(v == WAVE for v, _ in d.where):
             continue
         where = dict(d.where)
-        codes = sorted(where[WAVE], key=int)
-        if len(codes) < 2:
-            continue
-        before = Def.of(d.pop, {**where, WAVE: codes[:-1]}).key
-        echo[uid] = before in key_id and bool(forced[key_id[before]])
+        seen = (d.pop, where[WAVE])
+        if seen not in before:
+            at = version_of(where[WAVE], universe[d.pop])
+            before[seen] = of_version(at - 1, universe[d.pop]) if at else None
+        if (codes := before[seen]) is not None:
+            key = Def.of(d.pop, {**where, WAVE: codes}).key
+            echo[uid] = key in key_id and bool(forced[key_id[key]])
     return echo
 
 

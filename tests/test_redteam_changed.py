@@ -1,0 +1,115 @@
+"""Red team: an out-of-treatment cohort file that lost people between quarters (and gained
+others), published into one release.
+
+The attacker (tests/redteam/attacker.py) holds every quarter's files and knows who is in
+which file (each person labelled by the quarters whose file holds them: ``p10`` in the first
+file only, ``p11`` in both, ``p01`` added). Subtracting the same shown cell of two quarters
+gives the people gone less the people added there: where one of them is nobody, the other
+is pinned. Every group of people gone or added between two quarters that the attacker pins
+within 1..K is a leak, as are the usual exact and narrowed cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from redteam import scenarios as sc
+
+PERIOD = "2024/25"
+COMMANDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str | None], ...] = (
+    ("housing-by-area", ("housing",), ("area",), None),
+    ("sex-by-area", ("sex",), ("area",), None),
+    ("disability-by-cohort", ("disability",), ("substance_cohort",), None),
+)
+
+
+def _sample() -> pd.DataFrame:
+    return pd.read_csv(sc.SAMPLE / "cohort_ootu.csv", dtype=str, keep_default_na=False)
+
+
+def _changed_files(
+    tmp: Path, steps: Sequence[tuple[Sequence[int], Sequence[int]]]
+) -> tuple[list[Path], pd.DataFrame, list[frozenset[str]]]:
+    """The sample cohort file, then one file per step ``(gone, added)``: the last file
+    without the sample rows ``gone`` and with copies of the sample rows ``added``. Returns
+    the files, every person ever with their label (``period``: which files hold them) and
+    each file's labels."""
+    cohort = _sample()
+    quarters = len(steps) + 1
+    held = [[True] * len(cohort)]
+    people = cohort.copy()
+    for gone, added in steps:
+        now = list(held[-1]) + [False] * (len(people) - len(held[-1]))
+        for row in gone:
+            now[row] = False
+        people = pd.concat([people, cohort.iloc[list(added)]], ignore_index=True)
+        held.append(now + [True] * len(added))
+    files, covers = [], []
+    for q in range(quarters):
+        mask = [q < len(held) and i < len(held[q]) and held[q][i] for i in range(len(people))]
+        path = tmp / f"cohort_q{q + 1}.csv"
+        people[mask].to_csv(path, index=False)
+        files.append(path)
+    labels = [
+        "p" + "".join("1" if i < len(h) and h[i] else "0" for h in held)
+        for i in range(len(people))
+    ]
+    covers = [frozenset(x for x in set(labels) if x[1 + q] == "1") for q in range(quarters)]
+    return files, people.assign(period=labels), covers
+
+
+def _groups(covers: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+    """The people added, and the people gone, between any two quarters (nonempty)."""
+    out = []
+    for a, b in combinations(covers, 2):
+        out += [g for g in (b - a, a - b) if g]
+    return out
+
+
+def _quarter(tmp: Path, q: int, rel: Path, ndtms: Path, cohort: Path) -> Path:
+    folder = tmp / f"pub_Q{q}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, by, within, bands in COMMANDS:
+        out = folder / f"compare-{name}.parquet"
+        sc.cli(sc._compare_args(ndtms, out, by, within, bands, rel, (), ootu=cohort))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([([0], [])], id="one-gone"),
+        pytest.param([([0, 5], [1])], id="two-gone-one-added"),
+        pytest.param([([0], [3]), ([7, 12], [])], id="three-quarters"),
+    ],
+)
+def test_a_cohort_that_lost_people_cannot_be_differenced(
+    tmp_path: Path, steps: list[tuple[list[int], list[int]]]
+) -> None:
+    """Three compare commands a quarter into one release, the cohort file losing people
+    (and gaining some): no leak, no group of people gone or added pinned within 1..3, and
+    both audits pass."""
+    ndtms = sc.period_extract(tmp_path, PERIOD)
+    files, people, covers = _changed_files(tmp_path, steps)
+    rel = tmp_path / "rel"
+    folders = [_quarter(tmp_path, q, rel, ndtms, path) for q, path in enumerate(files, 1)]
+    report = sc.attack_grown(
+        folders,
+        people,
+        sc.read_records(ndtms),
+        [PERIOD] * len(files),
+        covers=covers,
+        groups=_groups(covers),
+    )
+    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
+    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
+    proc = sc.run(["audit", "--release", rel])
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    files_out = [f for o in folders for f in sorted(o.glob("*.parquet"))]
+    proc = sc.run(["audit", *files_out])
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
