@@ -5,10 +5,10 @@ command) over a cohort grown by copies of existing rows. This file tries what it
 separate ``compare`` commands per quarter, people added in an area the cohort had nobody
 in, other policies (``nhs``, k=5), ``--exclude-not-stated`` / ``--zeros-disclosive``, a
 grown file with its columns reordered and rows shuffled, a table of the old (smaller) file
-after the release saw the grown one, a file that lost a person, a damaged people file, and
-growth by one person. The attacker (tests/redteam/attacker.py) holds every quarter's files
-and knows the waves (the people each file added); the difference check subtracts the same
-shown cell of two quarters.
+after the release saw the grown one, a damaged people file, and growth by one person (a
+file that lost people: tests/test_redteam_changed.py). The attacker
+(tests/redteam/attacker.py) holds every quarter's files and knows the waves (the people each
+file added); the difference check subtracts the same shown cell of two quarters.
 """
 
 from __future__ import annotations
@@ -72,35 +72,6 @@ def _copies(rows: Sequence[int], **change: str) -> pd.DataFrame:
 # Quarters made by runs or by compare commands
 
 
-def _run_quarter(
-    tmp: Path,
-    q: int,
-    rel: Path,
-    cohort: Path,
-    rng: np.random.Generator,
-    compares: Sequence[str] = tuple(RUN_COMPARES),
-    **config: object,
-) -> Path:
-    """Quarter ``q``'s run (gap and ``compares``) into release ``rel``: 96% of the sample raw
-    records, period 2024/25 Qq, the cohort file ``cohort``."""
-    raw = pd.read_csv(SAMPLE / "raw_records.csv", dtype=str, keep_default_na=False)
-    raw = raw[rng.random(len(raw)) > 0.04].assign(period=f"{PERIOD} Q{q}")
-    raw.to_csv(tmp / f"raw_Q{q}.csv", index=False)
-    out = tmp / f"out_Q{q}"
-    cfg = sc.run_config(
-        out,
-        raw=tmp / f"raw_Q{q}.csv",
-        period=f"{PERIOD} Q{q}",
-        compares=compares,
-        ootu=cohort,
-        **config,  # type: ignore[arg-type]
-    )
-    cfg = cfg.replace("[disclosure]\n", f"[disclosure]\nrelease = {sc.toml_str(rel)}\n", 1)
-    (tmp / f"Q{q}.toml").write_text(cfg, encoding="utf-8")
-    sc.cli(["run", tmp / f"Q{q}.toml"])
-    return sc.publish_dir(out)
-
-
 def _args(
     ndtms: Path,
     cohort: Path,
@@ -156,7 +127,7 @@ def _runs(
 ) -> tuple[Path, list[Path], pd.DataFrame]:
     rel, rng = tmp / "rel", np.random.default_rng(11)
     folders = [
-        _run_quarter(tmp, q, rel, path, rng, **config) for q, (path, _) in enumerate(files, 1)
+        sc.run_quarter(tmp, q, rel, path, rng, **config) for q, (path, _) in enumerate(files, 1)
     ]
     extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in folders]
     return rel, folders, pd.concat(extracts, ignore_index=True)
@@ -346,10 +317,10 @@ def test_the_old_file_run_after_growth(tmp_path: Path) -> None:
     """The same with a run: Q1, Q2 (grown) runs, then Q1's cohort file again in Q3."""
     files = _grown_files(tmp_path, [_copies([0, 0])])
     rel, rng = tmp_path / "rel", np.random.default_rng(11)
-    folders = [_run_quarter(tmp_path, q, rel, path, rng) for q, (path, _) in enumerate(files, 1)]
+    folders = [sc.run_quarter(tmp_path, q, rel, path, rng) for q, (path, _) in enumerate(files, 1)]
     register = (rel / "register.json").read_bytes()
     try:
-        late = _run_quarter(tmp_path, 3, rel, files[0][0], rng)
+        late = sc.run_quarter(tmp_path, 3, rel, files[0][0], rng)
     except sc.CommandFailedError as exc:
         text = str(exc)
         print(text[-1500:])
@@ -369,31 +340,6 @@ def test_the_old_file_run_after_growth(tmp_path: Path) -> None:
     )
     assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
     assert not sc.grown_differences([folders[1], late]), "Q2 -> Q3 by difference"
-
-
-# --------------------------------------------------------------------------------------
-# 7. a file that lost a person and gained others (documented: protected apart)
-
-
-def test_a_cohort_that_lost_a_person_is_protected_apart_with_a_note(tmp_path: Path) -> None:
-    """Documented limitation: not the same population grown; protected apart with a note on
-    stderr. Only the note is asserted; the differences are printed for the report."""
-    ndtms = sc.period_extract(tmp_path, PERIOD)
-    cohort = _sample()
-    changed = pd.concat([cohort.drop(index=[3]), _copies([0, 0])], ignore_index=True)
-    path = tmp_path / "cohort_q2.csv"
-    changed.to_csv(path, index=False)
-    rel = tmp_path / "rel"
-    commands = [COMMANDS[0]]
-    q1 = _command_quarter(tmp_path, 1, rel, ndtms, SAMPLE / "cohort_ootu.csv", commands)
-    out = tmp_path / "pub_Q2" / "compare-housing-by-area.parquet"
-    out.parent.mkdir()
-    name, by, within, bands = COMMANDS[0]
-    proc = sc.run(_args(ndtms, path, out, by, within, bands, rel))
-    print(proc.returncode, proc.stderr[-1500:])
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert "note:" in proc.stderr, proc.stderr[-2000:]
-    print("differences (known limitation):", sc.grown_differences([q1, out.parent]))
 
 
 # --------------------------------------------------------------------------------------

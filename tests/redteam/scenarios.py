@@ -605,3 +605,32 @@ QUARTER_COMPARES = [
     compare_toml("housing-by-area", ["housing"], ["area"]),
     compare_toml("sex-by-cohort", ["sex"], ["substance_cohort"]),
 ]
+
+
+def run_quarter(
+    tmp: Path,
+    q: int,
+    rel: Path,
+    cohort: Path,
+    rng: Any,
+    compares: Sequence[str] = tuple(QUARTER_COMPARES),
+    **config: object,
+) -> Path:
+    """Quarter ``q``'s run (gap and ``compares``) into release ``rel``: 96% of the sample raw
+    records, period 2024/25 Qq, the cohort file ``cohort``."""
+    raw = pd.read_csv(SAMPLE / "raw_records.csv", dtype=str, keep_default_na=False)
+    raw = raw[rng.random(len(raw)) > 0.04].assign(period=f"{PERIOD} Q{q}")
+    raw.to_csv(tmp / f"raw_Q{q}.csv", index=False)
+    out = tmp / f"out_Q{q}"
+    cfg = run_config(
+        out,
+        raw=tmp / f"raw_Q{q}.csv",
+        period=f"{PERIOD} Q{q}",
+        compares=compares,
+        ootu=cohort,
+        **config,  # type: ignore[arg-type]
+    )
+    cfg = cfg.replace("[disclosure]\n", f"[disclosure]\nrelease = {toml_str(rel)}\n", 1)
+    (tmp / f"Q{q}.toml").write_text(cfg, encoding="utf-8")
+    cli(["run", tmp / f"Q{q}.toml"])
+    return publish_dir(out)

@@ -350,7 +350,7 @@ def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
     before it kept people, or another kind of population).
 
     Raises ``InputError`` (exit 2) for a file that is there but cannot be read: a cohort
-    that grew would otherwise be protected apart from its earlier tables, unnoticed.
+    that changed would otherwise be protected apart from its earlier tables, unnoticed.
     """
     path = people_path(folder, pop)
     if not path.is_file():
@@ -361,7 +361,8 @@ def read_people(folder: Path | str, pop: str) -> pd.DataFrame | None:
         raise InputError(
             f"{path}: the release's people of an earlier cohort cannot be read ({exc})",
             hint="Restore the release folder from its backup. Deleting the file would protect "
-            "a cohort file that grew apart from its earlier tables, showing the people added.",
+            "a cohort file that changed apart from its earlier tables, showing the people "
+            "added or gone.",
         ) from None
 
 

@@ -72,9 +72,9 @@ def same_people(
     """The ``earlier`` tables (facts made definitions where now tied), the new ``pieces``
     and their records ``frames``, with each new population not yet in the release renamed
     after the first earlier one (of its kind) whose every cell its records count exactly,
-    or, with the release ``folder``, that its records hold and more (a cohort that grew:
-    :mod:`growth`); notes for the user (tables of other people that share cells with
-    earlier ones); and the populations' people to keep in the release.
+    or, with the release ``folder``, whose people its records share at least half of (a
+    cohort that changed: :mod:`growth`); notes for the user (tables of other people that
+    share cells with earlier ones); and the populations' people to keep in the release.
 
     Raises ``DisclosureError`` (exit 4) for a new table that shares cells with an earlier
     population it is not protected with, when every shared cell has the same value.
@@ -163,9 +163,8 @@ def _unkept(folder: Path | str | None) -> str:
     release (it was made before releases kept them, or the files were deleted)."""
     return (
         f"note: the release {folder} keeps no people of an earlier cohort's tables (its "
-        "people/ folder), so a cohort file that grew since cannot be recognised as the same "
-        "people and more. Publish the people added as a cohort of their own, or start a new "
-        "release."
+        "people/ folder), so a cohort file that changed since cannot be recognised as the "
+        "same people changed. Start a new release."
     )
 
 
@@ -372,9 +371,9 @@ def _apart(name: str) -> str:
     many cells differ: that would say something of the suppressed ones)."""
     return (
         f"note: {name} counts other people than earlier tables of this release (cells they "
-        "share differ), so it is protected apart from them. A cohort file that only grew "
-        "(every earlier person still in it) is recognised and protected with its earlier "
-        "tables; one that also lost or changed people is not, and the differences between "
-        "the tables show the people who changed: keep one cohort file per release, or "
-        "publish the people added as a cohort of their own."
+        "share differ), so it is protected apart from them. A cohort file that shares at "
+        "least half its people with the earlier one is recognised as those people changed "
+        "and protected with its earlier tables; one that shares fewer is not, and the "
+        "differences between the tables show the people who changed: keep one cohort file "
+        "per release, or publish a new cohort into a new release."
     )
