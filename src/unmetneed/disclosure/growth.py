@@ -221,9 +221,10 @@ def _version(code: str) -> int:
     return int(re.split(r"[.-]", code)[-1])
 
 
-def _order(code: str) -> tuple[int, ...]:
-    """A sort key for waves: by their numbers (``0``, ``0.2``, ``0-2``, ``1``, ``10``)."""
-    return tuple(int(n) for n in re.split(r"[.-]", code))
+def _order(code: str) -> tuple[tuple[int, ...], str]:
+    """A sort key for waves: by their numbers, then as text (``0``, ``0-2``, ``0.2``,
+    ``1``, ``10``)."""
+    return tuple(int(n) for n in re.split(r"[.-]", code)), code
 
 
 def first_wave(pieces: Sequence[Piece], pop: str, universe: Iterable[str] = ()) -> list[Piece]:
