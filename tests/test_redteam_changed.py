@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from redteam import attacker as atk
 from redteam import scenarios as sc
 
 PERIOD = "2024/25"
@@ -86,6 +87,10 @@ def _quarter(tmp: Path, q: int, rel: Path, ndtms: Path, cohort: Path) -> Path:
         pytest.param([([0], [])], id="one-gone"),
         pytest.param([([0, 5], [1])], id="two-gone-one-added"),
         pytest.param([([3], [0, 0])], id="one-gone-two-alike-added"),
+        pytest.param([([8, 12], [])], id="westmere-emptied"),
+        pytest.param([([24], [])], id="the-one-not-stated-sex-gone"),
+        pytest.param([([], [0, 1]), ([70, 71], [])], id="the-people-added-gone-again"),
+        pytest.param([([35], [45]), ([45, 70], [8]), ([2], [35])], id="four-quarters"),
         pytest.param([([0], [3]), ([7, 12], [])], id="three-quarters"),
     ],
 )
@@ -134,6 +139,68 @@ def test_quarterly_runs_over_a_cohort_that_changed(tmp_path: Path) -> None:
         people,
         pd.concat(extracts, ignore_index=True),
         [f"{PERIOD} Q{q}" for q in range(1, len(files) + 1)],
+        covers=covers,
+        groups=_groups(covers),
+    )
+    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
+    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
+    _audits(rel, folders)
+
+
+@pytest.mark.parametrize(
+    ("config", "policy"),
+    [
+        pytest.param({"policy": "nhs"}, "nhs", id="nhs"),
+        pytest.param({"k": 5}, "k5", id="k5"),
+    ],
+)
+def test_runs_over_a_changed_cohort_other_policies(
+    tmp_path: Path, config: dict[str, object], policy: str
+) -> None:
+    """Two quarterly runs under ``nhs`` or k = 5, the cohort losing a Westmere person and
+    gaining a Northton one: no leak under that policy; both audits pass."""
+    files, people, covers = _changed_files(tmp_path, [([8], [0])])
+    rel, rng = tmp_path / "rel", np.random.default_rng(5)
+    folders = [
+        sc.run_quarter(tmp_path, q, rel, path, rng, **config) for q, path in enumerate(files, 1)
+    ]
+    extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in folders]
+    k = int(config.get("k", 3))  # type: ignore[call-overload]
+    report = sc.attack_grown(
+        folders,
+        people,
+        pd.concat(extracts, ignore_index=True),
+        [f"{PERIOD} Q{q}" for q in range(1, len(files) + 1)],
+        policy=atk.Policy.from_name("nhs" if policy == "nhs" else None, k),
+        covers=covers,
+        groups=_groups(covers),
+    )
+    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
+    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
+    _audits(rel, folders)
+
+
+def test_compare_commands_exclude_not_stated_over_a_changed_cohort(tmp_path: Path) -> None:
+    """Housing by area with ``--exclude-not-stated``, two quarters, the one person whose
+    housing is not stated gone and a Northton person added: the denominators differ by
+    the people gone and added only; no leak; both audits pass."""
+    ndtms = sc.period_extract(tmp_path, PERIOD)
+    gone = _sample().index[_sample()["housing"] == "not_stated"].tolist()
+    files, people, covers = _changed_files(tmp_path, [(gone, [0])])
+    rel = tmp_path / "rel"
+    folders = []
+    for q, path in enumerate(files, 1):
+        folder = tmp_path / f"pub_Q{q}"
+        folder.mkdir()
+        out = folder / "compare-housing-by-area.parquet"
+        extra = ("--exclude-not-stated",)
+        sc.cli(sc._compare_args(ndtms, out, ("housing",), ("area",), None, rel, extra, ootu=path))
+        folders.append(folder)
+    report = sc.attack_grown(
+        folders,
+        people,
+        sc.read_records(ndtms),
+        [PERIOD] * len(files),
         covers=covers,
         groups=_groups(covers),
     )

@@ -85,6 +85,8 @@ def same_people(
     only: dict[str, tuple[str, ...]] = {}  # a population whose records hold some periods
     unkept: list[str] = []  # earlier cohorts the release keeps no people of
     for pop, frame in list(frames.items()):
+        if pop in before and folder is not None and weight and _kind(pop) == GROWS:
+            frames[pop] = _changed(pop, frame, weight, folder)
         if pop in before or not _kind(pop):  # known, or a table's own people: ``joint``
             continue
         others = [q for q in before if _kind(q) == _kind(pop) and q not in frames]
@@ -136,6 +138,17 @@ def _grown_from(
         if found is not None:
             return q, found[0]
     return None, frame
+
+
+def _changed(pop: str, frame: pd.DataFrame, weight: str, folder: Path | str) -> pd.DataFrame:
+    """``frame``, a cohort file named as the earlier population ``pop`` (the same counts by
+    the fingerprint's columns), with its people's waves where the release keeps waves of
+    ``pop`` or the file changed in another column (:mod:`growth`); as it is otherwise."""
+    stored = growth.read_people(folder, pop)
+    found = growth.grown(stored, frame, weight)
+    if stored is None or found is None or (found[1] is None and WAVE not in stored):
+        return frame
+    return found[0]
 
 
 def _waved(
