@@ -63,8 +63,10 @@ def grown(
     """``frame``'s people (``weight`` people a row) with their waves, beside the ``stored``
     people the newest file no longer holds: the stored people's waves, kept people of a
     wave that lost some split from those gone, the people beyond them as the next wave; and
-    the new version (None: the same people). None unless the two have the same columns and
-    share at least half of each one's people (the newest stored file's)."""
+    the new version (None: the same people). None unless the two have the same columns and,
+    where people are gone, share at least half of the people of each (the newest stored
+    file's and ``frame``'s): people alike in every column are interchangeable, so per
+    combination the fewer of the two counts are kept."""
     if stored is None:
         return None
     if WAVE not in stored:
