@@ -104,21 +104,26 @@ def test_a_cohort_that_lost_people_cannot_be_differenced(
     files, people, covers = _changed_files(tmp_path, steps)
     rel = tmp_path / "rel"
     folders = [_quarter(tmp_path, q, rel, ndtms, path) for q, path in enumerate(files, 1)]
+    _assert_safe(rel, folders, people, sc.read_records(ndtms), [PERIOD] * len(files), covers)
+
+
+def _assert_safe(
+    rel: Path,
+    folders: Sequence[Path],
+    people: pd.DataFrame,
+    records: pd.DataFrame,
+    periods: Sequence[str],
+    covers: Sequence[frozenset[str]],
+    policy: atk.Policy | None = None,
+) -> None:
+    """The attacker over every quarter's files (``people``: the cohort's, labelled by the
+    files that hold them; ``covers``: each file's labels) finds no leak and pins no group of
+    people gone or added; ``audit --release`` and ``audit`` of every file pass."""
     report = sc.attack_grown(
-        folders,
-        people,
-        sc.read_records(ndtms),
-        [PERIOD] * len(files),
-        covers=covers,
-        groups=_groups(covers),
+        folders, people, records, periods, policy=policy, covers=covers, groups=_groups(covers)
     )
     assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
     assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    _audits(rel, folders)
-
-
-def _audits(rel: Path, folders: Sequence[Path]) -> None:
-    """``audit --release`` of the release and ``audit`` of every published file pass."""
     proc = sc.run(["audit", "--release", rel])
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     files = [f for o in folders for f in sorted(o.glob("*.parquet"))]
@@ -126,25 +131,28 @@ def _audits(rel: Path, folders: Sequence[Path]) -> None:
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
+def _runs(
+    tmp: Path, steps: Sequence[tuple[Sequence[int], Sequence[int]]], seed: int, **config: object
+) -> tuple[Path, list[Path], pd.DataFrame, pd.DataFrame, list[str], list[frozenset[str]]]:
+    """One quarterly run per cohort file of ``steps`` (:func:`_changed_files`) into one
+    release: the release, the publish folders, the cohort's people, the restricted
+    extracts' records, the runs' periods and each file's labels."""
+    files, people, covers = _changed_files(tmp, steps)
+    rel, rng = tmp / "rel", np.random.default_rng(seed)
+    folders = [sc.run_quarter(tmp, q, rel, p, rng, **config) for q, p in enumerate(files, 1)]
+    extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in folders]
+    periods = [f"{PERIOD} Q{q}" for q in range(1, len(files) + 1)]
+    return rel, folders, people, pd.concat(extracts, ignore_index=True), periods, covers
+
+
 def test_quarterly_runs_over_a_cohort_that_changed(tmp_path: Path) -> None:
     """Three quarterly runs (gap and the red team's quarter compares) into one release, the
     cohort file losing two people and gaining one, then losing one and gaining two: no
     leak, no group of people gone or added pinned within 1..3, both audits pass."""
-    files, people, covers = _changed_files(tmp_path, [([0, 5], [1]), ([7], [2, 9])])
-    rel, rng = tmp_path / "rel", np.random.default_rng(11)
-    folders = [sc.run_quarter(tmp_path, q, rel, path, rng) for q, path in enumerate(files, 1)]
-    extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in folders]
-    report = sc.attack_grown(
-        folders,
-        people,
-        pd.concat(extracts, ignore_index=True),
-        [f"{PERIOD} Q{q}" for q in range(1, len(files) + 1)],
-        covers=covers,
-        groups=_groups(covers),
+    rel, folders, people, records, periods, covers = _runs(
+        tmp_path, [([0, 5], [1]), ([7], [2, 9])], seed=11
     )
-    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
-    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    _audits(rel, folders)
+    _assert_safe(rel, folders, people, records, periods, covers)
 
 
 @pytest.mark.parametrize(
@@ -159,25 +167,10 @@ def test_runs_over_a_changed_cohort_other_policies(
 ) -> None:
     """Two quarterly runs under ``nhs`` or k = 5, the cohort losing a Westmere person and
     gaining a Northton one: no leak under that policy; both audits pass."""
-    files, people, covers = _changed_files(tmp_path, [([8], [0])])
-    rel, rng = tmp_path / "rel", np.random.default_rng(5)
-    folders = [
-        sc.run_quarter(tmp_path, q, rel, path, rng, **config) for q, path in enumerate(files, 1)
-    ]
-    extracts = [sc.read_records(sc.restricted_extract(f.parent)) for f in folders]
+    rel, folders, people, records, periods, covers = _runs(tmp_path, [([8], [0])], seed=5, **config)
     k = int(config.get("k", 3))  # type: ignore[call-overload]
-    report = sc.attack_grown(
-        folders,
-        people,
-        pd.concat(extracts, ignore_index=True),
-        [f"{PERIOD} Q{q}" for q in range(1, len(files) + 1)],
-        policy=atk.Policy.from_name("nhs" if policy == "nhs" else None, k),
-        covers=covers,
-        groups=_groups(covers),
-    )
-    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
-    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    _audits(rel, folders)
+    named = atk.Policy.from_name("nhs" if policy == "nhs" else None, k)
+    _assert_safe(rel, folders, people, records, periods, covers, policy=named)
 
 
 def test_compare_commands_exclude_not_stated_over_a_changed_cohort(tmp_path: Path) -> None:
@@ -196,14 +189,4 @@ def test_compare_commands_exclude_not_stated_over_a_changed_cohort(tmp_path: Pat
         extra = ("--exclude-not-stated",)
         sc.cli(sc._compare_args(ndtms, out, ("housing",), ("area",), None, rel, extra, ootu=path))
         folders.append(folder)
-    report = sc.attack_grown(
-        folders,
-        people,
-        sc.read_records(ndtms),
-        [PERIOD] * len(files),
-        covers=covers,
-        groups=_groups(covers),
-    )
-    assert report.truth_checked and report.hidden, "the attacker saw no hidden cells"
-    assert not report.leaks(), "; ".join(report.leaks()) + "\n" + report.summary(12)
-    _audits(rel, folders)
+    _assert_safe(rel, folders, people, sc.read_records(ndtms), [PERIOD] * len(files), covers)
