@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from unmetneed.disclosure import growth
+from unmetneed.disclosure import growth, waves
 from unmetneed.disclosure.release import WAVE
 from unmetneed.errors import InputError
 
@@ -80,10 +80,10 @@ def test_a_later_file_that_lost_someone_splits_only_their_wave() -> None:
     gone = people[people[WAVE] == "1-2"].drop(columns=[WAVE, W]).reset_index(drop=True)
     pd.testing.assert_frame_equal(gone, first.iloc[[4]].reset_index(drop=True))
     codes = people[WAVE].tolist()
-    assert growth.of_version(0, codes) == ("0",)
-    assert growth.of_version(1, codes) == ("0", "1-2", "1.2")  # 1: all in 1.2 or 1-2
-    assert growth.of_version(2, codes) == ("0", "1.2")
-    assert growth.changes(codes) == [("1.2",), ("1-2",)]  # since the first file; the second
+    assert waves.of_version(0, codes) == ("0",)
+    assert waves.of_version(1, codes) == ("0", "1-2", "1.2")  # 1: all in 1.2 or 1-2
+    assert waves.of_version(2, codes) == ("0", "1.2")
+    assert waves.changes(codes) == [("1.2",), ("1-2",)]  # since the first file; the second
 
 
 def test_a_file_sharing_under_half_or_with_other_columns_is_other_people() -> None:

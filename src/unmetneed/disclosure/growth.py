@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -50,6 +49,7 @@ import pyarrow as pa
 
 from unmetneed.disclosure.model import Cells
 from unmetneed.disclosure.release import WAVE, Def, Model, Piece
+from unmetneed.disclosure.waves import changes, closed, order, present, version
 from unmetneed.errors import InputError
 
 PEOPLE = "people"  # DIR/people/<population>.parquet: each cohort's people (restricted)
@@ -89,13 +89,13 @@ def grown(
     rows = _rows(frame, new, stored, old, columns, weight)
     if not gone and not len(extra):
         return rows, None
-    version = max(_version(str(c)) for c in old[WAVE]) + 1
-    people = _split(rows, old, held, kept, version, weight) if gone else rows
+    made = max(version(str(c)) for c in old[WAVE]) + 1
+    people = _split(rows, old, held, kept, made, weight) if gone else rows
     first = new.groupby("_key")["_row"].first()
     added = frame.iloc[first.reindex(extra.index).to_numpy()][columns].reset_index(drop=True)
-    added[WAVE] = str(version)
+    added[WAVE] = str(made)
     added[weight] = extra.to_numpy()
-    return pd.concat([people, added], ignore_index=True), str(version)
+    return pd.concat([people, added], ignore_index=True), str(made)
 
 
 def _rows(
@@ -125,25 +125,26 @@ def _split(
     old: pd.DataFrame,
     held: pd.Series,
     kept: pd.Series,
-    version: int,
+    made: int,
     weight: str,
 ) -> pd.DataFrame:
     """``rows`` (the stored people) with the newest file's people of each combination
     (``kept`` of them; oldest waves first) apart from those gone: in a wave that lost
-    anyone, the kept become ``<wave>.<version>`` and the gone ``<wave>-<version>``."""
-    order = old.assign(_order=old[WAVE].map(_order), _at=np.arange(len(old)))[held.to_numpy()]
-    order = order.sort_values(["_key", "_order", "_at"], kind="stable")
-    before = order.groupby("_key")[weight].cumsum() - order[weight]
-    room = kept.reindex(order["_key"]).to_numpy() - before.to_numpy()
-    stay = np.clip(room, 0, order[weight].to_numpy()).astype(np.int64)
-    leave = order[weight].to_numpy() - stay
-    split = set(order[WAVE][leave > 0].tolist())
-    at, waves = order["_at"].to_numpy(), order[WAVE].to_numpy(object)
-    splits = np.isin(waves, list(split))
+    anyone, the kept become ``<wave>.<made>`` and the gone ``<wave>-<made>`` (``made``:
+    the new file's version)."""
+    ranked = old.assign(_order=old[WAVE].map(order), _at=np.arange(len(old)))
+    ranked = ranked[held.to_numpy()].sort_values(["_key", "_order", "_at"], kind="stable")
+    before = ranked.groupby("_key")[weight].cumsum() - ranked[weight]
+    room = kept.reindex(ranked["_key"]).to_numpy() - before.to_numpy()
+    stay = np.clip(room, 0, ranked[weight].to_numpy()).astype(np.int64)
+    leave = ranked[weight].to_numpy() - stay
+    split = set(ranked[WAVE][leave > 0].tolist())
+    at, codes = ranked["_at"].to_numpy(), ranked[WAVE].to_numpy(object)
+    splits = np.isin(codes, list(split))
     still = rows.iloc[at[splits & (stay > 0)]].assign(**{weight: stay[splits & (stay > 0)]})
-    still[WAVE] = [f"{w}.{version}" for w in waves[splits & (stay > 0)]]
+    still[WAVE] = [f"{w}.{made}" for w in codes[splits & (stay > 0)]]
     went = rows.iloc[at[leave > 0]].assign(**{weight: leave[leave > 0]})
-    went[WAVE] = [f"{w}-{version}" for w in waves[leave > 0]]
+    went[WAVE] = [f"{w}-{made}" for w in codes[leave > 0]]
     same = np.ones(len(rows), dtype=bool)
     same[at[splits]] = False
     out: pd.DataFrame = pd.concat([rows[same], still, went], ignore_index=True)
@@ -168,65 +169,6 @@ def _keyed(frame: pd.DataFrame, columns: list[str], weight: str) -> pd.DataFrame
 def waves(frame: pd.DataFrame) -> list[str]:
     """The waves of the people the newest file of a population with waves holds, in order."""
     return present(frame[WAVE].astype(str))
-
-
-def present(codes: Iterable[str], at: int | None = None) -> list[str]:
-    """Of the waves ``codes`` (and the waves they were split from), those whose people the
-    file of version ``at`` held (default: the newest), in order: a wave of that version or
-    before, not split by then, and not of people gone."""
-    known = [c for c in _family(codes) if at is None or _version(c) <= at]
-    split = {_parent(c) for c in known}
-    return sorted((c for c in known if c not in split and "-" not in c), key=_order)
-
-
-def closed(codes: Iterable[str], universe: Iterable[str]) -> tuple[str, ...]:
-    """The waves of ``universe`` that a cell naming ``codes`` counts: each code and every
-    wave split from it since (``0`` counts ``0.2``, ``0-2``, ``0.2.3``...), less a wave whose
-    people gone are a wave of the universe (all its people are in the waves split from it;
-    where they are not, as in published files, the wave stands for its people gone)."""
-    tops = set(codes)
-    family = _family(universe) | tops
-    emptied = {_parent(c) for c in family if _gone(c)}
-    found = {u for u in family if u not in emptied and any(_under(u, t) for t in tops)}
-    return tuple(sorted(found, key=_order))
-
-
-def _gone(code: str) -> bool:
-    """Whether wave ``code`` is of people gone (``c-v``)."""
-    parent = _parent(code)
-    return bool(parent) and code[len(parent)] == "-"
-
-
-def _family(codes: Iterable[str]) -> set[str]:
-    """``codes`` and every wave they were split from."""
-    out: set[str] = set()
-    for code in {str(c) for c in codes}:
-        while code and code not in out:
-            out.add(code)
-            code = _parent(code)
-    return out
-
-
-def _parent(code: str) -> str:
-    """The wave ``code`` was split from ('' for a wave of people added)."""
-    cut = max(code.rfind("."), code.rfind("-"))
-    return code[:cut] if cut > 0 else ""
-
-
-def _under(code: str, top: str) -> bool:
-    """Whether wave ``code`` is ``top`` or was split from it."""
-    return code == top or code.startswith((top + ".", top + "-"))
-
-
-def _version(code: str) -> int:
-    """The version of the file that made wave ``code`` (its last number)."""
-    return int(re.split(r"[.-]", code)[-1])
-
-
-def _order(code: str) -> tuple[tuple[int, ...], str]:
-    """A sort key for waves: by their numbers, then as text (``0``, ``0-2``, ``0.2``,
-    ``1``, ``10``)."""
-    return tuple(int(n) for n in re.split(r"[.-]", code)), code
 
 
 def first_wave(pieces: Sequence[Piece], pop: str, universe: Iterable[str] = ()) -> list[Piece]:
@@ -308,38 +250,6 @@ def added_piece(piece: Piece, pop: str, frame: pd.DataFrame, weight: str) -> Pie
     cells = Cells(values)
     cells.place(COLUMN, np.arange(len(unique)), np.arange(len(unique)))
     return Piece(piece.name + ADDED, cells, tuple(unique))
-
-
-def changes(codes: Iterable[str]) -> list[tuple[str, ...]]:
-    """For each earlier version of a population's file, the waves (of ``codes``) of the
-    people added since and of the people gone since (each where there are any)."""
-    universe = _family(codes)
-    now = present(universe)
-    newest = max(_version(c) for c in universe)
-    out = []
-    for at in range(newest):
-        then = closed(present(universe, at), universe)
-        added = tuple(c for c in now if c not in then)
-        gone = tuple(c for c in then if c not in now and not any(_under(n, c) for n in now))
-        out += [g for g in (added, gone) if g]
-    return list(dict.fromkeys(out))
-
-
-def version_of(codes: Iterable[str], universe: Iterable[str]) -> int | None:
-    """The version of the file whose people a cell counting the waves ``codes`` counts
-    (None: no file's: a group added or gone), of a population with waves ``universe``."""
-    every = _family(universe) | set(codes)
-    want = set(codes)
-    for at in range(max(_version(c) for c in every) + 1):
-        if set(closed(present(every, at), every)) == want:
-            return at
-    return None
-
-
-def of_version(at: int, universe: Iterable[str]) -> tuple[str, ...]:
-    """The waves a cell of the file of version ``at`` counts now (of ``universe``)."""
-    every = _family(universe)
-    return closed(present(every, at), every)
 
 
 def people_path(folder: Path | str, pop: str) -> Path:

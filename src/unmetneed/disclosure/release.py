@@ -83,6 +83,7 @@ from unmetneed.disclosure.secondary import (
     repair,
     repair_jointly,
 )
+from unmetneed.disclosure.waves import of_version, version_of
 from unmetneed.errors import DisclosureError, UsageError
 
 WAVE = "_wave"  # people of a grown population by the file that added them (:mod:`growth`)
@@ -693,8 +694,6 @@ def _echoes(
     before was suppressed by an earlier table: they start suppressed too (last quarter's
     pattern), or a shown count of the newer file would bound the earlier hidden one: a
     hidden zero would be pinned."""
-    from unmetneed.disclosure.growth import of_version, version_of
-
     echo = np.zeros(n, dtype=bool)
     universe: dict[str, set[str]] = {}
     for d in defs:
