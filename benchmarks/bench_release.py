@@ -130,8 +130,12 @@ def _dict(values: list[str], n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array(values))
 
 
-def write_inputs(folder: Path, areas: int, people: int, cohort: int, quarters: int) -> None:
-    """The extract (``people`` a quarter), the cohort and the prevalence file, seeded."""
+def write_inputs(
+    folder: Path, areas: int, people: int, cohort: int, quarters: int, changed: float = 0.0
+) -> None:
+    """The extract (``people`` a quarter), the cohort and the prevalence file, seeded; with
+    ``changed``, a cohort file for each later quarter: the last one's people less that share
+    of them (at random), and as many new people."""
     generate.N_AREAS = areas
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED + areas * 1_000_003 + people + cohort)
@@ -151,6 +155,12 @@ def write_inputs(folder: Path, areas: int, people: int, cohort: int, quarters: i
             writer.close()
     ootu = generate.chunk(rng, cohort).drop_columns(["cohort", "period"])
     pq.write_table(ootu, folder / "ootu.parquet")
+    for quarter in range(2, quarters + 1) if changed else ():
+        churn = round(changed * ootu.num_rows)
+        kept = np.sort(rng.choice(ootu.num_rows, ootu.num_rows - churn, replace=False))
+        new = generate.chunk(rng, churn).drop_columns(["cohort", "period"])
+        ootu = pa.concat_tables([ootu.take(kept), new.cast(ootu.schema)])
+        pq.write_table(ootu, folder / f"ootu-Q{quarter}.parquet")
     generate.write_prevalence(folder)
 
 
@@ -159,14 +169,16 @@ def _toml(value: object) -> str:
     return json.dumps(value)
 
 
-def write_config(folder: Path, k: int, release: Path | None, out: Path, treatment: str) -> Path:
+def write_config(
+    folder: Path, k: int, release: Path | None, out: Path, treatment: str, ootu: str = "ootu"
+) -> Path:
     """The run config: 3 inputs, the gap table and the 8 compare tables, at ``k``; the
-    extract is the input named ``treatment``."""
+    extract is the input named ``treatment``, the cohort the file ``ootu``."""
     lines = [f"period = {_toml(LAST_QUARTER)}", "", "[disclosure]", f"k = {k}"]
     if release is not None:
         lines.append(f"release = {_toml(str(release))}")
     lines += ["", "[output]", f"dir = {_toml(str(out))}", 'formats = ["parquet"]', ""]
-    for name, file, kind in ((treatment, "extract", "treatment"), ("ootu", "ootu", "cohort")):
+    for name, file, kind in ((treatment, "extract", "treatment"), ("ootu", ootu, "cohort")):
         path = folder / f"{file}.parquet"
         lines += [f"[inputs.{name}]", f"path = {_toml(str(path))}", f'kind = "{kind}"', ""]
     lines += [
@@ -192,7 +204,7 @@ def write_config(folder: Path, k: int, release: Path | None, out: Path, treatmen
         if bands:
             lines.append(f"age_bands = {_toml(bands)}")
         lines.append("")
-    path = folder / f"release-k{k}.toml"
+    path = folder / f"release-k{k}-{ootu}.toml"
     path.write_text("\n".join(lines))
     return path
 
@@ -308,11 +320,15 @@ def _ratio(ratio: tuple[float, bool] | None) -> str:
     return f"{'> ' if ratio[1] else ''}{ratio[0]:.1f}x"
 
 
-def run_size(areas: int, people: int, cohort: int, quarters: int, timeout: float) -> Result:
-    """Generate (once), then run with k = 3, with k = 0, and audit; every quarter."""
+def run_size(
+    areas: int, people: int, cohort: int, quarters: int, timeout: float, changed: float = 0.0
+) -> Result:
+    """Generate (once), then run with k = 3, with k = 0, and audit; every quarter (with
+    ``changed``, each quarter's own cohort file)."""
     folder = DATA / f"release_{areas}_{people}_{cohort}_{quarters}"
+    folder = folder.with_name(folder.name + (f"_changed{changed:g}" if changed else ""))
     if not (folder / "prevalence.parquet").exists():
-        write_inputs(folder, areas, people, cohort, quarters)
+        write_inputs(folder, areas, people, cohort, quarters, changed)
     result = Result(areas, people, cohort, quarters, [], [], [])
     periods = QUARTERS if quarters == 4 else [LAST_QUARTER]
     # With 4 quarters in the file the input is named "ndtms": at 13af2e2 the run takes a
@@ -324,8 +340,9 @@ def run_size(areas: int, people: int, cohort: int, quarters: int, timeout: float
         work = Path(tmp)
         for k in (3, 0):
             release = work / f"release-k{k}" if quarters == 4 else None
-            config = write_config(folder, k, release, work / "unused", treatment)
-            for period in periods:
+            for q, period in enumerate(periods, 1):
+                ootu = f"ootu-Q{q}" if changed and q > 1 else "ootu"
+                config = write_config(folder, k, release, work / "unused", treatment, ootu)
                 out = work / f"out-k{k}-{period[-2:]}"
                 argv = [str(BIN / "unmetneed"), "run", str(config), "--out-dir", str(out)]
                 argv += ["--quiet", *(["--period", period] if quarters == 4 else [])]
@@ -408,12 +425,18 @@ def main() -> None:
     parser.add_argument("--cohort", type=int, nargs="+", default=[3_000])
     parser.add_argument("--quarters", type=int, choices=(1, 4), default=1)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child")
+    parser.add_argument(
+        "--changed",
+        type=float,
+        default=0.0,
+        help="with 4 quarters, the share of the cohort gone (and as many added) each quarter",
+    )
     args = parser.parse_args()
     people, cohort = _scaled(args.people, args.areas), _scaled(args.cohort, args.areas)
     code = measured_code()
     print("\n".join(HEADER), flush=True)
     for a, n, m in zip(args.areas, people, cohort, strict=True):
-        print(run_size(a, n, m, args.quarters, args.timeout).row(), flush=True)
+        print(run_size(a, n, m, args.quarters, args.timeout, args.changed).row(), flush=True)
     print(f"\nMeasured: {code}; {os.cpu_count()} cores; one run of each.")
 
 
