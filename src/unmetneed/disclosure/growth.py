@@ -86,12 +86,12 @@ def grown(
         return None
     extra = (new_total - kept.reindex(new_total.index).fillna(0)).astype(np.int64)
     extra = extra[extra > 0]
-    rows = _rows(frame, new, stored, old, columns, weight)
+    first = new.groupby("_key")["_row"].first()  # each combination's first row in frame
+    rows = _rows(frame, first, stored, old, columns, weight)
     if not gone and not len(extra):
         return rows, None
     made = max(version(str(c)) for c in old[WAVE]) + 1
     people = _split(rows, old, held, kept, made, weight) if gone else rows
-    first = new.groupby("_key")["_row"].first()
     added = frame.iloc[first.reindex(extra.index).to_numpy()][columns].reset_index(drop=True)
     added[WAVE] = str(made)
     added[weight] = extra.to_numpy()
@@ -100,15 +100,15 @@ def grown(
 
 def _rows(
     frame: pd.DataFrame,
-    new: pd.DataFrame,
+    first: pd.Series,
     stored: pd.DataFrame,
     old: pd.DataFrame,
     columns: list[str],
     weight: str,
 ) -> pd.DataFrame:
     """The ``stored`` people (``old``: keyed), each row written as ``frame`` writes its
-    combination (as stored where ``frame`` has nobody of it), with its wave and people."""
-    first = new.groupby("_key")["_row"].first()
+    combination (as stored where ``frame`` has nobody of it; ``first``: each combination's
+    first row in ``frame``), with its wave and people."""
     text = frame.iloc[first.to_numpy()][columns].set_axis(first.index)
     lost = old.loc[~old["_key"].isin(first.index)].drop_duplicates("_key")
     if len(lost):
