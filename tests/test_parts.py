@@ -108,6 +108,32 @@ def check_parts(rows: list[list[int]], seed: int) -> None:
             assert low == 0, (cell, low)
 
 
+def test_a_national_count_wide_only_across_parts_is_certified_by_a_walk() -> None:
+    """Eight areas of one person each (category 0 or 1: suppressed, either may be 0), area
+    totals and the grand total shown: each category's national count ranges over 0..8
+    (worked by hand), yet two areas (a part: 9 cells with the national ones, parts joined
+    no larger here) move it by 2 at most, under the width 3. Parts alone leave it narrow;
+    two tables walked from part to part prove it wide. The areas' counts (0..1) stay
+    narrow."""
+    matrix, values, part = national(np.array([[1, 0]] * 8))
+    inner, categories = np.arange(16), np.array([24, 25])
+    hidden = np.zeros(len(values), dtype=bool)
+    hidden[inner] = hidden[categories] = True
+    policy = Policy.named(k=WIDTH, zeros=True)
+    shown = np.where(hidden, np.nan, values)
+    know = attacker.knowledge(matrix, shown, np.ones(len(values), bool), policy, None, values, part)
+    targets = np.flatnonzero(hidden)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "PARTS_FROM", 0)
+        patch.setattr(attacker, "PART_MOST", 9)
+        ok = attacker.certify(know, targets, WIDTH)
+        patch.setattr(attacker, "_walked", lambda *args: np.zeros(len(args[5]), dtype=bool))
+        parts_only = attacker.certify(know, targets, WIDTH)
+    assert ok.tolist() == [False] * 16 + [True, True]
+    assert not parts_only.any()
+    assert [exact(matrix, know.lower, know.upper, int(c)) for c in categories] == [(0, 8)] * 2
+
+
 def test_national_cells_are_tried_in_the_parts_in_turn() -> None:
     parts = np.array([0, 0, 1, 1, 2, -1, -1, -1, -1])
     assert attacker.homes(parts, np.array([5, 6, 7, 8, 2])).tolist() == [0, 1, 2, 0, 1]

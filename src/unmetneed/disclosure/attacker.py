@@ -22,7 +22,11 @@ make thousands of tiny blocks, so nothing is done per block in Python:
 - A large block gets its own model, re-solved with a new objective per cell.
 
 A joint LP first certifies every cell whose interval is at least the width: two feasible
-tables ``x1, x2`` maximising ``sum(min(x1_c - x2_c, width))``.
+tables ``x1, x2`` maximising ``sum(min(x1_c - x2_c, width))``. A large block (a national
+release) is certified part by part (a few areas, national cells free, the rest held at a
+table that fits), parts joined two by two while small enough; a national count left, to
+which each area lends a little, by two tables walked from part to part (:func:`_walked`);
+exact intervals over the whole block only for what is left after that.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ TOL = 1e-6
 SIMPLEX_BLOCK = 500  # cells: blocks up to this size are certified by simplex
 PARTS_FROM = 2000  # cells: a block this large is certified part by part first
 PART_ROUNDS = 3  # joint LPs of one part, at most
+WALK_IDLE = 3  # parts in a row moving no target further apart end a walk (:func:`_walk`)
+WALK_ROUNDS = 3  # walks, each with signs drawn afresh for the targets left (:func:`_walked`)
 PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP of 58,000: 33 s)
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
 WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
@@ -632,6 +638,78 @@ def _by_parts(red: Reduced, b: int, targets: np.ndarray, width: float) -> np.nda
 
         for at, found in in_parallel(one, np.unique(home[~ok]).tolist()):
             ok[at[found]] = True
+    if not ok.all():
+        ok[~ok] = _walked(red, block, sub, levels[0], point, position[~ok], width)
+    return ok
+
+
+def _walked(
+    red: Reduced,
+    block: Block,
+    sub: sparse.csr_matrix,
+    parts: np.ndarray,
+    point: np.ndarray,
+    position: np.ndarray,
+    width: float,
+) -> np.ndarray:
+    """Mask over ``position`` (block columns): certified by two tables walked part by part.
+
+    A count whose range needs many areas (a national count, each area lending a person or
+    two) is narrow in every part alone. Two tables ``x1, x2`` start at ``point``; in each
+    part of ``parts`` in turn, the joint LP of :func:`certify` over that part's columns
+    (the others held where the tables are now) pushes the targets apart, each the way its
+    sign says. Every step gives two tables that fit every relation and bound, so a target
+    once whole numbers ``width`` apart in them has a range at least that wide (people).
+    Counts summing to a shown total move against each other: pushed the same way they hold
+    each other back, so each of :data:`WALK_ROUNDS` walks draws the signs afresh (seeded:
+    the same every run) for the targets left.
+    """
+    ok = np.zeros(len(position), dtype=bool)
+    rng = np.random.default_rng(0)
+    for _ in range(WALK_ROUNDS):
+        left = np.flatnonzero(~ok)
+        if not len(left):
+            break
+        sign = rng.choice(np.array([-1.0, 1.0]), len(left))
+        ok[left] = _walk(red, block, sub, parts, point, position[left], sign, width)
+    return ok
+
+
+def _walk(
+    red: Reduced,
+    block: Block,
+    sub: sparse.csr_matrix,
+    parts: np.ndarray,
+    point: np.ndarray,
+    position: np.ndarray,
+    sign: np.ndarray,
+    width: float,
+) -> np.ndarray:
+    """One walk of :func:`_walked` (``sign``: per target, +1 where ``x1`` is to be the
+    higher); it stops when every target is certified, or after :data:`WALK_IDLE` parts in
+    a row that move none further apart."""
+    x1, x2 = point.copy(), point.copy()
+    ok = np.zeros(len(position), dtype=bool)
+    idle = 0
+    for p in np.unique(parts[parts >= 0]).tolist():
+        cols = np.flatnonzero((parts == p) | (parts < 0))
+        pick = np.flatnonzero(~ok & np.isin(position, cols))
+        if not len(pick):
+            continue
+        mine = position[pick]
+        a, rhs1, low, high = _part_lp(red, block, sub, cols, x1)
+        rhs2 = _part_lp(red, block, sub, cols, x2)[1]
+        apart = np.abs(x1[mine] - x2[mine])
+        at = np.searchsorted(cols, mine)
+        found = _pair(a, rhs1, rhs2, low, high, at, sign[pick], width, solver_for(len(cols)))
+        if found is not None:
+            x1[cols], x2[cols] = found
+            top, bottom = np.maximum(x1, x2)[position], np.minimum(x1, x2)[position]
+            ok |= np.floor(top + TOL) - np.ceil(bottom - TOL) >= width
+        moved = found is not None and bool(np.any(np.abs(x1[mine] - x2[mine]) > apart + TOL))
+        idle = 0 if moved else idle + 1
+        if ok.all() or idle >= WALK_IDLE:
+            break
     return ok
 
 
@@ -790,8 +868,32 @@ def _joint(
 ) -> np.ndarray:
     """The joint LP of :func:`certify` over ``sub @ x == rhs``, ``lo <= x <= hi``;
     ``position``: targets' columns. Mask over them: certified."""
+    found = _pair(sub, rhs, rhs, lo, hi, position, np.ones(len(position)), width, solver)
+    if found is None:
+        return np.zeros(len(position), dtype=bool)
+    x1, x2 = found[0][position], found[1][position]
+    integral = (np.abs(x1 - np.round(x1)) < TOL) & (np.abs(x2 - np.round(x2)) < TOL)
+    result: np.ndarray = (x1 - x2 >= width - TOL) & integral
+    return result
+
+
+def _pair(
+    sub: sparse.spmatrix,
+    rhs1: np.ndarray,
+    rhs2: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    position: np.ndarray,
+    sign: np.ndarray,
+    width: float,
+    solver: str,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two tables ``sub @ x1 == rhs1``, ``sub @ x2 == rhs2`` within ``lo..hi`` pushing the
+    targets (columns ``position``) apart: ``sum(d_c)`` greatest, ``d_c <= width`` and
+    ``d_c <= sign_c * (x1_c - x2_c)`` (people; ``sign``: +1 where ``x1`` is to be the
+    higher, -1 the lower); None when the LP finds none."""
     n, m, t = sub.shape[1], sub.shape[0], len(position)
-    pick = sparse.csr_matrix((np.ones(t), (np.arange(t), position)), shape=(t, n))
+    pick = sparse.csr_matrix((np.asarray(sign, np.float64), (np.arange(t), position)), (t, n))
     a = sparse.bmat(
         [
             [sub, None, None],
@@ -800,7 +902,7 @@ def _joint(
         ],
         format="csc",
     )
-    both = np.concatenate([rhs, rhs, np.zeros(t)])
+    both = np.concatenate([rhs1, rhs2, np.zeros(t)])
     # d_c = x1_c - x2_c - s_c with slack s_c >= 0 keeps the rows equalities.
     slack = sparse.identity(t, format="csc")
     a = sparse.hstack([a, sparse.vstack([sparse.csc_matrix((2 * m, t)), -slack])], format="csc")
@@ -809,11 +911,8 @@ def _joint(
     cost = np.concatenate([np.zeros(2 * n), np.ones(t), np.zeros(t)])
     status, _, z = _search(Model(a, both, lower, upper, cost, solver=solver), maximise=True)
     if status != "optimal":
-        return np.zeros(t, dtype=bool)
-    x1, x2, d = z[:n][position], z[n : 2 * n][position], z[2 * n : 2 * n + t]
-    integral = (np.abs(x1 - np.round(x1)) < TOL) & (np.abs(x2 - np.round(x2)) < TOL)
-    result: np.ndarray = (d >= width - TOL) & integral
-    return result
+        return None
+    return z[:n], z[n : 2 * n]
 
 
 def narrow(
