@@ -68,6 +68,25 @@ def exact(matrix: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, cell:
     return np.ceil(low.fun - 1e-6), np.floor(top + 1e-6)
 
 
+def hidden_knowledge(
+    inner: np.ndarray, hidden: np.ndarray | None = None, seed: int = 0, truth: bool = True
+) -> tuple[sparse.csr_matrix, np.ndarray, attacker.Knowledge, np.ndarray]:
+    """The table :func:`national` makes of ``inner`` with ``hidden`` cells suppressed
+    (default: the small ones and 40% of the rest at random, from ``seed``), every cell
+    published, a suppressed count possibly 0: its relations, true counts, the attacker's
+    knowledge (starting from the true counts when ``truth``) and the hidden cells."""
+    matrix, values, part = national(inner)
+    if hidden is None:
+        rng = np.random.default_rng(seed)
+        hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.4)
+    policy = Policy.named(k=WIDTH, zeros=True)  # hidden cells may be 0
+    shown = np.where(hidden, np.nan, values)
+    published = np.ones(len(values), dtype=bool)
+    point = values if truth else None
+    know = attacker.knowledge(matrix, shown, published, policy, None, point, part)
+    return matrix, values, know, np.flatnonzero(hidden)
+
+
 tables = st.integers(4, 7).flatmap(
     lambda areas: st.lists(
         st.lists(st.integers(0, 9), min_size=3, max_size=3), min_size=areas, max_size=areas
@@ -87,16 +106,9 @@ def test_what_parts_certify_holds_over_the_whole_table(rows: list[list[int]], se
 
 def check_parts(rows: list[list[int]], seed: int) -> None:
     """The body of the property above (parts switched on)."""
-    matrix, values, part = national(np.asarray(rows))
-    rng = np.random.default_rng(seed)
-    hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.4)
-    if not hidden.any():
+    matrix, values, know, targets = hidden_knowledge(np.asarray(rows), seed=seed)
+    if not len(targets):
         return
-    policy = Policy.named(k=WIDTH, zeros=True)  # hidden cells may be 0
-    shown = np.where(hidden, np.nan, values)
-    published = np.ones(len(values), dtype=bool)
-    know = attacker.knowledge(matrix, shown, published, policy, None, values, part)
-    targets = np.flatnonzero(hidden)
     ok = attacker.certify(know, targets, WIDTH)
     zero = attacker.can_be_zero(know, targets)
     for cell, wide, empty in zip(targets.tolist(), ok.tolist(), zero.tolist(), strict=True):
@@ -115,19 +127,15 @@ def test_a_national_count_wide_only_across_parts_is_certified_by_a_walk() -> Non
     no larger here) move it by 2 at most, under the width 3. Parts alone leave it narrow;
     two tables walked from part to part prove it wide. The areas' counts (0..1) stay
     narrow."""
-    matrix, values, part = national(np.array([[1, 0]] * 8))
-    inner, categories = np.arange(16), np.array([24, 25])
-    hidden = np.zeros(len(values), dtype=bool)
-    hidden[inner] = hidden[categories] = True
-    policy = Policy.named(k=WIDTH, zeros=True)
-    shown = np.where(hidden, np.nan, values)
-    know = attacker.knowledge(matrix, shown, np.ones(len(values), bool), policy, None, values, part)
-    targets = np.flatnonzero(hidden)
+    categories = np.array([24, 25])  # after 16 inner cells and 8 area totals
+    hidden = np.zeros(27, dtype=bool)
+    hidden[:16] = hidden[categories] = True
+    matrix, _, know, targets = hidden_knowledge(np.array([[1, 0]] * 8), hidden)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(attacker, "PARTS_FROM", 0)
         patch.setattr(attacker, "PART_MOST", 9)
         ok = attacker.certify(know, targets, WIDTH)
-        patch.setattr(attacker, "_walked", lambda *args: np.zeros(len(args[5]), dtype=bool))
+        patch.setattr(attacker, "_walked", lambda *args: np.zeros(len(args[2]), dtype=bool))
         parts_only = attacker.certify(know, targets, WIDTH)
     assert ok.tolist() == [False] * 16 + [True, True]
     assert not parts_only.any()
@@ -159,13 +167,7 @@ def test_parts_from_the_audits_own_start_hold_over_the_whole_table(
 ) -> None:
     """As above, without the true counts: the searches start from a table an LP finds
     (the audit's case: an interior point, else a vertex)."""
-    matrix, values, part = national(np.asarray(rows))
-    rng = np.random.default_rng(seed)
-    hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.4)
-    policy = Policy.named(k=WIDTH, zeros=True)
-    shown = np.where(hidden, np.nan, values)
-    know = attacker.knowledge(matrix, shown, np.ones(len(values), bool), policy, None, None, part)
-    targets = np.flatnonzero(hidden)
+    matrix, _, know, targets = hidden_knowledge(np.asarray(rows), seed=seed, truth=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(attacker, "PARTS_FROM", 0)
         know = attacker.fitting(know)

@@ -53,6 +53,8 @@ PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP 
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
 WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
 T = TypeVar("T")
+# a block cut into parts (:func:`_cut`): the block, its relations, its parts' levels, a table
+Cut = tuple["Block", sparse.csr_matrix, list[np.ndarray], np.ndarray]
 R = TypeVar("R")
 
 
@@ -601,9 +603,7 @@ def _certify_in_parts(
     return ok, tried
 
 
-def _cut(
-    red: Reduced, b: int
-) -> tuple[Block, sparse.csr_matrix, list[np.ndarray], np.ndarray] | None:
+def _cut(red: Reduced, b: int) -> Cut | None:
     """Block ``b`` cut into parts: the block, its relations over its cells, the parts'
     levels (:func:`part_levels`) and a table of its cells that fits (:func:`_start`); None
     when it has no parts or no table fits."""
@@ -639,20 +639,13 @@ def _by_parts(red: Reduced, b: int, targets: np.ndarray, width: float) -> np.nda
         for at, found in in_parallel(one, np.unique(home[~ok]).tolist()):
             ok[at[found]] = True
     if not ok.all():
-        ok[~ok] = _walked(red, block, sub, levels[0], point, position[~ok], width)
+        ok[~ok] = _walked(red, cut, position[~ok], width)
     return ok
 
 
-def _walked(
-    red: Reduced,
-    block: Block,
-    sub: sparse.csr_matrix,
-    parts: np.ndarray,
-    point: np.ndarray,
-    position: np.ndarray,
-    width: float,
-) -> np.ndarray:
-    """Mask over ``position`` (block columns): certified by two tables walked part by part.
+def _walked(red: Reduced, cut: Cut, position: np.ndarray, width: float) -> np.ndarray:
+    """Mask over ``position`` (columns of the block ``cut``: :func:`_cut`): certified by two
+    tables walked part by part (its finest parts).
 
     A count whose range needs many areas (a national count, each area lending a person or
     two) is narrow in every part alone. Two tables ``x1, x2`` start at ``point``; in each
@@ -671,23 +664,18 @@ def _walked(
         if not len(left):
             break
         sign = rng.choice(np.array([-1.0, 1.0]), len(left))
-        ok[left] = _walk(red, block, sub, parts, point, position[left], sign, width)
+        ok[left] = _walk(red, cut, position[left], sign, width)
     return ok
 
 
 def _walk(
-    red: Reduced,
-    block: Block,
-    sub: sparse.csr_matrix,
-    parts: np.ndarray,
-    point: np.ndarray,
-    position: np.ndarray,
-    sign: np.ndarray,
-    width: float,
+    red: Reduced, cut: Cut, position: np.ndarray, sign: np.ndarray, width: float
 ) -> np.ndarray:
     """One walk of :func:`_walked` (``sign``: per target, +1 where ``x1`` is to be the
     higher); it stops when every target is certified, or after :data:`WALK_IDLE` parts in
     a row that move none further apart."""
+    block, sub, levels, point = cut
+    parts = levels[0]
     x1, x2 = point.copy(), point.copy()
     ok = np.zeros(len(position), dtype=bool)
     idle = 0
