@@ -771,7 +771,7 @@ def area_parts(defs: Sequence[Def], model: Model, n: int) -> np.ndarray | None:
     if n_areas < 4:
         return None
     per_area = max(int((area >= 0).sum()) / n_areas, 1.0)
-    size = max(1, int(np.ceil(PART_CELLS / per_area)))
+    size = max(2, int(np.ceil(PART_CELLS / per_area)))
     return np.where(area >= 0, area // size, -1)
 
 
@@ -966,10 +966,7 @@ def protect_release(release: Release, policy: Policy) -> Protection:
        complement group size beside shown zeros is shown again, never picked again.
     3. Rounds of checking as the attacker sees it: a complement it pins is shown (it gives
        nothing new); every other narrow cell gets a deviation of its own (up, else down,
-       else both ways), hiding what it moves; until nothing is narrow. A cell proven wide
-       stays proven while the attacker learns nothing new: hiding more, or showing what it
-       had pinned, only widens its choice of tables; a shown group size raising the floor
-       of a category does not, so then every cell is checked once more from scratch.
+       else both ways), hiding what it moves; until nothing is narrow.
     """
     cells, values = release.cells, release.cells.values
     published = cells.published()
@@ -1000,10 +997,8 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     # range, within 1..K at the bottom and narrower than K, holds it): the others are safe
     large = (release.guard & ~published & (values >= 2 * max(policy.k, 1))) | still
     proven = large.copy()
-    made_with: np.ndarray | None = None  # the lowest floors any proof in ``proven`` assumed
     if len(targets) and cells.relations:
         state = _state(release, matrix, hidden, policy, revealed, weight)
-        made_with = state.floor.copy()
         need = wanted[targets]
         hidden, unproven, wide = repair_jointly(
             state, hidden, targets, need, DEVIATION, rival=prune.RIVAL
@@ -1017,20 +1012,19 @@ def protect_release(release: Release, policy: Policy) -> Protection:
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
-            proven, made_with = large.copy(), None
+            proven = large.copy()
         floor = floors(release, hidden, policy)
-        made_with = floor.copy() if made_with is None else np.minimum(made_with, floor)
         shown = _shown(values, hidden, policy)
         narrow, pinned, low = exposed(release, shown, policy, floor, proven, 0.25, still)
         beside = _beside_zeros(release, hidden) & ~start & published
         if beside.any():  # a complement size over shown zeros: show it, never pick it again
             revealed |= beside
             hidden &= ~beside
-            before, proven, made_with = hidden.copy(), large.copy(), None
+            before, proven = hidden.copy(), large.copy()
             continue
         if not narrow.any():
-            if not verified and (floor > made_with).any():  # a shown total raised a floor:
-                verified, proven, made_with = True, large.copy(), None  # once more from scratch
+            if not verified:  # once more from scratch: a shown total may have raised a floor
+                verified, proven = True, large.copy()
                 continue
             lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
             pruned = True
@@ -1041,7 +1035,6 @@ def protect_release(release: Release, policy: Policy) -> Protection:
                 return _protection(policy, small, hidden, values, reasons)
             hidden, wide = _settle_zeros(release, lean_[0], values, revealed, policy), lean_[1]
             before, proven, verified = hidden.copy(), large | wide, False
-            made_with = np.zeros(n)  # pruning shows cells: checked once more from scratch
             continue
         verified = False
         _no_cycle(release, hidden, narrow, seen)
@@ -1056,7 +1049,6 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         fix = np.flatnonzero(narrow & ~reveal)
         if len(fix):
             state = _state(release, matrix, hidden, policy, revealed, weight)
-            made_with = np.minimum(made_with, state.floor)
             zero = published & (values == 0) & ~start
             need = np.maximum(low[fix] + wanted[fix] - values[fix], 0.0)
             hidden, fix, wide = repair_jointly(state, hidden, fix, need, DEVIATION)  # all first
@@ -1217,24 +1209,21 @@ def _opens(release: Release, hidden: np.ndarray, candidates: np.ndarray) -> dict
 def _narrow_again(
     release: Release, hidden: np.ndarray, policy: Policy, cells: np.ndarray
 ) -> np.ndarray:
-    """Mask of ``cells`` still pinned at their value after a repair (people): whose range,
-    in whole people, is not even 1 wide (proven part by part first: :func:`attacker.narrow`)."""
+    """Mask of ``cells`` still pinned at their value after a repair (people)."""
     out = np.zeros(len(hidden), dtype=bool)
     if not len(cells):
         return out
     shown = _shown(release.cells.values, hidden, policy)
-    table = release.cells
     know = attacker.knowledge(
-        table.matrix(),
+        release.cells.matrix(),
         shown,
-        table.published(),
+        release.cells.published(),
         policy,
         floors(release, hidden, policy),
-        table.values,
-        release.part,
-        release.most,
+        ceiling=release.most,
     )
-    out[cells[~attacker.narrow(know, cells, 1.0)["ok"]]] = True
+    low, high = attacker.intervals(know, cells)
+    out[cells[(high - low) < 0.5]] = True
     return out
 
 
