@@ -821,30 +821,23 @@ def _certify_part(
 
 def _wide(model: Model, cols: np.ndarray, width: float) -> np.ndarray:
     """Mask over ``cols``: LP interval (rounded inwards) at least ``width``, one column at a
-    time in one warm-started ``model``, its greatest then its least value (a solver failure
-    leaves the rest unproven). Every table solved for fits, so a column that those found so
-    far already put ``width`` apart (whole numbers) is proven without an LP of its own."""
+    time in one warm-started ``model`` (a solver failure leaves the rest unproven). Every
+    table solved for fits, so a column that those found so far already put ``width`` apart
+    (whole numbers) is proven without LPs of its own (as :func:`_own_extremes` does)."""
     ok = np.zeros(len(cols), dtype=bool)
     status, _, z = _search(model)
     if status != "optimal":
         return ok
     model.warm_objective()
-    seen_lo, seen_hi = z.copy(), z.copy()
+    seen = (z.copy(), z.copy())
     for i, c in enumerate(cols.tolist()):
-        for maximise in (True, False):
-            if np.floor(seen_hi[c] + TOL) - np.ceil(seen_lo[c] - TOL) >= width:
-                break
-            model.set_cost(np.array([c]), np.ones(1))
-            status, _, z = _search(model, maximise)
-            model.set_cost(np.array([c]), np.zeros(1))
-            if status == "unbounded" and maximise:
-                seen_hi[c] = np.inf
-                continue
-            if status != "optimal":
+        if np.floor(seen[1][c] + TOL) - np.ceil(seen[0][c] - TOL) < width:
+            try:
+                low, high, _ = _extremes(model, np.array([c]), np.inf, seen)
+            except RuntimeError:
                 return ok
-            np.minimum(seen_lo, z, out=seen_lo)
-            np.maximum(seen_hi, z, out=seen_hi)
-        ok[i] = np.floor(seen_hi[c] + TOL) - np.ceil(seen_lo[c] - TOL) >= width
+            seen[0][c], seen[1][c] = min(seen[0][c], low[0]), max(seen[1][c], high[0])
+        ok[i] = np.floor(seen[1][c] + TOL) - np.ceil(seen[0][c] - TOL) >= width
     return ok
 
 
