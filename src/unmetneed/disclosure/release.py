@@ -1006,14 +1006,18 @@ def protect_release(release: Release, policy: Policy) -> Protection:
         proven[np.setdiff1d(targets, unproven)] = True  # the deviation lifts them: wide
         proven |= wide  # and every cell it moves by the width or more
     before = hidden.copy()
-    pruned = verified = False
+    pruned = False
     reasons: dict[int, np.ndarray] = {}
     seen: set[bytes] = set()  # patterns found narrow: one met again is a cycle of rules
+    last_floor = floors(release, hidden, policy)
     for _ in range(ROUNDS):
         hidden = _settle_zeros(release, hidden, values, revealed, policy)
         if (before & ~hidden & ~revealed).any():  # a zero shown again: the attacker knows more
             proven = large.copy()
         floor = floors(release, hidden, policy)
+        if (floor > last_floor).any():  # a group size shown again: its categories are >= 1
+            proven = large.copy()
+        last_floor = floor
         shown = _shown(values, hidden, policy)
         narrow, pinned, low = exposed(release, shown, policy, floor, proven, 0.25, still)
         beside = _beside_zeros(release, hidden) & ~start & published
@@ -1023,9 +1027,6 @@ def protect_release(release: Release, policy: Policy) -> Protection:
             before, proven = hidden.copy(), large.copy()
             continue
         if not narrow.any():
-            if not verified:  # once more from scratch: a shown total may have raised a floor
-                verified, proven = True, large.copy()
-                continue
             lean_ = None if pruned else _prune(release, hidden, start, policy, revealed, weight)
             pruned = True
             if lean_ is not None:
@@ -1034,12 +1035,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
                 _no_group_told(release, hidden, policy)
                 return _protection(policy, small, hidden, values, reasons)
             hidden, wide = _settle_zeros(release, lean_[0], values, revealed, policy), lean_[1]
-            before, proven, verified = hidden.copy(), large | wide, False
+            before, proven = hidden.copy(), large | wide
             continue
-        verified = False
         _no_cycle(release, hidden, narrow, seen)
-        # hiding more (or showing what is pinned) never narrows a cell: proofs stay good
-        proven |= (hidden | release.guard) & ~narrow
+        # hiding more (or showing what is pinned) never narrows a cell: a proof by width or
+        # by a group that can be 0 stays good; not a group safe only as its least is above K
+        proven |= (hidden | release.guard) & ~narrow & ~(low > max(policy.k, 0))
         # known anyway: show it (not the size of a group whose zeros are hidden: they
         # would have to be shown too, which tells the attacker more)
         reveal = pinned & ~start & published & (values > 0) & ~keep
@@ -1414,7 +1415,9 @@ def exposed(
     :mod:`memo`): their LPs are independent of the rest, so they are left out.
 
     Narrow: a suppressed published cell whose interval is below the width, or a guarded
-    group known to be at least 1 and at most K within less than the width.
+    group known to be at least 1 and at most K within less than the width. The minimum is
+    given for every cell whose interval is below the width, narrow or not (a guarded group
+    whose minimum is above K is safe now, but hiding more may lower it into 1..K).
     """
     cells = release.cells
     published = cells.published()
@@ -1449,7 +1452,7 @@ def exposed(
     bad = ~ok & (hidden[targets] | in_small)
     narrow[targets[bad]] = True
     pinned[targets[bad & ((high - low) < 0.5)]] = True
-    least[targets[bad]] = low[bad]
+    least[targets[~ok]] = low[~ok]
     return narrow, pinned, least
 
 
