@@ -186,6 +186,35 @@ def test_intervals_asked_only_about_the_width_answer_it_as_the_exact_ones_do(
     """``intervals(..., width)`` may skip a count the tables solved so far put the width
     apart: each range it gives lies inside the exact one, and reaches the width exactly
     when the exact one does."""
+    check_intervals(rows, seed)
+
+
+class SlowWarmClock:
+    """A clock by which a block's first warm pair of LPs takes 10 s and the interior-point
+    pair 1 s (then time stands still): every block switches to the interior-point method."""
+
+    def __init__(self) -> None:
+        self.ticks = iter([0.0, 10.0, 10.0, 11.0])
+
+    def perf_counter(self) -> float:
+        """The next tick (seconds)."""
+        return next(self.ticks, 11.0)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.integers(0, 2**16))
+def test_intervals_by_the_interior_point_method_after_a_slow_pair_are_the_exact_ones(
+    rows: list[list[int]], seed: int
+) -> None:
+    """A block whose warm-started simplex is slow is solved by the interior-point method
+    (with crossover): the same ranges as the exact ones."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "time", SlowWarmClock())
+        check_intervals(rows, seed)
+
+
+def check_intervals(rows: list[list[int]], seed: int) -> None:
+    """The body of the two properties above: ``intervals`` against scipy's exact LP."""
     matrix, values, _ = national(np.asarray(rows))
     rng = np.random.default_rng(seed)
     hidden = ((values >= 1) & (values <= WIDTH)) | (rng.random(len(values)) < 0.5)

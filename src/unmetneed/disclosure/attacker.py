@@ -32,6 +32,7 @@ exact intervals over the whole block only for what is left after that.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -49,6 +50,7 @@ PARTS_FROM = 2000  # cells: a block this large is certified part by part first
 PART_ROUNDS = 3  # joint LPs of one part, at most
 WALK_IDLE = 3  # parts in a row moving no target further apart end a walk (:func:`_walk`)
 WALK_ROUNDS = 3  # walks, each with signs drawn afresh for the targets left (:func:`_walked`)
+SLOW_PAIR = 3.0  # seconds: a column's two warm LPs slower than this try interior point
 PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP of 58,000: 33 s)
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
 WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
@@ -244,7 +246,7 @@ def solver_for(size: int) -> str:
     return "simplex" if size <= SIMPLEX_BLOCK else "ipm"
 
 
-def _block_model(red: Reduced, block: Block, cap: float = np.inf) -> Model:
+def _block_model(red: Reduced, block: Block, cap: float = np.inf, solver: str = "simplex") -> Model:
     """The LP of a block (or union of blocks): its unknown cells, relations and bounds.
 
     ``cap``: an upper bound put on every cell (people), to keep maxima finite.
@@ -252,7 +254,7 @@ def _block_model(red: Reduced, block: Block, cap: float = np.inf) -> Model:
     cells = red.free[block.cells]
     sub = red.a[block.rows][:, block.cells]
     upper = np.minimum(red.know.upper[cells], cap)
-    return Model(sub, red.rhs[block.rows], red.know.lower[cells], upper)
+    return Model(sub, red.rhs[block.rows], red.know.lower[cells], upper, solver=solver)
 
 
 def _tied(red: Reduced, where: np.ndarray) -> np.ndarray:
@@ -389,6 +391,12 @@ def _own_extremes(
     """Min and max of columns ``cols`` of ``a``, all in block ``b``: one warm-started model
     of the block, two LPs per column. With ``width``: a column the tables found so far
     (every one fits) already put ``width`` apart is not solved; it gets their spread.
+
+    Warm-started primal simplex is fast on most blocks (0.2 s an LP at 150 areas) but not
+    on all: the waves of a changing cohort made it 7-21 s an LP where the interior-point
+    method took 1.7 s. A column whose pair of LPs takes over :data:`SLOW_PAIR` seconds is
+    solved again by the interior-point method; when that is faster, the block's other
+    columns are too. Both give the same optimum: only the time differs.
     """
     block = red.part(np.array([b]))
     model = _block_model(red, block)
@@ -398,13 +406,23 @@ def _own_extremes(
     model.warm_objective()
     seen_lo, seen_hi = z.copy(), z.copy()
     low, high = np.empty(len(cols)), np.empty(len(cols))
+    tried_ipm = False
     for i, at in enumerate(np.searchsorted(block.cells, cols).tolist()):
         spread = np.floor(seen_hi[at] + TOL) - np.ceil(seen_lo[at] - TOL)
         if width is not None and spread >= width:
             low[i], high[i] = seen_lo[at], seen_hi[at]
             continue
         seen = (seen_lo, seen_hi)
+        start = time.perf_counter()
         low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf, seen)
+        took = time.perf_counter() - start
+        if took > SLOW_PAIR and not tried_ipm:
+            tried_ipm = True
+            ipm = _block_model(red, block, solver="ipm")
+            start = time.perf_counter()
+            _extremes(ipm, np.array([at]), np.inf, seen)
+            if time.perf_counter() - start < took:
+                model = ipm
     return low, high
 
 
