@@ -190,8 +190,9 @@ def test_intervals_asked_only_about_the_width_answer_it_as_the_exact_ones_do(
 
 
 class SlowWarmClock:
-    """A clock by which a block's first warm pair of LPs takes 10 s and the interior-point
-    pair 1 s (then time stands still): every block switches to the interior-point method."""
+    """A clock by which the first warm pair of LPs timed takes 10 s and the interior-point
+    pair 1 s (then time stands still): that block switches to the interior-point method
+    (seen once per example; the other blocks stay on warm simplex)."""
 
     def __init__(self) -> None:
         self.ticks = iter([0.0, 10.0, 10.0, 11.0])

@@ -966,7 +966,12 @@ def protect_release(release: Release, policy: Policy) -> Protection:
        complement group size beside shown zeros is shown again, never picked again.
     3. Rounds of checking as the attacker sees it: a complement it pins is shown (it gives
        nothing new); every other narrow cell gets a deviation of its own (up, else down,
-       else both ways), hiding what it moves; until nothing is narrow.
+       else both ways), hiding what it moves; until nothing is narrow. A proof stays
+       while the attacker learns nothing new (hiding more, or showing what it had pinned,
+       only widens its choice of tables), if it is one that cannot be undone: a range at
+       least the width, or a never-shown group that can be 0, not one whose least value is
+       above K (hiding more may lower it into 1..K). A floor that rises (a group size shown
+       again) or a zero shown again drops every proof.
     """
     cells, values = release.cells, release.cells.values
     published = cells.published()
