@@ -20,7 +20,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from redteam import scenarios as sc
-from unmetneed.disclosure import Policy, attacker
+from unmetneed.disclosure import Policy, attacker, lp
 
 WIDTH = 3
 PARTS_CLI = Path(__file__).parent / "redteam" / "parts_cli.py"
@@ -189,17 +189,29 @@ def test_intervals_asked_only_about_the_width_answer_it_as_the_exact_ones_do(
     check_intervals(rows, seed)
 
 
-class SlowWarmClock:
-    """A clock by which the first warm pair of LPs timed takes 10 s and the interior-point
-    pair 1 s (then time stands still): that block switches to the interior-point method
-    (seen once per example; the other blocks stay on warm simplex)."""
+class Stopped:
+    """Every warm simplex model stopped as a slow one is: its next solve after
+    ``limit_time`` raises, as HiGHS's time limit does. Counts the models stopped and the
+    interior-point models built."""
 
     def __init__(self) -> None:
-        self.ticks = iter([0.0, 10.0, 10.0, 11.0])
+        self.stopped = 0
+        self.ipm = 0
+        self.build = attacker._block_model
 
-    def perf_counter(self) -> float:
-        """The next tick (seconds)."""
-        return next(self.ticks, 11.0)
+    def limit_time(self, model: lp.Model, seconds: float) -> None:
+        """The model's next solve raises, as when its time limit is reached."""
+
+        def stop(maximise: bool = False) -> tuple[str, float, np.ndarray]:
+            raise RuntimeError("HiGHS stopped with Time limit reached")
+
+        self.stopped += 1
+        model.solve = stop  # type: ignore[method-assign]
+
+    def block_model(self, *args: object, **kwargs: object) -> lp.Model:
+        """``attacker._block_model``, counting interior-point models."""
+        self.ipm += kwargs.get("solver") == "ipm"
+        return self.build(*args, **kwargs)  # type: ignore[arg-type]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,11 +219,31 @@ class SlowWarmClock:
 def test_intervals_by_the_interior_point_method_after_a_slow_pair_are_the_exact_ones(
     rows: list[list[int]], seed: int
 ) -> None:
-    """A block whose warm-started simplex is slow is solved by the interior-point method
-    (with crossover): the same ranges as the exact ones."""
+    """A block whose warm-started simplex is stopped at its time limit is solved by the
+    interior-point method (with crossover): the same ranges as the exact ones, one
+    interior-point model for each model stopped."""
+    stopped = Stopped()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(attacker, "time", SlowWarmClock())
+        patch.setattr(lp.Model, "limit_time", lambda model, s: stopped.limit_time(model, s))
+        patch.setattr(attacker, "_block_model", stopped.block_model)
         check_intervals(rows, seed)
+    assert stopped.ipm == stopped.stopped
+
+
+def test_a_time_limit_counts_from_the_time_the_model_has_run() -> None:
+    """HiGHS counts its time limit from a model's first solve: ``limit_time(3)`` is 3 s
+    more than the model has run; ``limit_time(inf)`` is none (HiGHS's infinity), and the
+    model solves again."""
+    a = sparse.csr_matrix(np.ones((1, 3)))
+    model = lp.Model(a, np.array([5.0]), np.zeros(3), np.full(3, np.inf))
+    assert model.solve()[0] == "optimal"
+    ran = model.highs.getRunTime()
+    model.limit_time(3.0)
+    assert model.highs.getOptionValue("time_limit")[1] == pytest.approx(ran + 3.0)
+    model.limit_time(np.inf)
+    assert model.highs.getOptionValue("time_limit")[1] == lp.INF
+    model.set_cost(np.array([0]), np.ones(1))
+    assert model.solve(maximise=True)[:2] == ("optimal", 5.0)  # the three counts sum to 5
 
 
 def check_intervals(rows: list[list[int]], seed: int) -> None:

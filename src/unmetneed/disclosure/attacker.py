@@ -32,7 +32,6 @@ exact intervals over the whole block only for what is left after that.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -50,6 +49,7 @@ PARTS_FROM = 2000  # cells: a block this large is certified part by part first
 PART_ROUNDS = 3  # joint LPs of one part, at most
 WALK_IDLE = 3  # parts in a row moving no target further apart end a walk (:func:`_walk`)
 WALK_ROUNDS = 3  # walks, each with signs drawn afresh for the targets left (:func:`_walked`)
+WALK_PASSES = 2  # times a walk goes through the parts (:func:`_walk`)
 SLOW_PAIR = 3.0  # seconds: a column's two warm LPs slower than this try interior point
 PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP of 58,000: 33 s)
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
@@ -393,10 +393,10 @@ def _own_extremes(
     (every one fits) already put ``width`` apart is not solved; it gets their spread.
 
     Warm-started primal simplex is fast on most blocks (0.2 s an LP at 150 areas) but not
-    on all: the waves of a changing cohort made it 7-21 s an LP where the interior-point
-    method took 1.7 s. A column whose pair of LPs takes over :data:`SLOW_PAIR` seconds is
-    solved again by the interior-point method; when that is faster, the block's other
-    columns are too. Both give the same optimum: only the time differs.
+    on all: the waves of a changing cohort made it 7-54 s an LP where the interior-point
+    method took 1.7-4 s. So a column's pair of simplex LPs is stopped after
+    :data:`SLOW_PAIR` seconds, and that column and the rest are solved by the
+    interior-point method. Both give the same optimum: only the time differs.
     """
     block = red.part(np.array([b]))
     model = _block_model(red, block)
@@ -404,26 +404,60 @@ def _own_extremes(
     if status == "infeasible":
         raise InconsistentError("no table of non-negative counts fits the published values")
     model.warm_objective()
-    seen_lo, seen_hi = z.copy(), z.copy()
+    seen = (z.copy(), z.copy())
     low, high = np.empty(len(cols)), np.empty(len(cols))
-    tried_ipm = False
+    simplex = True
     for i, at in enumerate(np.searchsorted(block.cells, cols).tolist()):
-        spread = np.floor(seen_hi[at] + TOL) - np.ceil(seen_lo[at] - TOL)
+        spread = np.floor(seen[1][at] + TOL) - np.ceil(seen[0][at] - TOL)
         if width is not None and spread >= width:
-            low[i], high[i] = seen_lo[at], seen_hi[at]
+            low[i], high[i] = seen[0][at], seen[1][at]
             continue
-        seen = (seen_lo, seen_hi)
-        start = time.perf_counter()
-        low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf, seen)
-        took = time.perf_counter() - start
-        if took > SLOW_PAIR and not tried_ipm:
-            tried_ipm = True
-            ipm = _block_model(red, block, solver="ipm")
-            start = time.perf_counter()
-            _extremes(ipm, np.array([at]), np.inf, seen)
-            if time.perf_counter() - start < took:
-                model = ipm
+        if simplex:
+            model.limit_time(SLOW_PAIR)
+            try:
+                low[i : i + 1], high[i : i + 1], _ = _extremes(model, np.array([at]), np.inf, seen)
+                continue
+            except RuntimeError:  # stopped: too slow (or failed); the interior point from now
+                simplex = False
+                model = _block_model(red, block, solver="ipm")
+        cell = red.free[block.cells[at]]
+        bounds = (red.know.lower[cell], red.know.upper[cell])
+        low[i], high[i] = _reaching(model, at, bounds, width, seen)
     return low, high
+
+
+def _reaching(
+    model: Model,
+    at: int,
+    bounds: tuple[float, float],
+    width: float | None,
+    seen: tuple[np.ndarray, np.ndarray],
+) -> tuple[float, float]:
+    """Min and max of column ``at`` (``bounds``: its own); with ``width``, the max with the
+    column capped at the min (rounded up) plus ``width``: the max found reaches that cap
+    exactly when the true one does, and the interior-point method, slow to find that an
+    LP runs away (27 s against 4 s), never has to. ``seen`` is widened as in
+    :func:`_extremes` (every table solved for fits what is published)."""
+    if width is None:
+        lo, hi, _ = _extremes(model, np.array([at]), np.inf, seen)
+        return float(lo[0]), float(hi[0])
+    model.set_cost(np.array([at]), np.ones(1))
+    status, _, z_lo = model.solve(maximise=False)
+    if status == "infeasible":
+        raise InconsistentError("no table of non-negative counts fits the published values")
+    if status != "optimal":  # counts are at least 0: a min is found, or the solver failed
+        raise RuntimeError(f"the interior-point method gave {status} for a least count")
+    cap = min(bounds[1], np.ceil(z_lo[at] - TOL) + width)
+    model.set_bounds(np.array([at]), np.array([bounds[0]]), np.array([cap]))
+    status, _, z_hi = model.solve(maximise=True)
+    model.set_bounds(np.array([at]), np.array([bounds[0]]), np.array([bounds[1]]))
+    model.set_cost(np.array([at]), np.zeros(1))
+    if status != "optimal":  # the min's table fits within the cap: only a failure is left
+        raise RuntimeError(f"the interior-point method gave {status} below a cap")
+    for table in (z_lo, z_hi):
+        np.minimum(seen[0], table, out=seen[0])
+        np.maximum(seen[1], table, out=seen[1])
+    return float(z_lo[at]), float(z_hi[at])
 
 
 def _extremes(
@@ -690,14 +724,17 @@ def _walk(
     red: Reduced, cut: Cut, position: np.ndarray, sign: np.ndarray, width: float
 ) -> np.ndarray:
     """One walk of :func:`_walked` (``sign``: per target, +1 where ``x1`` is to be the
-    higher); it stops when every target is certified, or after :data:`WALK_IDLE` parts in
-    a row that move none further apart."""
+    higher), through the parts :data:`WALK_PASSES` times. A target the tables moved the
+    other way than its sign takes the way it went (rivals, pushed the same way, hold each
+    other back: one gives way). It stops when every target is certified, or after
+    :data:`WALK_IDLE` parts in a row that move none further apart."""
     block, sub, levels, point = cut
     parts = levels[0]
     x1, x2 = point.copy(), point.copy()
+    sign = np.asarray(sign, np.float64).copy()
     ok = np.zeros(len(position), dtype=bool)
     idle = 0
-    for p in np.unique(parts[parts >= 0]).tolist():
+    for p in np.unique(parts[parts >= 0]).tolist() * WALK_PASSES:
         cols = np.flatnonzero((parts == p) | (parts < 0))
         pick = np.flatnonzero(~ok & np.isin(position, cols))
         if not len(pick):
@@ -712,6 +749,8 @@ def _walk(
             x1[cols], x2[cols] = found
             top, bottom = np.maximum(x1, x2)[position], np.minimum(x1, x2)[position]
             ok |= np.floor(top + TOL) - np.ceil(bottom - TOL) >= width
+            gone = sign * (x1[position] - x2[position])
+            sign[~ok & (gone < -TOL)] *= -1.0
         moved = found is not None and bool(np.any(np.abs(x1[mine] - x2[mine]) > apart + TOL))
         idle = 0 if moved else idle + 1
         if ok.all() or idle >= WALK_IDLE:

@@ -58,6 +58,13 @@ class Model:
         self.highs.setOptionValue("simplex_strategy", 4)
         self.highs.setOptionValue("presolve", "off")
 
+    def limit_time(self, seconds: float) -> None:
+        """Stop the solves to come after ``seconds`` more (``inf``: no limit); a solve
+        stopped so raises ``RuntimeError``. HiGHS counts its limit from the model's
+        first solve, so the limit is set from the time it has run so far."""
+        limit = self.highs.getRunTime() + seconds if np.isfinite(seconds) else INF
+        self.highs.setOptionValue("time_limit", float(limit))
+
     def set_cost(self, cols: np.ndarray, cost: np.ndarray) -> None:
         """Change the objective coefficients of ``cols``."""
         cols = np.asarray(cols, np.int32)
