@@ -1228,8 +1228,8 @@ def _narrow_again(
         floors(release, hidden, policy),
         ceiling=release.most,
     )
-    low, high = attacker.intervals(know, cells)
-    out[cells[(high - low) < 0.5]] = True
+    found = attacker.narrow(know, cells, 1.0)  # only whether a range is 0 wide
+    out[cells[~found["ok"]]] = True
     return out
 
 
