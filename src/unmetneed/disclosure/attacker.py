@@ -874,13 +874,15 @@ def _certify_part(
 ) -> np.ndarray:
     """Mask over ``position`` (block columns, all in ``cols``): certified by joint LPs of
     columns ``cols`` alone, the block's other columns held at ``point``
-    (:func:`_in_rounds`); the targets they leave by their own extremes in the part, but
-    for those in every part of ``parts`` (national counts: few one part alone proves, 28
-    of 96 in 5 s at 10 areas), left to larger parts and the walk (:func:`_walked`)."""
+    (:func:`_in_rounds`); the targets they leave by their own extremes in the part. In a
+    part of :data:`PARTS_FROM` cells or more, those in every part of ``parts`` (national
+    counts: few one part alone proves, 28 of 96 in 5 s in a part of 9,600 cells at 10
+    areas) are left to larger parts and the walk (:func:`_walked`); in a smaller part
+    their LPs are cheap, and leaving them costs more (a national audit: 13 s more)."""
     a, rhs, lo, hi = _part_lp(red, block, sub, cols, point)
     at = np.searchsorted(cols, position)
     ok = _in_rounds(a, rhs, lo, hi, at, width, solver_for(len(cols)))
-    own = ~ok & (parts[position] >= 0)
+    own = ~ok & ((parts[position] >= 0) | (len(cols) < PARTS_FROM))
     if own.any():  # rivals: each one's own extremes, in the part
         ok[own] = _wide(Model(a, rhs, lo, hi), at[own], width)
     return ok
