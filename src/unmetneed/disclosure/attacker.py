@@ -50,7 +50,7 @@ PART_ROUNDS = 6  # joint LPs of one part, at most (:func:`_in_rounds`)
 WALK_IDLE = 3  # parts in a row moving no target further apart end a walk (:func:`_walk`)
 WALK_ROUNDS = 3  # walks, each with signs drawn afresh for the targets left (:func:`_walked`)
 WALK_PASSES = 2  # times a walk goes through the parts (:func:`_walk`)
-SLOW_PAIR = 3.0  # seconds: a column's two warm LPs slower than this try interior point
+SLOW_PAIR = 3.0  # seconds: a column's two warm LPs are stopped after this; interior point then
 PART_MOST = 16000  # cells: parts joined two by two up to this size (a joint LP of 58,000: 33 s)
 # threads solving parts' LPs side by side (the cores this process may use, at most 4)
 WORKERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
