@@ -417,17 +417,28 @@ def _rival(
     deviation.hidden[new] = True
 
 
-def _both_ways(deviation: _Deviation, cell: int, width: int, room: float) -> bool:
+def _both_ways(
+    deviation: _Deviation, cell: int, width: int, room: float, up_fails: float = np.inf
+) -> bool:
     """Whether ``cell`` gets an interval of ``width`` from two deviations, one lowering it
     by ``d`` people (at most its ``room`` above its floor) and one lifting it by
     ``width - d`` (the two tables bound it on either side of its value), hiding what they
-    move; the largest ``d`` first. For a cell pinned near its floor from one side."""
+    move; the largest ``d`` first. For a cell pinned near its floor from one side.
+
+    ``up_fails``: a lift (people) already found impossible. The lifts a deviation can make
+    are an interval from 0 (its tables are a convex set holding the table itself, and
+    hiding changes costs, not bounds), so any lift that large or larger is impossible too:
+    it is not tried, nor is the lowering paired with it.
+    """
     at = np.array([cell])
     for d in range(min(width - 1, int(room)), 0, -1):
+        if width - d >= up_fails - attacker.TOL:
+            return False  # this lift and every larger one to come: impossible
         if deviation.raise_cells(at, np.array([float(d)]), down=True) is None:
             continue
         if deviation.raise_cells(at, np.array([float(width - d)])) is not None:
             return True
+        up_fails = float(width - d)
     return False
 
 
@@ -521,8 +532,9 @@ def _protect_one(deviation: _Deviation, cell: int, low: float, width: int) -> bo
     at = np.array([cell])
     value = float(deviation.values[cell])
     need = max(low + width - value, 0.0)
-    return (
-        deviation.raise_cells(at, np.array([need])) is not None
-        or deviation.raise_cells(at, np.array([float(width)]), down=True) is not None
-        or _both_ways(deviation, cell, width, value - float(deviation.floor[cell]))
-    )
+    if deviation.raise_cells(at, np.array([need])) is not None:
+        return True
+    if deviation.raise_cells(at, np.array([float(width)]), down=True) is not None:
+        return True
+    room = value - float(deviation.floor[cell])
+    return _both_ways(deviation, cell, width, room, need if need > 0 else np.inf)
