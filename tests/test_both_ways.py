@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import sparse
 
 from unmetneed.disclosure import Cells, Policy
 from unmetneed.disclosure.secondary import State, _both_ways, _Deviation
+from unmetneed.disclosure.tables import cube
 
 POLICY = Policy.named(k=3)
 
@@ -83,19 +83,6 @@ def _every_pair(state: State, hidden: np.ndarray, cell: int, width: int, room: f
     return False
 
 
-def _grid(inner: np.ndarray) -> Cells:
-    """An r x c table with its row and column totals and grand total (people)."""
-    r, c = inner.shape
-    values = [*inner.ravel().tolist(), *inner.sum(1).tolist(), *inner.sum(0).tolist()]
-    cells = Cells(np.array([*values, int(inner.sum())]))
-    for i in range(r):
-        cells.add_relation(r * c + i, [i * c + j for j in range(c)])
-    for j in range(c):
-        cells.add_relation(r * c + r + j, [i * c + j for i in range(r)])
-    cells.add_relation(len(values), list(range(r * c, r * c + r)))
-    return cells
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     inner=st.integers(2, 3).flatmap(
@@ -107,14 +94,12 @@ def _grid(inner: np.ndarray) -> Cells:
 )
 def test_the_short_search_agrees_with_every_pair(inner: list[list[int]], seed: int) -> None:
     rng = np.random.default_rng(seed)
-    cells = _grid(np.asarray(inner))
+    cells, _ = cube(np.asarray(inner))  # with its row, column and grand totals
     values = np.asarray(cells.values)
     n = len(values)
     locked = rng.random(n) < 0.4
     hidden = ~locked & (rng.random(n) < 0.4)
-    state = State.of(
-        sparse.csr_matrix(cells.matrix()), values, np.ones(n, bool), POLICY, None, locked
-    )
+    state = State.of(cells.matrix(), values, np.ones(n, bool), POLICY, None, locked)
     for cell in np.flatnonzero(hidden).tolist():
         room = float(values[cell] - state.floor[cell])
         found = _both_ways(_Deviation(state, hidden, "simplex"), cell, 3, room)

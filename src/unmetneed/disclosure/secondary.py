@@ -428,7 +428,8 @@ def _both_ways(
     ``up_fails``: a lift (people) already found impossible. The lifts a deviation can make
     are an interval from 0 (its tables are a convex set holding the table itself, and
     hiding changes costs, not bounds), so any lift that large or larger is impossible too:
-    it is not tried, nor is the lowering paired with it.
+    it is not tried, nor is the lowering paired with it; and once a lift fails, the larger
+    ones to come would too: the search ends there.
     """
     at = np.array([cell])
     for d in range(min(width - 1, int(room)), 0, -1):
@@ -436,9 +437,7 @@ def _both_ways(
             return False  # this lift and every larger one to come: impossible
         if deviation.raise_cells(at, np.array([float(d)]), down=True) is None:
             continue
-        if deviation.raise_cells(at, np.array([float(width - d)])) is not None:
-            return True
-        up_fails = float(width - d)
+        return deviation.raise_cells(at, np.array([float(width - d)])) is not None
     return False
 
 
