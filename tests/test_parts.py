@@ -262,3 +262,80 @@ def check_intervals(rows: list[list[int]], seed: int) -> None:
         exact_lo, exact_hi = exact(matrix, know.lower, know.upper, cell)
         assert exact_lo <= lo <= hi <= exact_hi, (cell, lo, hi, exact_lo, exact_hi)
         assert (hi - lo >= WIDTH) == (exact_hi - exact_lo >= WIDTH), (cell, lo, hi)
+
+
+class Generated:
+    """Counts the LPs solved by column generation and the blocks' own models built."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.own = 0
+        self.part_lp = attacker._part_lp
+        self.own_extremes = attacker._own_extremes
+
+    def count_round(self, *args: object) -> object:
+        """``attacker._part_lp``, counted."""
+        self.rounds += 1
+        return self.part_lp(*args)  # type: ignore[arg-type]
+
+    def count_own(self, *args: object) -> object:
+        """``attacker._own_extremes``, counted."""
+        self.own += 1
+        return self.own_extremes(*args)  # type: ignore[arg-type]
+
+
+def generated_intervals(
+    rows: list[list[int]], seed: int, truth: bool
+) -> tuple[sparse.csr_matrix, attacker.Knowledge, np.ndarray, np.ndarray, np.ndarray, Generated]:
+    """``intervals`` (exact: no width) of the hidden counts of :func:`hidden_knowledge`,
+    parts switched on, every block solved one count at a time; the counts kept."""
+    matrix, _, know, targets = hidden_knowledge(np.asarray(rows), seed=seed, truth=truth)
+    counted = Generated()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "PARTS_FROM", 0)
+        patch.setattr(attacker, "SIMPLEX_BLOCK", 0)
+        patch.setattr(attacker, "_part_lp", counted.count_round)
+        patch.setattr(attacker, "_own_extremes", counted.count_own)
+        low, high = attacker.intervals(know, targets)
+    return matrix, know, targets, low, high, counted
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables, st.integers(0, 2**16), st.booleans())
+def test_extremes_by_column_generation_are_the_exact_ones(
+    rows: list[list[int]], seed: int, truth: bool
+) -> None:
+    """In a block cut into parts, each hidden count's min and max, found from an LP of its
+    finest part (the other cells held at a table that fits: the true one, or the audit's
+    own) grown by the held cells whose reduced costs say they would better it, are the
+    exact ones over the whole table (scipy's LP), and no block needed its own model."""
+    matrix, know, targets, low, high, counted = generated_intervals(rows, seed, truth)
+    for cell, lo, hi in zip(targets.tolist(), low.tolist(), high.tolist(), strict=True):
+        assert (lo, hi) == exact(matrix, know.lower, know.upper, cell), cell
+    assert counted.own == 0
+
+
+def test_a_national_count_s_extremes_need_cells_from_other_parts() -> None:
+    """Two category totals whose cells are hidden in every area: their finest part (two
+    areas) alone gives a narrower range than the whole table; the cells outside it are
+    brought in until the range is the exact one (more LPs than one min and one max per
+    count)."""
+    inner = np.array([[5, 6, 7], [6, 5, 8], [7, 8, 5], [8, 7, 6], [5, 9, 6], [9, 5, 7]])
+    n_inner, at_cat = inner.size, inner.size + len(inner)
+    hidden = np.zeros(at_cat + 3 + 1, dtype=bool)
+    hidden[0:n_inner:3] = hidden[1:n_inner:3] = True  # categories 0 and 1 in every area
+    hidden[at_cat : at_cat + 2] = True  # and their totals
+    matrix, _, know, targets = hidden_knowledge(inner, hidden=hidden)
+    counted = Generated()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attacker, "PARTS_FROM", 0)
+        patch.setattr(attacker, "SIMPLEX_BLOCK", 0)
+        patch.setattr(attacker, "_part_lp", counted.count_round)
+        patch.setattr(attacker, "_own_extremes", counted.count_own)
+        low, high = attacker.intervals(know, targets)
+    total = int(np.flatnonzero(targets == at_cat)[0])
+    # category 0's total (40): each area's categories 0 and 1 sum to its total less the
+    # shown category 2 (11, 11, 15, 15, 14, 14), and either may be 0: from 0 to 80 people
+    assert (low[total], high[total]) == (0.0, 80.0)
+    assert exact(matrix, know.lower, know.upper, at_cat) == (0.0, 80.0)
+    assert counted.rounds > 2 * len(targets) and counted.own == 0
