@@ -321,8 +321,10 @@ def intervals(
     """The attacker's [min, max] for each target cell (people; max may be ``inf``).
 
     Known targets get their own bounds; targets in a block of one relation its closed form
-    (:func:`one_relation`); the others two LPs each: in a large block, with a warm-started
-    model of the block per thread (:func:`in_parallel`); in small blocks, batched: one
+    (:func:`one_relation`); the others two LPs each: in a block cut into parts, first by
+    column generation from the count's finest part (:func:`_generated`); in a large block,
+    with a warm-started model of the block per thread (:func:`in_parallel`), for the
+    counts column generation gave up on; in small blocks, batched: one
     model of every such block, whose objective is the sum of one target per block (blocks
     are independent, so each block's part of the optimum is that target's extreme).
 
