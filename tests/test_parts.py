@@ -285,11 +285,11 @@ class Generated:
 
 
 def generated_intervals(
-    rows: list[list[int]], seed: int, truth: bool
+    inner: np.ndarray, hidden: np.ndarray | None = None, seed: int = 0, truth: bool = True
 ) -> tuple[sparse.csr_matrix, attacker.Knowledge, np.ndarray, np.ndarray, np.ndarray, Generated]:
     """``intervals`` (exact: no width) of the hidden counts of :func:`hidden_knowledge`,
-    parts switched on, every block solved one count at a time; the counts kept."""
-    matrix, _, know, targets = hidden_knowledge(np.asarray(rows), seed=seed, truth=truth)
+    parts switched on, every block solved one count at a time; the LPs counted."""
+    matrix, _, know, targets = hidden_knowledge(inner, hidden, seed, truth)
     counted = Generated()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(attacker, "PARTS_FROM", 0)
@@ -309,7 +309,8 @@ def test_extremes_by_column_generation_are_the_exact_ones(
     finest part (the other cells held at a table that fits: the true one, or the audit's
     own) grown by the held cells whose reduced costs say they would better it, are the
     exact ones over the whole table (scipy's LP), and no block needed its own model."""
-    matrix, know, targets, low, high, counted = generated_intervals(rows, seed, truth)
+    found = generated_intervals(np.asarray(rows), seed=seed, truth=truth)
+    matrix, know, targets, low, high, counted = found
     for cell, lo, hi in zip(targets.tolist(), low.tolist(), high.tolist(), strict=True):
         assert (lo, hi) == exact(matrix, know.lower, know.upper, cell), cell
     assert counted.own == 0
@@ -325,14 +326,7 @@ def test_a_national_count_s_extremes_need_cells_from_other_parts() -> None:
     hidden = np.zeros(at_cat + 3 + 1, dtype=bool)
     hidden[0:n_inner:3] = hidden[1:n_inner:3] = True  # categories 0 and 1 in every area
     hidden[at_cat : at_cat + 2] = True  # and their totals
-    matrix, _, know, targets = hidden_knowledge(inner, hidden=hidden)
-    counted = Generated()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(attacker, "PARTS_FROM", 0)
-        patch.setattr(attacker, "SIMPLEX_BLOCK", 0)
-        patch.setattr(attacker, "_part_lp", counted.count_round)
-        patch.setattr(attacker, "_own_extremes", counted.count_own)
-        low, high = attacker.intervals(know, targets)
+    matrix, know, targets, low, high, counted = generated_intervals(inner, hidden)
     total = int(np.flatnonzero(targets == at_cat)[0])
     # category 0's total (40): each area's categories 0 and 1 sum to its total less the
     # shown category 2 (11, 11, 15, 15, 14, 14), and either may be 0: from 0 to 80 people
