@@ -476,8 +476,8 @@ def _generated(red: Reduced, cut: Cut, at: int, cols: np.ndarray, maximise: bool
     lower, upper = red.know.lower[cells], red.know.upper[cells]
     pinned_low, pinned_high = point <= lower + TOL, point >= upper - TOL
     for _ in range(GENERATIONS):
-        a, rhs, lo, hi = _part_lp(red, block, sub, cols, point)
-        model = Model(a, rhs, lo, hi)
+        rows = _touching(sub[:, cols])
+        model = Model(*_part_lp(red, block, sub, cols, point, rows))
         model.set_cost(np.searchsorted(cols, [at]), np.ones(1))
         try:
             status, value, _ = model.solve(maximise)
@@ -487,7 +487,6 @@ def _generated(red: Reduced, cut: Cut, at: int, cols: np.ndarray, maximise: bool
             return np.inf
         if status != "optimal":
             return np.nan
-        rows = np.flatnonzero(np.diff(sparse.csr_matrix(sub[:, cols]).indptr) > 0)
         reduced = -(sub[rows].T @ np.asarray(model.highs.getSolution().row_dual))
         gain = -reduced if maximise else reduced  # < 0: raising it betters the optimum
         wrong = ((gain < -DUAL_TOL) & ~pinned_high) | ((gain > DUAL_TOL) & ~pinned_low)
@@ -634,17 +633,29 @@ def _zero_by_parts(red: Reduced, b: int, targets: np.ndarray) -> np.ndarray | No
 
 
 def _part_lp(
-    red: Reduced, block: Block, sub: sparse.csr_matrix, cols: np.ndarray, point: np.ndarray
+    red: Reduced,
+    block: Block,
+    sub: sparse.csr_matrix,
+    cols: np.ndarray,
+    point: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
     """The LP of block columns ``cols`` alone, the block's other columns held at ``point``:
-    relations (rows touching ``cols``), their right-hand side and the columns' bounds."""
+    relations (``rows``: those touching ``cols``, :func:`_touching`), their right-hand side
+    and the columns' bounds."""
     inner = sparse.csc_matrix(sub[:, cols])
-    rows = np.flatnonzero(np.diff(sparse.csr_matrix(inner).indptr) > 0)
+    rows = _touching(inner) if rows is None else rows
     held = point.copy()
     held[cols] = 0.0
     rhs = red.rhs[block.rows][rows] - sub[rows] @ held
     cells = red.free[block.cells[cols]]
     return sparse.csc_matrix(inner[rows]), rhs, red.know.lower[cells], red.know.upper[cells]
+
+
+def _touching(columns: sparse.spmatrix) -> np.ndarray:
+    """The rows of ``columns`` (a block's relations over some of its columns) that touch
+    any of them."""
+    return np.flatnonzero(np.diff(sparse.csr_matrix(columns).indptr) > 0)
 
 
 def _check_feasible(low: np.ndarray, high: np.ndarray) -> None:
